@@ -1,0 +1,11 @@
+"""The Airflow plugin: registered through the `airflow.plugins` entry point (see pyproject.toml)."""
+
+from __future__ import annotations
+
+from airflow.plugins_manager import AirflowPlugin
+
+
+class AofPlugin(AirflowPlugin):
+    name = "aof"
+    fastapi_apps: list[dict] = []
+    listeners: list = []
