@@ -1,0 +1,224 @@
+"""The node graph of an AgentFlow: its checks (each a Problem at the offending YAML value) and the
+orderings the DAG factory reuses.
+
+Start nodes ("roots") are the nodes nothing connects into; all of them start when the flow is
+triggered, so a flow may have several (parallel branches that join later are fine). What is refused:
+- in a flow of more than one node, a node with no connection at all (almost always a forgotten
+  `connections` entry; it would otherwise start at trigger time with no upstream context);
+- a node no root can reach (it sits behind a cycle, so it could never start);
+- cycles (Airflow DAGs are acyclic), named node by node;
+- connections or `conditions[].from` naming unknown nodes, duplicate ids, Agent nodes naming an agent
+  that is not defined, and a condition reading a node that is not upstream of it (a node only sees
+  its ancestors' outputs, see DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from typing import Callable, Collection, Iterable
+
+from aof_airflow.spec.models import AgentFlow, AgentNode
+from aof_airflow.spec.problems import Problem
+from aof_airflow.spec.validation_errors import suggest
+
+Locate = Callable[..., tuple[int, int]]
+
+
+class CycleError(ValueError):
+    def __init__(self, cycle: list[str]) -> None:
+        self.cycle = cycle
+        super().__init__(f"cycle: {' -> '.join(cycle)}")
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: str
+    dst: str
+    loc: tuple  # YAML path of the `to` item (connections[i].to[j])
+
+
+def edges(flow: AgentFlow) -> list[Edge]:
+    return [Edge(c.from_, t, ("spec", "connections", i, "to", j))
+            for i, c in enumerate(flow.spec.connections) for j, t in enumerate(c.to)]
+
+
+def _adjacency(flow: AgentFlow) -> tuple[list[str], dict[str, list[str]], dict[str, list[str]]]:
+    """ids in declaration order, downstream and upstream lists (edges to unknown ids are dropped)."""
+    ids = list(dict.fromkeys(n.id for n in flow.spec.nodes))
+    down: dict[str, list[str]] = {i: [] for i in ids}
+    up: dict[str, list[str]] = {i: [] for i in ids}
+    for e in edges(flow):
+        if e.src in down and e.dst in up and e.dst not in down[e.src]:
+            down[e.src].append(e.dst)
+            up[e.dst].append(e.src)
+    return ids, down, up
+
+
+def find_cycles(flow: AgentFlow) -> list[list[str]]:
+    """Each elementary cycle found by depth-first search, as [a, b, ..., a]; each reported once."""
+    ids, down, _ = _adjacency(flow)
+    color = {i: 0 for i in ids}  # 0 new, 1 on the stack, 2 done
+    cycles: list[list[str]] = []
+    for start in ids:
+        if color[start]:
+            continue
+        stack: list[tuple[str, Iterable[str]]] = [(start, iter(down[start]))]
+        path = [start]
+        color[start] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                path.pop()
+                color[node] = 2
+            elif color[nxt] == 1:
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif color[nxt] == 0:
+                color[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, iter(down[nxt])))
+    return cycles
+
+
+def topological_order(flow: AgentFlow) -> list[str]:
+    """Node ids, upstream before downstream; ties keep declaration order. Raises CycleError."""
+    ids, down, up = _adjacency(flow)
+    rank = {n: i for i, n in enumerate(ids)}
+    indeg = {n: len(up[n]) for n in ids}
+    ready = [(rank[n], n) for n in ids if indeg[n] == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        _, n = heapq.heappop(ready)
+        order.append(n)
+        for d in down[n]:
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                heapq.heappush(ready, (rank[d], d))
+    if len(order) != len(ids):
+        raise CycleError(find_cycles(flow)[0])
+    return order
+
+
+def ancestors(flow: AgentFlow, node_id: str) -> list[str]:
+    """Every node upstream of `node_id` (transitively), in topological order."""
+    _, _, up = _adjacency(flow)
+    if node_id not in up:
+        raise KeyError(f"flow {flow.name!r} has no node {node_id!r}")
+    seen: set[str] = set()
+    todo = list(up[node_id])
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(up[n])
+    return [n for n in topological_order(flow) if n in seen]
+
+
+def roots(flow: AgentFlow) -> list[str]:
+    ids, _, up = _adjacency(flow)
+    return [n for n in ids if not up[n]]
+
+
+# ---------------------------------------------------------------------------------------- checks
+
+
+def check_flow(flow: AgentFlow, *, agents: Collection[str] | None = None,
+               locate: Locate | None = None, file: str = "<flow>") -> list[Problem]:
+    """All graph problems of `flow`. `agents`: names defined (None skips the Agent-reference check).
+    `locate(loc)` -> (line, col) of a YAML path; without it every problem is at 1:1."""
+    at = locate or (lambda loc, key=False: (1, 1))
+
+    def problem(loc: tuple, message: str) -> Problem:
+        line, col = at(loc)
+        return Problem(file, line, col, message)
+
+    out: list[Problem] = []
+    ids: dict[str, int] = {}
+    for i, n in enumerate(flow.spec.nodes):
+        if n.id in ids:
+            first, _ = at(("spec", "nodes", ids[n.id], "id"))
+            out.append(problem(("spec", "nodes", i, "id"), f"duplicate node id `{n.id}` (first at line {first}): "
+                                                          f"node ids must be unique in a flow"))
+        else:
+            ids[n.id] = i
+
+    for i, c in enumerate(flow.spec.connections):
+        if c.from_ not in ids:
+            out.append(problem(("spec", "connections", i, "from"),
+                               f"connection from unknown node `{c.from_}`{suggest(c.from_, ids)}"))
+    for e in edges(flow):
+        if e.dst not in ids:
+            out.append(problem(e.loc, f"connection to unknown node `{e.dst}`{suggest(e.dst, ids)}"))
+
+    cycles = find_cycles(flow)
+    in_cycle: set[str] = set()
+    edge_loc = {(e.src, e.dst): e.loc for e in edges(flow)}
+    for cyc in cycles:
+        in_cycle.update(cyc)
+        out.append(problem(edge_loc[(cyc[-2], cyc[-1])],
+                           f"cycle: {' -> '.join(cyc)}; a flow must not loop back (remove one of these connections)"))
+
+    out.extend(_reachability(flow, in_cycle, problem))
+    if agents is not None:
+        out.extend(_agent_refs(flow, agents, problem))
+    if not cycles:
+        out.extend(_condition_refs(flow, ids, problem))
+    return sorted(out)
+
+
+def _reachability(flow: AgentFlow, in_cycle: set[str], problem: Callable[[tuple, str], Problem]) -> list[Problem]:
+    ids, down, up = _adjacency(flow)
+    index = {n.id: i for i, n in reversed(list(enumerate(flow.spec.nodes)))}
+    out: list[Problem] = []
+    if len(ids) > 1:
+        for n in ids:
+            if not up[n] and not down[n]:
+                out.append(problem(("spec", "nodes", index[n], "id"),
+                                   f"node `{n}` is not connected to the flow: add a `connections` entry "
+                                   f"to or from it (every node of a multi-node flow must be connected)"))
+    start = [n for n in ids if not up[n]]
+    seen: set[str] = set(start)
+    todo = list(start)
+    while todo:
+        for d in down[todo.pop()]:
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    for n in ids:
+        if n not in seen and n not in in_cycle:
+            out.append(problem(("spec", "nodes", index[n], "id"),
+                               f"node `{n}` is unreachable: no path leads to it from a start node "
+                               f"({', '.join(start) or 'none'}) because it lies behind a cycle"))
+    return out
+
+
+def _agent_refs(flow: AgentFlow, agents: Collection[str], problem: Callable[[tuple, str], Problem]) -> list[Problem]:
+    out = []
+    for i, n in enumerate(flow.spec.nodes):
+        if isinstance(n, AgentNode) and n.config.agent not in agents:
+            out.append(problem(("spec", "nodes", i, "config", "agent"),
+                               f"node `{n.id}` runs agent `{n.config.agent}`, which is not defined in the files "
+                               f"given{suggest(n.config.agent, agents)}"))
+    return out
+
+
+def _condition_refs(flow: AgentFlow, ids: dict[str, int],
+                    problem: Callable[[tuple, str], Problem]) -> list[Problem]:
+    out = []
+    for i, n in enumerate(flow.spec.nodes):
+        if not n.conditions:
+            continue
+        upstream = set(ancestors(flow, n.id))
+        for k, cond in enumerate(n.conditions):
+            loc = ("spec", "nodes", i, "conditions", k, "from")
+            if cond.from_ not in ids:
+                out.append(problem(loc, f"node `{n.id}`: condition reads unknown node `{cond.from_}`"
+                                        f"{suggest(cond.from_, ids)}"))
+            elif cond.from_ not in upstream:
+                out.append(problem(loc, f"node `{n.id}`: condition reads `{cond.from_}`, which is not upstream "
+                                        f"of `{n.id}` (a node only sees its ancestors' outputs); connect "
+                                        f"`{cond.from_}` to `{n.id}` or read another node"))
+    return out

@@ -1,0 +1,235 @@
+"""Read Agent / AgentFlow YAML files into validated models, with every problem at its file:line:col.
+
+`load_text` parses one file (cached by file name + content hash, because Airflow's dag-processor
+re-parses the same DAG folder every few seconds); `load_paths` reads files and folders, resolves
+names across all of them and runs the graph checks of each flow against the agents found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Union
+
+from pydantic import BaseModel, ValidationError
+
+from aof_airflow.spec.graph import check_flow
+from aof_airflow.spec.marked_yaml import Mark, Path_, Positions, parse_documents
+from aof_airflow.spec.models import API_VERSION, Agent, AgentFlow
+from aof_airflow.spec.problems import Problem, SpecError
+from aof_airflow.spec.validation_errors import problems_from, suggest
+
+KINDS: dict[str, type[BaseModel]] = {"Agent": Agent, "AgentFlow": AgentFlow}
+YAML_SUFFIXES = (".yaml", ".yml")
+Spec = Union[Agent, AgentFlow]
+
+__all__ = ["LoadResult", "LoadedDocument", "ParsedFile", "Problem", "SpecError", "load_paths", "load_text"]
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """One valid document of a file, and where its parts are in that file."""
+
+    model: Spec
+    file: str
+    positions: Positions
+
+    @property
+    def kind(self) -> str:
+        return self.model.kind
+
+    @property
+    def name(self) -> str:
+        return self.model.metadata.name
+
+    def locate(self, loc: Path_, *, key: bool = False) -> Mark:
+        return self.positions.locate(_yaml_loc(loc), key=key)
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A file's valid documents plus the problems of the ones that were not valid."""
+
+    file: str
+    documents: tuple[LoadedDocument, ...]
+    problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+
+
+# ------------------------------------------------------------------------------ one file's text
+
+
+def _header_problem(data: Any, positions: Positions, filename: str) -> Problem | None:
+    """Clear messages for the two keys that decide how the rest is read."""
+
+    def at(loc: Path_, msg: str, key: bool = False) -> Problem:
+        line, col = positions.locate(loc, key=key)
+        return Problem(filename, line, col, msg)
+
+    if not isinstance(data, dict):
+        return at((), f"a document must be a mapping with apiVersion, kind, metadata and spec, "
+                      f"not {type(data).__name__}")
+    if "apiVersion" not in data:
+        return at((), f"missing `apiVersion`: add `apiVersion: {API_VERSION}` at the top of the document")
+    if data["apiVersion"] != API_VERSION:
+        return at(("apiVersion",), f"unsupported apiVersion {data['apiVersion']!r}: this tool reads "
+                                   f"`{API_VERSION}`")
+    if "kind" not in data:
+        return at((), f"missing `kind`: add `kind: Agent` or `kind: AgentFlow`")
+    kind = data["kind"]
+    if kind not in KINDS:
+        return at(("kind",), f"unknown kind {kind!r}{suggest(str(kind), KINDS)}")
+    return None
+
+
+def _parse(text: str, filename: str) -> ParsedFile:
+    docs, syntax = parse_documents(text, filename)
+    problems: list[Problem] = list(syntax)
+    warnings: list[Problem] = []
+    loaded: list[LoadedDocument] = []
+    for doc in docs:
+        warnings.extend(doc.warnings)
+        if doc.data is None:  # an empty document (e.g. a trailing `---`)
+            continue
+        header = _header_problem(doc.data, doc.positions, filename)
+        if header:
+            problems.append(header)
+            problems.extend(doc.problems)
+            continue
+        model_cls = KINDS[doc.data["kind"]]
+        try:
+            model = model_cls.model_validate(doc.data)
+        except ValidationError as exc:
+            problems.extend(doc.problems)
+            problems.extend(problems_from(exc, model_cls, doc.data, doc.positions, filename))
+            continue
+        problems.extend(doc.problems)
+        if not doc.problems:
+            loaded.append(LoadedDocument(model, filename, doc.positions))  # type: ignore[arg-type]
+    return ParsedFile(filename, tuple(loaded), tuple(sorted(problems)), tuple(warnings))
+
+
+_CACHE: OrderedDict[tuple[str, str], ParsedFile] = OrderedDict()
+_CACHE_SIZE = 512
+_CACHE_LOCK = threading.Lock()
+
+
+def load_text(text: str, filename: str = "<string>") -> ParsedFile:
+    """Parse and validate one file's text; repeated calls with the same name and content are free."""
+    key = (filename, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    parsed = _parse(text, filename)
+    with _CACHE_LOCK:
+        _CACHE[key] = parsed
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return parsed
+
+
+def clear_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+# --------------------------------------------------------------------------- files and folders
+
+
+def _yaml_loc(loc: Iterable[Any]) -> Path_:
+    """Accept Python field names too (`from_`, `model_settings`) where the YAML says `from`, `model_config`."""
+    names = {"from_": "from", "model_settings": "model_config", "api_version": "apiVersion"}
+    return tuple(names.get(x, x) if isinstance(x, str) else x for x in loc)
+
+
+@dataclass
+class LoadResult:
+    """Everything read from a set of paths: valid flows and agents by name, problems and warnings."""
+
+    flows: dict[str, AgentFlow] = field(default_factory=dict)
+    agents: dict[str, Agent] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    documents: dict[tuple[str, str], LoadedDocument] = field(default_factory=dict)  # (kind, name)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def raise_for_problems(self) -> None:
+        if self.problems:
+            raise SpecError(self.problems)
+
+    def document(self, name: str) -> LoadedDocument:
+        """The flow named `name`, else the agent named `name`."""
+        for kind in ("AgentFlow", "Agent"):
+            if (kind, name) in self.documents:
+                return self.documents[(kind, name)]
+        raise KeyError(f"no flow or agent named {name!r} was loaded")
+
+    def source(self, name: str) -> Path:
+        return Path(self.document(name).file)
+
+    def position(self, name: str, loc: tuple[Any, ...]) -> tuple[int, int]:
+        """(line, col) of `loc` (YAML keys and list indexes, like pydantic's loc) in `name`'s document."""
+        return self.document(name).locate(loc)
+
+    def problems_in(self, file: str | Path) -> list[Problem]:
+        return [p for p in self.problems if p.file == str(file)]
+
+    def add(self, parsed: ParsedFile) -> None:
+        self.files.append(parsed.file)
+        self.problems.extend(parsed.problems)
+        self.warnings.extend(parsed.warnings)
+        for doc in parsed.documents:
+            key = (doc.kind, doc.name)
+            first = self.documents.get(key)
+            if first is not None:
+                line, col = doc.locate(("metadata", "name"))
+                fline, _ = first.locate(("metadata", "name"))
+                self.problems.append(Problem(doc.file, line, col, f"{doc.kind} `{doc.name}` is defined twice "
+                                             f"(first in {first.file}:{fline}); names must be unique"))
+                continue
+            self.documents[key] = doc
+            target = self.flows if doc.kind == "AgentFlow" else self.agents
+            target[doc.name] = doc.model  # type: ignore[assignment]
+
+
+def yaml_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
+    """Files named directly (any suffix) and *.yaml / *.yml below folders, in a stable order."""
+    files: list[Path] = []
+    missing: list[Problem] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.suffix in YAML_SUFFIXES and f.is_file()))
+        elif p.is_file():
+            files.append(p)
+        else:
+            missing.append(Problem(str(p), 1, 1, "no such file or directory"))
+    return files, missing
+
+
+def load_paths(paths: Iterable[str | Path], *, check_graph: bool = True) -> LoadResult:
+    """Load every document under `paths`; with `check_graph`, check each flow against all agents found."""
+    result = LoadResult()
+    files, missing = yaml_files(paths)
+    result.problems.extend(missing)
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            result.problems.append(Problem(str(f), 1, 1, f"cannot read file: {exc}"))
+            continue
+        result.add(load_text(text, str(f)))
+    if check_graph:
+        for name, flow in result.flows.items():
+            doc = result.documents[("AgentFlow", name)]
+            result.problems.extend(check_flow(flow, agents=result.agents.keys(), locate=doc.locate, file=doc.file))
+    return result
