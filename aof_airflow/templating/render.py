@@ -1,0 +1,219 @@
+"""Rendering a template in one pass, for the place its text goes: plain text, a JSON document, a bash script.
+
+One pass: a value that itself contains `${...}` (a webhook title, a model's answer) is never expanded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aof_airflow.templating.context import TemplateContext
+from aof_airflow.templating.errors import TemplateError
+from aof_airflow.templating.placeholders import Literal, Placeholder, segments
+
+
+def value_to_text(value: Any) -> str:
+    """How a value reads in text: strings as they are, JSON spelling for everything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, float) else str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def value_of(ph: Placeholder, ctx: TemplateContext) -> Any:
+    if ph.expression is not None:
+        return ph.expression.evaluate(ctx.resolve)
+    assert ph.path is not None
+    if ph.default is None:
+        return ctx.resolve(ph.path)
+    try:
+        value = ctx.resolve(ph.path)
+    except LookupError:
+        return ph.default
+    return ph.default if value is None or value == "" else value
+
+
+def render_text(template: str, ctx: TemplateContext) -> str:
+    return "".join(s.text if isinstance(s, Literal) else value_to_text(value_of(s, ctx)) for s in segments(template))
+
+
+def render_data(data: Any, ctx: TemplateContext) -> Any:
+    """Render every string in a YAML structure; a string that is one placeholder keeps the value's type."""
+    if isinstance(data, str):
+        segs = segments(data)
+        if len(segs) == 1 and isinstance(segs[0], Placeholder):
+            return value_of(segs[0], ctx)
+        return render_text(data, ctx)
+    if isinstance(data, dict):
+        return {k: render_data(v, ctx) for k, v in data.items()}
+    if isinstance(data, list):
+        return [render_data(v, ctx) for v in data]
+    return data
+
+
+def render_json(template: str, ctx: TemplateContext) -> str:
+    """Inside a JSON string a value is escaped text; outside, it is a JSON literal of its own type."""
+    out: list[str] = []
+    in_string = False
+    for seg in segments(template):
+        if isinstance(seg, Literal):
+            out.append(seg.text)
+            in_string = _json_string_state(seg.text, in_string)
+            continue
+        value = value_of(seg, ctx)
+        out.append(json.dumps(value_to_text(value), ensure_ascii=False)[1:-1] if in_string
+                   else json.dumps(value, ensure_ascii=False))
+    return "".join(out)
+
+
+def _json_string_state(text: str, in_string: bool) -> bool:
+    escaped = False
+    for c in text:
+        if escaped:
+            escaped = False
+        elif in_string and c == "\\":
+            escaped = True
+        elif c == '"':
+            in_string = not in_string
+    return in_string
+
+
+# -------------------------------------------------------------------------------------------- shell
+
+
+@dataclass(frozen=True)
+class ShellScript:
+    """A script whose placeholders became `$AOF_V_n` references, and the values, to pass as its env."""
+
+    script: str
+    env: dict[str, str]
+
+
+_HEREDOC = re.compile(r"<<(-?)\s*(?:'([^']+)'|\"([^\"]+)\"|\\?([A-Za-z_][A-Za-z0-9_]*))")
+
+
+class _ShellState:
+    """Tracks where a position of a bash script is: plain, '...', "...", $( ), comment, heredoc body."""
+
+    def __init__(self) -> None:
+        self.stack: list[str] = ["plain"]  # plain | squote | dquote ; `$(` pushes a plain frame
+        self.comment = False
+        self.pending_heredocs: list[tuple[str, bool, bool]] = []  # (word, strip_tabs, quoted)
+        self.heredoc: tuple[str, bool, bool] | None = None
+        self.line: list[str] = []
+        self.prev = "\n"
+
+    @property
+    def where(self) -> str:
+        if self.heredoc:
+            return "heredoc-quoted" if self.heredoc[2] else "heredoc"
+        if self.comment:
+            return "comment"
+        return self.stack[-1]
+
+    def feed(self, text: str) -> None:
+        i = 0
+        while i < len(text):
+            c = text[i]
+            if self.heredoc is not None:
+                if c == "\n":
+                    body_line = "".join(self.line)
+                    word, strip, _ = self.heredoc
+                    if (body_line.lstrip("\t") if strip else body_line) == word:
+                        self.heredoc = self.pending_heredocs.pop(0) if self.pending_heredocs else None
+                    self.line = []
+                else:
+                    self.line.append(c)
+                self.prev = c
+                i += 1
+                continue
+            top = self.stack[-1]
+            if c == "\n":
+                self.comment = False
+                if self.pending_heredocs and top == "plain":
+                    self.heredoc = self.pending_heredocs.pop(0)
+                self.line = []
+            elif self.comment:
+                pass
+            elif top == "squote":
+                if c == "'":
+                    self.stack.pop()
+            elif c == "\\":
+                i += 2
+                self.prev = "x"
+                self.line.append(text[i - 2 : i])
+                continue
+            elif top == "dquote":
+                if c == '"':
+                    self.stack.pop()
+                elif text.startswith("$(", i):
+                    self.stack.append("plain")
+                    i += 1
+            else:  # plain
+                if c == "#" and (self.prev.isspace() or self.prev in ";&|("):
+                    self.comment = True
+                elif c == "'":
+                    self.stack.append("squote")
+                elif c == '"':
+                    self.stack.append("dquote")
+                elif text.startswith("$(", i):
+                    self.stack.append("plain")
+                    i += 1
+                elif c == ")" and len(self.stack) > 1:
+                    self.stack.pop()
+                elif text.startswith("<<", i) and not text.startswith("<<<", i):
+                    m = _HEREDOC.match(text, i)
+                    if m:
+                        word = m.group(2) or m.group(3) or m.group(4)
+                        # <<'EOF', <<"EOF" and <<\EOF all switch expansion off in the body
+                        quoted = text[m.start(4) - 1] == "\\" if m.group(4) else True
+                        self.pending_heredocs.append((word, m.group(1) == "-", quoted))
+                        i = m.end()
+                        self.prev = "x"
+                        continue
+            if c != "\n":
+                self.line.append(c)
+            self.prev = c
+            i += 1
+
+
+def render_shell(script: str, ctx: TemplateContext) -> ShellScript:
+    """Values never enter the script's text: each placeholder becomes a reference to an env var holding it.
+
+    How the reference is written depends on where it stands, so the value is always one word that bash
+    expands once and never re-reads as code: "${V}" in plain text, ${V} inside "..." or a heredoc, and
+    '"${V}"' inside '...'. Placeholders in comments are left as they are and not resolved.
+    """
+    out: list[str] = []
+    env: dict[str, str] = {}
+    names: dict[str, str] = {}
+    state = _ShellState()
+    for seg in segments(script):
+        if isinstance(seg, Literal):
+            out.append(seg.text)
+            state.feed(seg.text)
+            continue
+        where = state.where
+        if where == "comment":
+            out.append(script[seg.start : seg.end])
+            state.feed("x")
+            continue
+        if where == "heredoc-quoted":
+            raise TemplateError(
+                f"${{{seg.raw}}} stands in a quoted heredoc (<<'EOF'), where bash expands nothing, so its value "
+                "could only be pasted into the script: use an unquoted heredoc (<<EOF)",
+                name=seg.raw,
+            )
+        if seg.raw not in names:
+            names[seg.raw] = f"AOF_V_{len(names) + 1}"
+            env[names[seg.raw]] = value_to_text(value_of(seg, ctx))
+        ref = "${" + names[seg.raw] + "}"
+        out.append({"plain": f'"{ref}"', "squote": f"'\"{ref}\"'"}.get(where, ref))
+        state.feed("x")
+    return ShellScript("".join(out), env)
