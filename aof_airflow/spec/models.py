@@ -260,7 +260,7 @@ class Connection(Strict):
     from_: str = Field(alias="from")
     to: list[str] = Field(min_length=1)
 
-    @field_validator("to", mode="before")
+    @field_validator("to", mode="before", json_schema_input_type=Union[str, list[str]])
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v

@@ -177,10 +177,22 @@ def problems_from(exc: ValidationError, root: type[BaseModel], data: Any, positi
         marks[key] = mark
     out = []
     for key, msgs in grouped.items():
-        text = msgs[0] if len(msgs) == 1 else msgs[0] + "".join(f"; or {m.split(': ', 1)[-1]}" for m in msgs[1:])
+        text = _merge_alternatives(msgs, describe(data, key[0]) + ": ")
         line, col = marks[key]
         out.append(Problem(filename, line, col, text))
     return sorted(out)
+
+
+def _merge_alternatives(msgs: list[str], prefix: str) -> str:
+    """Union branches each complain about one value: 'X: Input should be a, or b, or c'."""
+    if len(msgs) == 1:
+        return msgs[0]
+    shoulds = "Input should be "
+    bodies = [m[len(prefix):] if m.startswith(prefix) else m for m in msgs]
+    if all(b.startswith(shoulds) for b in bodies):
+        alts = [b[len(shoulds):].split(" (YAML read", 1)[0] for b in bodies]
+        return f"{prefix}{shoulds}{', or '.join(alts)}"
+    return prefix + "; or ".join(bodies)
 
 
 def _value_message(err: dict[str, Any], data: Any, path: Path_) -> str:
