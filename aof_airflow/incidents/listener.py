@@ -1,0 +1,87 @@
+"""Airflow listener: writes the incident record when a run of a flow finishes, whatever path it took.
+
+Where it fires (Airflow 3.3): `DagRun.update_state` in the **scheduler** (success, task_failure,
+all_tasks_deadlocked), the scheduler's dagrun-timeout check (`timed_out`), and the **api-server** when a
+user marks a run success/failed. Both are server-side processes with ORM access. We write through the
+very session that holds the DagRun (`object_session`), inside its transaction: on SQLite a second
+connection would wait on the scheduler's own write lock, and the record commits atomically with the
+run's final state. A record that cannot be built is logged, never raised: it must not break scheduling.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.listeners import hookimpl
+
+log = logging.getLogger(__name__)
+
+_tables_ready: set[str] = set()
+
+
+def _is_flow(dag_run: Any) -> bool:
+    """Only runs of AgentFlow DAGs (tagged by the factory) or any DAG when `incident_all_dags` is on."""
+    from aof_airflow.config import setting
+
+    if (setting("incident_all_dags", "false") or "").lower() in ("1", "true", "yes"):
+        return True
+    dag = getattr(dag_run, "dag", None)
+    tags = {str(getattr(t, "name", t)) for t in (getattr(dag, "tags", None) or ())}
+    if tags & {"aof", "agentflow"}:
+        return True
+    conf = getattr(dag_run, "conf", None) or {}
+    return isinstance(conf, dict) and isinstance(conf.get("event"), dict) and "incident" in conf["event"]
+
+
+def record_run(dag_run: Any, msg: str | None) -> None:
+    from sqlalchemy.orm import object_session
+
+    from aof_airflow.db import metadata
+    from aof_airflow.incidents import collector, records
+
+    session = object_session(dag_run)
+    if session is None:
+        from airflow.utils.session import create_session
+
+        with create_session() as s:
+            _write(s, dag_run, msg, collector, records, metadata)
+        return
+    _write(session, dag_run, msg, collector, records, metadata)
+
+
+def _write(session: Any, dag_run: Any, msg: str | None, collector: Any, records: Any, metadata: Any) -> None:
+    # Flush so the run's new state and end_date are visible to our reads in this same transaction.
+    # A savepoint: if anything of ours fails, the scheduler's transaction is left as it was (on Postgres a
+    # failed statement would otherwise abort the whole transaction).
+    session.flush()
+    with session.begin_nested():
+        conn = session.connection()
+        key = str(conn.engine.url)
+        if key not in _tables_ready:
+            metadata.create_all(conn, tables=[records.incidents], checkfirst=True)
+            _tables_ready.add(key)
+        rec = collector.collect(dag_run.dag_id, dag_run.run_id, session=session, msg=msg)
+        if getattr(dag_run, "state", None) is not None:
+            rec.run_state = getattr(dag_run.state, "value", dag_run.state)
+        records.save(rec, conn)
+    log.info("aof: incident record %s/%s -> %s", dag_run.dag_id, dag_run.run_id, rec.result)
+
+
+def _safe(dag_run: Any, msg: str | None) -> None:
+    try:
+        if _is_flow(dag_run):
+            record_run(dag_run, msg)
+    except Exception:  # never let a record break the scheduler
+        log.exception("aof: could not write the incident record of %s/%s",
+                      getattr(dag_run, "dag_id", "?"), getattr(dag_run, "run_id", "?"))
+
+
+@hookimpl
+def on_dag_run_success(dag_run: Any, msg: str) -> None:
+    _safe(dag_run, msg)
+
+
+@hookimpl
+def on_dag_run_failed(dag_run: Any, msg: str) -> None:
+    _safe(dag_run, msg)
