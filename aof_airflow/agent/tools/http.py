@@ -1,0 +1,51 @@
+"""The HTTP tool: allow-listed methods and URL prefixes, a timeout, a size cap, no redirects (they could leave the list)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import httpx
+
+from aof_airflow.agent.tools.shell import TRUNCATION_MARKER, Refused
+from aof_airflow.spec.models import HTTPToolConfig
+
+
+def check(method: str, url: str, config: HTTPToolConfig) -> tuple[str, str]:
+    method = (method or "GET").upper()
+    if method not in {m.upper() for m in config.allowed_methods}:
+        raise Refused(f"refused: method {method} not in {config.allowed_methods}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Refused(f"refused: {url!r} is not an http(s) URL")
+    if parts.username or parts.password or "@" in parts.netloc:
+        raise Refused("refused: credentials in URLs are not allowed")
+    if ".." in parts.path.split("/"):
+        raise Refused("refused: '..' in the URL path")
+    if not any(_under(url, prefix) for prefix in config.allowed_urls):
+        raise Refused(f"refused: {url!r} is not under an allowed URL ({config.allowed_urls or 'none configured'})")
+    return method, url
+
+
+def _under(url: str, prefix: str) -> bool:
+    if url == prefix:
+        return True
+    p = prefix if prefix.endswith(("/", "?")) else prefix + "/"
+    return url.startswith(p) or url.startswith(prefix + "?")
+
+
+def request(method: str, url: str, config: HTTPToolConfig, timeout: float) -> tuple[bool, str, bool]:
+    """(ok, text, truncated): status line plus at most `max_bytes` of body."""
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        with client.stream(method, url) as resp:
+            body = bytearray()
+            dropped = 0
+            for chunk in resp.iter_bytes():
+                room = config.max_bytes - len(body)
+                body.extend(chunk[:room])
+                dropped += max(0, len(chunk) - room)
+                if dropped:
+                    break  # do not download the rest of a huge body
+    text = f"HTTP {resp.status_code}\n" + body.decode("utf-8", errors="replace")
+    if dropped:
+        text += TRUNCATION_MARKER.format(dropped=f"{dropped}+")
+    return resp.status_code < 400, text, bool(dropped)

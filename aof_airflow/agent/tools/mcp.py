@@ -1,0 +1,160 @@
+"""MCP tools: stdio servers through the `mcp` SDK (ClientSession + stdio_client), driven from synchronous code.
+
+Each server lives in one task on a private event loop thread (the SDK's context managers must open and close
+in the same task). Starting is bounded by the server's `timeout_seconds`: a server that cannot start (the
+seed's `npx -y @modelcontextprotocol/server-kubectl` is not on npm; npx may also hang on the network) is
+reported and skipped, and the agent keeps its other tools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import tempfile
+import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from aof_airflow.spec.models import MCPToolConfig
+
+log = logging.getLogger("aof.agent")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class MCPToolSpec:
+    server: str
+    name: str  # the server's own tool name
+    description: str
+    input_schema: dict[str, Any]
+
+
+class MCPServerError(RuntimeError):
+    pass
+
+
+def expand_env(env: dict[str, str]) -> dict[str, str]:
+    """`${VAR}` / `${VAR:-default}` from the worker's environment; unset and empty values are dropped."""
+    out = {}
+    for k, v in env.items():
+        value = _VAR.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), v)
+        if value:
+            out[k] = value
+    return out
+
+
+class MCPServer:
+    """One running stdio server: `start()` (bounded), `tools`, `call(name, args)`, `close()`."""
+
+    def __init__(self, config: MCPToolConfig, loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.tools: list[MCPToolSpec] = []
+        self._loop = loop
+        self._requests: asyncio.Queue | None = None
+        self._ready: Future = Future()
+        self._exited = threading.Event()
+        self._task: asyncio.Future | None = None
+        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+
+    def start(self) -> None:
+        self._task = asyncio.run_coroutine_threadsafe(self._serve(), self._loop)
+        try:
+            self._ready.result(timeout=self.config.timeout_seconds)
+        except FutureTimeout:
+            self.close()
+            raise MCPServerError(f"did not start within {self.config.timeout_seconds:.0f}s{self._stderr_tail()}") from None
+        except Exception as e:
+            self.close()
+            raise MCPServerError(f"failed to start: {e}{self._stderr_tail()}") from None
+
+    def call(self, name: str, args: dict[str, Any], timeout: float) -> tuple[bool, str]:
+        if self._requests is None:
+            raise MCPServerError("server is not running")
+        reply: Future = Future()
+        self._loop.call_soon_threadsafe(self._requests.put_nowait, (name, args, timeout, reply))
+        return reply.result(timeout=timeout + 5)
+
+    def close(self) -> None:
+        if self._task is None:
+            return
+        if self._requests is not None:  # running: ask it to leave its context managers cleanly
+            self._loop.call_soon_threadsafe(self._requests.put_nowait, None)
+            try:
+                self._task.result(timeout=10)
+            except Exception:
+                self._task.cancel()
+        else:  # still starting: cancel; the SDK's stdio_client kills the process on the way out
+            self._task.cancel()
+        self._exited.wait(timeout=10)
+        self._task = None
+        self._requests = None
+
+    async def _serve(self) -> None:
+        from mcp.client.session import ClientSession
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+
+        cmd = self.config.command
+        params = StdioServerParameters(command=cmd[0], args=list(cmd[1:]), env=expand_env(self.config.env))
+        try:
+            async with stdio_client(params, errlog=self._stderr) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    listed = await session.list_tools()
+                    self.tools = [
+                        MCPToolSpec(self.config.name, t.name, t.description or "", dict(t.input_schema))
+                        for t in listed.tools
+                    ]
+                    self._requests = asyncio.Queue()
+                    self._ready.set_result(True)
+                    while (item := await self._requests.get()) is not None:
+                        name, args, timeout, reply = item
+                        try:
+                            res = await asyncio.wait_for(session.call_tool(name, args), timeout)
+                            text = "\n".join(getattr(c, "text", "") or str(c) for c in res.content)
+                            reply.set_result((not res.is_error, text))
+                        except Exception as e:  # one failed call does not end the server
+                            reply.set_result((False, f"MCP call failed: {type(e).__name__}: {e}"))
+        except BaseException as e:
+            if not self._ready.done():
+                self._ready.set_exception(e if isinstance(e, Exception) else MCPServerError(repr(e)))
+            if not isinstance(e, Exception):
+                raise
+        finally:
+            self._exited.set()
+
+    def _stderr_tail(self) -> str:
+        try:
+            self._stderr.seek(0)
+            tail = self._stderr.read()[-400:].strip()
+        except Exception:
+            tail = ""
+        return f" (stderr: {tail})" if tail else ""
+
+
+class MCPHub:
+    """All MCP servers of one agent run, on one background event loop."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="aof-mcp", daemon=True)
+        self._thread.start()
+        self.servers: dict[str, MCPServer] = {}
+
+    def start(self, config: MCPToolConfig) -> MCPServer:
+        server = MCPServer(config, self._loop)
+        server.start()
+        self.servers[config.name] = server
+        return server
+
+    def close(self) -> None:
+        for s in self.servers.values():
+            s.close()
+        self.servers.clear()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._loop.close()

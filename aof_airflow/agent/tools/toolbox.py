@@ -1,0 +1,229 @@
+"""The Toolbox: an engine's only way to act. Built from the agent's tools, its guardrails bound to the scope.
+
+Engines that speak tool-JSON use `specs()` + `call(name, args)`; the rules engine uses `shell(command)`.
+Every call (refused ones too) lands in `tool_calls`; every change in `actions`; problems in `notes`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aof_airflow.agent.masking import redact
+from aof_airflow.agent.tools import http as http_tool
+from aof_airflow.agent.tools import idempotency, shell
+from aof_airflow.agent.tools.kubectl import KubeCall, KubePolicy, check_helm, check_kubectl
+from aof_airflow.agent.tools.mcp import MCPHub, MCPServerError
+from aof_airflow.agent.tools.shell import Refused
+from aof_airflow.agent.types import Action, AgentScope, ToolCall
+from aof_airflow.spec.models import Agent, HTTPTool, MCPTool, ShellTool
+
+log = logging.getLogger("aof.agent")
+SHELL = "shell"
+HTTP = "http_request"
+TOOL_RESULT_CHARS = 8000
+
+
+@dataclass
+class ToolSpec:
+    """What a model is told about a tool (JSON Schema input), provider-neutral."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+class Toolbox:
+    def __init__(self, agent: Agent, scope: AgentScope, *, deadline: float | None = None) -> None:
+        self.agent = agent
+        self.scope = scope
+        self.deadline = deadline
+        self.tool_calls: list[ToolCall] = []
+        self.actions: list[Action] = []
+        self.notes: list[str] = []
+        self._shell = next((t.config for t in agent.spec.tools if isinstance(t, ShellTool)), None)
+        self._http = next((t.config for t in agent.spec.tools if isinstance(t, HTTPTool)), None)
+        self._policy = KubePolicy.for_agent(self._shell.allowed_verbs if self._shell else None, agent.metadata.labels)
+        self._mcp_tools: dict[str, tuple[Any, Any]] = {}  # exposed name -> (server, MCPToolSpec)
+        self._hub: MCPHub | None = None
+        self._start_mcp([t.config for t in agent.spec.tools if isinstance(t, MCPTool)])
+        if self._http is not None and not self._http.allowed_urls:
+            self._note("HTTP tool not offered: no allowed_urls configured for it")
+
+    # ------------------------------------------------------------------ what the model sees
+    def specs(self) -> list[ToolSpec]:
+        out = []
+        if self._shell:
+            verbs = ", ".join(sorted(self._policy.verbs)) if "kubectl" in self._shell.allowed_commands else ""
+            desc = (
+                f"Run one command (no shell: no pipes, redirects, ;, &&, $). Allowed programs: "
+                f"{', '.join(self._shell.allowed_commands)}."
+                + (f" kubectl verbs allowed: {verbs}." if verbs else "")
+                + (f" Namespace: {self.scope.namespace} (added automatically)." if self.scope.namespace else "")
+            )
+            out.append(ToolSpec(SHELL, desc, {
+                "type": "object",
+                "properties": {"command": {"type": "string", "description": "e.g. kubectl get pods"}},
+                "required": ["command"],
+            }))
+        if self._http and self._http.allowed_urls:
+            out.append(ToolSpec(HTTP, f"HTTP request to an allowed URL ({', '.join(self._http.allowed_urls)}).", {
+                "type": "object",
+                "properties": {
+                    "url": {"type": "string"},
+                    "method": {"type": "string", "enum": list(self._http.allowed_methods)},
+                },
+                "required": ["url"],
+            }))
+        for name, (_server, spec) in self._mcp_tools.items():
+            out.append(ToolSpec(name, spec.description or f"{spec.name} (MCP server {spec.server})", spec.input_schema))
+        return out
+
+    # ------------------------------------------------------------------ calling
+    def call(self, name: str, args: dict[str, Any]) -> ToolCall:
+        if name == SHELL and self._shell:
+            return self.shell(str(args.get("command", "")))
+        if name == HTTP and self._http and self._http.allowed_urls:
+            return self.http(str(args.get("url", "")), str(args.get("method", "GET")))
+        if name in self._mcp_tools:
+            return self._mcp_call(name, args)
+        return self._finish(ToolCall(name, dict(args), False, f"unknown tool {name!r}", refused="unknown tool"))
+
+    def shell(self, command: str) -> ToolCall:
+        """Run one command through every guardrail; refusals come back as a ToolCall, never an exception."""
+        args = {"command": command}
+        if not self._shell:
+            return self._finish(ToolCall(SHELL, args, False, "refused: this agent has no Shell tool", refused="no Shell tool"))
+        try:
+            argv = shell.parse(command, self._shell)
+            if argv[0] == "kubectl":
+                call = check_kubectl(argv, self._policy, self.scope)
+                if call.mutating:
+                    return self._mutate(call, args)
+                argv = call.argv
+            elif argv[0] == "helm":
+                argv = check_helm(argv, self._policy, self.scope)
+        except Refused as r:
+            return self._finish(ToolCall(SHELL, args, False, str(r), refused=str(r)))
+        done = self._run(argv)
+        return self._finish(ToolCall(SHELL, args, done.ok, _with_status(done), truncated=done.truncated))
+
+    def http(self, url: str, method: str = "GET") -> ToolCall:
+        args = {"url": url, "method": method}
+        if not self._http:
+            return self._finish(ToolCall(HTTP, args, False, "refused: this agent has no HTTP tool", refused="no HTTP tool"))
+        try:
+            method, url = http_tool.check(method, url, self._http)
+        except Refused as r:
+            return self._finish(ToolCall(HTTP, args, False, str(r), refused=str(r)))
+        try:
+            ok, text, truncated = http_tool.request(method, url, self._http, self._timeout(self._http.timeout_seconds))
+        except Exception as e:
+            ok, text, truncated = False, f"HTTP request failed: {type(e).__name__}: {e}", False
+        return self._finish(ToolCall(HTTP, args, ok, text, truncated=truncated))
+
+    # ------------------------------------------------------------------ changes
+    def _mutate(self, call: KubeCall, args: dict[str, Any]) -> ToolCall:
+        """Dry run on the server, snapshot the target, then the change; recorded so a retry does not repeat it."""
+        command = shell.quote(call.argv)
+        previous = idempotency.recorded(self.scope, command)
+        if previous is not None:
+            self.actions.append(previous)
+            self._note(f"already applied in an earlier try of this run, not repeated: {command}")
+            return self._finish(ToolCall(SHELL, args, previous.ok, f"(already applied earlier in this run)\n{previous.result}"))
+        dry = self._run(call.dry_run_argv())
+        if not dry.ok:
+            msg = f"server dry run failed; the change was NOT made:\n{_with_status(dry)}"
+            return self._finish(ToolCall(SHELL, args, False, msg))
+        snap_argv = call.snapshot_argv()
+        snap = self._run(snap_argv) if snap_argv else None
+        snapshot = snap.output if snap and snap.ok else f"(no snapshot: {snap.output if snap else 'target not nameable'})"
+        real = self._run(call.argv)
+        action = Action(command=command, dry_run=dry.output, snapshot=snapshot, result=real.output, ok=real.ok)
+        self.actions.append(action)
+        if real.ok:
+            idempotency.record(self.scope, action)
+        out = f"dry run (server): {dry.output.strip()}\nsnapshot taken ({len(snapshot)} chars)\n{_with_status(real)}"
+        return self._finish(ToolCall(SHELL, args, real.ok, out, truncated=real.truncated))
+
+    # ------------------------------------------------------------------ plumbing
+    def _run(self, argv: list[str]) -> shell.Completed:
+        assert self._shell is not None
+        log.info("aof.agent tool run: %s", redact(shell.quote(argv)))
+        return shell.run(
+            argv, timeout=self._timeout(self._shell.timeout_seconds), max_bytes=self._shell.max_output_chars,
+            env=shell.scrubbed_env(), cwd=shell.workdir(self._shell.allowed_paths),
+        )
+
+    def _timeout(self, configured: float) -> float:
+        if self.deadline is None:
+            return configured
+        return max(0.1, min(configured, self.deadline - time.monotonic()))
+
+    def _mcp_call(self, name: str, args: dict[str, Any]) -> ToolCall:
+        server, spec = self._mcp_tools[name]
+        try:
+            ok, text = server.call(spec.name, args, self._timeout(server.config.timeout_seconds))
+        except Exception as e:
+            ok, text = False, f"MCP call failed: {type(e).__name__}: {e}"
+        text, truncated = truncate(text, TOOL_RESULT_CHARS)
+        return self._finish(ToolCall(name, dict(args), ok, text, truncated=truncated))
+
+    def _start_mcp(self, configs: list[Any]) -> None:
+        if not configs:
+            return
+        self._hub = MCPHub()
+        for cfg in configs:
+            try:
+                server = self._hub.start(cfg)
+            except MCPServerError as e:
+                self._note(f"MCP server {cfg.name!r} ({' '.join(cfg.command)}) unavailable, running without it: {e}")
+                continue
+            for spec in server.tools:
+                exposed = _tool_name(f"{cfg.name}__{spec.name}")
+                self._mcp_tools[exposed] = (server, spec)
+            log.info("aof.agent MCP server %r started with tools %s", cfg.name, [t.name for t in server.tools])
+
+    def _finish(self, call: ToolCall) -> ToolCall:
+        call.output = redact(call.output)
+        self.tool_calls.append(call)
+        status = "refused" if call.refused else ("ok" if call.ok else "failed")
+        log.info("aof.agent tool %s %s %s -> %s", call.tool, status, redact(json.dumps(call.args)), call.output[:2000])
+        return call
+
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        log.warning("aof.agent %s", text)
+
+    def close(self) -> None:
+        if self._hub:
+            self._hub.close()
+            self._hub = None
+
+    def __enter__(self) -> "Toolbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def truncate(text: str, limit: int) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    return text[:limit] + shell.TRUNCATION_MARKER.format(dropped=len(text) - limit), True
+
+
+def _with_status(done: shell.Completed) -> str:
+    if done.ok:
+        return done.output
+    status = "timed out" if done.timed_out else f"exit code {done.exit_code}"
+    return f"[{status}]\n{done.output}"
+
+
+def _tool_name(raw: str) -> str:
+    """Provider tool names: [a-zA-Z0-9_-], at most 64 characters."""
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", raw)[:64]
