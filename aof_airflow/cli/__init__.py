@@ -14,6 +14,7 @@ from typing import Callable
 # Modules that contribute commands; each owns its own words.
 COMMAND_MODULES = (
     "aof_airflow.cli.spec_commands",  # validate, flow graph, schema
+    "aof_airflow.cli.approve_commands",  # approve RUN_ID --decision ...
 )
 
 

@@ -1,0 +1,196 @@
+"""SlackApprovalSensor: the tutorial's `request-approval` node (a Slack node with `wait_for_reaction: true`).
+
+It posts the approval request, then defers to `SlackApprovalTrigger`, so while humans think it holds no
+worker slot and shows as `deferred` in the Airflow UI. Task state per outcome (why: the UI must tell the
+truth, and the flow's `conditions` must be able to read the result):
+
+- approved  -> success, output.reaction == "white_check_mark" (remediate's condition holds)
+- paused    -> success, output.outcome == "paused"  (remediate's condition is false -> it is skipped)
+- skipped   -> success, output.outcome == "skipped" (likewise)
+- timed_out -> FAILED (AirflowFailException, no retry): nobody decided, so remediation must not run and the
+  run's failure escalation fires; the incident stays open. The output is pushed under XCom key `approval`.
+
+Every outcome is also written to the request message's thread.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Sequence
+
+from airflow.sdk import BaseSensorOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from aof_airflow.approvals import decisions
+from aof_airflow.approvals.outcome import TIMED_OUT, no_approvers_warning, thread_text
+from aof_airflow.approvals.trigger import SlackApprovalTrigger
+from aof_airflow.config import setting
+
+DEFAULT_TIMEOUT_SECONDS = 3600.0
+BUTTONS = (("approve", ":white_check_mark: Approve", "primary"), ("pause", ":double_vertical_bar: Pause", None),
+           ("skip", ":x: Skip", "danger"))
+ACTION_PREFIX = "aof_approval:"  # action_id = aof_approval:<decision>; actions.py reads it back
+
+
+def configured_approvers(approvers: Sequence[str] | None) -> list[str] | None:
+    """The node's / flow's approvers, else the `[aof] approvers` setting (comma separated), else None."""
+    if approvers:
+        return [a.strip() for a in approvers if a and a.strip()]
+    default = setting("approvers") or ""
+    vals = [a.strip() for a in default.split(",") if a.strip()]
+    return vals or None
+
+
+class SlackApprovalSensor(BaseSensorOperator):
+    """Post an approval request to Slack and wait (deferred) for an approver's reaction."""
+
+    template_fields: Sequence[str] = ("channel",)
+    ui_color = "#f4d35e"
+
+    def __init__(self, *, channel: str, message: str, approvers: Sequence[str] | None = None,
+                 timeout_seconds: float | None = None, slack_conn_id: str | None = None,
+                 interactive_buttons: bool = True, **kwargs: Any) -> None:
+        self.timeout_seconds = float(timeout_seconds or setting("approval_timeout_seconds")
+                                     or DEFAULT_TIMEOUT_SECONDS)
+        kwargs.setdefault("timeout", self.timeout_seconds + 300)
+        kwargs.setdefault("retries", 0)  # a retry would ask the humans again; see open_request() too
+        super().__init__(**kwargs)
+        self.channel = channel
+        self.message = message
+        self.approvers = list(approvers) if approvers else None
+        self.slack_conn_id = slack_conn_id or setting("slack_conn_id") or "slack_default"
+        self.interactive_buttons = interactive_buttons
+
+    # -- override points ------------------------------------------------------------------------
+
+    def prepare_message(self, context: Any) -> str:
+        """The text to post. The DAG factory overrides/pre-renders this (its `${...}` templating)."""
+        return self.message
+
+    def poke(self, context: Any) -> bool:  # never polled on a worker: we always defer
+        raise NotImplementedError("SlackApprovalSensor only runs deferred")
+
+    # -- run ----------------------------------------------------------------------------------
+
+    def _hook(self) -> Any:
+        from airflow.providers.slack.hooks.slack import SlackHook
+        from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+        return SlackHook(slack_conn_id=self.slack_conn_id,
+                         retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=5), ConnectionErrorRetryHandler()])
+
+    def execute(self, context: Any) -> Any:
+        ti = context["ti"]
+        run_id = context["dag_run"].run_id
+        map_index = getattr(ti, "map_index", -1)
+        if map_index is None:
+            map_index = -1
+        approvers = configured_approvers(self.approvers)
+        existing = decisions.open_request(ti.dag_id, run_id, ti.task_id, map_index)
+        if existing:
+            # Retried / cleared while the request was pending: wait on the message already in Slack.
+            self.log.info("re-attaching to the approval request already posted: %s/%s", existing["channel"],
+                          existing["ts"])
+            deadline = existing["deadline"]
+            if deadline.tzinfo is None:
+                deadline = deadline.replace(tzinfo=timezone.utc)
+            self._defer(existing["channel"], existing["ts"], existing["permalink"], deadline, approvers, None,
+                        f"{ti.dag_id}/{run_id}/{ti.task_id}")
+        text = self.prepare_message(context)
+        if not approvers:
+            self.log.warning("NO APPROVERS CONFIGURED for %s: any channel member's reaction will be accepted. "
+                             "Set `approvers` on the node or flow, or [aof] approvers.", ti.task_id)
+            text = f"{no_approvers_warning()}\n\n{text}"
+        hook = self._hook()
+        resp = hook.call("chat.postMessage", json=self._payload(text))
+        channel, ts = resp["channel"], resp["ts"]
+        bot_user_id = (resp.get("message") or {}).get("user")
+        if not bot_user_id:
+            try:
+                bot_user_id = hook.call("auth.test")["user_id"]
+            except Exception as exc:  # only used to ignore our own reactions; approvers list covers the rest
+                self.log.warning("could not learn the bot's user id (auth.test): %s", exc)
+        permalink = None
+        try:
+            permalink = hook.call("chat.getPermalink", params={"channel": channel, "message_ts": ts},
+                                  http_verb="GET")["permalink"]
+        except Exception as exc:
+            self.log.warning("chat.getPermalink failed: %s", exc)
+        deadline = datetime.now(timezone.utc) + timedelta(seconds=self.timeout_seconds)
+        decisions.register_request(dag_id=ti.dag_id, run_id=run_id, task_id=ti.task_id, map_index=map_index,
+                                   channel=channel, ts=ts, permalink=permalink, deadline=deadline)
+        self.log.info("approval requested in %s (ts %s, %s); approvers: %s; times out at %s", channel, ts,
+                      permalink, approvers or "ANYONE", deadline.isoformat())
+        self._defer(channel, ts, permalink, deadline, approvers, bot_user_id, f"{ti.dag_id}/{run_id}/{ti.task_id}")
+
+    def _payload(self, text: str) -> dict[str, Any]:
+        payload: dict[str, Any] = {"channel": self.channel, "text": text, "unfurl_links": False}
+        if self.interactive_buttons:
+            chunks = [text[i:i + 2900] for i in range(0, len(text), 2900)] or [" "]
+            blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks[:45]]
+            blocks.append({"type": "actions", "block_id": "aof_approval", "elements": [
+                {"type": "button", "action_id": f"{ACTION_PREFIX}{d}", "value": d,
+                 "text": {"type": "plain_text", "text": label, "emoji": True}, **({"style": s} if s else {})}
+                for d, label, s in BUTTONS]})
+            payload["blocks"] = blocks
+        return payload
+
+    def _defer(self, channel: str, ts: str, permalink: str | None, deadline: datetime,
+               approvers: list[str] | None, bot_user_id: str | None, label: str) -> None:
+        remaining = max(0.0, (deadline - datetime.now(timezone.utc)).total_seconds())
+        self.defer(
+            trigger=SlackApprovalTrigger(channel=channel, ts=ts, deadline=deadline.isoformat(),
+                                         slack_conn_id=self.slack_conn_id, approvers=approvers,
+                                         bot_user_id=bot_user_id, label=label),
+            method_name="execute_complete",
+            kwargs={"permalink": permalink},
+            # Backstop only: the trigger itself fires `timed_out` at the deadline.
+            timeout=timedelta(seconds=remaining + 120),
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any], permalink: str | None = None) -> dict[str, Any]:
+        outcome = event["outcome"]
+        result = {
+            "reaction": event.get("reaction"), "outcome": outcome, "user": event.get("user"),
+            "decided_at": event.get("decided_at") or datetime.now(timezone.utc).isoformat(),
+            "source": event.get("source"), "channel": event["channel"], "ts": event["ts"], "permalink": permalink,
+        }
+        self._finish(context, result)
+        if outcome == TIMED_OUT:
+            raise AirflowFailException(
+                f"Approval timed out after {int(self.timeout_seconds)}s with no decision from an approver "
+                f"({permalink or event['channel'] + '/' + event['ts']}); remediation will not run.")
+        self.log.info("approval %s by %s via %s", outcome, result["user"], result["source"])
+        return result
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        # The backstop timeout (trigger never fired, e.g. no triggerer running at all) is still "timed out".
+        from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
+
+        if next_method == TRIGGER_FAIL_REPR and (next_kwargs or {}).get("error") == TriggerFailureReason.TRIGGER_TIMEOUT:
+            ti = context["ti"]
+            req = decisions.open_request(ti.dag_id, context["dag_run"].run_id, ti.task_id,
+                                         getattr(ti, "map_index", -1) if getattr(ti, "map_index", None) is not None else -1)
+            if req:
+                return self.execute_complete(context, {"outcome": TIMED_OUT, "channel": req["channel"],
+                                                       "ts": req["ts"]}, permalink=req["permalink"])
+        return super().resume_execution(next_method, next_kwargs, context)
+
+    def _finish(self, context: Any, result: dict[str, Any]) -> None:
+        text = thread_text(result["outcome"], result["user"], result["source"], self.timeout_seconds)
+        try:
+            self._hook().call("chat.postMessage", json={"channel": result["channel"], "thread_ts": result["ts"],
+                                                        "text": text})
+        except Exception as exc:  # the decision stands even if Slack is briefly unreachable; say so loudly
+            self.log.error("could not post the outcome to the approval thread: %s", exc)
+        try:
+            decisions.record_outcome(channel=result["channel"], ts=result["ts"], outcome=result["outcome"],
+                                     reaction=result["reaction"], user=result["user"],
+                                     decided_at=datetime.fromisoformat(result["decided_at"]))
+        except Exception as exc:
+            self.log.error("could not record the approval outcome: %s", exc)
+        if result["outcome"] == TIMED_OUT:
+            try:
+                context["ti"].xcom_push(key="approval", value=result)
+            except Exception as exc:
+                self.log.warning("could not push the timed-out result to XCom: %s", exc)

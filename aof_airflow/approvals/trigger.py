@@ -1,0 +1,56 @@
+"""SlackApprovalTrigger: waits on the triggerer (no worker slot) until an approver decides or time runs out.
+
+Its whole state is its serialized kwargs; reactions live in Slack and recorded decisions in the metadata DB,
+so a triggerer killed mid-wait (or the trigger moved to another triggerer) resumes by simply re-registering
+with that process's shared channel poller — nothing pending is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import Any, AsyncIterator
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from aof_airflow.approvals.outcome import TIMED_OUT
+from aof_airflow.approvals.poller import poller_for
+
+
+class SlackApprovalTrigger(BaseTrigger):
+    def __init__(self, *, channel: str, ts: str, deadline: str, slack_conn_id: str,
+                 approvers: list[str] | None = None, bot_user_id: str | None = None, label: str = "") -> None:
+        super().__init__()
+        self.channel = channel  # channel id (C...), as chat.postMessage answered
+        self.ts = ts
+        self.deadline = deadline  # ISO-8601 UTC; absolute so a restart does not extend the wait
+        self.slack_conn_id = slack_conn_id
+        self.approvers = list(approvers) if approvers is not None else None
+        self.bot_user_id = bot_user_id
+        self.label = label
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return ("aof_airflow.approvals.trigger.SlackApprovalTrigger", {
+            "channel": self.channel, "ts": self.ts, "deadline": self.deadline,
+            "slack_conn_id": self.slack_conn_id, "approvers": self.approvers,
+            "bot_user_id": self.bot_user_id, "label": self.label,
+        })
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        poller = poller_for(self.slack_conn_id, self.channel)
+        watch = poller.watch(self.ts, self.approvers, self.bot_user_id, label=self.label, logger=self.log)
+        remaining = (datetime.fromisoformat(self.deadline) - datetime.now(timezone.utc)).total_seconds()
+        self.log.info("waiting for an approver's reaction on %s/%s (%d pending in this channel, %.0fs left)",
+                      self.channel, self.ts, len(poller.pending), remaining)
+        try:
+            decision = await asyncio.wait_for(asyncio.shield(watch.future), max(0.0, remaining))
+        except asyncio.TimeoutError:
+            yield TriggerEvent({"outcome": TIMED_OUT, "reaction": None, "user": None, "source": None,
+                                "decided_at": datetime.now(timezone.utc).isoformat(),
+                                "channel": self.channel, "ts": self.ts})
+            return
+        finally:
+            poller.unwatch(watch)
+        self.log.info("decision on %s/%s: %s by %s (%s)", self.channel, self.ts, decision.reaction,
+                      decision.user, decision.source)
+        yield TriggerEvent({**decision.as_event(), "channel": self.channel, "ts": self.ts})

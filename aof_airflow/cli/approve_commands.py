@@ -1,0 +1,43 @@
+"""`aofctl approve RUN_ID --decision approve|pause|skip --user ID`: decide a pending approval without Slack.
+
+Why: Slack may be down, or the on-call engineer is in a terminal. The decision is recorded in the metadata
+DB and the waiting trigger picks it up within about a second; it counts only if USER is an approver, the same
+rule as for reactions, and the outcome is still written to the Slack thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(cli) -> None:
+    p = cli.command("approve", approve, "Record a decision on a pending Slack approval (approve, pause, skip)")
+    p.add_argument("run_id", metavar="RUN_ID", help="the DAG run id")
+    p.add_argument("--decision", required=True, choices=["approve", "pause", "skip"])
+    p.add_argument("--user", required=True, help="the Slack user id deciding (must be an approver)")
+    p.add_argument("--node", default="request-approval", help="the approval node id (task id)")
+    p.add_argument("--dag", default=None, help="the DAG id, when RUN_ID exists in several DAGs")
+
+
+def approve(args: argparse.Namespace) -> int:
+    from aof_airflow.approvals import decisions
+    from aof_airflow.approvals.outcome import DECISION_REACTIONS
+
+    reqs = decisions.find_requests(args.run_id, args.node, args.dag)
+    if not reqs:
+        print(f"no approval request for run {args.run_id!r} node {args.node!r}", file=sys.stderr)
+        return 1
+    dags = {r["dag_id"] for r in reqs}
+    if len(dags) > 1:
+        print(f"run {args.run_id!r} exists in several DAGs ({', '.join(sorted(dags))}); pass --dag", file=sys.stderr)
+        return 2
+    req = reqs[-1]
+    if req["outcome"]:
+        print(f"already decided: {req['outcome']} by {req['decided_by']}", file=sys.stderr)
+        return 1
+    decisions.record_decision(channel=req["channel"], ts=req["ts"], reaction=DECISION_REACTIONS[args.decision],
+                              user=args.user, source="cli")
+    print(f"recorded {args.decision} by {args.user} for {req['dag_id']}/{args.run_id}/{args.node} "
+          f"(message {req['channel']}/{req['ts']}); it counts if {args.user} is an approver")
+    return 0
