@@ -85,3 +85,11 @@ class Engine(Protocol):
 
 class AgentError(RuntimeError):
     """The agent could not produce a valid answer; the message says why and what to configure."""
+
+
+class ProviderError(AgentError):
+    """The model's provider could not answer (no key, auth, 429/5xx after retries, timeout, unreachable).
+
+    `run_agent` tries the agent's `fallback_models` on this error, and only on this one: a model that answered
+    wrongly is not a provider outage.
+    """

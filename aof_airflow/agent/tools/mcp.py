@@ -69,7 +69,7 @@ class MCPServer:
             raise MCPServerError(f"did not start within {self.config.timeout_seconds:.0f}s{self._stderr_tail()}") from None
         except Exception as e:
             self.close()
-            raise MCPServerError(f"failed to start: {e}{self._stderr_tail()}") from None
+            raise MCPServerError(f"failed to start: {_root(e)}{self._stderr_tail()}") from None
 
     def call(self, name: str, args: dict[str, Any], timeout: float) -> tuple[bool, str]:
         if self._requests is None:
@@ -133,6 +133,13 @@ class MCPServer:
         except Exception:
             tail = ""
         return f" (stderr: {tail})" if tail else ""
+
+
+def _root(e: BaseException) -> str:
+    """The first real error inside anyio's exception groups."""
+    while isinstance(e, BaseExceptionGroup) and e.exceptions:
+        e = e.exceptions[0]
+    return f"{type(e).__name__}: {e}"
 
 
 class MCPHub:

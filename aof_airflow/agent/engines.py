@@ -1,0 +1,28 @@
+"""`provider:model` -> Engine, through a lazy import table (an SDK is imported only when its models are used)."""
+
+from __future__ import annotations
+
+import importlib
+
+from aof_airflow.agent.types import AgentError, Engine
+
+ENGINES: dict[str, str] = {
+    "anthropic": "aof_airflow.agent.llm.anthropic_chat:AnthropicEngine",
+    "openai": "aof_airflow.agent.llm.openai_chat:OpenAIEngine",
+    "builtin": "aof_airflow.agent.rules.engine:RulesEngine",
+}
+
+
+def get_engine(model_ref: str) -> Engine:
+    provider, sep, model = model_ref.partition(":")
+    if not sep or not model:
+        raise AgentError(f"model {model_ref!r} must look like provider:model, e.g. anthropic:claude-3-5-sonnet-20241022")
+    target = ENGINES.get(provider)
+    if target is None:
+        raise AgentError(f"unknown model provider {provider!r} in {model_ref!r}; known: {', '.join(sorted(ENGINES))}")
+    module_name, _, cls_name = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except (ImportError, AttributeError) as e:
+        raise AgentError(f"engine for {model_ref!r} is not available ({module_name}:{cls_name}: {e})") from e
+    return cls(model_ref)

@@ -1,0 +1,80 @@
+"""API keys and base URLs: the Airflow Connection first (`anthropic_default` / `openai_default`), then env vars.
+
+Connection: password = API key; extra `base_url` (or host, as a URL) = endpoint, e.g. a vLLM / Ollama server.
+`[aof] anthropic_conn_id` / `openai_conn_id` choose another connection. Looking one up outside Airflow (plain
+CLI use, no metadata DB) must not crash: it just finds nothing and the env vars apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from aof_airflow.agent.masking import mask
+from aof_airflow.agent.types import ProviderError
+from aof_airflow.config import setting
+
+log = logging.getLogger("aof.agent")
+ENV = {
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    api_key: str
+    base_url: str | None
+    source: str  # "connection <id>" or "env <VAR>", for the log: never the key itself
+
+
+def conn_id(provider: str) -> str:
+    return setting(f"{provider}_conn_id") or f"{provider}_default"
+
+
+def resolve(provider: str, base_url_override: str | None = None) -> Credentials:
+    """Credentials for `provider`, or ProviderError saying exactly what to configure."""
+    key_var, url_var = ENV[provider]
+    cid = conn_id(provider)
+    key, base_url, source = None, None, ""
+    conn = _connection(cid)
+    if conn is not None and conn.password:
+        key, source = conn.password, f"connection {cid}"
+        base_url = _conn_base_url(conn)
+    elif os.environ.get(key_var):
+        key, source = os.environ[key_var], f"env {key_var}"
+    if not key:
+        raise ProviderError(
+            f"no API key for {provider}: set the Airflow connection {cid!r} (password = API key, "
+            f"extra base_url optional) or the environment variable {key_var}"
+        )
+    mask(key, key_var)
+    base_url = base_url_override or base_url or os.environ.get(url_var) or None
+    return Credentials(key, base_url, source)
+
+
+def _connection(cid: str):
+    try:
+        from airflow.sdk import Connection
+
+        return Connection.get(cid)
+    except Exception as e:  # not defined, or no Airflow around (plain CLI): env vars apply
+        log.debug("connection %s not available: %s", cid, e)
+        return None
+
+
+def _conn_base_url(conn) -> str | None:
+    try:
+        extra = conn.extra_dejson or {}
+    except Exception:
+        extra = {}
+    if extra.get("base_url"):
+        return str(extra["base_url"])
+    host = conn.host or ""
+    if host.startswith(("http://", "https://")):
+        return host
+    if host:
+        scheme = conn.schema if conn.schema in ("http", "https") else "https"
+        return f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
+    return None

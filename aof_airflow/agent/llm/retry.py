@@ -1,0 +1,94 @@
+"""Retries for model calls: backoff on 429 / 5xx / connection errors and timeouts, honouring `retry-after`.
+
+Ours rather than the SDKs' own (their clients run with max_retries=0): one policy for both providers, a
+configurable base delay (`[aof] llm_retry_base_delay`, seconds) so tests are fast, and the node's deadline
+respected -- a `retry-after` beyond the deadline fails now instead of sleeping past it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from typing import Callable, TypeVar
+
+from aof_airflow.agent.types import AgentError, ProviderError
+from aof_airflow.config import setting
+
+log = logging.getLogger("aof.agent")
+T = TypeVar("T")
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+PROVIDER_STATUS = {401, 403, 404}  # wrong key or model: another provider may still answer
+MAX_DELAY = 60.0
+
+
+def base_delay() -> float:
+    return float(setting("llm_retry_base_delay", "1.0") or 1.0)
+
+
+def call(fn: Callable[[], T], *, label: str, max_retries: int, deadline: float, timeout: float) -> T:
+    """Run `fn` (one SDK request); retry what is worth retrying; raise ProviderError / AgentError otherwise."""
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except Exception as e:  # classified below; anything unknown is re-raised untouched
+            status, retry_after, kind = classify(e)
+            if kind is None:
+                raise
+            what = f"HTTP {status}" if status else kind
+            if kind == "fatal":
+                raise AgentError(f"{label} rejected the request ({what}): {_message(e)}") from e
+            if kind == "provider":
+                raise ProviderError(f"{label} refused ({what}): {_message(e)}") from e
+            if attempt >= max_retries:
+                tail = f" (timed out after {timeout:.1f}s)" if kind == "timeout" else ""
+                raise ProviderError(
+                    f"{label} failed after {attempt + 1} attempt(s): {what}{tail}: {_message(e)}"
+                ) from e
+            delay = retry_after if retry_after is not None else base_delay() * (2**attempt) * (0.75 + random.random() / 2)
+            delay = min(delay, MAX_DELAY)
+            if time.monotonic() + delay >= deadline:
+                raise ProviderError(f"{label}: {what}, and waiting {delay:.1f}s to retry would pass the deadline") from e
+            attempt += 1
+            log.warning("aof.agent %s: %s; retry %d/%d in %.2fs", label, what, attempt, max_retries, delay)
+            time.sleep(delay)
+
+
+def classify(e: Exception) -> tuple[int | None, float | None, str | None]:
+    """(status, retry_after seconds, kind) with kind in retry|timeout|provider|fatal, or None if not an SDK error."""
+    import anthropic
+    import openai
+
+    if isinstance(e, (anthropic.APITimeoutError, openai.APITimeoutError)):
+        return None, None, "timeout"
+    if isinstance(e, (anthropic.APIConnectionError, openai.APIConnectionError)):
+        return None, None, "connection error"
+    if isinstance(e, (anthropic.APIStatusError, openai.APIStatusError)):
+        status = e.status_code
+        if status in RETRY_STATUS or status >= 500:
+            return status, _retry_after(e.response.headers), "retry"
+        return status, None, "provider" if status in PROVIDER_STATUS else "fatal"
+    return None, None, None
+
+
+def _retry_after(headers) -> float | None:
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        parsed = email.utils.parsedate_tz(raw)
+        return max(0.0, email.utils.mktime_tz(parsed) - time.time()) if parsed else None
+
+
+def _message(e: Exception) -> str:
+    return str(getattr(e, "message", None) or e)[:500]

@@ -1,0 +1,421 @@
+"""kubectl -> Observation: which read-only commands to run for an incident's resource, and their parsed JSON.
+
+WHY a separate layer: detectors are pure functions over dicts (unit-testable without a cluster); only this
+module talks to the cluster, and only through `toolbox.shell(...)`, the same guarded Shell tool (namespace
+scope, read-only verbs for the diagnostic agent, output truncation) an LLM agent gets. Nothing here mutates.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+LOG_TAIL = 20
+MAX_ITEMS = 8  # per-item reads when a list is too long for the Shell tool's output limit
+
+
+class Shell(Protocol):
+    """The slice of the agent runtime's Toolbox this engine uses."""
+
+    def shell(self, command: str) -> Any:  # -> aof_airflow.agent.types.ToolCall
+        ...
+
+
+@dataclass
+class Observation:
+    """Everything gathered about one incident's resource. Lists hold Kubernetes objects as the API returns them."""
+
+    namespace: str
+    kind: str  # deployment | statefulset | pod | service | namespace
+    name: str | None
+    target: dict[str, Any] | None = None  # the object named by the incident (None when not found)
+    deployment: dict[str, Any] | None = None
+    statefulset: dict[str, Any] | None = None
+    service: dict[str, Any] | None = None
+    endpoints: dict[str, Any] | None = None
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    replicasets: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    nodes: list[dict[str, Any]] | None = None  # None = not gathered / not allowed (cluster scope)
+    pvcs: list[dict[str, Any]] = field(default_factory=list)
+    storageclasses: list[dict[str, Any]] | None = None
+    configmaps: dict[str, bool] = field(default_factory=dict)  # name -> exists
+    secrets: dict[str, bool] = field(default_factory=dict)  # name -> exists (never the data)
+    logs: dict[str, str] = field(default_factory=dict)  # "<pod>/<container>" and "<pod>/<container>/previous"
+    memory_usage: dict[str, int] = field(default_factory=dict)  # pod -> bytes, from `kubectl top` when served
+    namespace_labels: list[str] = field(default_factory=list)  # "pod: k=v,..." when a Service selects nothing
+    errors: list[str] = field(default_factory=list)  # commands that failed or were refused, verbatim
+    commands: list[str] = field(default_factory=list)
+
+    @property
+    def workload(self) -> dict[str, Any] | None:
+        """The controller the pods belong to (Deployment or StatefulSet), if any."""
+        return self.deployment or self.statefulset
+
+    @property
+    def workload_ref(self) -> str | None:
+        if self.deployment:
+            return f"deployment/{self.deployment['metadata']['name']}"
+        if self.statefulset:
+            return f"statefulset/{self.statefulset['metadata']['name']}"
+        return None
+
+
+def parse_resource(resource: str | None, service: str | None = None) -> tuple[str, str | None]:
+    """'deployment/api', 'deploy/api', 'sts/pg', 'pod/x', 'svc/y' or a bare name -> (kind, name)."""
+    aliases = {
+        "deployment": "deployment", "deployments": "deployment", "deploy": "deployment",
+        "deployment.apps": "deployment",
+        "statefulset": "statefulset", "statefulsets": "statefulset", "sts": "statefulset",
+        "statefulset.apps": "statefulset",
+        "pod": "pod", "pods": "pod", "po": "pod",
+        "service": "service", "services": "service", "svc": "service",
+    }
+    if resource:
+        resource = resource.strip()
+        if "/" in resource:
+            kind, name = resource.split("/", 1)
+            return aliases.get(kind.lower(), kind.lower()), name
+        return "deployment", resource
+    if service:
+        return "deployment", service
+    return "namespace", None
+
+
+def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str] | None) -> bool:
+    """Label selector semantics (matchLabels + matchExpressions, or a Service's plain map)."""
+    if not selector:
+        return False
+    labels = labels or {}
+    match_labels = selector.get("matchLabels") if ("matchLabels" in selector or "matchExpressions" in selector) else selector
+    for k, v in (match_labels or {}).items():
+        if labels.get(k) != v:
+            return False
+    exprs = (selector.get("matchExpressions") or []) if "matchExpressions" in selector else []
+    for expr in exprs:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def _label_arg(selector: dict[str, Any] | None) -> str | None:
+    """A `-l` argument for simple equality selectors; None when client-side filtering must do."""
+    if not selector:
+        return None
+    ml = selector.get("matchLabels") if "matchLabels" in selector or "matchExpressions" in selector else selector
+    if not ml or selector.get("matchExpressions"):
+        return None
+    return ",".join(f"{k}={v}" for k, v in sorted(ml.items()))
+
+
+class Gatherer:
+    """Runs the read-only kubectl commands for one scope and fills an Observation."""
+
+    def __init__(self, toolbox: Shell, namespace: str, *, log_tail: int = LOG_TAIL) -> None:
+        self.toolbox = toolbox
+        self.ns = namespace
+        self.log_tail = log_tail
+        self.calls: list[Any] = []
+
+    # -- low level ---------------------------------------------------------------------------------------------
+    def run(self, obs: Observation, command: str) -> Any | None:
+        call = self.toolbox.shell(command)
+        self.calls.append(call)
+        obs.commands.append(command)
+        if getattr(call, "refused", None):
+            obs.errors.append(f"{command}: refused: {call.refused}")
+            return None
+        if not getattr(call, "ok", False):
+            obs.errors.append(f"{command}: {str(getattr(call, 'output', ''))[:300]}")
+            return None
+        return call
+
+    def get_json(self, obs: Observation, args: str, *, listing: bool = False) -> dict[str, Any] | None:
+        """`kubectl get ARGS -o json`. The Shell tool truncates long outputs (8000 chars by default), so a
+        truncated answer is asked again as compact JSON (`-o jsonpath={@}`), and a list, item by item."""
+        ns = f"-n {shlex.quote(self.ns)}"
+        call = self.run(obs, f"kubectl get {args} {ns} -o json")
+        if call is None:
+            return None
+        data = self._parse(call)
+        if data is not None or not getattr(call, "truncated", False):
+            if data is None:
+                obs.errors.append(f"kubectl get {args}: output is not JSON")
+            return data
+        call = self.run(obs, f"kubectl get {args} {ns} -o jsonpath={{@}}")
+        data = self._parse(call) if call is not None else None
+        if data is not None or not listing:
+            if data is None:
+                obs.errors.append(f"kubectl get {args}: output truncated by the Shell tool")
+            return data
+        call = self.run(obs, f"kubectl get {args} {ns} -o name")
+        names = [ln.strip() for ln in (call.output if call is not None else "").splitlines() if "/" in ln][:MAX_ITEMS]
+        items = []
+        for n in names:
+            c = self.run(obs, f"kubectl get {shlex.quote(n)} {ns} -o jsonpath={{@}}")
+            item = self._parse(c) if c is not None else None
+            if item is not None:
+                items.append(item)
+        if len(names) == MAX_ITEMS:
+            obs.errors.append(f"kubectl get {args}: only the first {MAX_ITEMS} items read")
+        return {"items": items}
+
+    def get_cluster_json(self, obs: Observation, args: str) -> dict[str, Any] | None:
+        call = self.run(obs, f"kubectl get {args} -o json")
+        if call is None:
+            return None
+        data = self._parse(call)
+        if data is None and getattr(call, "truncated", False):
+            call = self.run(obs, f"kubectl get {args} -o jsonpath={{@}}")
+            data = self._parse(call) if call is not None else None
+        if data is None:
+            obs.errors.append(f"kubectl get {args}: output truncated or not JSON")
+        return data
+
+    @staticmethod
+    def _parse(call: Any) -> dict[str, Any] | None:
+        if getattr(call, "truncated", False):
+            return None
+        try:
+            data = json.loads(call.output)
+        except (ValueError, TypeError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def list_items(self, obs: Observation, kind: str, selector: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """List `kind` in the namespace, narrowed by -l when simple, then filtered client-side (always correct)."""
+        label = _label_arg(selector)
+        args = kind + (f" -l {shlex.quote(label)}" if label else "")
+        data = self.get_json(obs, args, listing=True)
+        items = (data or {}).get("items", [])
+        if selector is not None:
+            items = [i for i in items if selector_matches(selector, i.get("metadata", {}).get("labels"))]
+        return items
+
+    def exists(self, obs: Observation, kind: str, name: str) -> bool | None:
+        """`get -o name`: existence without reading the data (secrets stay unread)."""
+        call = self.toolbox.shell(f"kubectl get {kind} {shlex.quote(name)} -n {shlex.quote(self.ns)} -o name")
+        self.calls.append(call)
+        obs.commands.append(f"kubectl get {kind} {name} -n {self.ns} -o name")
+        if getattr(call, "refused", None):
+            return None
+        if getattr(call, "ok", False):
+            return True
+        out = str(getattr(call, "output", ""))
+        return False if ("NotFound" in out or "not found" in out) else None
+
+    # -- the plan ----------------------------------------------------------------------------------------------
+    def gather(self, kind: str, name: str | None) -> Observation:
+        obs = Observation(namespace=self.ns, kind=kind, name=name)
+        selector: dict[str, Any] | None = None
+        if kind == "deployment" and name:
+            obs.deployment = obs.target = self.get_json(obs, f"deployment {shlex.quote(name)}")
+            if obs.deployment:
+                selector = obs.deployment.get("spec", {}).get("selector")
+        elif kind == "statefulset" and name:
+            obs.statefulset = obs.target = self.get_json(obs, f"statefulset {shlex.quote(name)}")
+            if obs.statefulset:
+                selector = obs.statefulset.get("spec", {}).get("selector")
+        elif kind == "service" and name:
+            obs.service = obs.target = self.get_json(obs, f"service {shlex.quote(name)}")
+            obs.endpoints = self.get_json(obs, f"endpoints {shlex.quote(name)}")
+            if obs.service:
+                selector = obs.service.get("spec", {}).get("selector") or None
+        elif kind == "pod" and name:
+            pod = self.get_json(obs, f"pod {shlex.quote(name)}")
+            obs.target = pod
+            obs.pods = [pod] if pod else []
+
+        if selector is not None:
+            obs.pods = self.list_items(obs, "pods", selector)
+        elif kind == "namespace":
+            obs.pods = self.list_items(obs, "pods")
+        if obs.service and selector and not obs.pods:
+            self._service_backends(obs, selector)
+
+        self._owners(obs)
+        self._events(obs)
+        self._logs(obs)
+        self._scheduling(obs)
+        self._config_refs(obs)
+        self._metrics(obs)
+        return obs
+
+    def _owners(self, obs: Observation) -> None:
+        """ReplicaSets (revision history) and, for a pod or service, the controller its pods belong to."""
+        if not obs.deployment:
+            owners = sorted({(o.get("kind"), o.get("name")) for p in obs.pods for o in p["metadata"].get("ownerReferences", []) or []}, key=str)
+            for okind, oname in owners:
+                if okind == "ReplicaSet" and not obs.deployment:
+                    rs = self.get_json(obs, f"replicaset {shlex.quote(oname)}")
+                    dep = next((o for o in (rs or {}).get("metadata", {}).get("ownerReferences", []) or [] if o.get("kind") == "Deployment"), None)
+                    if dep:
+                        obs.deployment = self.get_json(obs, f"deployment {shlex.quote(dep['name'])}")
+                elif okind == "StatefulSet" and not obs.statefulset:
+                    obs.statefulset = self.get_json(obs, f"statefulset {shlex.quote(oname)}")
+        if obs.deployment:
+            d = obs.deployment
+            rs_all = self.list_items(obs, "replicasets", d.get("spec", {}).get("selector"))
+            obs.replicasets = [r for r in rs_all if _owned_by(r, "Deployment", d["metadata"]["name"], d["metadata"].get("uid"))]
+
+    def _service_backends(self, obs: Observation, selector: dict[str, Any]) -> None:
+        """A Service selecting no pod: a workload scaled to zero behind it, or a selector matching nothing."""
+        data = self.get_json(obs, "deployments", listing=True)
+        for d in (data or {}).get("items", []):
+            tmpl = d.get("spec", {}).get("template", {}).get("metadata", {}).get("labels")
+            if selector_matches(selector, tmpl):
+                obs.deployment = d
+                return
+        for p in self.list_items(obs, "pods")[:5]:
+            labels = p["metadata"].get("labels") or {}
+            obs.namespace_labels.append(f"{p['metadata']['name']}: " + ",".join(f"{k}={v}" for k, v in sorted(labels.items())))
+
+    def _metrics(self, obs: Observation) -> None:
+        """Memory usage from metrics-server (`kubectl top`), when the cluster serves it; optional."""
+        running = [p for p in obs.pods if p.get("status", {}).get("phase") == "Running"]
+        if not running or not any(
+            c.get("resources", {}).get("limits", {}).get("memory") for p in running for c in p.get("spec", {}).get("containers", []) or []
+        ):
+            return
+        call = self.toolbox.shell(f"kubectl top pods -n {shlex.quote(self.ns)} --no-headers")
+        self.calls.append(call)
+        obs.commands.append(f"kubectl top pods -n {self.ns} --no-headers")
+        if not getattr(call, "ok", False):
+            return  # no metrics API: nothing to say about usage
+        from .detectors import mem_bytes
+
+        names = {p["metadata"]["name"] for p in running}
+        for line in str(call.output).splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] in names:
+                b = mem_bytes(parts[2])
+                if b is not None:
+                    obs.memory_usage[parts[0]] = b
+
+    def _events(self, obs: Observation) -> None:
+        """Namespace events about the target, its pods, ReplicaSets, PVCs (filtered client-side)."""
+        names = {p["metadata"]["name"] for p in obs.pods} | {r["metadata"]["name"] for r in obs.replicasets}
+        for o in (obs.target, obs.deployment, obs.statefulset, obs.service):
+            if o:
+                names.add(o["metadata"]["name"])
+        for p in obs.pods:
+            for v in p.get("spec", {}).get("volumes", []) or []:
+                claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
+                if claim:
+                    names.add(claim)
+        call = self.run(obs, f"kubectl get events -n {shlex.quote(self.ns)} -o json")
+        data = self._parse(call) if call is not None else None
+        items = (data or {}).get("items", [])
+        if data is None and call is not None and getattr(call, "truncated", False):
+            # too many events in the namespace for one answer: ask per object (field selector), compact JSON
+            for n in sorted(names)[:MAX_ITEMS]:
+                c = self.run(obs, f"kubectl get events -n {shlex.quote(self.ns)} --field-selector involvedObject.name={n} -o jsonpath={{@}}")
+                d = self._parse(c) if c is not None else None
+                items += (d or {}).get("items", [])
+        obs.events = [e for e in items if e.get("involvedObject", {}).get("name") in names]
+        obs.events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
+    def _logs(self, obs: Observation) -> None:
+        """Recent logs of running containers, and the previous instance's logs for restarted ones (the crash)."""
+        budget = 6  # bound the number of log calls: a few pods tell the story
+        for pod in obs.pods:
+            pname = pod["metadata"]["name"]
+            for cs in pod.get("status", {}).get("containerStatuses", []) or []:
+                if budget <= 0:
+                    return
+                c = cs.get("name")
+                base = f"kubectl logs {shlex.quote(pname)} -c {shlex.quote(c)} -n {shlex.quote(self.ns)} --tail={self.log_tail}"
+                if cs.get("restartCount", 0) > 0 or cs.get("lastState", {}).get("terminated"):
+                    call = self.run(obs, base + " --previous")
+                    budget -= 1
+                    if call is not None:
+                        obs.logs[f"{pname}/{c}/previous"] = _strip_marker(call.output)
+                if "running" in (cs.get("state") or {}):
+                    call = self.run(obs, base)
+                    budget -= 1
+                    if call is not None:
+                        obs.logs[f"{pname}/{c}"] = _strip_marker(call.output)
+
+    def _scheduling(self, obs: Observation) -> None:
+        """Only for unschedulable pods: nodes (cluster scope, may be refused), PVCs and StorageClasses."""
+        pending = [p for p in obs.pods if p.get("status", {}).get("phase") == "Pending"]
+        claims = {
+            (v.get("persistentVolumeClaim") or {}).get("claimName")
+            for p in obs.pods for v in p.get("spec", {}).get("volumes", []) or []
+        } - {None}
+        if obs.statefulset and obs.statefulset.get("spec", {}).get("volumeClaimTemplates"):
+            claims.add("*")
+        if claims:
+            data = self.get_json(obs, "persistentvolumeclaims", listing=True)
+            obs.pvcs = [c for c in (data or {}).get("items", []) if "*" in claims or c["metadata"]["name"] in claims]
+        if not pending:
+            return
+        data = self.get_cluster_json(obs, "nodes")
+        obs.nodes = data.get("items", []) if data is not None else None
+        if obs.pvcs:
+            data = self.get_cluster_json(obs, "storageclasses")
+            obs.storageclasses = data.get("items", []) if data is not None else None
+
+    def _config_refs(self, obs: Observation) -> None:
+        """Existence of ConfigMaps / Secrets the failing containers reference (CreateContainerConfigError)."""
+        failing = [
+            p for p in obs.pods
+            if any((cs.get("state", {}).get("waiting") or {}).get("reason") == "CreateContainerConfigError"
+                   for cs in p.get("status", {}).get("containerStatuses", []) or [])
+        ]
+        for pod in failing[:2]:
+            cms, secs = config_refs(pod)
+            for n in sorted(cms - set(obs.configmaps)):
+                e = self.exists(obs, "configmap", n)
+                if e is not None:
+                    obs.configmaps[n] = e
+            for n in sorted(secs - set(obs.secrets)):
+                e = self.exists(obs, "secret", n)
+                if e is not None:
+                    obs.secrets[n] = e
+
+
+def _strip_marker(text: str) -> str:
+    """Drop the Shell tool's truncation marker so it is never quoted as a log line."""
+    return "\n".join(ln for ln in str(text).splitlines() if not ln.startswith("...[output truncated"))
+
+
+def _owned_by(obj: dict[str, Any], kind: str, name: str, uid: str | None) -> bool:
+    for o in obj.get("metadata", {}).get("ownerReferences", []) or []:
+        if o.get("kind") == kind and o.get("name") == name and (not uid or not o.get("uid") or o.get("uid") == uid):
+            return True
+    return False
+
+
+def config_refs(pod: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """Names of ConfigMaps and Secrets a pod needs (env, envFrom, volumes), optional ones excluded."""
+    cms: set[str] = set()
+    secs: set[str] = set()
+    spec = pod.get("spec", {})
+    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        for ef in c.get("envFrom", []) or []:
+            if ef.get("configMapRef") and not ef["configMapRef"].get("optional"):
+                cms.add(ef["configMapRef"]["name"])
+            if ef.get("secretRef") and not ef["secretRef"].get("optional"):
+                secs.add(ef["secretRef"]["name"])
+        for e in c.get("env", []) or []:
+            vf = e.get("valueFrom") or {}
+            if vf.get("configMapKeyRef") and not vf["configMapKeyRef"].get("optional"):
+                cms.add(vf["configMapKeyRef"]["name"])
+            if vf.get("secretKeyRef") and not vf["secretKeyRef"].get("optional"):
+                secs.add(vf["secretKeyRef"]["name"])
+    for v in spec.get("volumes", []) or []:
+        if v.get("configMap") and not v["configMap"].get("optional"):
+            cms.add(v["configMap"]["name"])
+        if v.get("secret") and not v["secret"].get("optional"):
+            secs.add(v["secret"]["secretName"])
+    return cms, secs

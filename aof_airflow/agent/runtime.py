@@ -1,0 +1,77 @@
+"""`run_agent`: the ONE function the DAG's Agent operator calls.
+
+Builds the guarded Toolbox for the scope, offers memory of the service's past incidents, asks the agent's
+model and, when that model's provider cannot answer (no key, 429/5xx after retries, timeout), each of its
+`fallback_models` in turn -- noting every fall-back in `AgentResult.notes`. The answer leaves here only if it
+meets the agent's output contract; a summary of the incident is then remembered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aof_airflow.agent import contract as contracts
+from aof_airflow.agent import memory
+from aof_airflow.agent.engines import get_engine
+from aof_airflow.agent.masking import redact
+from aof_airflow.agent.tools.toolbox import Toolbox
+from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, ProviderError
+from aof_airflow.spec.models import Agent
+
+log = logging.getLogger("aof.agent")
+DEFAULT_TIMEOUT = 900.0  # a node without timeout_seconds still ends
+
+
+def run_agent(agent: Agent, prompt: str, *, scope: AgentScope, timeout_seconds: float | None = None) -> AgentResult:
+    deadline = time.monotonic() + (timeout_seconds or DEFAULT_TIMEOUT)
+    store = memory.store_for(agent) if scope.service else None
+    if store is not None:
+        limit = agent.spec.memory.config.max_entries if agent.spec.memory else 0
+        past = store.recent(scope.service, limit) if limit else []
+        block = memory.as_prompt(scope.service, past)
+        if block:
+            prompt = f"{prompt}\n\n{block}"
+            log.info("aof.agent %s: offered %d past incident(s) of %s", agent.name, len(past), scope.service)
+    with Toolbox(agent, scope, deadline=deadline) as toolbox:
+        result = _ask_models(agent, prompt, toolbox, scope, deadline)
+    _check_contract(agent, result)
+    if store is not None:
+        store.add(scope.service, memory.summarize(result, scope))
+    log.info(
+        "aof.agent %s answered by %s (%s) in %d step(s): tokens in/out %d/%d over %d call(s), %d tool call(s), %d change(s)",
+        agent.name, result.model, result.source, result.steps, result.usage.input_tokens, result.usage.output_tokens,
+        result.usage.calls, len(result.tool_calls), len(result.actions),
+    )
+    return result
+
+
+def _ask_models(agent: Agent, prompt: str, toolbox: Toolbox, scope: AgentScope, deadline: float) -> AgentResult:
+    notes: list[str] = []
+    for ref in [agent.spec.model, *agent.spec.fallback_models]:
+        engine = get_engine(ref)
+        try:
+            result = engine.run(agent, prompt, toolbox=toolbox, scope=scope, deadline=deadline)
+        except ProviderError as e:
+            notes.append(f"{ref} failed: {redact(str(e))}")
+            log.warning("aof.agent %s: %s failed (%s)", agent.name, ref, redact(str(e)))
+            continue
+        if notes:
+            notes.append(f"fell back to {ref}")
+        result.notes = list(dict.fromkeys([*notes, *result.notes, *toolbox.notes]))
+        return result
+    raise ProviderError(f"agent {agent.name!r}: no model could answer. " + " | ".join(notes))
+
+
+def _check_contract(agent: Agent, result: AgentResult) -> None:
+    """Every engine's answer meets the contract (LLM engines repair inside their loop; this is the last word)."""
+    contract = contracts.parse(agent.spec.instructions)
+    if contract is None:
+        return
+    obj, problems = contract.check(result.output) if isinstance(result.output, dict) else (None, ["not a JSON object"])
+    if obj is None:
+        raise AgentError(
+            f"{result.model}: the answer of agent {agent.name!r} does not match its output format: "
+            f"{'; '.join(problems)}\n--- answer ---\n{redact(result.text)[:4000]}"
+        )
+    result.output = obj
