@@ -20,6 +20,7 @@ from typing import Callable, Collection, Iterable
 
 from aof_airflow.spec.models import AgentFlow, AgentNode
 from aof_airflow.spec.problems import Problem
+from aof_airflow.spec.references import LocateIn, check_references
 from aof_airflow.spec.validation_errors import suggest
 
 Locate = Callable[..., tuple[int, int]]
@@ -125,10 +126,11 @@ def roots(flow: AgentFlow) -> list[str]:
 # ---------------------------------------------------------------------------------------- checks
 
 
-def check_flow(flow: AgentFlow, *, agents: Collection[str] | None = None,
-               locate: Locate | None = None, file: str = "<flow>") -> list[Problem]:
-    """All graph problems of `flow`. `agents`: names defined (None skips the Agent-reference check).
-    `locate(loc)` -> (line, col) of a YAML path; without it every problem is at 1:1."""
+def check_flow(flow: AgentFlow, *, agents: Collection[str] | None = None, locate: Locate | None = None,
+               locate_in: LocateIn | None = None, file: str = "<flow>") -> list[Problem]:
+    """All graph and `${...}` reference problems of `flow`. `agents`: names defined (None skips the
+    Agent-reference check). `locate(loc)` -> (line, col) of a YAML path, `locate_in(loc, text, offset)`
+    of a character inside a string value; without them every problem is at 1:1."""
     at = locate or (lambda loc, key=False: (1, 1))
 
     def problem(loc: tuple, message: str) -> Problem:
@@ -165,7 +167,9 @@ def check_flow(flow: AgentFlow, *, agents: Collection[str] | None = None,
     if agents is not None:
         out.extend(_agent_refs(flow, agents, problem))
     if not cycles:
-        out.extend(_condition_refs(flow, ids, problem))
+        anc = _ancestor_table(flow)
+        out.extend(_condition_refs(flow, ids, anc, problem))
+        out.extend(check_references(flow, anc.__getitem__, locate_in=locate_in, file=file))
     return sorted(out)
 
 
@@ -205,13 +209,26 @@ def _agent_refs(flow: AgentFlow, agents: Collection[str], problem: Callable[[tup
     return out
 
 
-def _condition_refs(flow: AgentFlow, ids: dict[str, int],
+def _ancestor_table(flow: AgentFlow) -> dict[str, list[str]]:
+    """Every node's ancestors in topological order, computed in one pass (flow must be acyclic)."""
+    _, _, up = _adjacency(flow)
+    order = topological_order(flow)
+    table: dict[str, set[str]] = {}
+    for n in order:
+        acc: set[str] = set(up[n])
+        for p in up[n]:
+            acc |= table[p]
+        table[n] = acc
+    return {n: [m for m in order if m in table[n]] for n in order}
+
+
+def _condition_refs(flow: AgentFlow, ids: dict[str, int], anc: dict[str, list[str]],
                     problem: Callable[[tuple, str], Problem]) -> list[Problem]:
     out = []
     for i, n in enumerate(flow.spec.nodes):
         if not n.conditions:
             continue
-        upstream = set(ancestors(flow, n.id))
+        upstream = set(anc[n.id])
         for k, cond in enumerate(n.conditions):
             loc = ("spec", "nodes", i, "conditions", k, "from")
             if cond.from_ not in ids:

@@ -48,6 +48,10 @@ class LoadedDocument:
     def locate(self, loc: Path_, *, key: bool = False) -> Mark:
         return self.positions.locate(_yaml_loc(loc), key=key)
 
+    def locate_in(self, loc: Path_, text: str, offset: int) -> Mark:
+        """Position of character `offset` inside the string value at `loc` (e.g. one `${...}`)."""
+        return self.positions.locate_in(_yaml_loc(loc), text, offset)
+
 
 @dataclass(frozen=True)
 class ParsedFile:
@@ -231,5 +235,6 @@ def load_paths(paths: Iterable[str | Path], *, check_graph: bool = True) -> Load
     if check_graph:
         for name, flow in result.flows.items():
             doc = result.documents[("AgentFlow", name)]
-            result.problems.extend(check_flow(flow, agents=result.agents.keys(), locate=doc.locate, file=doc.file))
+            result.problems.extend(check_flow(flow, agents=result.agents.keys(), locate=doc.locate,
+                                              locate_in=doc.locate_in, file=doc.file))
     return result

@@ -41,6 +41,8 @@ class Positions:
 
     values: dict[Path_, Mark] = field(default_factory=dict)
     keys: dict[Path_, Mark] = field(default_factory=dict)
+    # strings holding `${`: (line, col, style, block indent), to point inside them (see `locate_in`)
+    templates: dict[Path_, tuple[int, int, str | None, int]] = field(default_factory=dict)
 
     def locate(self, loc: Path_, *, key: bool = False) -> Mark:
         """Position of `loc` (the key itself when `key`), else of its nearest enclosing value."""
@@ -52,6 +54,22 @@ class Positions:
                 return self.values[loc]
             loc = loc[:-1]
         return self.values.get((), (1, 1))
+
+    def locate_in(self, loc: Path_, text: str, offset: int) -> Mark:
+        """Position of character `offset` of the string value at `loc`: exact for literal blocks (`|`)
+        and single-line scalars; the start of the value for folded or multi-line flow scalars."""
+        loc = tuple(loc)
+        origin = self.templates.get(loc)
+        if origin is None:
+            return self.locate(loc)
+        line, col, style, indent = origin
+        before = text[:offset]
+        if style == "|":
+            nl = before.rfind("\n")
+            return (line + 1 + before.count("\n"), indent + 1 + offset - (nl + 1))
+        if "\n" in before or style == ">":
+            return (line, col)
+        return (line, col + offset + (1 if style in ("'", '"') else 0))
 
 
 @dataclass
@@ -73,8 +91,9 @@ def _is_connection_entry(path: Path_) -> bool:
 class _Builder:
     """Builds one document's data from its node tree, recording positions and duplicate keys."""
 
-    def __init__(self, loader: MarkedLoader, filename: str) -> None:
+    def __init__(self, loader: MarkedLoader, filename: str, lines: list[str]) -> None:
         self.loader = loader
+        self.lines = lines
         self.filename = filename
         self.positions = Positions()
         self.problems: list[Problem] = []
@@ -88,7 +107,10 @@ class _Builder:
     def build(self, node: Node, path: Path_) -> Any:
         self.positions.values[path] = _mark(node)
         if isinstance(node, ScalarNode):
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
+            if isinstance(value, str) and "${" in value:
+                self._template_origin(node, path)
+            return value
         if id(node) in self._active:
             self.problem(_mark(node), "an alias refers back to a node that contains it (recursive structure)")
             return None
@@ -105,6 +127,16 @@ class _Builder:
             finally:
                 self._active.discard(id(node))
         return self.loader.construct_object(node, deep=True)  # other standard tags (!!set, !!omap, ...)
+
+    def _template_origin(self, node: ScalarNode, path: Path_) -> None:
+        line, col = _mark(node)
+        indent = 0
+        if node.style in ("|", ">"):
+            for raw in self.lines[line:]:  # content starts on the line after the indicator
+                if raw.strip():
+                    indent = len(raw) - len(raw.lstrip(" "))
+                    break
+        self.positions.templates[path] = (line, col, node.style, indent)
 
     def _key(self, key_node: Node) -> Any:
         key = self.loader.construct_object(key_node, deep=True) if isinstance(key_node, ScalarNode) else None
@@ -177,11 +209,12 @@ class _Builder:
 def parse_documents(text: str, filename: str) -> tuple[list[MarkedDocument], list[Problem]]:
     """All documents of a `---`-separated stream; a syntax error ends the stream with one Problem."""
     loader = MarkedLoader(text)
+    lines = text.splitlines()
     docs: list[MarkedDocument] = []
     try:
         while loader.check_node():
             root = loader.get_node()
-            b = _Builder(loader, filename)
+            b = _Builder(loader, filename, lines)
             data = b.build(root, ())
             docs.append(MarkedDocument(data, b.positions, b.problems, b.warnings))
     except yaml.MarkedYAMLError as exc:
