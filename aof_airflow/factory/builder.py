@@ -1,0 +1,129 @@
+"""One AgentFlow -> one Airflow DAG: tasks = nodes, edges = connections, trigger rules per DESIGN §4.
+
+Semantics carried by the DAG shape (visible in the Airflow graph and the serialized DAG):
+- a node with one upstream uses `all_success`: a skipped or failed upstream skips / fails it (skip
+  propagation); a join (several upstreams) uses `none_failed_min_one_success`, so "auto-approved OR
+  human-approved" runs when one branch ran and the other was skipped; all skipped -> skipped;
+- the node's own `conditions` are checked in the task (NodeMixin.check_conditions): all false -> skipped;
+- each task knows its ancestors (topological order) so it builds its context with one XCom read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping
+
+from airflow.sdk import DAG, Param, TriggerRule
+
+from aof_airflow.factory.registry import build_task
+from aof_airflow.operators.escalation import Escalation
+from aof_airflow.spec.graph import topological_order
+
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+DEFAULT_CHANNEL = "#incidents"
+SLACK_TIMEOUT = 120
+GRACE = 15  # seconds Airflow waits beyond a node's own timeout, so the node reports its own clean error
+
+
+def ancestors_by_node(flow: Any, order: list[str]) -> dict[str, list[str]]:
+    """node -> all its ancestors in topological order, in one pass (graph.ancestors per node is O(n^2))."""
+    rank = {n: i for i, n in enumerate(order)}
+    up = flow.upstream()
+    anc: dict[str, set[str]] = {}
+    for n in order:
+        s: set[str] = set()
+        for u in up[n]:
+            s.add(u)
+            s |= anc[u]
+        anc[n] = s
+    return {n: sorted(s, key=rank.__getitem__) for n, s in anc.items()}
+
+
+def execution_timeout(node: Any) -> timedelta | None:
+    cfg = node.config
+    if node.type == "Agent":
+        return timedelta(seconds=cfg.timeout_seconds + GRACE) if cfg.timeout_seconds else None
+    if node.type == "Transform":
+        return timedelta(seconds=cfg.timeout_seconds + GRACE)
+    if node.type == "HTTP":
+        return timedelta(seconds=2 * cfg.timeout_seconds + GRACE)
+    if node.type == "Slack" and not cfg.wait_for_reaction:
+        return timedelta(seconds=SLACK_TIMEOUT)
+    return None  # Conditional: no I/O; approvals: the sensor's own timeout
+
+
+def escalation_channel(flow: Any) -> str:
+    for n in flow.spec.nodes:
+        if n.type == "Slack" and "${" not in n.config.channel:
+            return n.config.channel
+    return DEFAULT_CHANNEL
+
+
+def doc_md(flow: Any, source: str | None) -> str:
+    meta = flow.metadata
+    lines = [f"# {meta.name}", "", meta.description or "AgentFlow run by aof-airflow.", ""]
+    if source:
+        lines += [f"Source: `{source}`", ""]
+    lines += ["| node | type | runs when |", "|---|---|---|"]
+    for n in flow.spec.nodes:
+        when = " OR ".join(f"{c.from_}: `{c.when}`" for c in n.conditions) or "upstream succeeded"
+        lines.append(f"| `{n.id}` | {n.type} | {when} |")
+    return "\n".join(lines)
+
+
+def dag_kwargs(flow: Any, source: str | None) -> dict[str, Any]:
+    spec = flow.spec
+    trig = spec.trigger
+    labels = flow.metadata.labels
+    kw: dict[str, Any] = dict(
+        dag_id=flow.name,
+        schedule=trig.config.cron if trig.type == "Schedule" else None,
+        start_date=START,
+        catchup=False,
+        doc_md=doc_md(flow, source),
+        description=(flow.metadata.description or f"AgentFlow {flow.name}")[:200],
+        tags=sorted({"aof", *(f"{k}:{v}"[:100] for k, v in labels.items())}),
+        params={"event": Param({}, type="object", title="event",
+                               description="The trigger payload's `event` (e.g. the PagerDuty incident); every "
+                                           "top-level key of the run conf is a template root.")},
+        default_args={"owner": labels.get("team", "aof")},
+    )
+    if spec.rate_limit.max_concurrent:
+        kw["max_active_runs"] = spec.rate_limit.max_concurrent
+    if spec.rate_limit.timeout_seconds:
+        kw["dagrun_timeout"] = timedelta(seconds=spec.rate_limit.timeout_seconds)
+    return kw
+
+
+def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None) -> DAG:
+    order = topological_order(flow)
+    up = flow.upstream()
+    anc = ancestors_by_node(flow, order)
+    types = {n.id: n.type for n in flow.spec.nodes}
+    escalate = Escalation(flow.name, escalation_channel(flow))
+    tasks: dict[str, Any] = {}
+    with DAG(**dag_kwargs(flow, source)) as dag:
+        for nid in order:
+            node = flow.node(nid)
+            kw: dict[str, Any] = dict(
+                task_id=nid,
+                flow_name=flow.name,
+                node=node,
+                ancestors=anc[nid],
+                transforms=[a for a in anc[nid] if types[a] == "Transform"],
+                retries=node.retries,
+                retry_delay=timedelta(seconds=node.retry_delay_seconds),
+                trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if len(up[nid]) > 1 else TriggerRule.ALL_SUCCESS,
+                on_failure_callback=escalate,
+                doc_md=node.description,
+            )
+            if node.type == "Slack" and node.config.wait_for_reaction:
+                kw["approvers"] = flow.spec.approvers
+            timeout = execution_timeout(node)
+            if timeout is not None:
+                kw["execution_timeout"] = timeout
+            tasks[nid] = build_task(node, kw, agents)
+        for nid in order:
+            for u in up[nid]:
+                tasks[u] >> tasks[nid]
+    return dag

@@ -1,0 +1,121 @@
+"""Find every AgentFlow in the flows folder(s), build its DAG, and report each bad file on its own.
+
+Airflow's dag-processor re-imports the DAG file every `min_file_process_interval` in a fresh process, so
+the parsed specs are cached on disk by the content of the YAML files (one pickle per distinct content
+set): unchanged files cost a hash and an unpickle instead of YAML parsing and pydantic validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from aof_airflow import config
+
+log = logging.getLogger(__name__)
+CACHE_VERSION = "1"
+
+
+@dataclass
+class Scan:
+    """What the folders hold: valid flows (with their file), agents, and the problems/warnings found."""
+
+    flows: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # flow name -> file
+    agents: dict[str, Any] = field(default_factory=dict)
+    problems: list[Any] = field(default_factory=list)
+    warnings: list[Any] = field(default_factory=list)
+
+
+def folders() -> list[Path]:
+    """The flows folder(s) (`[aof] flows_folder`, several separated by `:`) and the agents folder."""
+    raw = config.setting("flows_folder") or ""
+    flows = [Path(p) for p in raw.split(os.pathsep) if p] or [config.flows_folder()]
+    out: list[Path] = []
+    for p in [*flows, config.agents_folder()]:
+        if p.exists() and p.resolve() not in [q.resolve() for q in out]:
+            out.append(p)
+    return out
+
+
+def _digest(files: list[Path]) -> str:
+    h = hashlib.sha256(CACHE_VERSION.encode())
+    for f in files:
+        h.update(str(f).encode() + b"\0")
+        try:
+            h.update(f.read_bytes())
+        except OSError as exc:
+            h.update(repr(exc).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    d = config.setting("cache_folder")
+    return Path(d) if d else Path(tempfile.gettempdir()) / f"aof-airflow-cache-{os.getuid()}"
+
+
+def _load(paths: list[Path]) -> Scan:
+    from aof_airflow.spec.loader import load_paths
+
+    res = load_paths(paths)
+    bad = {p.file for p in res.problems}
+    scan = Scan(agents=dict(res.agents), problems=list(res.problems), warnings=list(res.warnings))
+    for name, flow in res.flows.items():
+        src = str(res.source(name))
+        if src not in bad:
+            scan.flows[name] = flow
+            scan.sources[name] = src
+    return scan
+
+
+def scan(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> Scan:
+    """Load flows and agents; cached on disk by the content of every YAML file under `paths`."""
+    from aof_airflow.spec.loader import yaml_files
+
+    paths = list(paths) if paths is not None else folders()
+    files, _ = yaml_files(paths)
+    if not use_cache:
+        return _load(paths)
+    key = _digest(files)
+    path = cache_dir() / f"scan-{key}.pickle"
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError):
+        pass
+    result = _load(paths)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=".scan-") as tmp:
+            pickle.dump(result, tmp, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp.name, path)
+    except OSError as exc:  # a read-only disk only costs speed
+        log.debug("scan cache not written: %s", exc)
+    return result
+
+
+def build_dags(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> dict[str, Any]:
+    """{dag_id: DAG} for every valid flow; every bad file is reported as its own import error."""
+    from aof_airflow.factory.builder import build_dag
+    from aof_airflow.factory.errors import report_problems, report_warnings
+    from aof_airflow.spec.problems import Problem
+
+    s = scan(paths, use_cache=use_cache)
+    problems = list(s.problems)
+    dags: dict[str, Any] = {}
+    for name, flow in s.flows.items():
+        try:
+            dags[name] = build_dag(flow, s.agents, source=s.sources[name])
+        except Exception as exc:  # one flow that cannot be built never hides the others
+            log.exception("flow %s could not be built", name)
+            problems.append(Problem(s.sources[name], 1, 1, f"flow {name!r} cannot be built: {type(exc).__name__}: {exc}"))
+    report_warnings(s.warnings)
+    report_problems(problems)
+    return dags

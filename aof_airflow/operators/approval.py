@@ -1,0 +1,40 @@
+"""The approval node: the approvals package's deferrable SlackApprovalSensor with the node semantics on top.
+
+Imported only when a flow has a `wait_for_reaction: true` Slack node (the registry does it lazily). Before
+posting, the node reads its ancestors and checks its `conditions` like every other node (skipped when none
+holds), and its message is our `${...}` template rendered then turned into Slack mrkdwn.
+Output (from the sensor): `{reaction, user, decided_at, channel, ts, outcome}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from aof_airflow.approvals.sensor import SlackApprovalSensor
+from aof_airflow.operators.base import NodeMixin, render_or_fail
+from aof_airflow.operators.mrkdwn import to_mrkdwn
+
+
+class ApprovalNodeSensor(NodeMixin, SlackApprovalSensor):
+    template_fields: Sequence[str] = ()  # `${...}` templating only, never Jinja
+
+    def __init__(self, *, flow_name: str, node: Any, ancestors: Sequence[str] = (), transforms: Sequence[str] = (),
+                 approvers: Sequence[str] | None = None, **kwargs: Any) -> None:
+        cfg = node.config
+        super().__init__(channel=cfg.channel, message=cfg.message, approvers=cfg.approvers or approvers,
+                         timeout_seconds=cfg.timeout_seconds, slack_conn_id=cfg.connection_id, **kwargs)
+        self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms)
+        self._tctx: Any = None
+
+    def execute(self, context: Any) -> Any:
+        from aof_airflow.templating import render_text
+
+        self._tctx = self.prepare(context)
+        self.channel = render_or_fail(self.node.id, "channel", render_text, self.node.config.channel, self._tctx)
+        return super().execute(context)
+
+    def prepare_message(self, context: Any) -> str:
+        from aof_airflow.templating import render_text
+
+        tctx = self._tctx if self._tctx is not None else self.prepare(context)
+        return to_mrkdwn(render_or_fail(self.node.id, "message", render_text, self.node.config.message, tctx))

@@ -1,0 +1,67 @@
+"""Slack node: post `message` (Markdown -> mrkdwn) to `channel` with the slack provider's SlackHook.
+
+The token lives in an Airflow Connection (`[aof] slack_conn_id`, default `slack_default`, or the node's
+`connection_id`); its `base_url` extra points the hook elsewhere (a proxy, or the tests' stand-in).
+Output: `{channel, ts, permalink}` so later nodes (and the approval sensor) can reply in the thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aof_airflow.config import setting
+from aof_airflow.operators.base import NodeOperator, render_or_fail
+from aof_airflow.operators.mrkdwn import to_mrkdwn
+
+DEFAULT_CONN = "slack_default"
+
+
+def slack_conn_id(node_conn: str | None = None) -> str:
+    return node_conn or setting("slack_conn_id") or DEFAULT_CONN
+
+
+def post_message(conn_id: str, channel: str, text: str, *, thread_ts: str | None = None) -> dict[str, Any]:
+    """Post `text` (already mrkdwn) and return {channel, ts, permalink}; Slack errors raise SlackApiError."""
+    from airflow.providers.slack.hooks.slack import SlackHook
+    from slack_sdk.errors import SlackApiError
+
+    client = SlackHook(slack_conn_id=conn_id).client
+    kwargs: dict[str, Any] = {"channel": channel, "text": text, "mrkdwn": True, "unfurl_links": False}
+    if thread_ts:
+        kwargs["thread_ts"] = thread_ts
+    resp = client.chat_postMessage(**kwargs)
+    out = {"channel": resp["channel"], "ts": resp["ts"], "permalink": None}
+    try:
+        out["permalink"] = client.chat_getPermalink(channel=resp["channel"], message_ts=resp["ts"])["permalink"]
+    except (SlackApiError, KeyError):  # a permalink is a convenience; the post itself succeeded
+        pass
+    return out
+
+
+class SlackMessageOperator(NodeOperator):
+    ui_color = "#e3f6ec"
+
+    def run(self, tctx: Any, context: Any) -> dict[str, Any]:
+        from aof_airflow.templating import render_text
+
+        cfg = self.node.config
+        text = to_mrkdwn(render_or_fail(self.node.id, "message", render_text, cfg.message, tctx))
+        channel = render_or_fail(self.node.id, "channel", render_text, cfg.channel, tctx)
+        out = post_message(slack_conn_id(cfg.connection_id), channel, text)
+        self.log.info("posted to %s ts=%s %s", out["channel"], out["ts"], out["permalink"] or "")
+        return out
+
+
+class ApprovalUnavailableOperator(NodeOperator):
+    """Stands in for a `wait_for_reaction` node when the approval sensor is not installed: it never posts a
+    request nobody can answer; when its conditions hold it fails, saying what is missing."""
+
+    ui_color = "#fde2e2"
+
+    def run(self, tctx: Any, context: Any) -> Any:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(
+            f"node {self.node.id!r} asks for a human approval (wait_for_reaction: true), but "
+            "aof_airflow.approvals.sensor.SlackApprovalSensor cannot be imported; nothing was posted"
+        )

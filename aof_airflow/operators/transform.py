@@ -1,0 +1,87 @@
+"""Transform node: a bash script whose `export`s become flow variables (DESIGN §4 "Transform").
+
+Flow values reach the script only as environment variables (render_shell turns each `${...}` into a
+reference to one), so an incident titled `"; rm -rf / #` or `$(curl ...)` stays a string. The exports are
+read back from the same bash process: an EXIT trap dumps its environment (NUL-separated) to a file, and
+whatever the script added or changed is the node's output.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException
+
+from aof_airflow.operators.base import NodeOperator, render_or_fail
+
+# Inherited from the worker so bash and the usual tools behave; nothing else (no secrets) leaks in.
+PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
+SHELL_NOISE = {"PWD", "OLDPWD", "SHLVL", "_"}
+MAX_LOG = 4000
+
+# $1: where to dump the env, $2: the script. `.` keeps the script in this shell so the trap sees its exports.
+WRAPPER = 'trap \'env -0 > "$1"\' EXIT\n. "$2"\n'
+
+
+def exported_variables(before: dict[str, str], after_dump: bytes) -> dict[str, str]:
+    """Variables the script exported: new or changed entries of its final environment."""
+    out: dict[str, str] = {}
+    for item in after_dump.split(b"\0"):
+        if not item or b"=" not in item:
+            continue
+        k, _, v = item.decode("utf-8", "replace").partition("=")
+        if k in SHELL_NOISE or k.startswith("AOF_V_") or before.get(k) == v:
+            continue
+        out[k] = v
+    return out
+
+
+def run_script(script: str, env: dict[str, str], timeout: float) -> tuple[int, str, str, dict[str, str]]:
+    """Run `script` with bash and `env`; (exit code, stdout, stderr, exported variables)."""
+    base = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+    full_env = {**base, **env}
+    with tempfile.TemporaryDirectory(prefix="aof-transform-") as tmp:
+        script_path, dump_path = Path(tmp, "script.sh"), Path(tmp, "env.dump")
+        script_path.write_text(script, encoding="utf-8")
+        proc = subprocess.Popen(
+            ["bash", "--noprofile", "--norc", "-c", WRAPPER, "aof-transform", str(dump_path), str(script_path)],
+            env=full_env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise AirflowException(f"script did not finish within {timeout:g}s (killed)")
+        dump = dump_path.read_bytes() if dump_path.exists() else b""
+    return (proc.returncode, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"),
+            exported_variables(full_env, dump))
+
+
+def _tail(text: str) -> str:
+    return text if len(text) <= MAX_LOG else f"...[{len(text) - MAX_LOG} chars cut]...\n" + text[-MAX_LOG:]
+
+
+class TransformOperator(NodeOperator):
+    ui_color = "#fff4d6"
+
+    def run(self, tctx: Any, context: Any) -> dict[str, str]:
+        from aof_airflow.templating import render_shell
+
+        cfg = self.node.config
+        shell = render_or_fail(self.node.id, "script", render_shell, cfg.script, tctx)
+        code, out, err, exported = run_script(shell.script, shell.env, cfg.timeout_seconds)
+        if out.strip():
+            self.log.info("stdout:\n%s", _tail(out))
+        if err.strip():
+            self.log.warning("stderr:\n%s", _tail(err))
+        if code != 0:
+            raise AirflowException(f"node {self.node.id!r}: script exited with status {code}: {_tail(err).strip()}")
+        self.log.info("exported: %s", ", ".join(sorted(exported)) or "nothing")
+        return exported
