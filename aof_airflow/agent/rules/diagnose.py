@@ -65,6 +65,9 @@ def severity_for(obs: Observation, primary: Finding, findings: list[Finding]) ->
         sev = "medium"
     else:
         sev = "low"
+    pods = {pod_name(p) for p in pods_of(obs)}
+    if primary.cause and pods and pods <= set(primary.affected) and primary.cls not in ("pending-unschedulable",):
+        sev = _max(sev, "high")  # every replica is failing (restarting, unschedulable...): the outage is only a matter of time
     sev = _max(sev, primary.min_severity, *(f.min_severity for f in findings if f.cls == "statefulset-down"))
     return sev, ready, desired
 
