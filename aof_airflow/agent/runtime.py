@@ -16,7 +16,7 @@ from aof_airflow.agent import memory
 from aof_airflow.agent.engines import get_engine
 from aof_airflow.agent.masking import redact
 from aof_airflow.agent.tools.toolbox import Toolbox
-from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, ProviderError
+from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, Engine, ProviderError
 from aof_airflow.spec.models import Agent
 
 log = logging.getLogger("aof.agent")
@@ -32,29 +32,52 @@ def run_agent(agent: Agent, prompt: str, *, scope: AgentScope, timeout_seconds: 
         block = memory.as_prompt(scope.service, past)
         if block:
             prompt = f"{prompt}\n\n{block}"
-            log.info("aof.agent %s: offered %d past incident(s) of %s", agent.name, len(past), scope.service)
+            log.info("%s: offered %d past incident(s) of %s", agent.name, len(past), scope.service)
+    engines, notes = _usable_engines(agent)  # no key anywhere: fail now, before starting any tool server
     with Toolbox(agent, scope, deadline=deadline) as toolbox:
-        result = _ask_models(agent, prompt, toolbox, scope, deadline)
+        result = _ask_models(agent, prompt, engines, notes, toolbox, scope, deadline)
     _check_contract(agent, result)
     if store is not None:
         store.add(scope.service, memory.summarize(result, scope))
     log.info(
-        "aof.agent %s answered by %s (%s) in %d step(s): tokens in/out %d/%d over %d call(s), %d tool call(s), %d change(s)",
+        "%s answered by %s (%s) in %d step(s): tokens in/out %d/%d over %d call(s), %d tool call(s), %d change(s)",
         agent.name, result.model, result.source, result.steps, result.usage.input_tokens, result.usage.output_tokens,
         result.usage.calls, len(result.tool_calls), len(result.actions),
     )
     return result
 
 
-def _ask_models(agent: Agent, prompt: str, toolbox: Toolbox, scope: AgentScope, deadline: float) -> AgentResult:
-    notes: list[str] = []
+def _usable_engines(agent: Agent) -> tuple[list[tuple[str, Engine]], list[str]]:
+    """The agent's models in order, minus those whose provider is not configured (noted, or raised if none is)."""
+    usable, notes = [], []
     for ref in [agent.spec.model, *agent.spec.fallback_models]:
         engine = get_engine(ref)
+        try:
+            preflight = getattr(engine, "preflight", None)
+            if preflight:
+                preflight(agent)
+        except ProviderError as e:
+            notes.append(f"{ref} failed: {redact(str(e))}")
+            continue
+        usable.append((ref, engine))
+    if not usable:
+        raise ProviderError(f"agent {agent.name!r}: no model can answer. " + " | ".join(notes))
+    return usable, notes
+
+
+def _ask_models(
+    agent: Agent, prompt: str, engines: list[tuple[str, Engine]], notes: list[str], toolbox: Toolbox,
+    scope: AgentScope, deadline: float,
+) -> AgentResult:
+    notes = list(notes)
+    for ref, engine in engines:
+        if notes:
+            log.warning("%s: trying %s after: %s", agent.name, ref, notes[-1])
         try:
             result = engine.run(agent, prompt, toolbox=toolbox, scope=scope, deadline=deadline)
         except ProviderError as e:
             notes.append(f"{ref} failed: {redact(str(e))}")
-            log.warning("aof.agent %s: %s failed (%s)", agent.name, ref, redact(str(e)))
+            log.warning("%s: %s failed (%s)", agent.name, ref, redact(str(e)))
             continue
         if notes:
             notes.append(f"fell back to {ref}")

@@ -15,6 +15,7 @@ from typing import Callable
 COMMAND_MODULES = (
     "aof_airflow.cli.spec_commands",  # validate, flow graph, schema
     "aof_airflow.cli.approve_commands",  # approve RUN_ID --decision ...
+    "aof_airflow.cli.agent_commands",  # agent exec NAME "prompt"
 )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aof_airflow.agent import contract as contracts
-from aof_airflow.agent.llm import retry
+from aof_airflow.agent.llm import credentials, retry
 from aof_airflow.agent.masking import redact
 from aof_airflow.agent.tools.toolbox import TOOL_RESULT_CHARS, Toolbox, ToolSpec, truncate
 from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, Usage
@@ -58,6 +58,10 @@ class ChatEngine:
     def adapter(self, agent: Agent) -> ChatAdapter:
         raise NotImplementedError
 
+    def preflight(self, agent: Agent) -> None:
+        """Fail at once (ProviderError naming the connection / env var) when no key is configured."""
+        credentials.resolve(self.provider, agent.spec.model_settings.base_url)
+
     def run(self, agent: Agent, prompt: str, *, toolbox: Toolbox, scope: AgentScope, deadline: float) -> AgentResult:
         settings = agent.spec.model_settings
         chat = self.adapter(agent)  # resolves credentials: no key fails here, before any request
@@ -77,7 +81,7 @@ class ChatEngine:
             steps += 1
             usage.add(turn.usage)
             log.info(
-                "aof.agent %s step %d: %d tool call(s), tokens in/out %d/%d; text: %s", self.model_ref, steps,
+                "%s step %d: %d tool call(s), tokens in/out %d/%d; text: %s", self.model_ref, steps,
                 len(turn.calls), turn.usage.input_tokens, turn.usage.output_tokens, redact(turn.text[:2000]),
             )
             return turn
@@ -114,7 +118,7 @@ class ChatEngine:
         obj, problems = contracts.check_answer(text, contract)
         if obj is not None:
             return obj, text
-        log.warning("aof.agent %s: answer does not match the output format (%s); asking once to repair",
+        log.warning("%s: answer does not match the output format (%s); asking once to repair",
                     self.model_ref, "; ".join(problems))
         chat.add_user(contracts.repair_prompt(contract, problems))
         repaired = ask(allow_tools=False).text

@@ -52,7 +52,7 @@ def call(fn: Callable[[], T], *, label: str, max_retries: int, deadline: float, 
             if time.monotonic() + delay >= deadline:
                 raise ProviderError(f"{label}: {what}, and waiting {delay:.1f}s to retry would pass the deadline") from e
             attempt += 1
-            log.warning("aof.agent %s: %s; retry %d/%d in %.2fs", label, what, attempt, max_retries, delay)
+            log.warning("%s: %s; retry %d/%d in %.2fs", label, what, attempt, max_retries, delay)
             time.sleep(delay)
 
 

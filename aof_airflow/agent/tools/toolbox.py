@@ -153,7 +153,7 @@ class Toolbox:
     # ------------------------------------------------------------------ plumbing
     def _run(self, argv: list[str]) -> shell.Completed:
         assert self._shell is not None
-        log.info("aof.agent tool run: %s", redact(shell.quote(argv)))
+        log.info("tool run: %s", redact(shell.quote(argv)))
         return shell.run(
             argv, timeout=self._timeout(self._shell.timeout_seconds), max_bytes=self._shell.max_output_chars,
             env=shell.scrubbed_env(), cwd=shell.workdir(self._shell.allowed_paths),
@@ -186,18 +186,18 @@ class Toolbox:
             for spec in server.tools:
                 exposed = _tool_name(f"{cfg.name}__{spec.name}")
                 self._mcp_tools[exposed] = (server, spec)
-            log.info("aof.agent MCP server %r started with tools %s", cfg.name, [t.name for t in server.tools])
+            log.info("MCP server %r started with tools %s", cfg.name, [t.name for t in server.tools])
 
     def _finish(self, call: ToolCall) -> ToolCall:
         call.output = redact(call.output)
         self.tool_calls.append(call)
         status = "refused" if call.refused else ("ok" if call.ok else "failed")
-        log.info("aof.agent tool %s %s %s -> %s", call.tool, status, redact(json.dumps(call.args)), call.output[:2000])
+        log.info("tool %s %s %s -> %s", call.tool, status, redact(json.dumps(call.args)), call.output[:2000])
         return call
 
     def _note(self, text: str) -> None:
         self.notes.append(text)
-        log.warning("aof.agent %s", text)
+        log.warning("%s", text)
 
     def close(self) -> None:
         if self._hub:
