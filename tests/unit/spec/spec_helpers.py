@@ -43,3 +43,9 @@ def flow_yaml(nodes: str, connections: str = "", name: str = "f") -> str:
     if connections:
         text += "  connections:\n" + textwrap.indent(textwrap.dedent(connections).strip("\n"), "    ") + "\n"
     return text
+
+
+def col_of(text: str, needle: str, nth: int = 1) -> int:
+    """1-based column where `needle` starts on the line `line_of` finds."""
+    line = text.splitlines()[line_of(text, needle, nth) - 1]
+    return line.index(needle) + 1
