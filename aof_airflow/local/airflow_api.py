@@ -1,0 +1,124 @@
+"""A small client of the Airflow 3 REST API (JWT from `/auth/token`, refreshed), for the demo, aofctl and tests.
+
+The relay has its own delivery client with durable retries; this one is for interactive use.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any, Iterable
+
+import httpx
+
+
+class AirflowAPIError(RuntimeError):
+    pass
+
+
+def jwt_expiry(token: str) -> float:
+    """The `exp` claim, read without verifying (the server verifies); unknown -> five minutes from now."""
+    try:
+        payload = token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        return float(json.loads(base64.urlsafe_b64decode(payload))["exp"])
+    except Exception:
+        return time.time() + 300
+
+
+class AirflowAPI:
+    def __init__(self, base_url: str, username: str, password: str, *, timeout: float = 30) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.username, self.password = username, password
+        self._client = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._token: str | None = None
+        self._token_exp = 0.0
+
+    def close(self) -> None:
+        self._client.close()
+
+    def token(self) -> str:
+        """A JWT, cached until a minute before it expires."""
+        if self._token is None or time.time() > self._token_exp - 60:
+            r = self._client.post("/auth/token", json={"username": self.username, "password": self.password})
+            if r.status_code >= 300:
+                raise AirflowAPIError(f"POST /auth/token: {r.status_code} {r.text[:300]}")
+            self._token = r.json()["access_token"]
+            self._token_exp = jwt_expiry(self._token)
+        return self._token
+
+    def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """A call with the JWT (`path` like `/api/v2/dags`); one retry with a fresh token on 401."""
+        headers = dict(kw.pop("headers", {}))
+        for attempt in range(2):
+            r = self._client.request(method, path, headers={**headers, "Authorization": f"Bearer {self.token()}"}, **kw)
+            if r.status_code != 401 or attempt:
+                return r
+            self._token = None
+        return r
+
+    def healthy(self) -> bool:
+        try:
+            return self._client.get("/api/v2/monitor/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> dict:
+        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
+        if run_id:
+            body["dag_run_id"] = run_id
+        r = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
+        if r.status_code >= 300:
+            raise AirflowAPIError(f"trigger {dag_id}: {r.status_code} {r.text[:500]}")
+        return r.json()
+
+    def get_dag(self, dag_id: str) -> dict | None:
+        r = self.api("GET", f"/api/v2/dags/{dag_id}")
+        return r.json() if r.status_code == 200 else None
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 60) -> dict:
+        """Until the dag-processor has parsed `dag_id`; fails with the import errors if it never does."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dag = self.get_dag(dag_id)
+            if dag:
+                return dag
+            time.sleep(0.5)
+        raise AirflowAPIError(f"DAG {dag_id!r} not loaded after {timeout}s; import errors: {self.import_errors()}")
+
+    def get_run(self, dag_id: str, run_id: str) -> dict | None:
+        r = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+        return r.json() if r.status_code == 200 else None
+
+    def list_runs(self, dag_id: str, **params: Any) -> list[dict]:
+        r = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 1000, **params})
+        r.raise_for_status()
+        return r.json()["dag_runs"]
+
+    def wait_for_run(self, dag_id: str, run_id: str, states: Iterable[str] = ("success", "failed"),
+                     timeout: float = 120) -> str:
+        want = set(states)
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            run = self.get_run(dag_id, run_id)
+            state = run and run["state"]
+            if state in want:
+                return state
+            time.sleep(0.5)
+        tasks = self.task_states(dag_id, run_id) if state else {}
+        raise AirflowAPIError(f"run {dag_id}/{run_id} is {state!r}, not in {sorted(want)} after {timeout}s; tasks: {tasks}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        r = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
+        r.raise_for_status()
+        return r.json()["task_instances"]
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id) if ti.get("map_index", -1) == -1}
+
+    def import_errors(self) -> list[dict]:
+        r = self.api("GET", "/api/v2/importErrors")
+        r.raise_for_status()
+        return r.json()["import_errors"]
