@@ -195,8 +195,27 @@ def _merge_alternatives(msgs: list[str], prefix: str) -> str:
     return prefix + "; or ".join(bodies)
 
 
+# What a pattern means, for the fields whose regex alone would not tell a user how to fix the value.
+PATTERN_HINTS = {
+    ("spec", "model"): "write `provider:model`, e.g. `anthropic:claude-3-5-sonnet-20241022` or `openai:gpt-4`",
+    ("metadata", "name"): "use lowercase letters, digits, `-`, `_` and `.`, starting and ending with a letter "
+                          "or digit",
+    ("id",): "use letters, digits, `-` and `_`, starting with a letter or digit",
+    ("config", "path"): "write an absolute URL path such as `/pagerduty/webhook`",
+}
+
+
+def _pattern_hint(path: Path_) -> str | None:
+    for suffix, hint in PATTERN_HINTS.items():
+        if tuple(path[-len(suffix):]) == suffix:
+            return hint
+    return None
+
+
 def _value_message(err: dict[str, Any], data: Any, path: Path_) -> str:
     msg = err["msg"]
+    if err["type"] == "string_pattern_mismatch" and (hint := _pattern_hint(path)):
+        msg = f"{err.get('input')!r} is not valid here: {hint}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     value = err.get("input")

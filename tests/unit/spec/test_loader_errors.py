@@ -207,3 +207,9 @@ def test_yaml_anchors_and_merge_keys(write):
     # `x` is not a document key: report it, but the merge itself worked
     r = load_paths([write("m.yaml", merged)])
     assert [p.message.split(";")[0] for p in r.problems] == ["unknown key `x` in document"]
+
+
+def test_pattern_errors_explain_the_expected_form(write):
+    p = write("a.yaml", AGENT.format(name="x").replace("openai:gpt-4", "gpt4"))
+    prob = only(load_paths([p]))
+    assert (prob.line, prob.col) == (6, 10) and "'gpt4'" in prob.message and "provider:model" in prob.message
