@@ -253,18 +253,26 @@ def detect_crash_loop(obs: Observation) -> Finding | None:
     ev += [quote_event(e) for e in events_for(obs, pn, ("BackOff",))[:1]]
     pods = sorted({pod_name(h[0]) for h in hits})
     hint = f"; last log line \"{log[-1]}\"" if log else ""
+    logs_all = " ".join(obs.logs.get(f"{pod_name(h[0])}/{h[1]['name']}/previous", "") for h in hits)
+    transient = bool(_TRANSIENT.search(logs_all))
     f = Finding(
         cls="crash-loop",
         summary=f"container {cs['name']} is in CrashLoopBackOff in {len(pods)} pod(s), last exit code {last.get('exitCode', '?')}{hint}",
-        evidence=ev, action="rollout-restart", confidence=0.85 if log else 0.75, affected=pods, min_severity="medium",
-        advice="read the crash log above; fix the configuration or code it points to",
+        evidence=ev, action="none", confidence=0.85 if log else 0.75, affected=pods, min_severity="medium",
+        advice=("the crash is a failed connection to a dependency: once it is back, a restart brings the pods up"
+                if transient else "read the crash log above; fix the configuration or code it points to (a restart will crash the same way)"),
     )
-    return _new_revision_action(obs, [h[0] for h in hits], f, "rollout-restart")
+    # A restart helps only when the crash is a dependency that is back; a configuration/code crash repeats.
+    return _new_revision_action(obs, [h[0] for h in hits], f, "rollout-restart" if transient else "none")
 
+
+_TRANSIENT = re.compile(
+    r"ECONNREFUSED|connection refused|could not connect|couldn't connect|no such host|temporary failure in name resolution"
+    r"|dial tcp|connection reset|i/o timeout|timed out|ETIMEDOUT|EAI_AGAIN|service unavailable", re.I)
 
 _PULL_CAUSES = (
     (re.compile(r"unauthorized|authentication required|pull access denied|denied|403 forbidden|no basic auth", re.I), "registry authentication failed (imagePullSecrets)"),
-    (re.compile(r"manifest unknown|manifest for .* not found|tag .* not found|not found: manifest", re.I), "the image tag does not exist"),
+    (re.compile(r"manifest unknown|manifest for .* not found|tag .* not found|not found: manifest|failed to resolve reference \"[^\"]+:[^\"/]+\": .*not found", re.I), "the image tag does not exist"),
     (re.compile(r"repository .* not found|repository does not exist|name unknown|no such host", re.I), "the image repository does not exist or is unreachable"),
 )
 

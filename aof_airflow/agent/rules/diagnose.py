@@ -15,6 +15,7 @@ from .detectors import Finding, pod_name, pod_ready, pods_of, run_all
 from .gather import Observation
 
 SEVERITIES = ("low", "medium", "high", "critical")
+PRECURSORS = {"memory-near-limit"}  # a warning sign, not a failure: never raised to high by itself
 CONTRACT_KEYS = ("severity", "root_cause", "affected_components", "impact", "recommended_action", "requires_approval", "confidence")
 
 
@@ -66,7 +67,7 @@ def severity_for(obs: Observation, primary: Finding, findings: list[Finding]) ->
     else:
         sev = "low"
     pods = {pod_name(p) for p in pods_of(obs)}
-    if primary.cause and pods and pods <= set(primary.affected) and primary.cls not in ("pending-unschedulable",):
+    if primary.cause and pods and pods <= set(primary.affected) and primary.cls not in PRECURSORS:
         sev = _max(sev, "high")  # every replica is failing (restarting, unschedulable...): the outage is only a matter of time
     sev = _max(sev, primary.min_severity, *(f.min_severity for f in findings if f.cls == "statefulset-down"))
     return sev, ready, desired

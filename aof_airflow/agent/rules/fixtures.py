@@ -286,3 +286,7 @@ def configmap(name: str, ns: str, data: dict[str, str]) -> dict[str, Any]:
 def secret(name: str, ns: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Secret", "metadata": meta("Secret", name, ns), "type": "Opaque",
             "data": {"password": "c2FuZGJveA=="}}
+
+
+def pod_ready_dict(p: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in p.get("status", {}).get("conditions", []))

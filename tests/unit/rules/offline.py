@@ -1,0 +1,100 @@
+"""Observation straight from a scenario's objects, without kubectl: lets the unit tests exercise the detectors
+on the same realistic objects the sandbox serves (the kubectl path is tested separately, against the sandbox)."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+import yaml
+
+from aof_airflow.sandbox.scenario import SCENARIO_DIR, Scenario
+
+from aof_airflow.agent.rules.detectors import mem_bytes
+from aof_airflow.agent.rules.gather import Observation, config_refs, parse_resource, selector_matches
+
+
+def observation(objects: list[dict[str, Any]], ns: str, resource: str | None, *, logs: dict[str, str] | None = None,
+                metrics: dict[str, Any] | None = None, nodes: bool = True) -> Observation:
+    kind, name = parse_resource(resource)
+    inns = [o for o in objects if o.get("metadata", {}).get("namespace", ns) == ns]
+
+    def find(k: str, n: str | None) -> dict[str, Any] | None:
+        return next((o for o in inns if o["kind"] == k and o["metadata"]["name"] == n), None)
+
+    obs = Observation(namespace=ns, kind=kind, name=name)
+    sel = None
+    if kind == "deployment":
+        obs.deployment = obs.target = find("Deployment", name)
+        sel = (obs.deployment or {}).get("spec", {}).get("selector")
+    elif kind == "statefulset":
+        obs.statefulset = obs.target = find("StatefulSet", name)
+        sel = (obs.statefulset or {}).get("spec", {}).get("selector")
+    elif kind == "service":
+        obs.service = obs.target = find("Service", name)
+        obs.endpoints = find("Endpoints", name)
+        sel = (obs.service or {}).get("spec", {}).get("selector")
+    elif kind == "pod":
+        obs.target = find("Pod", name)
+        obs.pods = [obs.target] if obs.target else []
+    pods = [o for o in inns if o["kind"] == "Pod"]
+    if sel is not None:
+        obs.pods = [p for p in pods if selector_matches(sel, p["metadata"].get("labels"))]
+    if obs.service and sel and not obs.pods:
+        for d in (o for o in inns if o["kind"] == "Deployment"):
+            if selector_matches(sel, d["spec"]["template"]["metadata"].get("labels")):
+                obs.deployment = d
+        if not obs.deployment:
+            obs.namespace_labels = [f"{p['metadata']['name']}: " + ",".join(f"{k}={v}" for k, v in sorted(p["metadata"].get("labels", {}).items())) for p in pods]
+    for p in obs.pods:
+        for o in p["metadata"].get("ownerReferences", []) or []:
+            if o["kind"] == "ReplicaSet" and not obs.deployment:
+                rs = find("ReplicaSet", o["name"])
+                for ro in (rs or {}).get("metadata", {}).get("ownerReferences", []) or []:
+                    obs.deployment = find("Deployment", ro["name"])
+            if o["kind"] == "StatefulSet" and not obs.statefulset:
+                obs.statefulset = find("StatefulSet", o["name"])
+    if obs.deployment:
+        dn = obs.deployment["metadata"]["name"]
+        obs.replicasets = [r for r in inns if r["kind"] == "ReplicaSet" and any(o.get("name") == dn for o in r["metadata"].get("ownerReferences", []))]
+    names = {p["metadata"]["name"] for p in obs.pods} | {r["metadata"]["name"] for r in obs.replicasets}
+    for o in (obs.target, obs.deployment, obs.statefulset, obs.service):
+        if o:
+            names.add(o["metadata"]["name"])
+    obs.pvcs = [o for o in inns if o["kind"] == "PersistentVolumeClaim"]
+    names |= {c["metadata"]["name"] for c in obs.pvcs}
+    obs.events = [e for e in inns if e["kind"] == "Event" and e["involvedObject"]["name"] in names]
+    if nodes:
+        obs.nodes = [o for o in objects if o["kind"] == "Node"]
+        obs.storageclasses = [o for o in objects if o["kind"] == "StorageClass"]
+    for p in obs.pods:
+        cms, secs = config_refs(p)
+        for n in cms:
+            obs.configmaps[n] = find("ConfigMap", n) is not None
+        for n in secs:
+            obs.secrets[n] = find("Secret", n) is not None
+    for key, text in (logs or {}).items():
+        parts = key.split("/")
+        if parts[0] == ns:
+            obs.logs["/".join(parts[1:])] = text
+    for key, cs in (metrics or {}).items():
+        kns, pod = key.split("/")
+        if kns == ns:
+            obs.memory_usage[pod] = sum(mem_bytes(v.get("memory")) or 0 for v in cs.values())
+    return obs
+
+
+def from_scenario(sc: Any) -> Observation:
+    return observation(sc.objects, sc.incident.namespace, sc.incident.resource, logs=sc.logs, metrics=sc.metrics)
+
+
+@functools.lru_cache(maxsize=None)
+def _load(name: str) -> Scenario:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return Scenario.model_validate(yaml.load((SCENARIO_DIR / f"{name}.yaml").read_text(), Loader=loader))
+
+
+def load_scenario(name: str) -> Scenario:
+    """The sandbox's scenario model, parsed once per test session (tests get their own copy to mutate)."""
+    return copy.deepcopy(_load(name))

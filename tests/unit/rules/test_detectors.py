@@ -1,0 +1,193 @@
+"""Every detector: positive on the scenario written for it (objects as the API returns them), negative on a
+healthy workload and on the near miss that must not trigger it."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from aof_airflow.agent.rules import detectors as det
+from aof_airflow.agent.rules import fixtures as k
+from aof_airflow.agent.rules.diagnose import diagnose
+from .offline import from_scenario, load_scenario, observation
+
+
+def obs_of(name: str):
+    return from_scenario(load_scenario(f"rules-{name}"))
+
+
+def healthy_obs():
+    return obs_of("healthy")
+
+
+POSITIVE = [
+    (det.detect_crash_loop, "crashloop-missing-env", "crash-loop"),
+    (det.detect_oom, "oomkilled", "oom-killed"),
+    (det.detect_memory_near_limit, "memory-near-limit", "memory-near-limit"),
+    (det.detect_image_pull, "imagepull-auth", "image-pull"),
+    (det.detect_pending, "pending-insufficient-cpu", "pending-insufficient-resources"),
+    (det.detect_config_missing, "config-missing-configmap", "config-missing"),
+    (det.detect_probe_failures, "readiness-failing", "probe-failing"),
+    (det.detect_rollout_stuck, "rollout-stuck-quota", "rollout-stuck"),
+    (det.detect_scaled_to_zero, "scaled-to-zero", "scaled-to-zero"),
+    (det.detect_service_no_endpoints, "service-selector-mismatch", "service-selector-mismatch"),
+    (det.detect_evicted, "evicted-pods", "evicted"),
+    (det.detect_statefulset_down, "statefulset-down", "statefulset-down"),
+]
+
+
+def test_every_detector_has_a_positive_case() -> None:
+    assert {d for d, _, _ in POSITIVE} == set(det.DETECTORS)
+
+
+@pytest.mark.parametrize("detector,scenario,cls", POSITIVE, ids=[p[1] for p in POSITIVE])
+def test_positive(detector, scenario, cls) -> None:
+    f = detector(obs_of(scenario))
+    assert f is not None and f.cls == cls
+    assert f.evidence and all(isinstance(e, str) and e for e in f.evidence)
+    assert f.action in det.ACTIONS
+    assert 0 < f.confidence <= 1
+
+
+@pytest.mark.parametrize("detector", det.DETECTORS, ids=lambda d: d.__name__)
+def test_negative_on_a_healthy_workload(detector) -> None:
+    assert detector(healthy_obs()) is None
+
+
+# ----------------------------------------------------------------------------------- evidence and near misses
+
+
+def test_crash_loop_quotes_exit_code_and_log_tail() -> None:
+    f = det.detect_crash_loop(obs_of("crashloop-missing-env"))
+    text = " ".join(f.evidence)
+    assert "last exit code 1" in text and "PAYMENT_GATEWAY_URL is not set" in text
+    assert f.action == "none"  # a configuration crash: restarting crashes again
+
+
+def test_crash_loop_on_a_dependency_recommends_restart() -> None:
+    f = det.detect_crash_loop(obs_of("crashloop-dependency"))
+    assert f.action == "rollout-restart" and "ECONNREFUSED" in " ".join(f.evidence)
+
+
+def test_crash_loop_from_a_new_revision_recommends_undo() -> None:
+    f = det.detect_crash_loop(obs_of("crashloop-bad-release"))
+    assert f.action == "rollout-undo" and f.command.startswith("kubectl rollout undo deployment/cart")
+    assert "2.4.0" in " ".join(f.evidence) and "2.3.9" in " ".join(f.evidence)
+
+
+def test_crash_loop_ignores_oomkilled_containers() -> None:
+    assert det.detect_crash_loop(obs_of("oomkilled")) is None
+
+
+def test_crash_loop_ignores_liveness_kills() -> None:
+    assert det.detect_crash_loop(obs_of("liveness-restarts")) is None
+
+
+def test_oom_quotes_limit() -> None:
+    f = det.detect_oom(obs_of("oomkilled"))
+    assert "OOMKilled" in f.evidence[0] and "1Gi" in f.evidence[0] and "exit code 137" in f.evidence[0]
+
+
+def test_oom_negative_for_plain_crash() -> None:
+    assert det.detect_oom(obs_of("crashloop-missing-env")) is None
+
+
+def test_memory_near_limit_negative_below_threshold() -> None:
+    sc = load_scenario("rules-memory-near-limit")
+    metrics = {key: {c: dict(v, memory="200Mi") for c, v in cs.items()} for key, cs in sc.metrics.items()}
+    o = observation(sc.objects, sc.incident.namespace, sc.incident.resource, metrics=metrics)
+    assert det.detect_memory_near_limit(o) is None
+
+
+@pytest.mark.parametrize("scenario,why", [("imagepull-auth", "authentication"), ("imagepull-tag-missing", "tag does not exist")])
+def test_image_pull_names_the_registry_reason(scenario, why) -> None:
+    assert why in det.detect_image_pull(obs_of(scenario)).summary
+
+
+def test_image_pull_negative_while_container_creating() -> None:
+    o = healthy_obs()
+    p = o.pods[0]
+    p["status"]["containerStatuses"][0]["state"] = {"waiting": {"reason": "ContainerCreating"}}
+    assert det.detect_image_pull(o) is None
+
+
+@pytest.mark.parametrize("scenario,cls,quote", [
+    ("pending-insufficient-cpu", "pending-insufficient-resources", "Insufficient cpu"),
+    ("pending-gpu", "pending-insufficient-resources", "nvidia.com/gpu"),
+    ("pending-node-selector", "pending-node-selector", "disktype"),
+    ("pending-taint", "pending-taint", "dedicated=gpu:NoSchedule"),
+    ("pending-pvc-storageclass", "pending-unbound-pvc", "storageclass fast-ssd: does not exist"),
+    ("statefulset-pvc-pending", "pending-unbound-pvc", "premium-rwo"),
+])
+def test_pending_subclasses(scenario, cls, quote) -> None:
+    f = det.detect_pending(obs_of(scenario))
+    assert f.cls == cls and quote in " ".join(f.evidence) + f.summary
+
+
+def test_pending_negative_for_scheduled_pods_waiting_on_config() -> None:
+    assert det.detect_pending(obs_of("config-missing-configmap")) is None
+
+
+def test_config_missing_checks_existence() -> None:
+    f = det.detect_config_missing(obs_of("config-missing-secret"))
+    assert "secret billing-stripe" in f.summary and f.action == "rollout-undo"
+
+
+def test_config_missing_negative_when_configmap_exists() -> None:
+    o = obs_of("crashloop-missing-env")  # crashes, but no config error
+    assert det.detect_config_missing(o) is None
+
+
+def test_probe_single_stuck_pod_is_deleted() -> None:
+    f = det.detect_probe_failures(obs_of("stuck-pod"))
+    assert f.action == "delete-pod" and f.command.startswith("kubectl delete pod profile-")
+
+
+def test_probe_negative_for_old_unhealthy_event_on_ready_pod() -> None:
+    o = healthy_obs()
+    p = o.pods[0]
+    o.events.append(k.event(o.namespace, p, "Unhealthy", "Readiness probe failed: connection refused"))
+    assert det.detect_probe_failures(o) is None  # ready, never restarted: a blip during startup
+
+
+def test_rollout_stuck_negative_when_complete() -> None:
+    assert det.detect_rollout_stuck(obs_of("oomkilled")) is None
+
+
+def test_scaled_to_zero_restores_last_applied_replicas() -> None:
+    f = det.detect_scaled_to_zero(obs_of("scaled-to-zero"))
+    assert f.command == "kubectl scale deployment/ledger --replicas=3 -n ledger"
+
+
+def test_service_no_endpoints_negative_with_ready_addresses() -> None:
+    sc = load_scenario("rules-healthy")
+    o = observation(sc.objects, "status", "service/status-page")
+    assert det.detect_service_no_endpoints(o) is None
+
+
+def test_service_with_unready_pods_is_a_symptom() -> None:
+    sc = load_scenario("rules-readiness-failing")
+    o = observation(sc.objects, "web", "service/frontend")
+    f = det.detect_service_no_endpoints(o)
+    assert f is not None and f.cls == "service-no-endpoints" and not f.cause
+    assert diagnose(o).cls == "probe-failing"  # the cause wins over the symptom
+
+
+def test_evicted_negative_for_failed_job_pod() -> None:
+    o = healthy_obs()
+    p = copy.deepcopy(o.pods[0])
+    p["metadata"]["name"] = "done-1"
+    p["status"].update(phase="Failed", reason="Error")
+    o.pods.append(p)
+    assert det.detect_evicted(o) is None
+
+
+def test_statefulset_down_negative_with_one_ready_replica() -> None:
+    o = obs_of("statefulset-down")
+    o.pods[0]["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
+    assert det.detect_statefulset_down(o) is None
+
+
+def test_quantities() -> None:
+    assert det.mem_bytes("512Mi") == 512 * 2**20 and det.mem_bytes("1G") == 10**9 and det.mem_bytes("x") is None
