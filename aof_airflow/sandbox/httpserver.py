@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -133,9 +134,10 @@ class _Handler(BaseHTTPRequestHandler):
 class HTTPService:
     """Base of a sandbox server: `start()`/`stop()` or a `with` block; loopback, port 0 by default."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None) -> None:
         self._host = host
         self._port = port
+        self._tls = tls
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.stopping = threading.Event()
@@ -152,13 +154,15 @@ class HTTPService:
     @property
     def url(self) -> str:
         """Root URL without a trailing slash, e.g. http://127.0.0.1:40123."""
-        return f"http://{self._host}:{self.port}"
+        return f"{'https' if self._tls else 'http'}://{self._host}:{self.port}"
 
     def start(self) -> Self:
         if self._server:
             return self
         self.stopping.clear()
         self._server = _Server((self._host, self._port), _Handler, self)
+        if self._tls:
+            self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
             name=f"{type(self).__name__}:{self.port}", daemon=True,
