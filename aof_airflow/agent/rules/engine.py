@@ -87,6 +87,7 @@ class RulesEngine:
         if model_ref != MODEL:
             raise AgentError(f"unknown builtin model {model_ref!r}; the only one is {MODEL}")
         self.model_ref = model_ref
+        self.last: dx.Diagnosis | None = None  # the latest diagnosis, for the evaluation harness
 
     def run(self, agent: Any, prompt: str, *, toolbox: Any, scope: AgentScope, deadline: float) -> AgentResult:
         start = len(getattr(toolbox, "tool_calls", []) or [])
@@ -112,6 +113,7 @@ class RulesEngine:
     def diagnose(self, toolbox: Any, ns: str, kind: str, name: str | None) -> tuple[Observation, dx.Diagnosis]:
         obs = Gatherer(toolbox, ns).gather(kind, name)
         d = dx.diagnose(obs)
+        self.last = d
         d.output["diagnosed_by"] = MODEL
         d.output["evidence"] = d.primary.evidence[:8]
         return obs, d

@@ -141,7 +141,7 @@ def check_kubectl(argv: list[str], policy: KubePolicy, scope: AgentScope) -> Kub
     if ns is None and scope.namespace:
         ns = scope.namespace
         out.append(f"--namespace={ns}")
-    selectors = [f"{n}={v}" for n, v in flags if n in ("-l", "--selector", "-f", "--filename")]
+    selectors = [part for n, v in flags if n in ("-l", "--selector", "-f", "--filename") for part in (n, v)]
     targets = _targets(rest)
     if mutating:
         if not scope.namespace:
