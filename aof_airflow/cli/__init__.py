@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "aof_airflow.cli.spec_commands",  # validate, flow graph, schema
     "aof_airflow.cli.approve_commands",  # approve RUN_ID --decision ...
     "aof_airflow.cli.agent_commands",  # agent exec NAME "prompt"
+    "aof_airflow.cli.eval_commands",  # eval [--scenario NAME] (builtin:k8s-rules over sandbox scenarios)
 )
 
 
