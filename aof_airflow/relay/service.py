@@ -1,0 +1,112 @@
+"""The relay's decision for one webhook, independent of HTTP plumbing (used by app.py and the CLI).
+
+Order matters: authenticate, then check the body, then parse, then dedup/store -- so nothing a
+stranger sends reaches the parser, and nothing malformed reaches the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from aof_airflow.relay import auth, secrets
+from aof_airflow.relay.airflow_client import AirflowClient, QueuedCache
+from aof_airflow.relay.dispatcher import Dispatcher
+from aof_airflow.relay.flows import FlowSource, FlowTable, Route
+from aof_airflow.relay.normalize import BadEvent, normalize, parse_json
+from aof_airflow.relay.outbox import IGNORED, Outbox
+from aof_airflow.relay.settings import RelaySettings
+
+log = logging.getLogger(__name__)
+MAX_WEBHOOK_ID = 200
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def run_id_for(incident_id: str) -> str:
+    """One incident, one DAG run: a redelivery or a retry maps to the same run id (Airflow answers 409)."""
+    return f"pd-{incident_id}"
+
+
+class Relay:
+    def __init__(self, flows: FlowSource, settings: RelaySettings) -> None:
+        self.settings = settings
+        self.flows = FlowTable(flows)
+        self.outbox = Outbox(settings.database_url)
+        self.client = AirflowClient(settings.airflow_api_url, settings.airflow_username, settings.airflow_password,
+                                    settings.request_timeout_seconds)
+        self.queued = QueuedCache(self.client, settings.queued_cache_seconds)
+        self.dispatcher = Dispatcher(self.outbox, self.client, settings)
+
+    def close(self) -> None:
+        self.dispatcher.stop()
+        self.client.close()
+
+    # -- step 1: before the body is read
+    def check_bearer(self, route: Route, authorization: str | None) -> Reply | None:
+        if route.bearer is None and route.signature is None and not self.settings.pagerduty_signing_secrets:
+            return Reply(403, {"detail": f"flow {route.flow.name} has no trigger auth configured; refusing"})
+        if route.bearer is None:
+            return None
+        expected = secrets.resolve(route.bearer.token)
+        if not expected:
+            log.error("relay: bearer token for flow %s is not set (%s); refusing requests",
+                      route.flow.name, route.bearer.token if route.bearer.token.startswith("${") else "literal")
+            return Reply(503, {"detail": "relay misconfigured: webhook token not set"})
+        fail = auth.check_bearer(authorization, expected)
+        if fail:
+            hdrs = {"WWW-Authenticate": "Bearer"} if fail.status == 401 else {}
+            return Reply(fail.status, {"detail": fail.reason}, hdrs)
+        return None
+
+    def signing_secrets(self, route: Route) -> list[str]:
+        out = list(self.settings.pagerduty_signing_secrets)
+        if route.signature is not None:
+            s = secrets.resolve(route.signature.secret)
+            if s:
+                out.extend(x.strip() for x in s.split(",") if x.strip())
+            elif not out:
+                return ["\x00unset"]  # configured but unresolved: nothing can match
+        return out
+
+    # -- step 2: with the raw body
+    def accept(self, route: Route, body: bytes, headers: Mapping[str, str], *, trusted: bool = False) -> Reply:
+        if not trusted:
+            sigs = self.signing_secrets(route)
+            if sigs:
+                fail = auth.check_signature(headers.get("x-pagerduty-signature"), body, sigs)
+                if fail:
+                    return Reply(fail.status, {"detail": fail.reason})
+        webhook_id = headers.get("x-webhook-id") or None
+        if webhook_id is not None and (len(webhook_id) > MAX_WEBHOOK_ID or not webhook_id.isprintable()):
+            return Reply(400, {"detail": "X-Webhook-Id is too long or not printable"})
+        try:
+            event = normalize(parse_json(body, self.settings.max_json_depth))
+        except BadEvent as exc:
+            return Reply(400, {"detail": str(exc)})
+        dag_id = route.dag_id
+        if event.event_type not in route.config.event_types:
+            self.outbox.add(flow=route.flow.name, dag_id=dag_id, dag_run_id=None, webhook_id=webhook_id,
+                            event_type=event.event_type[:100], incident_id=event.incident_id, source=event.source,
+                            needs_details=False, conf=event.conf, state=IGNORED)
+            return Reply(202, {"status": "ignored", "event_type": event.event_type, "incident_id": event.incident_id})
+        run_id = run_id_for(event.incident_id)
+        limit = route.flow.spec.rate_limit.queue_size
+        if limit is not None:
+            queued = self.queued.get(dag_id) + self.outbox.pending_count(dag_id)
+            if queued >= limit and not self.outbox.exists(dag_id, run_id, webhook_id):
+                return Reply(429, {"detail": f"{queued} runs of {dag_id} already queued (queue_size {limit})"},
+                             {"Retry-After": str(self.settings.retry_after_seconds)})
+        row = self.outbox.add(flow=route.flow.name, dag_id=dag_id, dag_run_id=run_id, webhook_id=webhook_id,
+                              event_type=event.event_type, incident_id=event.incident_id, source=event.source,
+                              needs_details=event.needs_details, conf=event.conf)
+        if row is None:
+            return Reply(202, {"status": "duplicate", "dag_id": dag_id, "dag_run_id": run_id})
+        self.dispatcher.notify()
+        return Reply(202, {"status": "accepted", "dag_id": dag_id, "dag_run_id": run_id, "id": row})

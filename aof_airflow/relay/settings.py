@@ -1,0 +1,84 @@
+"""Relay settings: `[aof]` / `AOF_<NAME>` settings, else the Airflow Connection `aof_airflow_api`.
+
+One frozen object per app, so a test (or two relays in one process) can run with different settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aof_airflow.config import setting
+
+log = logging.getLogger(__name__)
+
+AIRFLOW_CONN_ID = "aof_airflow_api"
+PAGERDUTY_CONN_ID = "pagerduty_api"
+PAGERDUTY_API_URL = "https://api.pagerduty.com"
+
+
+def _connection(conn_id: str):
+    """An Airflow Connection (env `AIRFLOW_CONN_*`, secrets backend or DB), or None outside Airflow."""
+    try:
+        from airflow.models.connection import Connection
+
+        return Connection.get_connection_from_secrets(conn_id)
+    except Exception:  # not defined, or Airflow not configured: settings/env still apply
+        return None
+
+
+def _float(name: str, default: float) -> float:
+    v = setting(name)
+    return float(v) if v not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    airflow_api_url: str = "http://127.0.0.1:8080"
+    airflow_username: str = ""
+    airflow_password: str = field(default="", repr=False)
+    database_url: str | None = None  # None: aof_airflow.db's URL (the Airflow metadata DB)
+    pagerduty_api_url: str = PAGERDUTY_API_URL
+    pagerduty_api_key: str = field(default="", repr=False)
+    pagerduty_signing_secrets: tuple[str, ...] = field(default=(), repr=False)
+    max_body_bytes: int = 256 * 1024
+    max_json_depth: int = 32
+    queued_cache_seconds: float = 1.0
+    retry_after_seconds: int = 30
+    dispatch_poll_seconds: float = 1.0
+    backoff_initial_seconds: float = 0.5
+    backoff_max_seconds: float = 5.0
+    dispatch_workers: int = 4
+    request_timeout_seconds: float = 10.0
+    start_dispatcher: bool = True
+
+    @classmethod
+    def load(cls, **overrides) -> "RelaySettings":
+        """Settings from `[aof]`/`AOF_*`, the `aof_airflow_api` / `pagerduty_api` connections, env."""
+        import os
+
+        kw: dict = {}
+        conn = _connection(AIRFLOW_CONN_ID)
+        if conn is not None:
+            scheme = "https" if (conn.conn_type or "").endswith("s") or conn.schema == "https" else "http"
+            if conn.host:
+                host = conn.host if "://" in conn.host else f"{scheme}://{conn.host}"
+                kw["airflow_api_url"] = f"{host}:{conn.port}" if conn.port else host
+            kw["airflow_username"] = conn.login or ""
+            kw["airflow_password"] = conn.password or ""
+        for name in ("airflow_api_url", "airflow_username", "airflow_password", "pagerduty_api_url"):
+            v = setting(name)
+            if v:
+                kw[name] = v
+        kw["database_url"] = setting("relay_database_url") or None
+        key = setting("pagerduty_api_key") or os.environ.get("PAGERDUTY_API_KEY")
+        if not key:
+            pd = _connection(PAGERDUTY_CONN_ID)
+            key = pd.password if pd is not None else None
+        kw["pagerduty_api_key"] = key or ""
+        secrets = setting("pagerduty_signing_secret") or os.environ.get("PAGERDUTY_SIGNING_SECRET") or ""
+        kw["pagerduty_signing_secrets"] = tuple(s.strip() for s in secrets.split(",") if s.strip())
+        kw["max_body_bytes"] = int(_float("relay_max_body_bytes", cls.max_body_bytes))
+        kw["backoff_max_seconds"] = _float("relay_backoff_max_seconds", cls.backoff_max_seconds)
+        kw.update(overrides)
+        return cls(**kw)
