@@ -5,9 +5,10 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from aof_airflow.incidents import listener as incident_listener
+from aof_airflow.relay.mount import fastapi_apps as relay_apps
 
 
 class AofPlugin(AirflowPlugin):
     name = "aof"
-    fastapi_apps: list[dict] = []
+    fastapi_apps: list[dict] = [*relay_apps()]  # the webhook relay at [aof] relay_url_prefix (/aof/relay)
     listeners: list = [incident_listener]  # incident records for every finished run

@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "aof_airflow.cli.approve_commands",  # approve RUN_ID --decision ...
     "aof_airflow.cli.agent_commands",  # agent exec NAME "prompt"
     "aof_airflow.cli.eval_commands",  # eval [--scenario NAME] (builtin:k8s-rules over sandbox scenarios)
+    "aof_airflow.cli.relay_commands",  # relay (serve webhooks), flow trigger NAME --event FILE
+    "aof_airflow.cli.monitor_commands",  # flow status/logs/metrics/describe, agent logs
 )
 
 

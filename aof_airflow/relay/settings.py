@@ -58,6 +58,14 @@ class RelaySettings:
         import os
 
         kw: dict = {}
+        try:  # mounted in the api-server (or on an Airflow host): its own base URL is the default
+            from airflow.configuration import conf as airflow_conf
+
+            base = airflow_conf.get("api", "base_url", fallback=None)
+            if base:
+                kw["airflow_api_url"] = base
+        except Exception:
+            pass
         conn = _connection(AIRFLOW_CONN_ID)
         if conn is not None:
             scheme = "https" if (conn.conn_type or "").endswith("s") or conn.schema == "https" else "http"
