@@ -145,8 +145,9 @@ class KubeAPI(HTTPService):
             return self._out(req, rt, [obj], single=True)
         if m in ("PATCH", "PUT"):
             return self._write(req, rt, obj, dry)
-        if m == "DELETE":
-            return self._delete(rt, obj, dry)
+        if m == "DELETE":  # kubectl puts dryRun in the DeleteOptions body, not the query
+            opts = req.json() if req.body else {}
+            return self._delete(rt, obj, dry or "All" in ((opts or {}).get("dryRun") or []))
         return status(405, "MethodNotAllowed", f"{m} not allowed")
 
     def _out(self, req: Request, rt: kr.ResourceType, objs: list[Obj], single: bool = False) -> Response:

@@ -63,6 +63,12 @@ def _strip_hash(template: Obj) -> Obj:
     return _prune(t)
 
 
+def _without_restart(template: Obj | None) -> Obj:
+    t = _strip_hash(template or {})
+    ((t.get("metadata") or {}).get("annotations") or {}).pop(RESTARTED_AT, None)
+    return _prune(t)
+
+
 def _prune(v: Any) -> Any:
     if isinstance(v, dict):
         out = {k: _prune(x) for k, x in v.items() if k != "$patch"}
@@ -147,17 +153,19 @@ class ClusterSim:
         if ot != nt:
             o_ann = ((ot or {}).get("metadata") or {}).get("annotations") or {}
             n_ann = ((nt or {}).get("metadata") or {}).get("annotations") or {}
-            if o_ann.get(RESTARTED_AT) != n_ann.get(RESTARTED_AT):
+            if json_patch or b'"$patch":"replace"' in raw_patch.replace(b" ", b""):
+                action = "rollout-undo"  # what kubectl rollout undo sends (deployments / statefulsets)
+            elif o_ann.get(RESTARTED_AT) != n_ann.get(RESTARTED_AT):
                 action = "rollout-restart"
-            elif json_patch or b'"$patch":"replace"' in raw_patch.replace(b" ", b""):
-                action = "rollout-undo"
             else:
                 action = "patch"
         elif (old.get("spec") or {}).get("replicas") != (new.get("spec") or {}).get("replicas"):
             action = "scale"
         else:
             return
-        outcome, scenario = self.outcome_for(new, action)
+        # Undoing a restart lands on the same pod template again: the cluster behaves as after a restart.
+        same_template = _without_restart(ot) == _without_restart(nt)
+        outcome, scenario = self.outcome_for(new, "rollout-restart" if action == "rollout-undo" and same_template else action)
         self.actions.append(ActionRecord(action, new["metadata"]["namespace"], f"{kind.lower()}/{new['metadata']['name']}", outcome, scenario))
         if kind == "Deployment":
             self._deployment(new, action, outcome)

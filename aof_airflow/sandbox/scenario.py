@@ -17,6 +17,8 @@ A scenario is a DATA file `aof_airflow/sandbox/scenarios/<name>.yaml` (this mode
     healthy_logs: {"<container>": text}    # logs of pods a healing action creates
     metrics: {"<ns>/<pod>": {"<container>": {cpu: 250m, memory: 480Mi}}}   # for `kubectl top`
     healthy_metrics: {"<container>": {cpu: ..., memory: ...}}
+    x-templates: {...}                     # optional: a place for YAML anchors (&pod_spec) the objects
+                                           # reuse with aliases / merge keys; ignored otherwise
     on_action: {rollout-restart: heal|still-failing|no-change, ...}
                                            # what the simulated cluster does after each action on the
                                            # incident's workload; an action not listed: still-failing
@@ -51,7 +53,7 @@ KINDS = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class ScenarioIncident(_Strict):
@@ -97,6 +99,8 @@ class Scenario(_Strict):
     metrics: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
     healthy_metrics: dict[str, dict[str, str]] = Field(default_factory=dict)
     on_action: dict[Action, Outcome] = Field(default_factory=dict)
+    x_templates: dict[str, Any] = Field(default_factory=dict, alias="x-templates",
+                                        description="free space for YAML anchors shared by objects; ignored")
 
     @field_validator("objects")
     @classmethod
