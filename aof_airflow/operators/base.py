@@ -82,7 +82,17 @@ class NodeMixin:
         """Context, then conditions: the two steps every node takes before its own work."""
         tctx, outputs = self.node_context(context)
         self.check_conditions(tctx, outputs)
+        self._outputs = outputs
         return tctx
+
+    def flow_variables(self) -> dict[str, str]:
+        """The exports of this node's ancestor Transforms, merged in topological order (after prepare())."""
+        merged: dict[str, str] = {}
+        for tid in self.transforms:
+            exported = getattr(self, "_outputs", {}).get(tid)
+            if isinstance(exported, dict):
+                merged.update({k: str(v) for k, v in exported.items()})
+        return merged
 
 
 class NodeOperator(NodeMixin, BaseOperator):

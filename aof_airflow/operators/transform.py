@@ -9,6 +9,7 @@ whatever the script added or changed is the node's output.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -21,6 +22,7 @@ from aof_airflow.operators.base import NodeOperator, render_or_fail
 
 # Inherited from the worker so bash and the usual tools behave; nothing else (no secrets) leaks in.
 PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
+VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SHELL_NOISE = {"PWD", "OLDPWD", "SHLVL", "_"}
 MAX_LOG = 4000
 
@@ -76,7 +78,9 @@ class TransformOperator(NodeOperator):
 
         cfg = self.node.config
         shell = render_or_fail(self.node.id, "script", render_shell, cfg.script, tctx)
-        code, out, err, exported = run_script(shell.script, shell.env, cfg.timeout_seconds)
+        # Flow variables are also plain env vars (`$INCIDENT_ID` in bash works); placeholders win on a clash.
+        env = {k: v for k, v in self.flow_variables().items() if VAR_NAME.match(k) and k not in PASS_ENV}
+        code, out, err, exported = run_script(shell.script, {**env, **shell.env}, cfg.timeout_seconds)
         if out.strip():
             self.log.info("stdout:\n%s", _tail(out))
         if err.strip():

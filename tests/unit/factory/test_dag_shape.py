@@ -1,0 +1,104 @@
+"""The seed flow's DAG as the scheduler sees it: tasks, edges and trigger rules read from the SERIALIZED DAG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aof_airflow.factory.scan import build_dags, scan
+
+REPO = Path(__file__).resolve().parents[3]
+FOLDERS = [REPO / "dags/flows", REPO / "dags/agents"]
+
+EDGES = {
+    ("parse-alert", "diagnose"), ("diagnose", "notify-diagnosis"), ("notify-diagnosis", "check-severity"),
+    ("check-severity", "request-approval"), ("check-severity", "auto-approve"),  # the repeated `to:` fan-out
+    ("request-approval", "remediate"), ("auto-approve", "remediate"), ("remediate", "verify-fix"),
+    ("verify-fix", "remediation-failed"), ("remediation-failed", "rollback"), ("remediation-failed", "notify-success"),
+    ("rollback", "escalate"), ("notify-success", "close-pagerduty"), ("close-pagerduty", "log-incident"),
+}
+
+
+@pytest.fixture(scope="module")
+def serialized() -> dict:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dags = build_dags(FOLDERS, use_cache=False)
+    assert list(dags) == ["incident-auto-response"]
+    return DagSerialization.to_dict(dags["incident-auto-response"])["dag"]
+
+
+def _tasks(ser: dict) -> dict[str, dict]:
+    out = {}
+    for t in ser["tasks"]:
+        d = t.get("__var", t)
+        out[d["task_id"]] = d
+    return out
+
+
+def test_tasks_and_edges(serialized):
+    tasks = _tasks(serialized)
+    assert set(tasks) == {a for e in EDGES for a in e}
+    edges = {(tid, d) for tid, t in tasks.items() for d in t.get("downstream_task_ids", [])}
+    assert edges == EDGES
+
+
+def test_trigger_rules_join_and_skip_propagation(serialized):
+    tasks = _tasks(serialized)
+    rules = {tid: t.get("trigger_rule", "all_success") for tid, t in tasks.items()}
+    # the only join: auto-approved OR human-approved
+    assert rules.pop("remediate") == "none_failed_min_one_success"
+    assert set(rules.values()) == {"all_success"}  # one upstream: a skipped upstream skips the node
+
+
+def test_dag_level_settings(serialized):
+    assert serialized["dag_id"] == "incident-auto-response"
+    assert serialized.get("schedule") in (None, "null") or serialized.get("timetable", {}).get("__type", "").endswith("NullTimetable")
+    assert "aof" in serialized["tags"]
+    assert "close-pagerduty" in serialized["doc_md"]
+    assert "event" in str(serialized.get("params"))
+
+
+def test_operator_classes_and_callbacks(serialized):
+    tasks = _tasks(serialized)
+    kinds = {tid: t["task_type"] for tid, t in tasks.items()}
+    assert kinds["parse-alert"] == kinds["auto-approve"] == kinds["log-incident"] == "TransformOperator"
+    assert kinds["diagnose"] == kinds["remediate"] == "AgentOperator"
+    assert kinds["check-severity"] == kinds["remediation-failed"] == "ConditionalOperator"
+    assert kinds["notify-diagnosis"] == "SlackMessageOperator"
+    assert kinds["request-approval"] == "ApprovalNodeSensor"
+    assert kinds["close-pagerduty"] == "HttpNodeOperator"
+    assert all(t.get("has_on_failure_callback") for t in tasks.values())  # failure escalation everywhere
+
+
+def test_agent_timeouts_bound_the_tasks():
+    from aof_airflow.factory.builder import GRACE
+
+    dag = build_dags(FOLDERS, use_cache=False)["incident-auto-response"]
+    assert dag.get_task("diagnose").execution_timeout.total_seconds() == 180 + GRACE
+    assert dag.get_task("remediate").execution_timeout.total_seconds() == 300 + GRACE
+
+
+def test_scan_cache_by_content(tmp_path, monkeypatch):
+    monkeypatch.setenv("AOF_CACHE_FOLDER", str(tmp_path / "cache"))
+    first = scan(FOLDERS)
+    assert list((tmp_path / "cache").glob("scan-*.pickle"))
+    again = scan(FOLDERS)
+    assert list(again.flows) == list(first.flows) and again.agents.keys() == first.agents.keys()
+
+
+def test_bad_file_does_not_hide_the_good_flow(tmp_path):
+    import shutil
+
+    flows = tmp_path / "flows"
+    shutil.copytree(REPO / "dags/flows", flows)
+    (flows / "broken.yaml").write_text(
+        "apiVersion: aof.dev/v1\nkind: AgentFlow\nmetadata:\n  name: broken\nspec:\n  nodes:\n"
+        "    - id: a\n      type: Transform\n      config:\n        scrpt: echo hi\n")
+    from aof_airflow.factory import errors
+
+    dags = build_dags([flows, REPO / "dags/agents"], use_cache=False)
+    assert list(dags) == ["incident-auto-response"]
+    bad = [p for p in errors.LAST_PROBLEMS if p.file.endswith("broken.yaml")]
+    assert bad and bad[0].line >= 9

@@ -1,0 +1,163 @@
+"""Node operators without Airflow's scheduler: a fake TaskInstance answers the one XCom read."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from pydantic import TypeAdapter
+
+from aof_airflow.factory.context import build_roots, flow_info
+from aof_airflow.operators.conditional import ConditionalOperator
+from aof_airflow.operators.http import candidate_conn_ids, endpoint_of, host_slug
+from aof_airflow.operators.mrkdwn import to_mrkdwn
+from aof_airflow.operators.transform import TransformOperator, run_script
+from aof_airflow.spec.models import Node
+
+NODE = TypeAdapter(Node)
+
+
+class FakeTI:
+    def __init__(self, xcoms: dict[str, Any]) -> None:
+        self.xcoms = xcoms
+        self.pulls: list[Any] = []
+
+    def xcom_pull(self, task_ids: Any, key: str = "return_value") -> Any:
+        self.pulls.append(task_ids)
+        return [self.xcoms.get(t) for t in task_ids]
+
+
+def ctx(xcoms: dict[str, Any], conf: dict[str, Any] | None = None) -> dict[str, Any]:
+    run = SimpleNamespace(run_id="manual__1", conf=conf or {}, start_date=datetime.now(timezone.utc) - timedelta(seconds=42))
+    return {"ti": FakeTI(xcoms), "dag_run": run}
+
+
+def op(cls: type, node: dict[str, Any], ancestors: list[str] = (), transforms: list[str] = ()) -> Any:
+    n = NODE.validate_python(node)
+    return cls(task_id=n.id, flow_name="f", node=n, ancestors=list(ancestors), transforms=list(transforms))
+
+
+# ------------------------------------------------------------------------------ context
+
+
+def test_roots_merge_transform_exports_in_order_and_only_ancestors_are_read():
+    roots = build_roots({"event": {"x": 1}}, {"a": {"V": "1", "W": "a"}, "b": {"V": "2"}, "c": {"k": True}},
+                        ["a", "b"], flow_info("f", "r", None))
+    assert roots["V"] == "2" and roots["W"] == "a"
+    assert roots["c"] == {"output": {"k": True}} and roots["event"] == {"x": 1} and roots["flow"]["name"] == "f"
+    c = ctx({"a": {"V": "1"}, "not-an-ancestor": {"V": "leak"}})
+    o = op(TransformOperator, {"id": "t", "type": "Transform", "config": {"script": "export OUT=$V"}}, ["a"], ["a"])
+    assert o.execute(c) == {"OUT": "1"}
+    assert c["ti"].pulls == [["a"]]  # one read, ancestors only
+
+
+def test_flow_duration_is_measured_from_run_start():
+    c = ctx({})
+    o = op(TransformOperator, {"id": "t", "type": "Transform", "config": {"script": "export D=${flow.duration_seconds}"}})
+    assert 40 <= int(o.execute(c)["D"]) <= 60
+
+
+# ---------------------------------------------------------------------------- transform
+
+
+@pytest.mark.parametrize("title", ['"; touch /tmp/pwned-unit #', "$(touch /tmp/pwned-unit)", "`touch /tmp/pwned-unit`",
+                                   "a'b\"c\\d\n$HOME ${PATH}"])
+def test_transform_values_never_become_shell_syntax(title):
+    c = ctx({}, {"event": {"incident": {"title": title}}})
+    o = op(TransformOperator, {"id": "p", "type": "Transform",
+                               "config": {"script": 'export T="${event.incident.title}"\nexport U=${event.incident.title}\n'
+                                                    "cat > /dev/null <<EOF\n${event.incident.title}\nEOF\n"}})
+    assert o.execute(c) == {"T": title, "U": title}
+    assert not Path("/tmp/pwned-unit").exists()
+
+
+def test_transform_exports_only_what_the_script_exported():
+    code, out, err, exported = run_script("X=not-exported\nexport A=1\nexport B='two words'\necho hi", {"AOF_V_1": "v"}, 10)
+    assert code == 0 and out == "hi\n" and exported == {"A": "1", "B": "two words"}
+
+
+def test_transform_failure_fails_the_node_with_stderr():
+    o = op(TransformOperator, {"id": "t", "type": "Transform", "config": {"script": "echo boom >&2; exit 3"}})
+    with pytest.raises(AirflowException, match="status 3: boom"):
+        o.execute(ctx({}))
+
+
+def test_transform_timeout_kills_the_script():
+    o = op(TransformOperator, {"id": "t", "type": "Transform", "config": {"script": "sleep 30", "timeout_seconds": 0.5}})
+    with pytest.raises(AirflowException, match="did not finish"):
+        o.execute(ctx({}))
+
+
+def test_unknown_reference_names_node_and_reference():
+    o = op(TransformOperator, {"id": "t", "type": "Transform", "config": {"script": "export A=${nope.output.x}"}})
+    with pytest.raises(AirflowFailException, match=r"'t'.*nope"):
+        o.execute(ctx({}))
+
+
+# -------------------------------------------------------------------------- conditional
+
+
+def test_conditional_named_and_single():
+    diag = {"severity": "critical", "requires_approval": False}
+    named = op(ConditionalOperator, {"id": "c", "type": "Conditional", "config": {"conditions": [
+        {"name": "is_critical", "expression": '${diagnose.output.severity} == "critical"'},
+        {"name": "needs_approval", "expression": "${diagnose.output.requires_approval} == true"}]}}, ["diagnose"])
+    assert named.execute(ctx({"diagnose": diag})) == {"is_critical": True, "needs_approval": False}
+    single = op(ConditionalOperator, {"id": "c", "type": "Conditional",
+                                      "config": {"condition": '${r.output.result} != "success"'}}, ["r"])
+    assert single.execute(ctx({"r": {"result": "failed"}})) is True
+
+
+# --------------------------------------------------------------------------- conditions
+
+REMEDIATE = {"id": "remediate", "type": "Transform", "config": {"script": "export RAN=yes"},
+             "conditions": [{"from": "auto-approve", "when": "APPROVED == true"},
+                            {"from": "request-approval", "when": 'reaction == "white_check_mark"'}]}
+
+
+def test_any_condition_holds_and_a_skipped_from_is_false():
+    anc = ["auto-approve", "request-approval"]
+    o = op(TransformOperator, REMEDIATE, anc, ["auto-approve"])
+    assert o.execute(ctx({"auto-approve": {"APPROVED": "true"}})) == {"RAN": "yes"}  # approval skipped
+    assert o.execute(ctx({"request-approval": {"reaction": "white_check_mark"}})) == {"RAN": "yes"}
+    with pytest.raises(AirflowSkipException, match="did not run"):
+        o.execute(ctx({"request-approval": {"reaction": "x"}}))
+
+
+def test_bare_true_false_against_single_condition_result():
+    node = {"id": "n", "type": "Transform", "config": {"script": "export A=1"},
+            "conditions": [{"from": "failed", "when": False}]}
+    o = op(TransformOperator, node, ["failed"])
+    assert o.execute(ctx({"failed": False})) == {"A": "1"}
+    with pytest.raises(AirflowSkipException):
+        o.execute(ctx({"failed": True}))
+
+
+def test_condition_type_mismatch_fails_not_skips():
+    node = {"id": "n", "type": "Transform", "config": {"script": "export A=1"},
+            "conditions": [{"from": "c", "when": "is_critical > 3"}]}
+    with pytest.raises(AirflowFailException, match="condition"):
+        op(TransformOperator, node, ["c"]).execute(ctx({"c": {"is_critical": "yes"}}))
+
+
+# ------------------------------------------------------------------------ slack / http
+
+
+def test_markdown_to_mrkdwn():
+    assert to_mrkdwn("**Incident**: x") == "*Incident*: x"
+    assert to_mrkdwn("[PD](https://pd.example/i/1) *it* ~~no~~") == "<https://pd.example/i/1|PD> _it_ ~no~"
+    assert to_mrkdwn("title <!channel> & co") == "title &lt;!channel&gt; &amp; co"
+    assert to_mrkdwn("# Head\n- a\n`**raw**`") == "*Head*\n• a\n`**raw**`"
+
+
+def test_http_connection_choice():
+    url = "https://api.pagerduty.com/incidents/P1?x=1"
+    assert host_slug("api.pagerduty.com") == "api_pagerduty_com"
+    assert candidate_conn_ids(url, None) == ["aof_http_api_pagerduty_com", "pagerduty_default"]
+    assert candidate_conn_ids("https://hooks.example.org/a", None) == ["aof_http_hooks_example_org"]
+    assert candidate_conn_ids(url, "mine") == ["mine"]
+    assert endpoint_of(url) == "/incidents/P1?x=1"
