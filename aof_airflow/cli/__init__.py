@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "aof_airflow.cli.eval_commands",  # eval [--scenario NAME] (builtin:k8s-rules over sandbox scenarios)
     "aof_airflow.cli.relay_commands",  # relay (serve webhooks), flow trigger NAME --event FILE
     "aof_airflow.cli.monitor_commands",  # flow status/logs/metrics/describe, agent logs
+    "aof_airflow.cli.sandbox_commands",  # sandbox (local Slack / PagerDuty / Kubernetes stand-ins)
 )
 
 
