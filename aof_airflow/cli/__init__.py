@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "aof_airflow.cli.relay_commands",  # relay (serve webhooks), flow trigger NAME --event FILE
     "aof_airflow.cli.monitor_commands",  # flow status/logs/metrics/describe, agent logs
     "aof_airflow.cli.sandbox_commands",  # sandbox (local Slack / PagerDuty / Kubernetes stand-ins)
+    "aof_airflow.cli.demo_commands",  # demo (what `make demo` runs)
 )
 
 

@@ -73,13 +73,13 @@ class PagerDutyAPI(HTTPService):
     def add_incident(
         self, id: str, title: str, service: str = "API Service", urgency: str = "high",
         details: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Seed an open (triggered) incident with one alert carrying `details` as its custom details."""
+    ) -> None:
+        """Seed an open (triggered) incident with one alert carrying `details` as its custom details
+        (works before `start()`)."""
         with self._lock:
             inc = _Incident(id, len(self._incidents) + 1, title, service, urgency, dict(details or {}))
             inc.log.append({"type": "trigger_log_entry", "created_at": inc.created_at, "summary": "Triggered (sandbox seed)"})
             self._incidents[id] = inc
-            return self._incident_api(inc)
 
     def incident(self, id: str) -> dict[str, Any]:
         """The incident as GET /incidents/{id} shows it (for tests and the demo timeline)."""
