@@ -39,8 +39,13 @@ def parse_action_line(prompt: str) -> str:
 
 def classify(text: str) -> tuple[str, dict[str, Any]]:
     """Recommended action text (ours or a model's) -> (action class, details such as target/replicas/pods)."""
-    m = _CMD.search(text)
     details: dict[str, Any] = {}
+    if "restartedAt" in text:  # our own restart, written as its patch
+        t = _TARGET.search(text)
+        if t:
+            details["target"] = t.group(0)
+        return "rollout-restart", details
+    m = _CMD.search(text)
     if m:
         verb = re.sub(r"\s+", " ", m.group("verb").lower())
         rest = m.group("rest")
@@ -92,7 +97,9 @@ def plan(prompt_action: str, fresh: Diagnosis, workload_ref: str | None, namespa
     if not target:
         return Plan("none", None, f"{action} needs a Deployment or StatefulSet; none found for this incident")
     if action == "rollout-restart":
-        return Plan(action, f"kubectl rollout restart {target} -n {ns}", "restart the pods with the current template")
+        return Plan(action, restart_command(target, namespace), "restart the pods with the current template "
+                    "(the patch `kubectl rollout restart` sends, written out because `rollout restart` has no --dry-run "
+                    "and every change goes through a server dry run first)")
     if action == "rollout-undo":
         if not target.startswith("deployment/"):
             return Plan("none", None, f"rollout undo is only done for Deployments here, not {target}")
@@ -101,6 +108,15 @@ def plan(prompt_action: str, fresh: Diagnosis, workload_ref: str | None, namespa
     if replicas is None:
         return Plan("none", None, "scale requested without a replica count")
     return Plan("scale", f"kubectl scale {target} --replicas={int(replicas)} -n {ns}", f"scale to {replicas} replicas")
+
+
+def restart_command(target: str, namespace: str, now: str | None = None) -> str:
+    """`kubectl rollout restart` as the merge patch it sends (restartedAt annotation): dry-run-able."""
+    import datetime as _dt
+
+    ts = now or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = '{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"' + ts + '"}}}}}'
+    return f"kubectl patch {target} -n {shlex.quote(namespace)} --type=merge -p {shlex.quote(body)}"
 
 
 def rollback_plan(failed_action: str, workload_ref: str | None, namespace: str) -> Plan:
