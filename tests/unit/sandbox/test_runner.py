@@ -35,7 +35,8 @@ def test_sandbox_env_points_clients_at_the_stand_ins(tmp_path):
 
 
 def test_aofctl_sandbox_runs_and_stops_on_sigint(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "aof_airflow.cli", "sandbox", "--state-dir", str(tmp_path),
+    aofctl = [sys.executable, "-c", "import sys; from aof_airflow.cli import main; sys.exit(main())"]
+    proc = subprocess.Popen([*aofctl, "sandbox", "--state-dir", str(tmp_path),
                              "--scenario", "high-memory-api"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
