@@ -36,6 +36,9 @@ class LoadedDocument:
     model: Spec
     file: str
     positions: Positions
+    # graph-check results by the set of agent names they were checked against (the document is
+    # cached by content, so a re-parse with the same agents costs a dict lookup)
+    checks: dict[frozenset[str], tuple[Problem, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def kind(self) -> str:
@@ -233,8 +236,11 @@ def load_paths(paths: Iterable[str | Path], *, check_graph: bool = True) -> Load
             continue
         result.add(load_text(text, str(f)))
     if check_graph:
-        for name, flow in result.flows.items():
+        agents = frozenset(result.agents)
+        for name in result.flows:
             doc = result.documents[("AgentFlow", name)]
-            result.problems.extend(check_flow(flow, agents=result.agents.keys(), locate=doc.locate,
-                                              locate_in=doc.locate_in, file=doc.file))
+            if agents not in doc.checks:
+                doc.checks[agents] = tuple(check_flow(doc.model, agents=agents, locate=doc.locate,  # type: ignore[arg-type]
+                                                      locate_in=doc.locate_in, file=doc.file))
+            result.problems.extend(doc.checks[agents])
     return result

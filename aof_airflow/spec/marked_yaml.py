@@ -25,6 +25,7 @@ _BaseLoader = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 FAN_OUT_KEY = "to"
 
 
@@ -107,7 +108,7 @@ class _Builder:
     def build(self, node: Node, path: Path_) -> Any:
         self.positions.values[path] = _mark(node)
         if isinstance(node, ScalarNode):
-            value = self.loader.construct_object(node, deep=True)
+            value = self._scalar(node)
             if isinstance(value, str) and "${" in value:
                 self._template_origin(node, path)
             return value
@@ -138,8 +139,17 @@ class _Builder:
                     break
         self.positions.templates[path] = (line, col, node.style, indent)
 
+    def _scalar(self, node: ScalarNode) -> Any:
+        """Plain strings (most of a spec) straight from the node; other tags through PyYAML's constructors."""
+        if node.tag == _STR_TAG:
+            return node.value
+        constructor = self.loader.yaml_constructors.get(node.tag)
+        if constructor is None:
+            return self.loader.construct_object(node, deep=True)  # raises PyYAML's "could not determine" error
+        return constructor(self.loader, node)
+
     def _key(self, key_node: Node) -> Any:
-        key = self.loader.construct_object(key_node, deep=True) if isinstance(key_node, ScalarNode) else None
+        key = self._scalar(key_node) if isinstance(key_node, ScalarNode) else None
         if not isinstance(key, str):
             shown = key_node.value if isinstance(key_node, ScalarNode) else key_node.id
             self.problem(_mark(key_node), f"key {shown!r} is not a string (YAML reads it as "
