@@ -87,7 +87,9 @@ def store_for(agent: Agent) -> MemoryStore | None:
     mem = agent.spec.memory
     if mem is None:
         return None
-    if mem.type == "Airflow":
+    # Several workers (CeleryExecutor) cannot share a local SQLite file: `[aof] memory_backend = airflow`
+    # moves every agent's memory into the metadata DB without editing the agents' YAML.
+    if mem.type == "Airflow" or (setting("memory_backend") or "").lower() == "airflow":
         return AirflowMemory(agent.name)
     path = Path(mem.config.path or f"{agent.name}-memory.db").expanduser()
     if not path.is_absolute():

@@ -13,6 +13,7 @@ import time
 
 from aof_airflow.agent import contract as contracts
 from aof_airflow.agent import memory
+from aof_airflow.config import setting
 from aof_airflow.agent.engines import get_engine
 from aof_airflow.agent.masking import redact
 from aof_airflow.agent.tools.toolbox import Toolbox
@@ -47,10 +48,17 @@ def run_agent(agent: Agent, prompt: str, *, scope: AgentScope, timeout_seconds: 
     return result
 
 
+def model_chain(agent: Agent) -> list[str]:
+    """The agent's model, its own fallbacks, then the operator's `[aof] fallback_models` (e.g. the rules
+    diagnostician chosen on purpose for an LLM outage or a local quick start), each once."""
+    operator = [m.strip() for m in (setting("fallback_models") or "").split(",") if m.strip()]
+    return list(dict.fromkeys([agent.spec.model, *agent.spec.fallback_models, *operator]))
+
+
 def _usable_engines(agent: Agent) -> tuple[list[tuple[str, Engine]], list[str]]:
     """The agent's models in order, minus those whose provider is not configured (noted, or raised if none is)."""
     usable, notes = [], []
-    for ref in [agent.spec.model, *agent.spec.fallback_models]:
+    for ref in model_chain(agent):
         engine = get_engine(ref)
         try:
             preflight = getattr(engine, "preflight", None)
