@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aof_airflow.relay import auth
+from aof_airflow.relay.normalize import BadEvent, merge_details, normalize, parse_json
+from tests.unit.relay.cases import tutorial, v3
+
+SEED_PAYLOAD = "/work/shared/seed/payloads/test1-noncritical.json"
+
+
+def test_bearer_missing_malformed_wrong_right():
+    assert auth.check_bearer(None, "s3cret").status == 401
+    assert auth.check_bearer("Basic s3cret", "s3cret").status == 401
+    assert auth.check_bearer("Bearer   ", "s3cret").status == 401
+    assert auth.check_bearer("Bearer s3cre", "s3cret").status == 403
+    assert auth.check_bearer("Bearer s3cret", "s3cret") is None
+    assert auth.check_bearer("bearer s3cret", "s3cret") is None  # the scheme is case-insensitive (RFC 7235)
+
+
+def test_signature_rotation_and_tampering():
+    body = b'{"event": {}}'
+    new, old = auth.sign(body, "new"), auth.sign(body, "old")
+    assert auth.check_signature(new, body, ["new"]) is None
+    assert auth.check_signature(f"{old},{new}", body, ["new"]) is None  # PagerDuty rotating its secret
+    assert auth.check_signature(old, body, ["new", "old"]) is None  # we accept both during our rotation
+    assert auth.check_signature(old, body, ["new"]).status == 403
+    assert auth.check_signature(new, body + b" ", ["new"]).status == 403
+    assert auth.check_signature(None, body, ["new"]).status == 401
+    assert auth.check_signature("v0=" + new[3:], body, ["new"]).status == 401
+    assert auth.check_signature("v1=" + new[3:].upper(), body, ["new"]).status == 403
+
+
+def test_tutorial_payload_passes_through_exactly():
+    raw = open(SEED_PAYLOAD, "rb").read()
+    ev = normalize(parse_json(raw, 32))
+    assert ev.conf == json.loads(raw) and ev.incident_id == "TEST001" and ev.event_type == "incident.triggered"
+    assert not ev.needs_details
+
+
+def test_v3_payload_is_mapped_to_the_tutorial_shape():
+    ev = normalize(v3("Q1ABC"))
+    inc = ev.conf["event"]["incident"]
+    assert ev.event_type == "incident.triggered" and ev.incident_id == "Q1ABC" and ev.needs_details
+    assert inc["service"]["name"] == "PostgreSQL" and inc["title"] == "Disk full on db-1"
+    assert inc["urgency"] == "high" and inc["html_url"].endswith("/Q1ABC") and inc["status"] == "triggered"
+    assert inc["custom_details"] == {}
+    merged = merge_details(ev.conf, {"namespace": "db", "resource": "statefulset/pg"})
+    assert merged["event"]["incident"]["custom_details"]["namespace"] == "db"
+    assert ev.conf["event"]["incident"]["custom_details"] == {}  # merge does not mutate
+
+
+def test_non_trigger_v3_event_needs_no_title():
+    ev = normalize(v3("Q1ACK", event_type="incident.acknowledged", title=None))
+    assert ev.event_type == "incident.acknowledged"
+
+
+@pytest.mark.parametrize("body", [b"[", b"{}", b'{"event": []}', b"\xff", b"[" * 100 + b"]" * 100,
+                                  json.dumps(tutorial("a b")).encode()])
+def test_bad_bodies(body):
+    with pytest.raises(BadEvent):
+        normalize(parse_json(body, 32))
+
+
+def test_depth_limit_counts_only_outside_strings():
+    inside = json.dumps(tutorial("STR1", note="[" * 200)).encode()
+    assert normalize(parse_json(inside, 32)).incident_id == "STR1"
