@@ -45,6 +45,7 @@ class FakeLLM:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []  # request headers, lower-cased names (auth checks)
         self._rules: list[_Rule] = []
         self._failures: list[_Failure] = []
         self._delays: list[list[float]] = []  # [seconds, remaining]
@@ -100,6 +101,8 @@ class FakeLLM:
                     body = json.loads(raw or b"{}")
                 except ValueError:
                     return self._send(400, {"error": {"message": "FakeLLM: body is not JSON"}})
+                with fake._lock:
+                    fake.headers.append({k.lower(): v for k, v in self.headers.items()})
                 status, payload, headers = fake._handle(self.path, body)
                 self._send(status, payload, headers)
 
