@@ -40,7 +40,7 @@ class PollSettings:
     backoff: float = 1.5
     max_calls_per_minute: float = 20.0  # all Slack calls of one poller, whatever the number pending
     db_interval: float = 1.0  # decisions from aofctl / Slack actions are seen within this
-    page_limit: int = 200
+    page_limit: int = 999  # Slack caps history pages at 999; fewer, larger pages keep 200+ pending in 1 call
     group_ttl: float = 300.0  # user-group membership cache
 
     @classmethod

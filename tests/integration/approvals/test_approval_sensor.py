@@ -1,0 +1,184 @@
+"""The approval sensor on real Airflow (api-server, scheduler, dag-processor, triggerer) + the Slack stand-in.
+
+One stack serves every scenario (each is its own DAG run) because a stack costs ~30 s on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aof_airflow.approvals import decisions
+from aof_airflow.sandbox.slack import SlackWebAPI
+from tests.harness.airflow_stack import AirflowStack
+
+pytestmark = pytest.mark.integration
+
+DAG_FILE = textwrap.dedent('''
+    from airflow.sdk import DAG, task
+    from airflow.sdk.exceptions import AirflowSkipException
+    from aof_airflow.approvals.sensor import SlackApprovalSensor
+
+    def build(dag_id, timeout_seconds):
+        with DAG(dag_id, schedule=None, catchup=False) as dag:
+            ask = SlackApprovalSensor(
+                task_id="request-approval", channel="#incidents",
+                message="CRITICAL: Human Approval Required\\nReact with ✅ approve, ⏸️ pause, ❌ skip",
+                approvers=["U_ONCALL", "S_SRE_LEAD"], timeout_seconds=timeout_seconds)
+
+            @task(task_id="remediate")
+            def remediate(ti=None):
+                out = ti.xcom_pull(task_ids="request-approval")
+                # what the factory's condition `reaction == "white_check_mark"` does
+                if out["reaction"] != "white_check_mark":
+                    raise AirflowSkipException(f"not approved: {out['outcome']}")
+                return {"remediated_by_approval_of": out["user"]}
+
+            ask >> remediate()
+        return dag
+
+    approval_wait = build("approval_wait", 900)
+    approval_timeout = build("approval_timeout", 12)
+''')
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    dags = tmp_path_factory.mktemp("dags")
+    (dags / "approval_dags.py").write_text(DAG_FILE)
+    slack = SlackWebAPI().start()
+    conn = json.dumps({"conn_type": "slack", "password": slack.token, "extra": {"base_url": slack.base_url}})
+    stack = AirflowStack(dags, env={
+        "AIRFLOW_CONN_SLACK_DEFAULT": conn,
+        "AOF_APPROVAL_POLL_MIN_SECONDS": "1", "AOF_APPROVAL_POLL_MAX_SECONDS": "3",
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[3]), os.environ.get("PYTHONPATH", "")]),
+    }, keep_home=bool(os.environ.get("AOF_KEEP_HOME")), config={"triggerer": {"triggerer_health_check_threshold": 10}, "core": {"parallelism": 8}})
+    with stack as af:
+        af.wait_for_dag("approval_wait", timeout=120)
+        af.wait_for_dag("approval_timeout", timeout=60)
+        yield af, slack
+    slack.stop()
+
+
+def wait_task(af, dag_id, run_id, task_id, state, timeout=90.0) -> None:
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        try:
+            got = af.task_states(dag_id, run_id).get(task_id)
+        except httpx.HTTPError:  # a 2-core box shared with other test runs: the api-server may be slow
+            time.sleep(1)
+            continue
+        if got == state:
+            return
+        time.sleep(0.5)
+    af.dump_logs()
+    raise AssertionError(f"{dag_id}/{run_id}/{task_id} is {got!r}, expected {state!r}")
+
+
+def request_of(af, run_id, dag_id="approval_wait", timeout=30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reqs = decisions.find_requests(run_id, "request-approval", dag_id, url=af.db_url)
+        if reqs:
+            return reqs[-1]
+        time.sleep(0.5)
+    raise AssertionError(f"no approval request recorded for {run_id}")
+
+
+def replies(slack, req) -> list[str]:
+    return [m.get("text", "") for m in slack.thread(req["channel"], req["ts"])[1:]]
+
+
+def start(af, run_id, dag_id="approval_wait") -> dict:
+    af.trigger(dag_id, run_id=run_id)
+    wait_task(af, dag_id, run_id, "request-approval", "deferred")
+    return request_of(af, run_id, dag_id)
+
+
+def test_decisions_by_reaction(env):
+    af, slack = env
+    reqs = {r: start(af, r) for r in ("approve", "skip", "pause")}
+    # a non-approver's ✅ and the bot's own are ignored: still deferred after several polls
+    slack.react(reqs["approve"]["channel"], reqs["approve"]["ts"], "white_check_mark", "U_DEV")
+    slack.react(reqs["approve"]["channel"], reqs["approve"]["ts"], "white_check_mark", slack.bot_user_id)
+    time.sleep(8)
+    assert af.task_states("approval_wait", "approve")["request-approval"] == "deferred"
+
+    slack.react(reqs["approve"]["channel"], reqs["approve"]["ts"], "white_check_mark", "U_ONCALL")
+    slack.react(reqs["skip"]["channel"], reqs["skip"]["ts"], "x", "U_SRE_LEAD")  # via the S_SRE_LEAD group
+    slack.react(reqs["pause"]["channel"], reqs["pause"]["ts"], "double_vertical_bar", "U_ONCALL")
+    for r in reqs:
+        assert af.wait_for_run("approval_wait", r, timeout=120) == "success"
+    states = {r: af.task_states("approval_wait", r) for r in reqs}
+    assert states["approve"] == {"request-approval": "success", "remediate": "success"}
+    assert states["skip"] == {"request-approval": "success", "remediate": "skipped"}
+    assert states["pause"] == {"request-approval": "success", "remediate": "skipped"}
+    assert any("Approved by <@U_ONCALL>" in t for t in replies(slack, reqs["approve"]))
+    assert any("Skipped by <@U_SRE_LEAD>" in t for t in replies(slack, reqs["skip"]))
+    assert any("Paused by <@U_ONCALL>" in t for t in replies(slack, reqs["pause"]))
+    assert not any("U_DEV" in t for t in replies(slack, reqs["approve"]))
+    # every message of the run says who approved, and the DB has the outcome
+    done = request_of(af, "approve")
+    assert (done["outcome"], done["decided_by"], done["reaction"]) == ("approved", "U_ONCALL", "white_check_mark")
+    # posted with the loud-warning-free text (approvers were configured) and the buttons
+    parent = slack.thread(reqs["approve"]["channel"], reqs["approve"]["ts"])[0]
+    assert "No approvers" not in parent["text"]
+    assert any(b.get("type") == "actions" for b in parent.get("blocks") or [])
+
+
+def test_timeout_fails_the_gate_and_remediation_does_not_run(env):
+    af, slack = env
+    req = start(af, "timeout", "approval_timeout")
+    assert af.wait_for_run("approval_timeout", "timeout", timeout=120) == "failed"
+    states = af.task_states("approval_timeout", "timeout")
+    assert states["request-approval"] == "failed"
+    assert states["remediate"] == "upstream_failed"
+    assert any("timed out" in t for t in replies(slack, req))
+    assert request_of(af, "timeout", "approval_timeout")["outcome"] == "timed_out"
+
+
+def test_triggerer_sigkill_loses_nothing(env):
+    af, slack = env
+    req = start(af, "crash")
+    af.kill_process("triggerer")
+    time.sleep(2)
+    # decided while no triggerer runs at all: the reaction waits in Slack
+    slack.react(req["channel"], req["ts"], "white_check_mark", "U_SRE_LEAD")
+    time.sleep(3)
+    assert af.task_states("approval_wait", "crash")["request-approval"] == "deferred"
+    af.start_process("triggerer")
+    assert af.wait_for_run("approval_wait", "crash", timeout=150) == "success"
+    assert af.task_states("approval_wait", "crash")["remediate"] == "success"
+    assert any("Approved by <@U_SRE_LEAD>" in t for t in replies(slack, req))
+
+
+def test_aofctl_approve_resumes(env):
+    af, slack = env
+    req = start(af, "cli")
+    aofctl = [str(Path(sys.executable).parent / "aofctl")]
+    bad = subprocess.run(aofctl + ["approve", "no-such-run", "--decision", "approve", "--user", "U_ONCALL"],
+                         env=af.env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "no approval request" in bad.stderr
+    # a non-approver's CLI decision is recorded but does not count
+    r = subprocess.run(aofctl + ["approve", "cli", "--decision", "approve", "--user", "U_DEV"],
+                       env=af.env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    time.sleep(5)
+    assert af.task_states("approval_wait", "cli")["request-approval"] == "deferred"
+    t0 = time.monotonic()
+    r = subprocess.run(aofctl + ["approve", "cli", "--decision", "approve", "--user", "U_ONCALL"],
+                       env=af.env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert af.wait_for_run("approval_wait", "cli", timeout=120) == "success"
+    assert af.task_states("approval_wait", "cli")["remediate"] == "success"
+    assert any("Approved by <@U_ONCALL> (via aofctl)" in t for t in replies(slack, req))
+    print(f"aofctl approve -> run success in {time.monotonic() - t0:.1f}s")
