@@ -22,11 +22,11 @@ EMOJI = {
     "warning": "⚠️", "red_circle": "🔴", "eyes": "👀", "+1": "👍", "thumbsup": "👍", "fire": "🔥",
     "heavy_check_mark": "✔️", "large_green_circle": "🟢", "hourglass": "⌛", "rocket": "🚀",
 }
-DECISIONS = ("white_check_mark", "double_vertical_bar", "x")
+DECISIONS = {"white_check_mark": "approve", "double_vertical_bar": "pause", "x": "skip"}
 BANNER = "SANDBOX -- not Slack"
 
 
-def mrkdwn(text: str) -> str:
+def mrkdwn(text: str, names: dict[str, str] | None = None) -> str:
     """Slack mrkdwn to HTML, simply: escapes first, then code, links, bold, italic, strike, emoji."""
     out = html.escape(text, quote=False)
     blocks: list[str] = []  # rendered pieces kept out of later substitutions
@@ -35,7 +35,7 @@ def mrkdwn(text: str) -> str:
     out = re.sub(r"&lt;(https?://[^|&]+?)\|([^&]+?)&gt;", lambda m: _stash(blocks, f'<a href="{m.group(1)}">{m.group(2)}</a>'), out)
     out = re.sub(r"&lt;(https?://[^&]+?)&gt;", lambda m: _stash(blocks, f'<a href="{m.group(1)}">{m.group(1)}</a>'), out)
     out = re.sub(r"&lt;!subteam\^(\w+)(?:\|([^&]+))?&gt;", lambda m: f'<span class="mention">{m.group(2) or "@" + m.group(1)}</span>', out)
-    out = re.sub(r"&lt;@(\w+)&gt;", r'<span class="mention">@\1</span>', out)
+    out = re.sub(r"&lt;@(\w+)&gt;", lambda m: f'<span class="mention">@{html.escape((names or {}).get(m.group(1), m.group(1)))}</span>', out)
     out = re.sub(r"(?<![\w*])\*\*?([^*\n]+?)\*\*?(?![\w*])", r"<b>\1</b>", out)
     out = re.sub(r"(?<![\w_])_([^_\n]+?)_(?![\w_])", r"<i>\1</i>", out)
     out = re.sub(r"(?<![\w~])~([^~\n]+?)~(?![\w~])", r"<s>\1</s>", out)
@@ -65,17 +65,17 @@ def _message_html(srv: "SlackWebAPI", channel: str, m: dict[str, Any], reply: bo
     user = srv.users.get(m.get("user", ""))
     who = html.escape(user.real_name if user else m.get("user", "?"))
     when = time.strftime("%H:%M:%S", time.localtime(float(m["ts"])))
-    body = mrkdwn(m.get("text") or _block_text(m.get("blocks")))
+    body = mrkdwn(m.get("text") or _block_text(m.get("blocks")), {u.id: u.name for u in srv.users.values()})
     reacts = "".join(
         f'<span class="reaction" title="{html.escape(", ".join(r["users"]))}">'
-        f'{EMOJI.get(r["name"], ":" + html.escape(r["name"]) + ":")} {r["count"]} '
+        f'{EMOJI.get(r["name"], "")} :{html.escape(r["name"])}: {r["count"]} '
         f'<small>{html.escape(", ".join(srv.users[u].name if u in srv.users else u for u in r["users"]))}</small></span>'
         for r in m.get("reactions", [])
     )
     buttons = "".join(
         f'<button class="react" data-channel="{html.escape(channel)}" data-ts="{m["ts"]}" data-name="{n}" '
-        f'id="react-{n}-{m["ts"].replace(".", "-")}" title="react :{n}:">{EMOJI[n]}</button>'
-        for n in DECISIONS
+        f'id="react-{n}-{m["ts"].replace(".", "-")}" title="react :{n}:">{EMOJI[n]} {label}</button>'
+        for n, label in DECISIONS.items()
     )
     edited = ' <small class="edited">(edited)</small>' if m.get("edited") else ""
     return (

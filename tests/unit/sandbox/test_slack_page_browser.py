@@ -43,7 +43,7 @@ def test_click_approve_on_the_page_adds_the_reaction(tmp_path):
         wait_until(lambda: srv.messages("#incidents")[0].get("reactions"))
         hist = client.conversations_history(channel=posted["channel"], limit=1)["messages"][0]
         assert hist["reactions"] == [{"name": "white_check_mark", "users": ["U_ONCALL"], "count": 1}]
-        page.wait_for("document.body.innerText.includes('✅ 1')")
+        page.wait_for("document.body.innerText.includes(':white_check_mark: 1 oncall')")
 
         page.eval("(() => { const s = document.getElementById('user'); s.value = 'U_DEV';"
                   " s.dispatchEvent(new Event('change')); return true; })()")
