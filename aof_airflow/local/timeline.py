@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import httpx
+
 from aof_airflow.local.airflow_api import AirflowAPI
 
 TERMINAL = {"success", "failed"}
@@ -23,6 +25,7 @@ class Timeline:
     _run_states: dict[str, str | None] = field(default_factory=dict)
     _slack_seen: set[tuple[str, str]] = field(default_factory=set)
     _pd_seen: int = 0
+    _api_trouble: bool = False
 
     def _say(self, who: str, text: str) -> None:
         self.out(f"+{time.monotonic() - self.started:6.1f}s  {who:<10} {text}")
@@ -30,7 +33,14 @@ class Timeline:
     def poll(self, run_ids: list[str]) -> bool:
         """Print what changed since the last poll; True when every run has ended."""
         for run_id in run_ids:
-            self._poll_run(run_id)
+            try:
+                self._poll_run(run_id)
+            except httpx.HTTPError as e:  # a slow or restarting api-server: say so once, try again next poll
+                if not self._api_trouble:
+                    self._say("airflow", f"API not answering ({type(e).__name__}); still watching")
+                self._api_trouble = True
+                return False
+        self._api_trouble = False
         if self.sandbox is not None:
             self._poll_slack()
             self._poll_pagerduty()

@@ -1,0 +1,118 @@
+"""The tutorial's Steps 5 and 6 for real: Airflow's four processes, the relay, the sandbox, the seed YAML as written.
+
+TEST001 is auto-remediated, verified, announced and resolved in PagerDuty; TEST002 (critical) waits deferred
+until an approver clicks ✅ on the sandbox's Slack page in headless Chromium; TEST003's restart does not heal
+the cluster, so the run rolls back and escalates, and its PagerDuty incident stays open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from aof_airflow.local.demo import CREDENTIALS, FLOW, DemoSystem, scenario_payload
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
+
+ROOT = Path(__file__).resolve().parents[2]
+PAYLOADS = ROOT / "examples" / "payloads"
+SETTLE = 900  # seconds: generous, CI machines are small and shared
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    state = tmp_path_factory.mktemp("e2e")
+    environ = {k: v for k, v in os.environ.items() if k not in {n for names in CREDENTIALS.values() for n in names}}
+    for inc in ("TEST001", "TEST002", "TEST003"):
+        Path(f"/tmp/incident-{inc}.json").unlink(missing_ok=True)
+    demo = DemoSystem(state, ROOT / "dags", port=0, relay_port=0, environ=environ,
+                      extra_env={"AOF_RULES_VERIFY_WINDOW": "10"})
+    with demo:
+        for body in (json.loads((PAYLOADS / "test1-noncritical.json").read_text()),
+                     json.loads((PAYLOADS / "test2-critical.json").read_text()),
+                     scenario_payload("remediation-fails-verification")):
+            r = demo.send(body)
+            assert r.status_code == 202, r.text
+        try:
+            yield demo
+        except BaseException:
+            demo.airflow.dump_logs()
+            raise
+
+
+def settle(system: DemoSystem, run_id: str, states=("success", "failed")) -> tuple[str, dict]:
+    client = system.airflow.client
+    system.wait_for_run(run_id)
+    state = client.wait_for_run(FLOW, run_id, states=states, timeout=SETTLE)
+    return state, client.task_states(FLOW, run_id)
+
+
+def slack_texts(system: DemoSystem) -> list[str]:
+    return [m["text"] for m in system.sandbox.slack.messages("#incidents")]
+
+
+def pd_writes(system: DemoSystem, incident: str) -> list:
+    return [r for r in system.sandbox.pagerduty.requests if r.method == "PUT" and r.path == f"/incidents/{incident}"]
+
+
+def test_test001_is_auto_remediated_verified_and_resolved(system):
+    state, tasks = settle(system, "pd-TEST001")
+    assert state == "success", tasks
+    ran = {"parse-alert", "diagnose", "notify-diagnosis", "check-severity", "auto-approve", "remediate", "verify-fix",
+           "remediation-failed", "notify-success", "close-pagerduty", "log-incident"}
+    assert {t for t, s in tasks.items() if s == "success"} == ran, tasks
+    assert {t for t, s in tasks.items() if s == "skipped"} == {"request-approval", "rollback", "escalate"}, tasks
+    (put,) = pd_writes(system, "TEST001")
+    assert put.status == 200 and put.headers.get("From")
+    assert put.body["incident"]["status"] == "resolved"
+    assert "Auto-resolved by AOF: " in put.body["incident"]["resolution"]
+    texts = slack_texts(system)
+    assert any("High memory usage on api-deployment" in t and "Incident Detected" in t for t in texts)
+    assert any("Incident Auto-Resolved" in t and "High memory usage on api-deployment" in t for t in texts)
+    record = json.loads(Path("/tmp/incident-TEST001.json").read_text())  # the tutorial's own log-incident node
+    assert record["incident_id"] == "TEST001" and record["result"] == "success"
+
+
+def test_test002_waits_deferred_until_an_approver_clicks_in_the_sandbox_page(system):
+    from tests.harness.browser import Browser
+
+    client = system.airflow.client
+    system.wait_for_run("pd-TEST002")
+    deadline = time.monotonic() + SETTLE
+    while client.task_states(FLOW, "pd-TEST002").get("request-approval") != "deferred":
+        assert time.monotonic() < deadline, client.task_states(FLOW, "pd-TEST002")
+        time.sleep(1)
+    time.sleep(3)
+    tasks = client.task_states(FLOW, "pd-TEST002")
+    assert tasks["request-approval"] == "deferred" and tasks.get("remediate") in (None, "none"), tasks
+    approval = next(m for m in system.sandbox.slack.messages("#incidents") if "Human Approval Required" in m["text"])
+    assert "Database cluster down" in approval["text"]
+
+    button = f"#react-white_check_mark-{approval['ts'].replace('.', '-')}"
+    with Browser() as browser:
+        page = browser.open(system.sandbox.slack.page_url("incidents"))
+        page.wait_for(f"document.querySelector({json.dumps(button)}) !== null")
+        page.eval("document.getElementById('user').value = 'U_ONCALL'")
+        page.click(button)
+        page.wait_for("document.body.innerText.includes('U_ONCALL') || document.querySelector('.reaction') !== null")
+
+    state, tasks = settle(system, "pd-TEST002")
+    assert tasks["request-approval"] == "success", tasks
+    assert tasks["remediate"] in ("success", "failed") and tasks["remediate"] != "skipped", tasks
+    assert tasks["auto-approve"] == "skipped", tasks
+    thread = system.sandbox.slack.thread("#incidents", approval["ts"])
+    assert any("U_ONCALL" in m["text"] for m in thread[1:]), thread
+
+
+def test_test003_failed_verification_rolls_back_escalates_and_leaves_pagerduty_open(system):
+    state, tasks = settle(system, "pd-TEST003")
+    assert tasks["remediate"] == "success", tasks
+    assert tasks["rollback"] == "success" and tasks["escalate"] == "success", tasks
+    assert tasks["notify-success"] == "skipped" and tasks["close-pagerduty"] == "skipped", tasks
+    assert pd_writes(system, "TEST003") == []
+    assert system.sandbox.pagerduty.incident("TEST003")["status"] != "resolved"
+    assert any("Auto-Remediation FAILED" in t and "Checkout pods OOMKilled" in t for t in slack_texts(system))
