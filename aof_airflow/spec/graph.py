@@ -167,7 +167,7 @@ def check_flow(flow: AgentFlow, *, agents: Collection[str] | None = None, locate
     if agents is not None:
         out.extend(_agent_refs(flow, agents, problem))
     if not cycles:
-        anc = _ancestor_table(flow)
+        anc = ancestor_table(flow)
         out.extend(_condition_refs(flow, ids, anc, problem))
         out.extend(check_references(flow, anc.__getitem__, locate_in=locate_in, file=file))
     return sorted(out)
@@ -209,7 +209,7 @@ def _agent_refs(flow: AgentFlow, agents: Collection[str], problem: Callable[[tup
     return out
 
 
-def _ancestor_table(flow: AgentFlow) -> dict[str, list[str]]:
+def ancestor_table(flow: AgentFlow) -> dict[str, list[str]]:
     """Every node's ancestors in topological order, computed in one pass (flow must be acyclic)."""
     _, _, up = _adjacency(flow)
     order = topological_order(flow)
