@@ -63,6 +63,8 @@ def create_app(flows: FlowSource = None, settings: RelaySettings | None = None) 
 
     app = FastAPI(title="aof relay", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.relay = relay
+    from aof_airflow.approvals.actions import router as slack_approvals  # /slack/actions, /slack/events
+    app.include_router(slack_approvals)  # before the webhook catch-all below, so it wins
 
     def _kick() -> None:
         # Mounted apps get no lifespan: the first request (a probe will do) starts delivery.
