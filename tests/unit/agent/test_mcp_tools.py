@@ -1,0 +1,82 @@
+"""MCP tools from a local stdio server (python `mcp` SDK) used by the agent; broken servers reported, not fatal."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from aof_airflow.agent.runtime import run_agent
+from aof_airflow.agent.tools import Toolbox
+from aof_airflow.agent.tools.mcp import expand_env
+from aof_airflow.agent.types import AgentScope
+from tests.fakes.llm_api import FakeLLM
+from tests.unit.agent.helpers import make_agent, seed_agent, shell_tool
+
+SERVER = str(Path(__file__).resolve().parents[2] / "fakes" / "mcp_server.py")
+SCOPE = AgentScope(service="checkout", namespace="prod")
+
+
+def mcp_tool(name: str, command: list[str], **config) -> dict:
+    return {"type": "MCP", "config": {"name": name, "command": command, **config}}
+
+
+@pytest.fixture
+def llm(monkeypatch):
+    with FakeLLM() as fake:
+        for k, v in fake.env().items():
+            monkeypatch.setenv(k, v)
+        yield fake
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_agent_uses_a_tool_of_a_local_mcp_server(provider, llm):
+    agent = make_agent(model=f"{provider}:m", tools=[mcp_tool("podinfo", [sys.executable, SERVER], timeout_seconds=120)])  # a loaded CI box is slow to import mcp
+    llm.tool_call("checkout", "podinfo__pod_restarts", {"pod": "checkout-7d9f"})
+    llm.reply("checkout", "checkout-7d9f restarted 14 times")
+    result = run_agent(agent, "why is checkout failing", scope=SCOPE)
+    offered = [t.get("name") or t["function"]["name"] for t in llm.requests[0]["tools"]]
+    assert offered == ["podinfo__pod_restarts", "podinfo__echo"]
+    [call] = result.tool_calls
+    assert call.ok and "restarted 14 times (served by aof-test-mcp)" in call.output
+    assert "served by aof-test-mcp" in json.dumps(llm.requests[1])
+
+
+def test_missing_mcp_server_is_reported_and_the_agent_goes_on(llm, canary_bin):
+    agent = make_agent(tools=[shell_tool("kubectl"), mcp_tool("gone", ["/nonexistent/mcp-server"])])
+    llm.tool_call("checkout", "shell", {"command": "kubectl get pods"})
+    llm.reply("checkout", "pods look fine")
+    result = run_agent(agent, "checkout alert", scope=SCOPE)
+    assert result.output == "pods look fine"
+    assert any("MCP server 'gone'" in n and "unavailable" in n for n in result.notes)
+    assert canary_bin.ran() == ["kubectl get pods --namespace=prod"]
+
+
+def test_the_seeds_npx_server_is_reported_not_fatal(llm, canary_bin):
+    """`@modelcontextprotocol/server-kubectl` is not on npm (the canary PATH's npx answers 404 offline)."""
+    result_box = Toolbox(seed_agent("diagnostic"), SCOPE)
+    try:
+        assert any("kubectl-mcp" in n and "404" in n for n in result_box.notes)
+        assert [s.name for s in result_box.specs()] == ["shell"]
+    finally:
+        result_box.close()
+
+
+def test_a_server_that_never_answers_is_bounded_by_its_timeout(llm):
+    hang = [sys.executable, "-c", "import time; time.sleep(60)"]
+    t = time.monotonic()
+    box = Toolbox(make_agent(tools=[mcp_tool("hang", hang, timeout_seconds=1)]), SCOPE)
+    box.close()
+    assert time.monotonic() - t < 15
+    assert any("did not start within 1s" in n for n in box.notes)
+
+
+def test_env_of_mcp_servers_expands_worker_variables(monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", "/etc/kube/config")
+    monkeypatch.delenv("UNSET_THING", raising=False)
+    assert expand_env({"KUBECONFIG": "${KUBECONFIG}", "X": "${UNSET_THING}", "Y": "${UNSET_THING:-d}"}) == {
+        "KUBECONFIG": "/etc/kube/config", "Y": "d",
+    }
