@@ -117,6 +117,8 @@ class KubeAPI(HTTPService):
         with self.store.lock:
             if rt.group == "metrics.k8s.io":
                 return self._metrics(req, rt, namespace, name)
+            if rt.plural == "endpointslices":
+                return self._endpoint_slices(req, rt, namespace, name)
             return self._resource(req, rt, namespace, name, sub)
 
     def _resource(self, req: Request, rt: kr.ResourceType, ns: str, name: str, sub: str) -> Response:
@@ -298,6 +300,33 @@ class KubeAPI(HTTPService):
         if dry:
             return Response.json(obj, 201)
         return Response.json(self.store.put(obj), 201)
+
+    def _endpoint_slices(self, req: Request, rt: kr.ResourceType, ns: str, name: str) -> Response:
+        """EndpointSlices derived from Endpoints (what `kubectl describe service` reads)."""
+        if req.method != "GET" or req.q("watch") in ("true", "1"):
+            return status(405, "MethodNotAllowed", "endpointslices are read-only in the sandbox")
+        slices = []
+        for ep in self.store.list(kr.BY_KIND["Endpoints"], ns or None):
+            meta = ep["metadata"]
+            endpoints = [{"addresses": [a["ip"]], "conditions": {"ready": ready, "serving": ready, "terminating": False},
+                          **({"nodeName": a["nodeName"]} if a.get("nodeName") else {}),
+                          **({"targetRef": a["targetRef"]} if a.get("targetRef") else {})}
+                         for sub in ep.get("subsets") or []
+                         for key, ready in (("addresses", True), ("notReadyAddresses", False))
+                         for a in sub.get(key) or []]
+            ports = [p for sub in ep.get("subsets") or [] for p in sub.get("ports") or []][:1] or []
+            slices.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                           "metadata": {"name": f"{meta['name']}-sandbox", "namespace": meta.get("namespace"),
+                                        "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion"),
+                                        "creationTimestamp": meta.get("creationTimestamp"),
+                                        "labels": {"kubernetes.io/service-name": meta["name"],
+                                                   "endpointslice.kubernetes.io/managed-by": "aof-sandbox"}},
+                           "endpoints": endpoints, "ports": ports})
+        slices = [s for s in slices if matches(s, req.q("labelSelector", "") or "", req.q("fieldSelector", "") or "")]
+        if name:
+            found = [s for s in slices if s["metadata"]["name"] == name]
+            return Response.json(found[0]) if found else status(404, "NotFound", f'endpointslices.discovery.k8s.io "{name}" not found')
+        return self._out(req, rt, slices)
 
     def _metrics(self, req: Request, rt: kr.ResourceType, ns: str, name: str) -> Response:
         label = req.q("labelSelector", "") or ""

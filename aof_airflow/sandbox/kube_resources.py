@@ -57,18 +57,24 @@ RESOURCES: tuple[ResourceType, ...] = (
     R("NetworkPolicy", "networkpolicies", "networking.k8s.io", "v1", True, ("netpol",)),
     R("StorageClass", "storageclasses", "storage.k8s.io", "v1", False, ("sc",)),
 )
+DERIVED = (  # read-only views computed from other objects (EndpointSlices from Endpoints)
+    R("EndpointSlice", "endpointslices", "discovery.k8s.io", "v1", True, (), (), ("get", "list")),
+)
+# `kubectl get all` expands the "all" category from discovery.
+ALL_CATEGORY = {"pods", "services", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs",
+                "horizontalpodautoscalers"}
 METRICS = (
     R("PodMetrics", "pods", "metrics.k8s.io", "v1beta1", True, (), (), ("get", "list")),
     R("NodeMetrics", "nodes", "metrics.k8s.io", "v1beta1", False, (), (), ("get", "list")),
 )
 BY_KIND: dict[str, ResourceType] = {r.kind: r for r in RESOURCES}
-BY_PATH: dict[tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCES + METRICS}
+BY_PATH: dict[tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCES + METRICS + DERIVED}
 SCALE_SUB = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
 
 
 def group_versions() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for r in RESOURCES + METRICS:
+    for r in RESOURCES + METRICS + DERIVED:
         if r.group and r.version not in out.setdefault(r.group, []):
             out[r.group].append(r.version)
     out.setdefault("autoscaling", []).append("v1")  # Scale subresources live in autoscaling/v1
@@ -94,11 +100,12 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
     if not group and version != "v1":
         return None
     res: list[dict[str, Any]] = []
-    for r in RESOURCES + METRICS:
+    for r in RESOURCES + METRICS + DERIVED:
         if r.group != group or r.version != version:
             continue
         res.append({"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced, "kind": r.kind,
-                    "verbs": list(r.verbs), **({"shortNames": list(r.short_names)} if r.short_names else {})})
+                    "verbs": list(r.verbs), **({"shortNames": list(r.short_names)} if r.short_names else {}),
+                    **({"categories": ["all"]} if r.plural in ALL_CATEGORY and r.group != "metrics.k8s.io" else {})})
         for sub in r.subresources:
             entry: dict[str, Any] = {"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
                                      "kind": r.kind, "verbs": ["get", "patch", "update"]}

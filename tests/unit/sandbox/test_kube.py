@@ -65,6 +65,8 @@ def test_reads_tables_json_yaml_describe(k):
     described = k.out("describe", "pod", "api-7d4b9c8f6-q9zlt")
     assert "OOMKilled" in described and "exceeded its memory limit" in described  # events joined by uid
     assert "NewReplicaSet:   api-7d4b9c8f6" in k.out("describe", "deployment", "api")
+    assert "Endpoints:         10.244.1.21:8080,10.244.1.22:8080" in k.out("describe", "svc", "api")  # via EndpointSlices
+    assert "statefulset.apps/postgres" in k.out("get", "all")
     for kind in ("svc", "ep", "events", "nodes", "pvc", "sc", "cm", "secrets", "rs", "ns"):
         k.out("get", kind)
     assert "sandbox-node-1" in k.out("top", "nodes")
