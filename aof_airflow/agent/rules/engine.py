@@ -146,6 +146,11 @@ class RulesEngine:
         if p.command and not changed_ok:
             verification = "not verified: the change itself failed (see logs)"
             healthy, after = False, before
+        elif p.command is None:
+            # nothing changed: the fresh diagnosis made just before is the verification
+            healthy, after = before.cls == "no-fault-found", before
+            verification = (f"{'healthy' if healthy else 'still failing'} (no change made; checked just now): "
+                            f"{after.cls}: {after.primary.summary} ({after.ready}/{after.desired} ready)")
         else:
             window = verify_window(prompt, deadline)
             if p.command and obs_ref_kind(kind, before) and window > 0:

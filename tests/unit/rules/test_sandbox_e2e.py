@@ -1,0 +1,136 @@
+"""The rules engine through the whole stack: sandbox Kubernetes API server, the real kubectl, the guarded
+Toolbox (and `run_agent` with a fallback), exactly as an Agent node runs it."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aof_airflow.agent.rules import MODEL
+from aof_airflow.agent.rules.engine import RulesEngine
+from aof_airflow.agent.types import AgentScope
+from aof_airflow.spec.models import Agent
+
+kube = pytest.importorskip("aof_airflow.sandbox.kube", reason="the sandbox Kubernetes API server has not landed")
+SEED = Path("/work/shared/seed/yaml")
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """No LLM keys; our tables, memory and idempotency records in the temp dir; the seed's MCP server
+    (`npx -y @modelcontextprotocol/server-kubectl`, not on npm) answered with npm's 404, offline."""
+    for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL",
+                "AIRFLOW_CONN_ANTHROPIC_DEFAULT", "AIRFLOW_CONN_OPENAI_DEFAULT", "AOF_RULES_VERIFY_WINDOW"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AOF_MEMORY_DIR", str(tmp_path / "memory"))
+    monkeypatch.setenv("AOF_DATABASE_URL", f"sqlite:///{tmp_path / 'aof.db'}")
+    monkeypatch.setenv("AOF_ANTHROPIC_CONN_ID", "aof_test_no_such_conn")
+    monkeypatch.setenv("AOF_OPENAI_CONN_ID", "aof_test_no_such_conn")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "npx").write_text('#!/bin/sh\necho "npm error 404 Not Found - GET https://registry.npmjs.org/$2" >&2\nexit 1\n')
+    (fake / "npx").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def seed_agent(name: str, **spec) -> Agent:
+    data = yaml.safe_load((SEED / f"{name}.yaml").read_text())
+    data["spec"].update(spec)
+    return Agent.model_validate(data)
+
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch):
+    """Start the sandbox API for a scenario and point KUBECONFIG (kept by the Shell tool's scrubbed env) at it."""
+    started = []
+
+    def start(name: str):
+        from aof_airflow.sandbox.scenario import load_scenario
+
+        sc = load_scenario(name)
+        api = kube.KubeAPI(sc).start()
+        started.append(api)
+        monkeypatch.setenv("KUBECONFIG", str(api.kubeconfig(tmp_path / f"{name}.kubeconfig", sc.incident.namespace)))
+        scope = AgentScope(flow="t", run_id=f"t-{name}-{time.monotonic_ns()}", node_id="n", incident_id=sc.incident.id,
+                           service=sc.incident.service, namespace=sc.incident.namespace, resource=sc.incident.resource)
+        return sc, api, scope
+
+    yield start
+    for api in started:
+        api.stop()
+
+
+def test_harness_passes_on_every_shipped_rules_scenario() -> None:
+    from aof_airflow.agent.rules.evaluate import run, scenarios
+
+    lines: list[str] = []
+    outcomes = run(jobs=2, echo=lines.append)
+    assert len(outcomes) == len(scenarios()) >= 20
+    assert all(o.passed for o in outcomes), "\n".join(lines)
+    assert lines[-1].startswith(f"TOTAL {len(outcomes)}/{len(outcomes)} passed")
+
+
+def test_fallback_gives_the_seed_diagnostic_agent_a_valid_rules_diagnosis(cluster) -> None:
+    from aof_airflow.agent.runtime import run_agent
+
+    sc, api, scope = cluster("rules-oomkilled")
+    agent = seed_agent("diagnostic-agent", fallback_models=[MODEL])  # model stays anthropic:..., no key configured
+    prompt = (f"Incident: {sc.incident.title}\nService: {sc.incident.service}\nUrgency: high\n"
+              f"Namespace: {sc.incident.namespace}\nResource: {sc.incident.resource}\n\nDiagnose this incident and recommend remediation.")
+    r = run_agent(agent, prompt, scope=scope, timeout_seconds=120)
+    assert r.source == "rules" and r.model == MODEL
+    assert any("anthropic" in n and "ANTHROPIC_API_KEY" in n for n in r.notes) and any(f"fell back to {MODEL}" in n for n in r.notes)
+    assert r.output["severity"] == "high" and r.output["requires_approval"] is False
+    assert r.output["root_cause"].startswith("[builtin:k8s-rules") and "OOMKilled" in r.output["root_cause"]
+    assert "deployment/search-api" in r.output["affected_components"]
+    assert r.tool_calls and all(c.args["command"].startswith("kubectl ") and not c.refused for c in r.tool_calls)
+    assert sum(c.ok for c in r.tool_calls) >= len(r.tool_calls) - 2  # e.g. no --previous log kept for one container
+    assert not api.actions  # diagnosis never changes the cluster
+
+
+def test_remediate_restart_then_verify_heals(cluster, monkeypatch) -> None:
+    monkeypatch.setenv("AOF_RULES_VERIFY_WINDOW", "10")
+    from aof_airflow.agent.tools.toolbox import Toolbox
+
+    sc, api, scope = cluster("rules-crashloop-dependency")
+    agent = seed_agent("remediation-agent", model=MODEL, tools=[{"type": "Shell", "config": {"allowed_commands": ["kubectl"]}}], memory=None)
+    prompt = ("Execute the following remediation:\n\nAction: kubectl rollout restart deployment/worker -n jobs\n"
+              "Namespace: jobs\nResource: deployment/worker\n\nVerify the fix works and monitor for 60 seconds.")
+    with Toolbox(agent, scope, deadline=time.monotonic() + 120) as tb:
+        r = RulesEngine().run(agent, prompt, toolbox=tb, scope=scope, deadline=time.monotonic() + 120)
+    assert r.output["result"] == "success" and r.output["rollback_needed"] is False
+    assert "restartedAt" in r.output["action_taken"] and r.output["verification"].startswith("healthy")
+    assert [a.action for a in api.actions] == ["rollout-restart"]
+    (change,) = r.actions
+    assert change.ok and "patched" in change.dry_run and "kind: Deployment" in change.snapshot
+
+
+def test_remediate_none_fails_for_a_human_and_rollback_has_nothing_to_undo(cluster, monkeypatch) -> None:
+    monkeypatch.setenv("AOF_RULES_VERIFY_WINDOW", "1")
+    from aof_airflow.agent.tools.toolbox import Toolbox
+
+    sc, api, scope = cluster("rules-config-missing-configmap")
+    agent = seed_agent("remediation-agent", model=MODEL, tools=[{"type": "Shell", "config": {"allowed_commands": ["kubectl"]}}], memory=None)
+    prompt = "Execute the following remediation:\n\nAction: none: no automated action; create configmap notifications-config\n"
+    with Toolbox(agent, scope, deadline=time.monotonic() + 60) as tb:
+        r = RulesEngine().run(agent, prompt, toolbox=tb, scope=scope, deadline=time.monotonic() + 60)
+        rb = RulesEngine().run(agent, f"Rollback the failed remediation: {r.output['action_taken']}", toolbox=tb, scope=scope,
+                               deadline=time.monotonic() + 60)
+    assert r.output["result"] == "failed" and "manual intervention required" in r.output["verification"]
+    assert rb.output["action_taken"].startswith("none:") and not api.actions and not r.actions
+
+
+def test_post_incident_report_through_the_runtime() -> None:
+    from aof_airflow.agent.runtime import run_agent
+
+    agent = seed_agent("post-incident-agent", model=MODEL)
+    r = run_agent(agent, 'Records: [{"incident_id": "TEST001", "severity": "high", "root_cause": "OOMKilled", '
+                         '"remediation": "kubectl rollout restart deployment/api", "result": "success", "duration_seconds": 80}]',
+                  scope=AgentScope(), timeout_seconds=30)
+    assert r.source == "rules" and isinstance(r.output, str) and "## Root causes" in r.output and "TEST001" in r.output
