@@ -11,17 +11,18 @@ import importlib
 import sys
 from typing import Callable
 
-# Modules that contribute commands; each owns its own words.
-COMMAND_MODULES = (
-    "aof_airflow.cli.spec_commands",  # validate, flow graph, schema
-    "aof_airflow.cli.approve_commands",  # approve RUN_ID --decision ...
-    "aof_airflow.cli.agent_commands",  # agent exec NAME "prompt"
-    "aof_airflow.cli.eval_commands",  # eval [--scenario NAME] (builtin:k8s-rules over sandbox scenarios)
-    "aof_airflow.cli.relay_commands",  # relay (serve webhooks), flow trigger NAME --event FILE
-    "aof_airflow.cli.monitor_commands",  # flow status/logs/metrics/describe, agent logs
-    "aof_airflow.cli.sandbox_commands",  # sandbox (local Slack / PagerDuty / Kubernetes stand-ins)
-    "aof_airflow.cli.demo_commands",  # demo (what `make demo` runs)
-)
+# Modules that contribute commands, and the first words they provide: `aofctl WORD ...` imports only the
+# modules providing WORD, so a quick `aofctl validate` does not pay for Airflow, SDKs or the relay.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "aof_airflow.cli.spec_commands": ("validate", "flow", "schema"),
+    "aof_airflow.cli.approve_commands": ("approve",),
+    "aof_airflow.cli.agent_commands": ("agent",),
+    "aof_airflow.cli.eval_commands": ("eval",),
+    "aof_airflow.cli.relay_commands": ("relay", "flow"),
+    "aof_airflow.cli.monitor_commands": ("flow", "agent"),
+    "aof_airflow.cli.sandbox_commands": ("sandbox",),
+    "aof_airflow.cli.demo_commands": ("demo",),
+}
 
 
 class Commands:
@@ -46,15 +47,18 @@ class Commands:
         return p
 
 
-def build() -> Commands:
+def build(word: str | None = None) -> Commands:
+    """The parser with the modules providing `word` (all of them when None or unknown, e.g. for --help)."""
+    wanted = [m for m, words in COMMAND_MODULES.items() if word in words] or list(COMMAND_MODULES)
     cli = Commands()
-    for mod in COMMAND_MODULES:
+    for mod in wanted:
         importlib.import_module(mod).register(cli)
     return cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    cli = build()
+    argv = sys.argv[1:] if argv is None else argv
+    cli = build(next((a for a in argv if not a.startswith("-")), None))
     args = cli.parser.parse_args(argv)
     if not getattr(args, "func", None):
         cli.parser.print_help()
