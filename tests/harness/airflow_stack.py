@@ -154,7 +154,9 @@ class AirflowStack:
                 "fernet_key": base64.urlsafe_b64encode(os.urandom(32)).decode(),
             },
             "database": {"sql_alchemy_conn": f"sqlite:///{self.home / 'airflow.db'}"},
-            "logging": {"base_log_folder": str(self.home / "logs" / "tasks")},
+            # The log servers default to fixed ports (8793/8794): parallel stacks would collide.
+            "logging": {"base_log_folder": str(self.home / "logs" / "tasks"),
+                        "worker_log_server_port": free_port(), "trigger_log_server_port": free_port()},
             "api": {"base_url": self.base_url, "host": "127.0.0.1", "port": self.port, "workers": 1,
                     "secret_key": secrets.token_hex(32)},
             "api_auth": {"jwt_secret": secrets.token_urlsafe(64)},
