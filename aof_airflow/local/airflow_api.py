@@ -48,14 +48,24 @@ class AirflowAPI:
             self._token_exp = jwt_expiry(self._token)
         return self._token
 
-    def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        """A call with the JWT (`path` like `/api/v2/dags`); one retry with a fresh token on 401."""
+    def api(self, method: str, path: str, *, retries: int = 3, **kw: Any) -> httpx.Response:
+        """A call with the JWT (`path` like `/api/v2/dags`); a fresh token on 401. Reads are retried on
+        transport errors: a busy api-server (one worker on a small machine) is slow, not gone."""
         headers = dict(kw.pop("headers", {}))
-        for attempt in range(2):
-            r = self._client.request(method, path, headers={**headers, "Authorization": f"Bearer {self.token()}"}, **kw)
-            if r.status_code != 401 or attempt:
-                return r
-            self._token = None
+        refreshed = False
+        for attempt in range(retries + 1):
+            try:
+                r = self._client.request(method, path, headers={**headers, "Authorization": f"Bearer {self.token()}"},
+                                         **kw)
+            except httpx.TransportError:
+                if method.upper() not in ("GET", "HEAD") or attempt == retries:
+                    raise
+                time.sleep(2)
+                continue
+            if r.status_code == 401 and not refreshed:
+                self._token, refreshed = None, True
+                continue
+            return r
         return r
 
     def healthy(self) -> bool:
