@@ -17,7 +17,8 @@ FAILING_SCENARIO = "remediation-fails-verification"
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from aof_airflow.local.demo import FLOW, DemoSystem, real_services, scenario_payload
+    from aof_airflow.sandbox.scenario import load_scenario
+    from aof_airflow.local.demo import FLOW, DemoSystem, real_services
     from aof_airflow.local.timeline import Timeline
 
     state = Path(args.state).resolve()
@@ -45,7 +46,7 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"PagerDuty    {system.sandbox.pagerduty.url}/   (SANDBOX incident list)")
         payloads = [json.loads(Path(p).read_text()) for p in (args.payload or DEFAULT_PAYLOADS)]
         if system.sandbox is not None and not args.payload:
-            payloads.append(scenario_payload(FAILING_SCENARIO))
+            payloads.append(load_scenario(FAILING_SCENARIO).payload())
         run_ids = []
         for body in payloads:
             inc = body["event"]["incident"]["id"]

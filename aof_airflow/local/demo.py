@@ -158,15 +158,3 @@ class DemoSystem:
                 return run
             time.sleep(0.5)
         raise RuntimeError(f"run {run_id} never appeared; relay log:\n{self.airflow.procs.log_tail('relay', 3000)}")
-
-
-def scenario_payload(name: str) -> dict:
-    """A sandbox scenario's incident as the tutorial's webhook payload (the third demo incident)."""
-    from aof_airflow.sandbox.scenario import load_scenario
-
-    inc = load_scenario(name).incident
-    return {"event": {"incident": {
-        "id": inc.id, "title": inc.title, "service": {"name": inc.service}, "urgency": inc.urgency,
-        "html_url": f"https://yourcompany.pagerduty.com/incidents/{inc.id}",
-        "custom_details": {"namespace": inc.namespace, "resource": inc.resource},
-    }}}

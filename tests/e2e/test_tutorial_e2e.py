@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from aof_airflow.local.demo import CREDENTIALS, FLOW, DemoSystem, scenario_payload
+from aof_airflow.sandbox.scenario import load_scenario
+from aof_airflow.local.demo import CREDENTIALS, FLOW, DemoSystem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
@@ -34,7 +35,7 @@ def system(tmp_path_factory):
     with demo:
         for body in (json.loads((PAYLOADS / "test1-noncritical.json").read_text()),
                      json.loads((PAYLOADS / "test2-critical.json").read_text()),
-                     scenario_payload("remediation-fails-verification")):
+                     load_scenario("remediation-fails-verification").payload()):
             r = demo.send(body)
             assert r.status_code == 202, r.text
         try:
