@@ -212,6 +212,15 @@ def build_record(run: RunView) -> IncidentRecord:
     return rec
 
 
+def apply_run_state(rec: IncidentRecord, state: str | None, start: datetime | None, end: datetime | None) -> None:
+    """Overwrite the run-level fields with the listener's DagRun object (newer than what the DB showed)."""
+    rec.run_state = state or rec.run_state
+    rec.started_at = _aware(start) or rec.started_at
+    rec.ended_at = _aware(end) or rec.ended_at
+    if rec.started_at and rec.ended_at:
+        rec.duration_seconds = round((rec.ended_at - rec.started_at).total_seconds(), 3)
+
+
 def collect(dag_id: str, run_id: str, *, session: Any = None, msg: str | None = None) -> IncidentRecord:
     """Rebuild the record of one run from the Airflow metadata DB (the listener passes its own session)."""
     if session is None:

@@ -62,8 +62,9 @@ def _write(session: Any, dag_run: Any, msg: str | None, collector: Any, records:
             metadata.create_all(conn, tables=[records.incidents], checkfirst=True)
             _tables_ready.add(key)
         rec = collector.collect(dag_run.dag_id, dag_run.run_id, session=session, msg=msg)
-        if getattr(dag_run, "state", None) is not None:
-            rec.run_state = getattr(dag_run.state, "value", dag_run.state)
+        # The object in hand is the truth (its end_date may not be flushed to the row we read yet).
+        collector.apply_run_state(rec, getattr(dag_run.state, "value", dag_run.state), dag_run.start_date,
+                                  dag_run.end_date)
         records.save(rec, conn)
     log.info("aof: incident record %s/%s -> %s", dag_run.dag_id, dag_run.run_id, rec.result)
 

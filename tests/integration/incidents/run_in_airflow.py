@@ -1,0 +1,50 @@
+"""Run DAGs with `dag.test()` in THIS process (a subprocess of the test) and dump what our code recorded.
+
+Real Airflow all the way: the DagRun's state change goes through `DagRun.update_state`, which calls the
+plugin's listener exactly as the scheduler does; the records land in the real metadata DB (SQLite).
+usage: run_in_airflow.py <dag_id> <confs.json: [{"run_id":..., "conf":...}]> <out.json> [seed-records.json]
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    dag_id, confs_path, out_path = sys.argv[1:4]
+    seed = sys.argv[4] if len(sys.argv) > 4 else None
+    import os
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from aof_airflow.incidents import collector, records
+
+    if seed:
+        records.save_many([records.IncidentRecord.from_json(d) for d in json.loads(Path(seed).read_text())])
+    folder = os.environ["AIRFLOW__CORE__DAGS_FOLDER"]
+    bag = DagBag(dag_folder=folder, bundle_path=Path(folder))
+    out: dict = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()}, "runs": {}}
+    dag = bag.get_dag(dag_id)
+    for item in json.loads(Path(confs_path).read_text()):
+        t0 = time.monotonic()
+        dr = dag.test(run_conf=item.get("conf") or None)
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+
+        with create_session() as s:
+            tis = s.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dr.run_id).all()
+            tasks = {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
+        rec = records.get(dag_id, dr.run_id)
+        rebuilt = collector.collect(dag_id, dr.run_id)
+        out["runs"][item["name"]] = {
+            "run_id": dr.run_id, "state": str(getattr(dr.state, "value", dr.state)), "tasks": tasks,
+            "seconds": round(time.monotonic() - t0, 1),
+            "record": rec.to_json() if rec else None,
+            "rebuilt": rebuilt.to_json(),
+        }
+    Path(out_path).write_text(json.dumps(out, default=str))
+
+
+if __name__ == "__main__":
+    main()

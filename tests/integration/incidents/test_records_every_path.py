@@ -1,0 +1,131 @@
+"""An incident record for every path a run can take (succeeded, escalated, skipped at approval, failed in a
+node), written by our listener when real Airflow finishes the run (`dag.test`: DagRun.update_state fires the
+plugin's listeners as the scheduler does), each complete -- and `collect()` rebuilds the same record."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+DAG_ID = "incident-auto-response-test"
+PAYLOAD = {"event": {"incident": {
+    "id": "TEST001", "title": "High memory usage on api-deployment", "service": {"name": "API Service"},
+    "urgency": "high", "html_url": "https://yourcompany.pagerduty.com/incidents/TEST001",
+    "custom_details": {"namespace": "production", "resource": "deployment/api"}}}}
+ACTION = {
+    "node": "remediate", "command": "kubectl rollout restart deployment/api -n production",
+    "dry_run": "deployment.apps/api restarted (server dry run)",
+    "snapshot": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n",
+    "result": "deployment.apps/api restarted", "ok": True}
+
+
+def payload(iid: str, **extra) -> dict:
+    p = copy.deepcopy(PAYLOAD)
+    p["event"]["incident"]["id"] = iid
+    p.update(extra)
+    return p
+
+
+RUNS = [
+    {"name": "ok", "conf": payload("INC-OK")},
+    {"name": "esc", "conf": payload("INC-ESC", scenario="escalate")},
+    {"name": "skip", "conf": payload("INC-SKIP", critical=True, reaction="x")},
+    {"name": "fail", "conf": payload("INC-FAIL", scenario="fail")},
+    {"name": "approved", "conf": payload("INC-APPR", critical=True, reaction="white_check_mark")},
+]
+
+
+@pytest.fixture(scope="module")
+def runs(airflow_home):
+    home = airflow_home([Path(__file__).parent / "dags" / "seed_shaped.py"])
+    out = home.run(DAG_ID, RUNS)
+    assert out["import_errors"] == {}
+    return out["runs"]
+
+
+def _common(r: dict, iid: str) -> None:
+    assert r["incident_id"] == iid
+    assert r["title"] == "High memory usage on api-deployment"
+    assert r["service"] == "API Service" and r["urgency"] == "high"
+    assert r["url"] == "https://yourcompany.pagerduty.com/incidents/TEST001"
+    assert r["namespace"] == "production" and r["resource"] == "deployment/api"
+    assert r["started_at"] and r["ended_at"] and r["duration_seconds"] > 0
+    assert r["recorded_at"]
+    assert r["usage"]["input_tokens"] >= 1200 and r["usage"]["calls"] >= 1
+    nodes = {n["node"]: n for n in r["nodes"]}
+    assert len(nodes) == 14
+    assert nodes["parse-alert"]["state"] == "success" and nodes["parse-alert"]["duration_seconds"] >= 0
+    assert nodes["parse-alert"]["start"] and nodes["parse-alert"]["end"]
+    assert nodes["diagnose"]["model"] == "anthropic:claude-3-5-sonnet-20241022"
+
+
+def test_record_written_for_every_run_and_rebuilt_identically(runs):
+    for name, run in runs.items():
+        assert run["record"] is not None, f"no record for {name}"
+        rec, again = dict(run["record"]), dict(run["rebuilt"])
+        rec.pop("recorded_at"), again.pop("recorded_at")
+        assert rec == again, name
+
+
+def test_success_record(runs):
+    run = runs["ok"]
+    r = run["record"]
+    assert run["state"] == "success"
+    _common(r, "INC-OK")
+    assert r["result"] == "auto_resolved" and r["run_state"] == "success"
+    assert r["severity"] == "high" and r["root_cause"] == "memory leak in api pods"
+    assert r["recommended_action"] == "kubectl rollout restart deployment/api -n production"
+    assert r["approval"]["outcome"] == "auto" and r["approval"]["by"] == "auto-approve"
+    assert not r["escalated"] and r["escalation"] is None and r["failed_node"] is None
+    assert r["actions"] == [ACTION]
+    assert r["remediation"]["result"] == "success"
+    assert r["usage"] == {"input_tokens": 1200 + 800 + 500, "output_tokens": 300 + 200 + 100, "calls": 3}
+    assert r["models"] == {"diagnose": "anthropic:claude-3-5-sonnet-20241022", "remediate": "openai:gpt-4",
+                           "verify-fix": "anthropic:claude-3-5-sonnet-20241022"}
+    states = {n["node"]: n["state"] for n in r["nodes"]}
+    assert states["escalate"] == "skipped" and states["log-incident"] == "success"
+
+
+def test_escalated_record(runs):
+    r = runs["esc"]["record"]
+    _common(r, "INC-ESC")
+    assert r["result"] == "escalated" and r["escalated"] and r["run_state"] == "success"
+    assert r["escalation"] == {"node": "escalate", "reason": "remediation result: failed",
+                               "rollback": {"action_taken": "kubectl rollout undo deployment/api", "result": "success"}}
+    assert r["remediation"]["result"] == "failed"
+    assert r["actions"] == [ACTION]  # the change that was tried, with its dry run and snapshot
+
+
+def test_skipped_at_approval_record(runs):
+    r = runs["skip"]["record"]
+    _common(r, "INC-SKIP")
+    assert r["result"] == "skipped_at_approval" and not r["escalated"]
+    assert r["severity"] == "critical"
+    ap = r["approval"]
+    assert ap["outcome"] == "skipped" and ap["reaction"] == "x" and ap["by"] == "U0SRELEAD"
+    assert ap["node"] == "request-approval" and ap["wait_seconds"] >= 1.0
+    assert r["actions"] == [] and r["remediation"] is None
+    assert {n["node"]: n["state"] for n in r["nodes"]}["remediate"] == "skipped"
+
+
+def test_failed_node_record(runs):
+    run = runs["fail"]
+    r = run["record"]
+    assert run["state"] == "failed"
+    _common(r, "INC-FAIL")
+    assert r["result"] == "failed" and r["run_state"] == "failed"
+    assert r["failed_node"] == "remediate" and r["escalated"]
+    assert r["escalation"]["reason"] == "node remediate failed"
+    assert r["severity"] == "high" and r["root_cause"] == "memory leak in api pods"  # known before the failure
+    states = {n["node"]: n["state"] for n in r["nodes"]}
+    assert states["remediate"] == "failed" and states["verify-fix"] == "upstream_failed"
+
+
+def test_human_approved_record(runs):
+    r = runs["approved"]["record"]
+    assert r["result"] == "auto_resolved"
+    assert r["approval"]["outcome"] == "approved" and r["approval"]["by"] == "U0SRELEAD"
