@@ -50,11 +50,14 @@ class DemoSystem:
     port: int = 8080
     relay_port: int = 8088
     extra_env: dict[str, str] = field(default_factory=dict)
+    airflow_options: dict[str, Any] = field(default_factory=dict)  # LocalAirflow kwargs: celery_workers, db_url...
+    relays: int = 1
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     sandbox: Any = None
     airflow: LocalAirflow | None = None
     webhook_token: str = ""
-    relay_url: str = ""
+    relay_url: str = ""  # the first relay; all of them in relay_urls
+    relay_urls: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------------------------ start
 
@@ -74,19 +77,23 @@ class DemoSystem:
             env["AOF_FALLBACK_MODELS"] = "builtin:k8s-rules"
         env.update(self.extra_env)
         (self.state_dir / "memory").mkdir(exist_ok=True)
-        self.airflow = LocalAirflow(self.state_dir / "airflow", self.dags_folder, port=self.port, env=env)
+        self.airflow = LocalAirflow(self.state_dir / "airflow", self.dags_folder, port=self.port, env=env,
+                                    **self.airflow_options)
         self.airflow.start()
-        self.relay_port = free_port(self.relay_port)
-        self.relay_url = f"http://127.0.0.1:{self.relay_port}"
         relay_env = {
             "AOF_AIRFLOW_API_URL": self.airflow.base_url,
             "AOF_AIRFLOW_USERNAME": self.airflow.username,
             "AOF_AIRFLOW_PASSWORD": self.airflow.password,
         }
         aofctl = str(Path(sys.executable).with_name("aofctl"))
-        self.airflow.procs.start("relay", [aofctl, "relay", "--host", "127.0.0.1", "--port", str(self.relay_port)],
-                                 env=relay_env)
-        self._wait_relay()
+        port = self.relay_port
+        for i in range(self.relays):
+            port = free_port(port if i == 0 else 0)
+            name = "relay" if i == 0 else f"relay-{i + 1}"
+            self.airflow.procs.start(name, [aofctl, "relay", "--host", "127.0.0.1", "--port", str(port)], env=relay_env)
+            self.relay_urls.append(f"http://127.0.0.1:{port}")
+            self._wait_relay(name, self.relay_urls[-1])
+        self.relay_url = self.relay_urls[0]
         self.airflow.client.wait_for_dag(FLOW, timeout=180)
         return self
 
@@ -107,20 +114,20 @@ class DemoSystem:
             env["PAGERDUTY_API_KEY"] = self.sandbox.pagerduty.api_key
         return env
 
-    def _wait_relay(self, timeout: float = 60) -> None:
+    def _wait_relay(self, name: str, url: str, timeout: float = 60) -> None:
         assert self.airflow is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            code = self.airflow.procs.exit_code("relay")
+            code = self.airflow.procs.exit_code(name)
             if code is not None:
-                raise RuntimeError(f"relay exited with {code}:\n{self.airflow.procs.log_tail('relay', 3000)}")
+                raise RuntimeError(f"{name} exited with {code}:\n{self.airflow.procs.log_tail(name, 3000)}")
             try:
-                if httpx.get(f"{self.relay_url}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        raise RuntimeError(f"relay not ready after {timeout}s; see {self.airflow.procs.log_path('relay')}")
+        raise RuntimeError(f"{name} not ready after {timeout}s; see {self.airflow.procs.log_path(name)}")
 
     def stop(self) -> None:
         if self.airflow is not None:
@@ -140,13 +147,13 @@ class DemoSystem:
 
     # ------------------------------------------------------------------------------------- use
 
-    def send(self, payload: dict | bytes, *, webhook_id: str | None = None) -> httpx.Response:
-        """POST a webhook to the relay the way the tutorial's curl does (Bearer token, JSON)."""
+    def send(self, payload: dict | bytes, *, webhook_id: str | None = None, relay: int = 0) -> httpx.Response:
+        """POST a webhook to a relay the way the tutorial's curl does (Bearer token, JSON)."""
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         headers = {"Authorization": f"Bearer {self.webhook_token}", "Content-Type": "application/json"}
         if webhook_id:
             headers["X-Webhook-Id"] = webhook_id
-        return httpx.post(f"{self.relay_url}{WEBHOOK_PATH}", content=body, headers=headers, timeout=10)
+        return httpx.post(f"{self.relay_urls[relay]}{WEBHOOK_PATH}", content=body, headers=headers, timeout=10)
 
     def wait_for_run(self, run_id: str, timeout: float = 60) -> dict:
         """Until the relay's hand-off has created the run."""
