@@ -1,6 +1,7 @@
 """Slack interactivity (button clicks) and Events API (`reaction_added`) for approvals, as a FastAPI router.
 
-Why: with these wired up a decision reaches the waiting trigger through the metadata DB within a second,
+Why: with these wired up a decision reaches the waiting trigger (via the
+task instance's XCom) within seconds,
 without waiting for the next poll. Requests are verified with Slack's signing secret (v0 HMAC-SHA256 over
 `v0:<timestamp>:<raw body>`, timestamps older than 5 minutes refused). The approver rule is applied by the
 trigger when it reads the decision, exactly as for reactions it polls, so a click here is only a claim.
@@ -79,8 +80,12 @@ async def slack_actions(request: Request) -> dict[str, Any]:
             continue
         reaction = DECISION_REACTIONS.get(aid[len(ACTION_PREFIX):])
         if reaction and channel and ts and user:
-            await run_in_threadpool(decisions.record_decision, channel=channel, ts=ts, reaction=reaction,
-                                    user=user, source="slack-button")
+            ref = await run_in_threadpool(decisions.ref_for_message, channel, ts)
+            if ref is None:
+                log.info("approval button on %s/%s: no approval is waiting on that message", channel, ts)
+                return {"ok": True, "ignored": "no approval waiting on this message"}
+            await run_in_threadpool(lambda: decisions.record_decision(ref, reaction=reaction, user=user,
+                                                                      source="slack-button"))
             log.info("approval button %s on %s/%s by %s recorded", reaction, channel, ts, user)
             recorded += 1
     return {"ok": True, "recorded": recorded}
@@ -104,8 +109,9 @@ async def slack_events(request: Request) -> dict[str, Any]:
     channel, ts = item.get("channel"), item.get("ts")
     if reaction not in OUTCOMES or not (channel and ts and user):
         return {"ok": True, "ignored": "not a decision reaction"}
-    if not await run_in_threadpool(decisions.is_request, channel, ts):
-        return {"ok": True, "ignored": "not an approval message"}
-    await run_in_threadpool(decisions.record_decision, channel=channel, ts=ts, reaction=reaction, user=user,
-                            source="slack-event")
+    ref = await run_in_threadpool(decisions.ref_for_message, channel, ts)
+    if ref is None:
+        return {"ok": True, "ignored": "no approval waiting on this message"}
+    await run_in_threadpool(lambda: decisions.record_decision(ref, reaction=reaction, user=user,
+                                                              source="slack-event"))
     return {"ok": True, "recorded": 1}

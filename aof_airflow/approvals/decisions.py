@@ -1,136 +1,90 @@
-"""The decision store: approval requests and decisions that arrive without polling, in the metadata DB.
+"""Decisions that arrive without polling Slack (aofctl, Slack buttons / Events), kept on the task instance.
 
-Why the DB: a decision from `aofctl approve` or from Slack's interactivity / Events request (received by the
-relay, maybe on another machine) must reach the trigger on whichever triggerer runs it, and must survive a
-triggerer restart. Decisions are append-only; the trigger applies the approver rule when it reads them, so a
-non-approver's click never blocks a later approver's.
+Why XCom and not a table of ours: in Airflow 3 neither task code nor triggers may touch the metadata DB
+(the supervisor blocks it); a trigger can only read through the task SDK. So a decision is appended to the
+waiting sensor's own XCom `aof_approval_decisions` by a process that has DB access (the `aofctl` CLI, the
+relay inside the api-server), and the trigger reads it with `BaseXCom.aget_one`. It survives a triggerer
+restart, shows in the UI's XCom tab, and is cleared with the task instance. Decisions are append-only; the
+trigger applies the approver rule, so a non-approver's click never blocks a later approver's.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text, and_, insert, or_, select, update
-
-from aof_airflow import db
-
-requests = Table(
-    "aof_approval_requests",
-    db.metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("dag_id", String(250), nullable=False),
-    Column("run_id", String(250), nullable=False),
-    Column("task_id", String(250), nullable=False),
-    Column("map_index", Integer, nullable=False, default=-1),
-    Column("channel", String(64), nullable=False),
-    Column("ts", String(32), nullable=False),
-    Column("permalink", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("deadline", DateTime(timezone=True), nullable=False),
-    Column("outcome", String(32)),  # NULL while pending
-    Column("reaction", String(64)),
-    Column("decided_by", String(64)),
-    Column("decided_at", DateTime(timezone=True)),
-    Index("ix_aof_approval_requests_run", "run_id", "task_id"),
-    Index("ix_aof_approval_requests_msg", "channel", "ts"),
-)
-
-decisions = Table(
-    "aof_approval_decisions",
-    db.metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("channel", String(64), nullable=False),
-    Column("ts", String(32), nullable=False),
-    Column("reaction", String(64), nullable=False),
-    Column("user", String(64), nullable=False),
-    Column("source", String(32), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Index("ix_aof_approval_decisions_msg", "channel", "ts"),
-)
+DECISIONS_KEY = "aof_approval_decisions"
+REQUEST_KEY = "aof_approval_request"  # pushed by the sensor: {channel, ts, permalink, deadline}
+TRIGGER_CLASSPATH = "aof_airflow.approvals.trigger.SlackApprovalTrigger"
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+@dataclass(frozen=True)
+class TIRef:
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
 
 
-def register_request(*, dag_id: str, run_id: str, task_id: str, map_index: int, channel: str, ts: str,
-                     permalink: str | None, deadline: datetime, url: str | None = None) -> None:
-    eng = db.ensure_tables(url)
-    with eng.begin() as conn:
-        conn.execute(insert(requests).values(
-            dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index, channel=channel, ts=ts,
-            permalink=permalink, created_at=utcnow(), deadline=deadline))
+# ------------------------------------------------------------------ reader: the trigger (task SDK only)
+
+async def read_decisions(ref: TIRef) -> list[dict[str, Any]]:
+    from airflow.sdk.bases.xcom import BaseXCom
+
+    value = await BaseXCom.aget_one(key=DECISIONS_KEY, dag_id=ref.dag_id, task_id=ref.task_id, run_id=ref.run_id,
+                                    map_index=ref.map_index)
+    return list(value or [])
 
 
-def open_request(dag_id: str, run_id: str, task_id: str, map_index: int = -1,
-                 url: str | None = None) -> dict[str, Any] | None:
-    """The still-pending request of this task instance, so a retried/re-run sensor re-attaches to the
-    message already in Slack (and the reactions already on it) instead of posting a second one."""
-    eng = db.ensure_tables(url)
-    with eng.connect() as conn:
-        row = conn.execute(select(requests).where(
-            requests.c.dag_id == dag_id, requests.c.run_id == run_id, requests.c.task_id == task_id,
-            requests.c.map_index == map_index, requests.c.outcome.is_(None),
-        ).order_by(requests.c.id.desc()).limit(1)).mappings().first()
-    return dict(row) if row else None
+# ------------------------------------------------------------------ writers: processes with DB access
+
+def record_decision(ref: TIRef, *, reaction: str, user: str, source: str) -> None:
+    """Append one decision to the task instance's XCom (read-modify-write in one transaction)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(XComModel.get_many(run_id=ref.run_id, key=DECISIONS_KEY, task_ids=ref.task_id,
+                                                 dag_ids=ref.dag_id, map_indexes=ref.map_index)).first()
+        current = list(XComModel.deserialize_value(row) or []) if row is not None else []
+        current.append({"reaction": reaction, "user": user, "source": source,
+                        "decided_at": datetime.now(timezone.utc).isoformat()})
+        XComModel.set(DECISIONS_KEY, current, dag_id=ref.dag_id, task_id=ref.task_id, run_id=ref.run_id,
+                      map_index=ref.map_index, session=session)
 
 
-def find_requests(run_id: str, task_id: str, dag_id: str | None = None,
-                  url: str | None = None) -> list[dict[str, Any]]:
-    eng = db.ensure_tables(url)
-    q = select(requests).where(requests.c.run_id == run_id, requests.c.task_id == task_id)
+def waiting_approvals(run_id: str | None = None, task_id: str | None = None,
+                      dag_id: str | None = None) -> list[tuple[TIRef, str | None, dict[str, Any]]]:
+    """Task instances (ref, state, trigger kwargs) whose deferral is one of our approval triggers."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    q = select(TaskInstance, Trigger).join(Trigger, TaskInstance.trigger_id == Trigger.id).where(
+        Trigger.classpath == TRIGGER_CLASSPATH)
+    if run_id:
+        q = q.where(TaskInstance.run_id == run_id)
+    if task_id:
+        q = q.where(TaskInstance.task_id == task_id)
     if dag_id:
-        q = q.where(requests.c.dag_id == dag_id)
-    with eng.connect() as conn:
-        return [dict(r) for r in conn.execute(q.order_by(requests.c.id)).mappings()]
-
-
-def is_request(channel: str, ts: str, url: str | None = None) -> bool:
-    eng = db.ensure_tables(url)
-    with eng.connect() as conn:
-        return conn.execute(select(requests.c.id).where(
-            requests.c.channel == channel, requests.c.ts == ts).limit(1)).first() is not None
-
-
-def record_decision(*, channel: str, ts: str, reaction: str, user: str, source: str,
-                    url: str | None = None) -> None:
-    eng = db.ensure_tables(url)
-    with eng.begin() as conn:
-        conn.execute(insert(decisions).values(channel=channel, ts=ts, reaction=reaction, user=user,
-                                              source=source, created_at=utcnow()))
-
-
-def decisions_for(messages: Iterable[tuple[str, str]], url: str | None = None) -> dict[tuple[str, str], list[dict]]:
-    """Recorded decisions of many messages in ONE query (the poller asks for all its pending at once)."""
-    keys = list(messages)
-    if not keys:
-        return {}
-    eng = db.ensure_tables(url)
-    by_channel: dict[str, list[str]] = {}
-    for ch, ts in keys:
-        by_channel.setdefault(ch, []).append(ts)
-    cond = or_(*(and_(decisions.c.channel == ch, decisions.c.ts.in_(tss)) for ch, tss in by_channel.items()))
-    out: dict[tuple[str, str], list[dict]] = {}
-    with eng.connect() as conn:
-        for r in conn.execute(select(decisions).where(cond).order_by(decisions.c.id)).mappings():
-            out.setdefault((r["channel"], r["ts"]), []).append({
-                "reaction": r["reaction"], "user": r["user"], "source": r["source"],
-                "decided_at": _iso(r["created_at"]),
-            })
+        q = q.where(TaskInstance.dag_id == dag_id)
+    out = []
+    with create_session() as session:
+        for ti, trig in session.execute(q):
+            state = getattr(ti.state, "value", ti.state)
+            out.append((TIRef(ti.dag_id, ti.run_id, ti.task_id, ti.map_index), state, dict(trig.kwargs)))
     return out
 
 
-def record_outcome(*, channel: str, ts: str, outcome: str, reaction: str | None, user: str | None,
-                   decided_at: datetime, url: str | None = None) -> None:
-    eng = db.ensure_tables(url)
-    with eng.begin() as conn:
-        conn.execute(update(requests).where(
-            requests.c.channel == channel, requests.c.ts == ts, requests.c.outcome.is_(None),
-        ).values(outcome=outcome, reaction=reaction, decided_by=user, decided_at=decided_at))
+def ref_for_message(channel: str, ts: str) -> TIRef | None:
+    """The waiting task instance whose approval message is `channel`/`ts` (for Slack buttons / Events)."""
+    for ref, _state, kw in waiting_approvals():
+        if kw.get("channel") == channel and kw.get("ts") == ts:
+            return ref
+    return None
 
 
-def _iso(dt: datetime) -> str:
-    if dt.tzinfo is None:  # SQLite hands naive datetimes back
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.isoformat()
+def as_dict(ref: TIRef) -> dict[str, Any]:
+    return asdict(ref)

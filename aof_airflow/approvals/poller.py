@@ -30,7 +30,7 @@ from aof_airflow.approvals.outcome import Decision, Ignored, pick_from_reactions
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[str], Awaitable[Any]]  # conn_id -> slack_sdk AsyncWebClient
-DbReader = Callable[[list[tuple[str, str]]], dict[tuple[str, str], list[dict]]]
+DecisionReader = Callable[[Any], Awaitable[list[dict]]]  # a watch's ref -> its recorded decisions
 
 
 @dataclass
@@ -39,7 +39,8 @@ class PollSettings:
     max_interval: float = 10.0  # ceiling of the back-off while nothing changes
     backoff: float = 1.5
     max_calls_per_minute: float = 20.0  # all Slack calls of one poller, whatever the number pending
-    db_interval: float = 1.0  # decisions from aofctl / Slack actions are seen within this
+    db_interval: float = 1.0  # decisions from aofctl / Slack actions are seen within this...
+    db_reads_per_second: float = 50.0  # ...or slower with many pending: bounded load on the api-server
     page_limit: int = 999  # Slack caps history pages at 999; fewer, larger pages keep 200+ pending in 1 call
     group_ttl: float = 300.0  # user-group membership cache
 
@@ -63,6 +64,7 @@ class Watch:
     """One pending approval message, registered by its trigger."""
 
     ts: str
+    ref: Any  # decisions.TIRef of the waiting task instance (where recorded decisions are kept)
     approvers: tuple[str, ...] | None  # raw: user ids and/or user-group ids (S...); None = anyone
     bot_user_id: str | None
     label: str = ""
@@ -91,16 +93,16 @@ async def default_client_factory(conn_id: str) -> Any:
     return await SlackHook(slack_conn_id=conn_id).get_async_client()
 
 
-def default_db_reader(keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[dict]]:
-    from aof_airflow.approvals.decisions import decisions_for
+async def default_decision_reader(ref: Any) -> list[dict]:
+    from aof_airflow.approvals.decisions import read_decisions
 
-    return decisions_for(keys)
+    return await read_decisions(ref)
 
 
 class ChannelPoller:
     def __init__(self, conn_id: str, channel: str, *, settings: PollSettings | None = None,
                  client_factory: ClientFactory = default_client_factory,
-                 db_reader: DbReader | None = default_db_reader,
+                 db_reader: DecisionReader | None = default_decision_reader,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.conn_id, self.channel = conn_id, channel
         self.settings = settings or PollSettings()
@@ -124,8 +126,8 @@ class ChannelPoller:
     # ------------------------------------------------------------------ registration
 
     def watch(self, ts: str, approvers: Iterable[str] | None, bot_user_id: str | None,
-              label: str = "", logger: Any = None) -> Watch:
-        w = Watch(ts=ts, approvers=tuple(approvers) if approvers is not None else None,
+              label: str = "", logger: Any = None, ref: Any = None) -> Watch:
+        w = Watch(ts=ts, ref=ref, approvers=tuple(approvers) if approvers is not None else None,
                   bot_user_id=bot_user_id, label=label, logger=logger,
                   future=asyncio.get_running_loop().create_future())
         self._watches.setdefault(ts, []).append(w)
@@ -155,7 +157,8 @@ class ChannelPoller:
             now = self._clock()
             if self._db_reader is not None and now >= self._next_db:
                 await self.check_db()
-                self._next_db = self._clock() + self.settings.db_interval
+                gap = max(self.settings.db_interval, len(self.pending) / self.settings.db_reads_per_second)
+                self._next_db = self._clock() + gap
             if now >= self._next_slack and self.pending:
                 await self.poll_slack()
             nxt = min(self._next_slack, self._next_db if self._db_reader else self._next_slack)
@@ -167,22 +170,23 @@ class ChannelPoller:
                 pass
 
     async def check_db(self) -> None:
-        pending = self.pending
+        """Decisions recorded on the waiting task instances (aofctl, Slack buttons / Events); no Slack call."""
+        pending = [w for w in self.pending if w.ref is not None]
         if not pending or self._db_reader is None:
             return
-        keys = sorted({(self.channel, w.ts) for w in pending})
-        try:
-            found = await asyncio.to_thread(self._db_reader, keys)
-        except Exception as exc:  # the DB being briefly locked/unreachable must not kill every pending approval
-            log.warning("approval poller %s: reading recorded decisions failed: %s", self.channel, exc)
-            return
-        for w in pending:
-            records = found.get((self.channel, w.ts))
-            if records:
-                decision, ignored = pick_from_records(records, await self._approver_set(w), w.bot_user_id)
-                w.note_ignored(ignored)
-                if decision:
-                    self._resolve(w, decision)
+        for i in range(0, len(pending), 25):
+            batch = pending[i:i + 25]
+            results = await asyncio.gather(*(self._db_reader(w.ref) for w in batch), return_exceptions=True)
+            for w, records in zip(batch, results):
+                if isinstance(records, BaseException):
+                    # a slow/unreachable API must not kill any pending approval: Slack polling still works
+                    log.warning("approval %s: reading recorded decisions failed: %r", w.label or w.ts, records)
+                    continue
+                if records and not w.future.done():
+                    decision, ignored = pick_from_records(records, await self._approver_set(w), w.bot_user_id)
+                    w.note_ignored(ignored)
+                    if decision:
+                        self._resolve(w, decision)
 
     async def poll_slack(self) -> None:
         """One shared look at Slack for every pending message; schedules the next one."""

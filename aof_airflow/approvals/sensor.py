@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from aof_airflow.approvals import decisions
+from aof_airflow.approvals.decisions import REQUEST_KEY
 from aof_airflow.approvals.outcome import TIMED_OUT, no_approvers_warning, thread_text
 from aof_airflow.approvals.trigger import SlackApprovalTrigger
 from aof_airflow.config import setting
@@ -53,7 +53,7 @@ class SlackApprovalSensor(BaseSensorOperator):
         self.timeout_seconds = float(timeout_seconds or setting("approval_timeout_seconds")
                                      or DEFAULT_TIMEOUT_SECONDS)
         kwargs.setdefault("timeout", self.timeout_seconds + 300)
-        kwargs.setdefault("retries", 0)  # a retry would ask the humans again; see open_request() too
+        kwargs.setdefault("retries", 0)  # a retry would post the request and ask the humans again
         super().__init__(**kwargs)
         self.channel = channel
         self.message = message
@@ -86,16 +86,6 @@ class SlackApprovalSensor(BaseSensorOperator):
         if map_index is None:
             map_index = -1
         approvers = configured_approvers(self.approvers)
-        existing = decisions.open_request(ti.dag_id, run_id, ti.task_id, map_index)
-        if existing:
-            # Retried / cleared while the request was pending: wait on the message already in Slack.
-            self.log.info("re-attaching to the approval request already posted: %s/%s", existing["channel"],
-                          existing["ts"])
-            deadline = existing["deadline"]
-            if deadline.tzinfo is None:
-                deadline = deadline.replace(tzinfo=timezone.utc)
-            self._defer(existing["channel"], existing["ts"], existing["permalink"], deadline, approvers, None,
-                        f"{ti.dag_id}/{run_id}/{ti.task_id}")
         text = self.prepare_message(context)
         if not approvers:
             self.log.warning("NO APPROVERS CONFIGURED for %s: any channel member's reaction will be accepted. "
@@ -117,11 +107,13 @@ class SlackApprovalSensor(BaseSensorOperator):
         except Exception as exc:
             self.log.warning("chat.getPermalink failed: %s", exc)
         deadline = datetime.now(timezone.utc) + timedelta(seconds=self.timeout_seconds)
-        decisions.register_request(dag_id=ti.dag_id, run_id=run_id, task_id=ti.task_id, map_index=map_index,
-                                   channel=channel, ts=ts, permalink=permalink, deadline=deadline)
+        # where aofctl / tests / the UI's XCom tab find the message (we may not touch the metadata DB here)
+        ti.xcom_push(key=REQUEST_KEY, value={"channel": channel, "ts": ts, "permalink": permalink,
+                                             "deadline": deadline.isoformat(), "approvers": approvers})
         self.log.info("approval requested in %s (ts %s, %s); approvers: %s; times out at %s", channel, ts,
                       permalink, approvers or "ANYONE", deadline.isoformat())
-        self._defer(channel, ts, permalink, deadline, approvers, bot_user_id, f"{ti.dag_id}/{run_id}/{ti.task_id}")
+        self._defer(channel, ts, permalink, deadline, approvers, bot_user_id,
+                    dict(dag_id=ti.dag_id, run_id=run_id, task_id=ti.task_id, map_index=map_index))
 
     def _payload(self, text: str) -> dict[str, Any]:
         payload: dict[str, Any] = {"channel": self.channel, "text": text, "unfurl_links": False}
@@ -136,19 +128,22 @@ class SlackApprovalSensor(BaseSensorOperator):
         return payload
 
     def _defer(self, channel: str, ts: str, permalink: str | None, deadline: datetime,
-               approvers: list[str] | None, bot_user_id: str | None, label: str) -> None:
+               approvers: list[str] | None, bot_user_id: str | None, ident: dict[str, Any]) -> None:
         remaining = max(0.0, (deadline - datetime.now(timezone.utc)).total_seconds())
         self.defer(
             trigger=SlackApprovalTrigger(channel=channel, ts=ts, deadline=deadline.isoformat(),
                                          slack_conn_id=self.slack_conn_id, approvers=approvers,
-                                         bot_user_id=bot_user_id, label=label),
+                                         bot_user_id=bot_user_id,
+                                         label=f"{ident['dag_id']}/{ident['run_id']}/{ident['task_id']}", **ident),
             method_name="execute_complete",
-            kwargs={"permalink": permalink},
+            kwargs={"permalink": permalink, "channel": channel, "ts": ts},
             # Backstop only: the trigger itself fires `timed_out` at the deadline.
             timeout=timedelta(seconds=remaining + 120),
         )
 
-    def execute_complete(self, context: Any, event: dict[str, Any], permalink: str | None = None) -> dict[str, Any]:
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None, permalink: str | None = None,
+                         channel: str | None = None, ts: str | None = None) -> dict[str, Any]:
+        event = event or {"outcome": TIMED_OUT, "channel": channel, "ts": ts}
         outcome = event["outcome"]
         result = {
             "reaction": event.get("reaction"), "outcome": outcome, "user": event.get("user"),
@@ -164,16 +159,15 @@ class SlackApprovalSensor(BaseSensorOperator):
         return result
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
-        # The backstop timeout (trigger never fired, e.g. no triggerer running at all) is still "timed out".
+        # The backstop timeout (the trigger never fired, e.g. no triggerer running at all) is still "timed out".
         from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
 
-        if next_method == TRIGGER_FAIL_REPR and (next_kwargs or {}).get("error") == TriggerFailureReason.TRIGGER_TIMEOUT:
-            ti = context["ti"]
-            req = decisions.open_request(ti.dag_id, context["dag_run"].run_id, ti.task_id,
-                                         getattr(ti, "map_index", -1) if getattr(ti, "map_index", None) is not None else -1)
-            if req:
+        kw = next_kwargs or {}
+        if next_method == TRIGGER_FAIL_REPR and kw.get("error") == TriggerFailureReason.TRIGGER_TIMEOUT:
+            req = context["ti"].xcom_pull(task_ids=self.task_id, key=REQUEST_KEY) or {}
+            if req.get("channel"):
                 return self.execute_complete(context, {"outcome": TIMED_OUT, "channel": req["channel"],
-                                                       "ts": req["ts"]}, permalink=req["permalink"])
+                                                       "ts": req["ts"]}, permalink=req.get("permalink"))
         return super().resume_execution(next_method, next_kwargs, context)
 
     def _finish(self, context: Any, result: dict[str, Any]) -> None:
@@ -183,12 +177,6 @@ class SlackApprovalSensor(BaseSensorOperator):
                                                         "text": text})
         except Exception as exc:  # the decision stands even if Slack is briefly unreachable; say so loudly
             self.log.error("could not post the outcome to the approval thread: %s", exc)
-        try:
-            decisions.record_outcome(channel=result["channel"], ts=result["ts"], outcome=result["outcome"],
-                                     reaction=result["reaction"], user=result["user"],
-                                     decided_at=datetime.fromisoformat(result["decided_at"]))
-        except Exception as exc:
-            self.log.error("could not record the approval outcome: %s", exc)
         if result["outcome"] == TIMED_OUT:
             try:
                 context["ti"].xcom_push(key="approval", value=result)

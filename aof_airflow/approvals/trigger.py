@@ -13,13 +13,15 @@ from typing import Any, AsyncIterator
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from aof_airflow.approvals.decisions import TIRef
 from aof_airflow.approvals.outcome import TIMED_OUT
 from aof_airflow.approvals.poller import poller_for
 
 
 class SlackApprovalTrigger(BaseTrigger):
     def __init__(self, *, channel: str, ts: str, deadline: str, slack_conn_id: str,
-                 approvers: list[str] | None = None, bot_user_id: str | None = None, label: str = "") -> None:
+                 approvers: list[str] | None = None, bot_user_id: str | None = None, label: str = "",
+                 dag_id: str = "", run_id: str = "", task_id: str = "", map_index: int = -1) -> None:
         super().__init__()
         self.channel = channel  # channel id (C...), as chat.postMessage answered
         self.ts = ts
@@ -28,17 +30,21 @@ class SlackApprovalTrigger(BaseTrigger):
         self.approvers = list(approvers) if approvers is not None else None
         self.bot_user_id = bot_user_id
         self.label = label
+        # where decisions recorded by aofctl / Slack buttons are kept (this task instance's XCom)
+        self.dag_id, self.run_id, self.task_id_, self.map_index = dag_id, run_id, task_id, map_index
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return ("aof_airflow.approvals.trigger.SlackApprovalTrigger", {
             "channel": self.channel, "ts": self.ts, "deadline": self.deadline,
             "slack_conn_id": self.slack_conn_id, "approvers": self.approvers,
-            "bot_user_id": self.bot_user_id, "label": self.label,
+            "bot_user_id": self.bot_user_id, "label": self.label, "dag_id": self.dag_id, "run_id": self.run_id,
+            "task_id": self.task_id_, "map_index": self.map_index,
         })
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         poller = poller_for(self.slack_conn_id, self.channel)
-        watch = poller.watch(self.ts, self.approvers, self.bot_user_id, label=self.label, logger=self.log)
+        ref = TIRef(self.dag_id, self.run_id, self.task_id_, self.map_index) if self.run_id else None
+        watch = poller.watch(self.ts, self.approvers, self.bot_user_id, label=self.label, logger=self.log, ref=ref)
         remaining = (datetime.fromisoformat(self.deadline) - datetime.now(timezone.utc)).total_seconds()
         self.log.info("waiting for an approver's reaction on %s/%s (%d pending in this channel, %.0fs left)",
                       self.channel, self.ts, len(poller.pending), remaining)

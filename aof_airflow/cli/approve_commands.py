@@ -1,7 +1,7 @@
 """`aofctl approve RUN_ID --decision approve|pause|skip --user ID`: decide a pending approval without Slack.
 
-Why: Slack may be down, or the on-call engineer is in a terminal. The decision is recorded in the metadata
-DB and the waiting trigger picks it up within about a second; it counts only if USER is an approver, the same
+Why: Slack may be down, or the on-call engineer is in a terminal. The decision is appended to the waiting task
+instance's XCom (`aof_approval_decisions`, via the metadata DB) and the trigger picks it up within seconds; it counts only if USER is an approver, the same
 rule as for reactions, and the outcome is still written to the Slack thread.
 """
 
@@ -24,20 +24,17 @@ def approve(args: argparse.Namespace) -> int:
     from aof_airflow.approvals import decisions
     from aof_airflow.approvals.outcome import DECISION_REACTIONS
 
-    reqs = decisions.find_requests(args.run_id, args.node, args.dag)
-    if not reqs:
-        print(f"no approval request for run {args.run_id!r} node {args.node!r}", file=sys.stderr)
+    waiting = decisions.waiting_approvals(args.run_id, args.node, args.dag)
+    if not waiting:
+        print(f"no approval waiting for run {args.run_id!r} node {args.node!r} (not deferred, already decided, "
+              "or no such run)", file=sys.stderr)
         return 1
-    dags = {r["dag_id"] for r in reqs}
+    dags = {ref.dag_id for ref, _state, _kw in waiting}
     if len(dags) > 1:
         print(f"run {args.run_id!r} exists in several DAGs ({', '.join(sorted(dags))}); pass --dag", file=sys.stderr)
         return 2
-    req = reqs[-1]
-    if req["outcome"]:
-        print(f"already decided: {req['outcome']} by {req['decided_by']}", file=sys.stderr)
-        return 1
-    decisions.record_decision(channel=req["channel"], ts=req["ts"], reaction=DECISION_REACTIONS[args.decision],
-                              user=args.user, source="cli")
-    print(f"recorded {args.decision} by {args.user} for {req['dag_id']}/{args.run_id}/{args.node} "
-          f"(message {req['channel']}/{req['ts']}); it counts if {args.user} is an approver")
+    for ref, _state, kw in waiting:
+        decisions.record_decision(ref, reaction=DECISION_REACTIONS[args.decision], user=args.user, source="cli")
+        print(f"recorded {args.decision} by {args.user} for {ref.dag_id}/{ref.run_id}/{ref.task_id} "
+              f"(message {kw.get('channel')}/{kw.get('ts')}); it counts if {args.user} is an approver")
     return 0

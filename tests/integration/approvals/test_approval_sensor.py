@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aof_airflow.approvals import decisions
 from aof_airflow.sandbox.slack import SlackWebAPI
 from tests.harness.airflow_stack import AirflowStack
 
 pytestmark = pytest.mark.integration
+SIGNING_SECRET = "test-signing-secret-approvals"
 
 DAG_FILE = textwrap.dedent('''
     from airflow.sdk import DAG, task
@@ -58,9 +58,12 @@ def env(tmp_path_factory):
     conn = json.dumps({"conn_type": "slack", "password": slack.token, "extra": {"base_url": slack.base_url}})
     stack = AirflowStack(dags, env={
         "AIRFLOW_CONN_SLACK_DEFAULT": conn,
+        "AOF_SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "AOF_APPROVAL_POLL_MIN_SECONDS": "1", "AOF_APPROVAL_POLL_MAX_SECONDS": "3",
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[3]), os.environ.get("PYTHONPATH", "")]),
-    }, keep_home=bool(os.environ.get("AOF_KEEP_HOME")), config={"triggerer": {"triggerer_health_check_threshold": 10}, "core": {"parallelism": 8}})
+    }, keep_home=bool(os.environ.get("AOF_KEEP_HOME")), config={"triggerer": {"triggerer_health_check_threshold": 10}, "core": {"parallelism": 8},
+              # this 2-core box is shared with other test runs: let a slow api-server answer the worker
+              "workers": {"execution_api_timeout": 90, "execution_api_retries": 10}})
     with stack as af:
         af.wait_for_dag("approval_wait", timeout=120)
         af.wait_for_dag("approval_timeout", timeout=60)
@@ -84,14 +87,51 @@ def wait_task(af, dag_id, run_id, task_id, state, timeout=90.0) -> None:
     raise AssertionError(f"{dag_id}/{run_id}/{task_id} is {got!r}, expected {state!r}")
 
 
-def request_of(af, run_id, dag_id="approval_wait", timeout=30.0) -> dict:
+def wait_run(af, dag_id, run_id, timeout=180.0) -> str:
+    """Like af.wait_for_run, but a slow api-server answer is retried rather than failing the test."""
+    deadline = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < deadline:
+        try:
+            run = af.get_run(dag_id, run_id)
+        except httpx.HTTPError:
+            time.sleep(1)
+            continue
+        state = run and run["state"]
+        if state in ("success", "failed"):
+            return state
+        time.sleep(0.5)
+    af.dump_logs()
+    raise AssertionError(f"{dag_id}/{run_id} still {state!r} after {timeout}s")
+
+
+def states_of(af, dag_id, run_id) -> dict:
+    for _ in range(5):
+        try:
+            return af.task_states(dag_id, run_id)
+        except httpx.HTTPError:
+            time.sleep(2)
+    return af.task_states(dag_id, run_id)
+
+
+def xcom(af, dag_id, run_id, key, task_id="request-approval"):
+    r = af.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
+               params={"deserialize": "true"})
+    return r.json().get("value") if r.status_code == 200 else None
+
+
+def request_of(af, run_id, dag_id="approval_wait", timeout=60.0) -> dict:
+    """The approval message of a run, as the sensor published it (XCom `aof_approval_request`)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reqs = decisions.find_requests(run_id, "request-approval", dag_id, url=af.db_url)
-        if reqs:
-            return reqs[-1]
+        try:
+            req = xcom(af, dag_id, run_id, "aof_approval_request")
+        except httpx.HTTPError:
+            req = None
+        if req:
+            return req
         time.sleep(0.5)
-    raise AssertionError(f"no approval request recorded for {run_id}")
+    raise AssertionError(f"no approval request published for {run_id}")
 
 
 def replies(slack, req) -> list[str]:
@@ -111,14 +151,14 @@ def test_decisions_by_reaction(env):
     slack.react(reqs["approve"]["channel"], reqs["approve"]["ts"], "white_check_mark", "U_DEV")
     slack.react(reqs["approve"]["channel"], reqs["approve"]["ts"], "white_check_mark", slack.bot_user_id)
     time.sleep(8)
-    assert af.task_states("approval_wait", "approve")["request-approval"] == "deferred"
+    assert states_of(af, "approval_wait", "approve")["request-approval"] == "deferred"
 
     slack.react(reqs["approve"]["channel"], reqs["approve"]["ts"], "white_check_mark", "U_ONCALL")
     slack.react(reqs["skip"]["channel"], reqs["skip"]["ts"], "x", "U_SRE_LEAD")  # via the S_SRE_LEAD group
     slack.react(reqs["pause"]["channel"], reqs["pause"]["ts"], "double_vertical_bar", "U_ONCALL")
     for r in reqs:
-        assert af.wait_for_run("approval_wait", r, timeout=120) == "success"
-    states = {r: af.task_states("approval_wait", r) for r in reqs}
+        assert wait_run(af, "approval_wait", r, timeout=180) == "success"
+    states = {r: states_of(af, "approval_wait", r) for r in reqs}
     assert states["approve"] == {"request-approval": "success", "remediate": "success"}
     assert states["skip"] == {"request-approval": "success", "remediate": "skipped"}
     assert states["pause"] == {"request-approval": "success", "remediate": "skipped"}
@@ -126,9 +166,11 @@ def test_decisions_by_reaction(env):
     assert any("Skipped by <@U_SRE_LEAD>" in t for t in replies(slack, reqs["skip"]))
     assert any("Paused by <@U_ONCALL>" in t for t in replies(slack, reqs["pause"]))
     assert not any("U_DEV" in t for t in replies(slack, reqs["approve"]))
-    # every message of the run says who approved, and the DB has the outcome
-    done = request_of(af, "approve")
-    assert (done["outcome"], done["decided_by"], done["reaction"]) == ("approved", "U_ONCALL", "white_check_mark")
+    # the node's output, which the flow's conditions read
+    out = xcom(af, "approval_wait", "approve", "return_value")
+    assert (out["outcome"], out["user"], out["reaction"]) == ("approved", "U_ONCALL", "white_check_mark")
+    assert xcom(af, "approval_wait", "skip", "return_value")["outcome"] == "skipped"
+    assert xcom(af, "approval_wait", "pause", "return_value")["outcome"] == "paused"
     # posted with the loud-warning-free text (approvers were configured) and the buttons
     parent = slack.thread(reqs["approve"]["channel"], reqs["approve"]["ts"])[0]
     assert "No approvers" not in parent["text"]
@@ -138,12 +180,12 @@ def test_decisions_by_reaction(env):
 def test_timeout_fails_the_gate_and_remediation_does_not_run(env):
     af, slack = env
     req = start(af, "timeout", "approval_timeout")
-    assert af.wait_for_run("approval_timeout", "timeout", timeout=120) == "failed"
-    states = af.task_states("approval_timeout", "timeout")
+    assert wait_run(af, "approval_timeout", "timeout", timeout=180) == "failed"
+    states = states_of(af, "approval_timeout", "timeout")
     assert states["request-approval"] == "failed"
     assert states["remediate"] == "upstream_failed"
     assert any("timed out" in t for t in replies(slack, req))
-    assert request_of(af, "timeout", "approval_timeout")["outcome"] == "timed_out"
+    assert xcom(af, "approval_timeout", "timeout", "approval")["outcome"] == "timed_out"
 
 
 def test_triggerer_sigkill_loses_nothing(env):
@@ -154,10 +196,10 @@ def test_triggerer_sigkill_loses_nothing(env):
     # decided while no triggerer runs at all: the reaction waits in Slack
     slack.react(req["channel"], req["ts"], "white_check_mark", "U_SRE_LEAD")
     time.sleep(3)
-    assert af.task_states("approval_wait", "crash")["request-approval"] == "deferred"
+    assert states_of(af, "approval_wait", "crash")["request-approval"] == "deferred"
     af.start_process("triggerer")
-    assert af.wait_for_run("approval_wait", "crash", timeout=150) == "success"
-    assert af.task_states("approval_wait", "crash")["remediate"] == "success"
+    assert wait_run(af, "approval_wait", "crash", timeout=150) == "success"
+    assert states_of(af, "approval_wait", "crash")["remediate"] == "success"
     assert any("Approved by <@U_SRE_LEAD>" in t for t in replies(slack, req))
 
 
@@ -167,18 +209,50 @@ def test_aofctl_approve_resumes(env):
     aofctl = [str(Path(sys.executable).parent / "aofctl")]
     bad = subprocess.run(aofctl + ["approve", "no-such-run", "--decision", "approve", "--user", "U_ONCALL"],
                          env=af.env, capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 1 and "no approval request" in bad.stderr
+    assert bad.returncode == 1 and "no approval waiting" in bad.stderr
     # a non-approver's CLI decision is recorded but does not count
     r = subprocess.run(aofctl + ["approve", "cli", "--decision", "approve", "--user", "U_DEV"],
                        env=af.env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     time.sleep(5)
-    assert af.task_states("approval_wait", "cli")["request-approval"] == "deferred"
+    assert states_of(af, "approval_wait", "cli")["request-approval"] == "deferred"
     t0 = time.monotonic()
     r = subprocess.run(aofctl + ["approve", "cli", "--decision", "approve", "--user", "U_ONCALL"],
                        env=af.env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert af.wait_for_run("approval_wait", "cli", timeout=120) == "success"
-    assert af.task_states("approval_wait", "cli")["remediate"] == "success"
+    assert wait_run(af, "approval_wait", "cli", timeout=180) == "success"
+    assert states_of(af, "approval_wait", "cli")["remediate"] == "success"
     assert any("Approved by <@U_ONCALL> (via aofctl)" in t for t in replies(slack, req))
     print(f"aofctl approve -> run success in {time.monotonic() - t0:.1f}s")
+
+
+def test_slack_button_through_the_relay_in_the_api_server(env):
+    from urllib.parse import urlencode
+
+    from aof_airflow.approvals.actions import signature
+
+    af, slack = env
+    req = start(af, "button")
+
+    def click(user: str, decision: str) -> httpx.Response:
+        payload = {"type": "block_actions", "user": {"id": user},
+                   "container": {"type": "message", "channel_id": req["channel"], "message_ts": req["ts"]},
+                   "actions": [{"action_id": f"aof_approval:{decision}", "value": decision}]}
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        ts = str(int(time.time()))
+        return httpx.post(f"{af.base_url}/aof/relay/slack/actions", content=body, timeout=60, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature(SIGNING_SECRET, ts, body)})
+
+    forged = httpx.post(f"{af.base_url}/aof/relay/slack/actions", content=b"payload=%7B%7D", timeout=60,
+                        headers={"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=00"})
+    assert forged.status_code == 401
+    r = click("U_DEV", "approve")
+    assert r.status_code == 200 and r.json()["recorded"] == 1, r.text
+    time.sleep(5)
+    assert states_of(af, "approval_wait", "button")["request-approval"] == "deferred"
+    r = click("U_ONCALL", "pause")
+    assert r.status_code == 200 and r.json()["recorded"] == 1, r.text
+    assert wait_run(af, "approval_wait", "button", timeout=180) == "success"
+    assert states_of(af, "approval_wait", "button")["remediate"] == "skipped"
+    assert any("Paused by <@U_ONCALL> (button)" in t for t in replies(slack, req))

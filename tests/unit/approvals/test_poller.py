@@ -6,7 +6,6 @@ import asyncio
 
 from slack_sdk import WebClient
 
-from aof_airflow.approvals import decisions
 from aof_airflow.approvals.poller import ChannelPoller, PollSettings
 
 from .conftest import client_factory
@@ -119,20 +118,30 @@ def test_calls_per_minute_budget_holds_whatever_the_number_pending(slack):
     assert p._next_slack - p._clock() >= 4 * 60 / 20 - 0.5  # 4 calls spend 12 s of a 20/min budget
 
 
-def test_recorded_decisions_arrive_without_slack_and_obey_approvers(slack, dburl):
+def test_recorded_decisions_arrive_without_slack_and_obey_approvers(slack):
+    """aofctl / Slack-button decisions (read from the task instance's XCom in the triggerer; here the reader
+    is handed the records directly) resolve without any Slack call, and only an approver's counts."""
     cid, tss = post(slack, 2)
-    decisions.record_decision(channel=cid, ts=tss[0], reaction="white_check_mark", user="U_DEV", source="cli")
-    decisions.record_decision(channel=cid, ts=tss[0], reaction="double_vertical_bar", user="U_ONCALL", source="cli")
+    records = {tss[0]: [
+        {"reaction": "white_check_mark", "user": "U_DEV", "source": "cli", "decided_at": "t1"},
+        {"reaction": "double_vertical_bar", "user": "U_ONCALL", "source": "cli", "decided_at": "t2"},
+    ]}
+    asked = []
+
+    async def reader(ref):
+        asked.append(ref)
+        return records.get(ref, [])
 
     async def scenario():
-        p = make_poller(slack, cid, db_reader=decisions.decisions_for)
-        ws = [p.watch(ts, ["U_ONCALL"], slack.bot_user_id) for ts in tss]
+        p = make_poller(slack, cid, db_reader=reader)
+        ws = [p.watch(ts, ["U_ONCALL"], slack.bot_user_id, ref=ts) for ts in tss]
         p._task.cancel()
         await p.check_db()
         return p, ws
 
     p, ws = asyncio.run(scenario())
     assert sum(p.calls.values()) == 0
+    assert sorted(asked) == sorted(tss)
     d = ws[0].future.result()
     assert (d.reaction, d.user, d.source) == ("double_vertical_bar", "U_ONCALL", "cli")
     assert not ws[1].future.done()
