@@ -1,0 +1,137 @@
+"""A real Airflow stack (api-server, scheduler, dag-processor) + the relay as a real `aofctl relay` process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aof_airflow.sandbox.pagerduty import PagerDutyAPI
+from tests.harness.airflow_stack import AirflowStack, free_port
+from tests.unit.relay.cases import TOKEN
+
+SEED = Path("/work/shared/seed")
+SIGNING_SECRET = "integration-signing-secret"
+PD_KEY = "pd-integration-key-0123"
+
+# Stand-ins for the DAGs the factory builds from the flows: same dag_ids; each records its conf.
+DAG_SOURCE = '''
+import pendulum
+from airflow.sdk import DAG, task
+
+for dag_id in ("incident-auto-response", "pd-v3-flow"):
+    with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2024, 1, 1), catchup=False) as dag:
+        @task
+        def record(**context):
+            return context["dag_run"].conf["event"]["incident"]["id"]
+        record()
+    globals()[dag_id.replace("-", "_")] = dag
+'''
+
+V3_FLOW = f"""
+apiVersion: aof.dev/v1
+kind: AgentFlow
+metadata: {{name: pd-v3-flow}}
+spec:
+  trigger:
+    type: Webhook
+    config:
+      path: /pagerduty/v3
+      auth: {{type: PagerDutySignature, secret: "${{PD_TEST_SIGNING_SECRET}}"}}
+  nodes: [{{id: a, type: Transform, config: {{script: "true"}}}}]
+"""
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("relay-it")
+    (d / "dags").mkdir()
+    (d / "dags" / "relay_dags.py").write_text(DAG_SOURCE)
+    (d / "flows").mkdir()
+    shutil.copy(SEED / "yaml" / "incident-response-flow.yaml", d / "flows")  # as written
+    (d / "flows" / "v3.yaml").write_text(V3_FLOW)
+    return d
+
+
+@pytest.fixture(scope="module")
+def pagerduty():
+    with PagerDutyAPI(api_key=PD_KEY) as pd:
+        yield pd
+
+
+def _relay_env(workdir: Path, pagerduty: PagerDutyAPI) -> dict[str, str]:
+    return {
+        "PAGERDUTY_WEBHOOK_TOKEN": TOKEN,
+        "PD_TEST_SIGNING_SECRET": SIGNING_SECRET,
+        "PAGERDUTY_API_KEY": PD_KEY,
+        "AOF_PAGERDUTY_API_URL": pagerduty.base_url,
+        "AOF_FLOWS_FOLDER": str(workdir / "flows"),
+        "AOF_AIRFLOW_USERNAME": "admin",
+        "AOF_AIRFLOW_PASSWORD": "admin",
+        "AOF_RELAY_DATABASE_URL": f"sqlite:///{workdir / 'relay-outbox.db'}",
+        "AOF_RELAY_BACKOFF_MAX_SECONDS": "2",
+    }
+
+
+@pytest.fixture(scope="module")
+def stack(workdir, pagerduty, request):
+    failed = request.session.testsfailed
+    # the api-server mounts the relay too (plugin); it shares the outbox DB with the standalone relay
+    with AirflowStack(workdir / "dags", processes=("api-server", "scheduler", "dag-processor"),
+                      env=_relay_env(workdir, pagerduty)) as af:
+        af.wait_for_dag("incident-auto-response", timeout=180)
+        af.wait_for_dag("pd-v3-flow", timeout=60)
+        yield af
+        if request.session.testsfailed > failed:
+            af.dump_logs()
+
+
+class RelayProcess:
+    """`aofctl relay` as a real process (its own process group, killed whole)."""
+
+    def __init__(self, stack: AirflowStack, workdir: Path, pagerduty: PagerDutyAPI, name: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / f"{name}.log"
+        env = {**stack.env, **_relay_env(workdir, pagerduty), "AOF_AIRFLOW_API_URL": stack.base_url}
+        aofctl = str(Path(sys.executable).parent / "aofctl")
+        self.proc = subprocess.Popen([aofctl, "relay", "--host", "127.0.0.1", "--port", str(self.port),
+                                      "--flows", str(workdir / "flows")], env=env, start_new_session=True,
+                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"relay not ready: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def relays(stack, workdir, pagerduty, request):
+    failed = request.session.testsfailed
+    a = RelayProcess(stack, workdir, pagerduty, "relay-a")
+    b = RelayProcess(stack, workdir, pagerduty, "relay-b")  # a second relay on the same outbox DB
+    yield a, b
+    a.stop()
+    b.stop()
+    if request.session.testsfailed > failed:
+        for r in (a, b):
+            print(f"\n===== {r.log.name} =====\n{r.log.read_text()[-8000:]}", file=sys.stderr)

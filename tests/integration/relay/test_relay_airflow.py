@@ -1,0 +1,211 @@
+"""The relay in front of a REAL Airflow api-server: tutorial curls, hostile input, dedup, outage."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from aof_airflow.relay import auth
+from tests.integration.relay.conftest import SEED, SIGNING_SECRET
+from tests.unit.relay.cases import AUTH, HOSTILE, TOKEN, headers_for, tutorial, v3
+
+pytestmark = pytest.mark.integration
+DAG = "incident-auto-response"
+
+
+def all_runs(stack) -> dict[str, dict]:
+    runs = {}
+    for dag in (DAG, "pd-v3-flow"):
+        for r in stack.list_runs(dag):
+            runs[f"{dag}/{r['dag_run_id']}"] = r
+    return runs
+
+
+def wait_runs(stack, run_ids: set[str], timeout: float = 120) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = all_runs(stack)
+        if run_ids <= runs.keys() or time.monotonic() > deadline:
+            return runs
+        time.sleep(1)
+
+
+def outbox_rows(workdir: Path) -> list[dict]:
+    eng = create_engine(f"sqlite:///{workdir / 'relay-outbox.db'}")
+    with eng.connect() as c:
+        rows = [dict(r) for r in c.execute(text("select * from aof_relay_outbox order by id")).mappings()]
+    eng.dispose()
+    return rows
+
+
+def tutorial_curls() -> list[str]:
+    """The two curl commands of the tutorial's Step 6, verbatim."""
+    md = (SEED / "tutorial-incident-response.md").read_text()
+    step6 = md[md.index("## Step 6"):md.index("## Step 7")]
+    return [b for b in re.findall(r"```bash\n(.*?)```", step6, re.S) if "curl -X POST" in b]
+
+
+def test_tutorial_curls_create_one_run_each(stack, relays):
+    relay, _ = relays
+    curls = tutorial_curls()
+    assert len(curls) == 2
+    for cmd in curls:
+        cmd = cmd.replace("https://your-domain.com", relay.url)  # the only change: where the relay listens
+        out = subprocess.run(["bash", "-c", cmd.rstrip() + " -sS -w '\\n%{http_code}'"], capture_output=True, text=True,
+                             env={**os.environ, "PAGERDUTY_WEBHOOK_TOKEN": TOKEN}, timeout=30)
+        assert out.stdout.strip().endswith("202"), (out.stdout, out.stderr)
+    runs = wait_runs(stack, {f"{DAG}/pd-TEST001", f"{DAG}/pd-TEST002"})
+    for n, name in ((1, "test1-noncritical.json"), (2, "test2-critical.json")):
+        run = runs[f"{DAG}/pd-TEST00{n}"]
+        assert run["conf"] == json.loads((SEED / "payloads" / name).read_text())  # exactly as received
+        assert run["logical_date"] is None
+        assert stack.wait_for_run(DAG, f"pd-TEST00{n}", timeout=180) == "success"
+        x = stack.api("GET", f"/api/v2/dags/{DAG}/dagRuns/pd-TEST00{n}/taskInstances/record/xcomEntries/return_value")
+        assert x.json()["value"] == f"TEST00{n}"
+    assert sum(1 for k in all_runs(stack) if k.startswith(f"{DAG}/")) == 2
+
+
+HOSTILE_SIGNED = [
+    ("no signature", {}, 401),
+    ("signature by a retired secret", {"X-PagerDuty-Signature": "{sig:retired}"}, 403),
+    ("signature of another body", {"X-PagerDuty-Signature": "{sig-other}"}, 403),
+    ("v0 scheme", {"X-PagerDuty-Signature": "v0=abcdef"}, 401),
+    ("garbage", {"X-PagerDuty-Signature": "v1=zz,v1="}, 403),
+]
+
+
+def test_hostile_requests_create_no_run(stack, relays, workdir):
+    relay, _ = relays
+    before = all_runs(stack)
+    rows_before = len(outbox_rows(workdir))
+    results = []
+    with httpx.Client(base_url=relay.url, timeout=30) as c:
+        for name, method, headers, body, status in HOSTILE:
+            r = c.request(method, "/pagerduty/webhook", content=body, headers=headers_for(headers))
+            results.append((name, r.status_code, status))
+        r = c.post("/pagerduty/other", content=b"{}", headers=headers_for(AUTH))
+        results.append(("unknown path", r.status_code, 404))
+        body = json.dumps(v3("Q9HOSTILE")).encode()
+        for name, headers, status in HOSTILE_SIGNED:
+            h = {"Content-Type": "application/json"}
+            for k, v in headers.items():
+                v = v.replace("{sig:retired}", auth.sign(body, "retired"))
+                h[k] = v.replace("{sig-other}", auth.sign(body + b" ", SIGNING_SECRET))
+            r = c.post("/pagerduty/v3", content=body, headers=h)
+            results.append((name, r.status_code, status))
+        # Bearer on the signed flow is not its auth
+        r = c.post("/pagerduty/v3", content=body, headers=headers_for(AUTH))
+        results.append(("bearer instead of signature", r.status_code, 401))
+    wrong = [r for r in results if r[1] != r[2]]
+    assert not wrong, wrong
+    assert len(results) >= 30
+    time.sleep(3)  # give the dispatchers every chance to (wrongly) deliver something
+    assert all_runs(stack).keys() == before.keys()
+    new_rows = outbox_rows(workdir)[rows_before:]
+    assert {r["state"] for r in new_rows} <= {"ignored"} and len(new_rows) == 3  # the 3 non-trigger events
+
+
+def test_same_delivery_50_times_is_one_run(stack, relays, workdir):
+    a, b = relays
+    body = json.dumps(tutorial("DUP50")).encode()
+    headers = {**headers_for(AUTH), "X-Webhook-Id": "8a1d3a2e-dup50"}
+
+    def send(i: int) -> tuple[int, str]:
+        url = (a if i % 2 else b).url  # alternate between two relay processes on one database
+        r = httpx.post(f"{url}/pagerduty/webhook", content=body, headers=headers, timeout=30)
+        return r.status_code, r.json()["status"]
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(send, range(50)))
+    assert {c for c, _ in got} == {202}
+    assert [s for _, s in got].count("accepted") == 1
+    runs = wait_runs(stack, {f"{DAG}/pd-DUP50"})
+    time.sleep(3)
+    assert [k for k in all_runs(stack) if "DUP50" in k] == [f"{DAG}/pd-DUP50"]
+    assert [r["state"] for r in outbox_rows(workdir) if r["incident_id"] == "DUP50"] == ["delivered"]
+    assert runs[f"{DAG}/pd-DUP50"]["conf"]["event"]["incident"]["id"] == "DUP50"
+
+
+def test_signed_v3_event_gets_custom_details_from_pagerduty(stack, relays, pagerduty):
+    relay, _ = relays
+    pagerduty.add_incident("Q1V3REAL", "Disk full on db-1", service="PostgreSQL",
+                           details={"namespace": "databases", "resource": "statefulset/pg"})
+    body = json.dumps(v3("Q1V3REAL")).encode()
+    sig = f"{auth.sign(body, 'old-rotated-out')},{auth.sign(body, SIGNING_SECRET)}"
+    r = httpx.post(f"{relay.url}/pagerduty/v3", content=body, timeout=30,
+                   headers={"Content-Type": "application/json", "X-PagerDuty-Signature": sig, "X-Webhook-Id": "w-v3-1"})
+    assert r.status_code == 202, r.text
+    run = wait_runs(stack, {"pd-v3-flow/pd-Q1V3REAL"})["pd-v3-flow/pd-Q1V3REAL"]
+    inc = run["conf"]["event"]["incident"]
+    assert inc["service"]["name"] == "PostgreSQL" and inc["title"] == "Disk full on db-1"
+    assert inc["custom_details"] == {"namespace": "databases", "resource": "statefulset/pg"}
+    fetch = [q for q in pagerduty.requests if q.path.startswith("/incidents/Q1V3REAL/alerts")]
+    assert fetch and fetch[0].headers.get("Authorization") == "Token token=pd-integration-key-0123"
+    assert fetch[0].headers.get("Accept") == "application/vnd.pagerduty+json;version=2"
+
+
+def test_relay_mounted_in_the_api_server(stack):
+    r = httpx.post(f"{stack.base_url}/aof/relay/pagerduty/webhook", content=json.dumps(tutorial("MOUNT1")),
+                   headers=headers_for(AUTH), timeout=30)
+    assert r.status_code == 202, r.text
+    assert httpx.post(f"{stack.base_url}/aof/relay/pagerduty/webhook", content=b"{}", timeout=30,
+                      headers={"Content-Type": "application/json"}).status_code == 401
+    assert f"{DAG}/pd-MOUNT1" in wait_runs(stack, {f"{DAG}/pd-MOUNT1"})
+
+
+def test_flow_trigger_cli_goes_through_the_relay(stack, relays, workdir):
+    relay, _ = relays
+    ev = workdir / "cli-event.json"
+    ev.write_text(json.dumps(tutorial("CLI1")))
+    aofctl = str(Path(sys.executable).parent / "aofctl")
+    env = {**os.environ, "PAGERDUTY_WEBHOOK_TOKEN": TOKEN}
+    out = subprocess.run([aofctl, "flow", "trigger", DAG, "--event", str(ev), "--flows", str(workdir / "flows"),
+                          "--url", relay.url], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["dag_run_id"] == "pd-CLI1"
+    again = subprocess.run([aofctl, "flow", "trigger", DAG, "--event", str(ev), "--flows", str(workdir / "flows"),
+                            "--url", relay.url], capture_output=True, text=True, env=env, timeout=60)
+    assert json.loads(again.stdout)["status"] == "duplicate"
+    assert f"{DAG}/pd-CLI1" in wait_runs(stack, {f"{DAG}/pd-CLI1"})
+
+
+def test_50_incidents_during_a_30s_api_outage_become_50_runs(stack, relays, workdir):
+    a, b = relays
+    stack.stop_process("api-server")
+    t0 = time.monotonic()
+    ids = [f"OUT{i:03d}" for i in range(50)]
+    with httpx.Client(timeout=30) as c:
+        for i, iid in enumerate(ids):
+            r = c.post(f"{(a if i % 2 else b).url}/pagerduty/webhook", content=json.dumps(tutorial(iid)),
+                       headers={**headers_for(AUTH), "X-Webhook-Id": f"wh-{iid}"})
+            assert r.status_code == 202 and r.json()["status"] == "accepted", r.text
+            # PagerDuty redelivers what it thinks timed out: a few duplicates during the outage
+            if i % 10 == 0:
+                r = c.post(f"{(b if i % 2 else a).url}/pagerduty/webhook", content=json.dumps(tutorial(iid)),
+                           headers={**headers_for(AUTH), "X-Webhook-Id": f"wh-{iid}"})
+                assert r.json()["status"] == "duplicate"
+    time.sleep(max(0.0, 30 - (time.monotonic() - t0)))
+    pending = [r for r in outbox_rows(workdir) if r["incident_id"].startswith("OUT")]
+    assert len(pending) == 50 and {r["state"] for r in pending} == {"pending"}
+    assert all(r["attempts"] >= 1 for r in pending)  # they were tried while Airflow was down
+    stack.start_process("api-server")
+    want = {f"{DAG}/pd-{i}" for i in ids}
+    runs = wait_runs(stack, want, timeout=180)
+    assert want <= runs.keys(), sorted(want - runs.keys())[:5]
+    time.sleep(3)
+    out_runs = [k for k in all_runs(stack) if "/pd-OUT" in k]
+    assert len(out_runs) == 50 == len(set(out_runs))
+    rows = [r for r in outbox_rows(workdir) if r["incident_id"].startswith("OUT")]
+    assert {r["state"] for r in rows} == {"delivered"}
+    for k in want:
+        assert runs[k]["conf"]["event"]["incident"]["id"] == k.rsplit("pd-", 1)[1]
