@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from .gather import Observation, config_refs, selector_matches
@@ -148,9 +149,36 @@ def revisions(obs: Observation) -> Revisions | None:
     return Revisions(newest, prev)
 
 
+RECENT_ROLLOUT = timedelta(hours=6)
+
+
+def parse_time(v: Any) -> datetime | None:
+    if not isinstance(v, str) or not v:
+        return None
+    try:
+        return datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def observed_at(obs: Observation) -> datetime | None:
+    """'Now' as the objects tell it (latest event / container state / condition time): stable for recorded data."""
+    stamps: list[Any] = [e.get("lastTimestamp") or e.get("eventTime") for e in obs.events]
+    for p in obs.pods:
+        stamps += [c.get("lastTransitionTime") for c in p.get("status", {}).get("conditions", []) or []]
+        for cs in statuses(p):
+            for st in ((cs.get("state") or {}).values(), ((cs.get("lastState") or {}).values())):
+                for v in st:
+                    if isinstance(v, dict):
+                        stamps += [v.get("startedAt"), v.get("finishedAt")]
+    times = [t for t in map(parse_time, stamps) if t]
+    return max(times) if times else None
+
+
 def bad_new_revision(obs: Observation, failing: list[dict[str, Any]]) -> Revisions | None:
-    """The failing pods belong to the newest ReplicaSet, an older revision exists, and the rollout never finished
-    (old pods still serving, or the Deployment does not report NewReplicaSetAvailable): undo is the fix."""
+    """The failing pods belong to the newest ReplicaSet, an older revision exists, and either the rollout never
+    finished (old pods still serving, or no NewReplicaSetAvailable) or it finished only recently (< 6 h before
+    what the objects show as now): the new revision brought the failure, undo is the fix."""
     rev = revisions(obs)
     if not rev or not rev.previous or not failing:
         return None
@@ -159,7 +187,9 @@ def bad_new_revision(obs: Observation, failing: list[dict[str, Any]]) -> Revisio
     prev_ready = (rev.previous.get("status", {}).get("readyReplicas") or 0) > 0
     prog = condition(obs.deployment, "Progressing")
     finished = bool(prog and prog.get("reason") == "NewReplicaSetAvailable")
-    return rev if (prev_ready or not finished) else None
+    created, now = parse_time(rev.newest["metadata"].get("creationTimestamp")), observed_at(obs)
+    recent = bool(created and now and now - created < RECENT_ROLLOUT)
+    return rev if (prev_ready or not finished or recent) else None
 
 
 def _new_revision_action(obs: Observation, failing: list[dict[str, Any]], f: Finding, otherwise: str) -> Finding:
@@ -179,6 +209,43 @@ def _new_revision_action(obs: Observation, failing: list[dict[str, Any]], f: Fin
 
 
 # ------------------------------------------------------------------------------------------------ detectors
+
+
+def liveness_failures(obs: Observation) -> bool:
+    pods = {pod_name(p) for p in obs.pods}
+    return any("liveness probe" in (e.get("message") or "").lower() for e in obs.events
+               if e.get("reason") in ("Unhealthy", "Killing") and e.get("involvedObject", {}).get("name") in pods)
+
+
+def killed_by_liveness(obs: Observation, pod: dict[str, Any], last: dict[str, Any]) -> bool:
+    """This pod's own liveness kills, or a SIGKILL/SIGTERM exit (137/143, not OOM) while its siblings' liveness
+    probes fail: the kubelet, not the program, ended the container."""
+    own = any("liveness probe" in (e.get("message") or "").lower() for e in events_for(obs, pod_name(pod), ("Unhealthy", "Killing")))
+    return own or (last.get("exitCode") in (137, 143) and last.get("reason") != "OOMKilled" and liveness_failures(obs))
+
+
+_SIGNATURES = (
+    (re.compile(r"too many clients|remaining connection slots are reserved|connection pool exhausted|pool exhausted", re.I), "connection slots exhausted"),
+    (re.compile(r"AccessExclusiveLock|lock wait timeout|deadlock detected|waiting for .*lock", re.I), "lock contention"),
+    (re.compile(r"heap out of memory|OutOfMemoryError|Cannot allocate memory|out of memory", re.I), "out of memory"),
+    (re.compile(r"ECONNREFUSED|connection refused", re.I), "a dependency refuses connections"),
+    (re.compile(r"no space left on device", re.I), "disk full"),
+    (re.compile(r"permission denied|EACCES", re.I), "permission denied"),
+)
+
+
+def log_signatures(obs: Observation, pods: list[dict[str, Any]]) -> list[str]:
+    """Known log lines that name the cause more precisely, quoted: 'sorry, too many clients already' etc."""
+    found: dict[str, str] = {}
+    names = {pod_name(p) for p in pods}
+    for key, text in sorted(obs.logs.items()):
+        if key.split("/")[0] not in names:
+            continue
+        for line in (text or "").splitlines():
+            for rx, label in _SIGNATURES:
+                if label not in found and rx.search(line):
+                    found[label] = line.strip()[:200]
+    return [f"log signature ({label}): \"{line}\"" for label, line in found.items()]
 
 
 def detect_oom(obs: Observation) -> Finding | None:
@@ -234,11 +301,10 @@ def detect_crash_loop(obs: Observation) -> Finding | None:
     """CrashLoopBackOff (or repeated non-zero exits) not explained by OOM or a liveness probe."""
     hits = []
     for p in pods_of(obs):
-        killed_by_probe = any("liveness probe" in (e.get("message") or "").lower() for e in events_for(obs, pod_name(p), ("Unhealthy", "Killing")))
         for cs in statuses(p):
             waiting = (cs.get("state") or {}).get("waiting") or {}
             last = (cs.get("lastState") or {}).get("terminated") or {}
-            if last.get("reason") == "OOMKilled" or killed_by_probe:
+            if last.get("reason") == "OOMKilled" or killed_by_liveness(obs, p, last):
                 continue
             if waiting.get("reason") == "CrashLoopBackOff" or (cs.get("restartCount", 0) >= 3 and last.get("exitCode", 0) != 0):
                 hits.append((p, cs, waiting, last))
@@ -251,6 +317,7 @@ def detect_crash_loop(obs: Observation) -> Finding | None:
     log = tail(obs.logs.get(f"{pn}/{cs['name']}/previous") or obs.logs.get(f"{pn}/{cs['name']}"), 3)
     ev += [f"log tail: \"{ln}\"" for ln in log]
     ev += [quote_event(e) for e in events_for(obs, pn, ("BackOff",))[:1]]
+    ev += log_signatures(obs, [h[0] for h in hits])
     pods = sorted({pod_name(h[0]) for h in hits})
     hint = f"; last log line \"{log[-1]}\"" if log else ""
     logs_all = " ".join(obs.logs.get(f"{pod_name(h[0])}/{h[1]['name']}/previous", "") for h in hits)
@@ -431,6 +498,11 @@ def detect_probe_failures(obs: Observation) -> Finding | None:
             hits.append((p, evs))
     if not hits:
         return None
+    named = {pod_name(h[0]) for h in hits}
+    for p in pods_of(obs):  # siblings killed the same way whose own events have aged out
+        if pod_name(p) not in named and not pod_ready(p) and any(
+                killed_by_liveness(obs, p, (cs.get("lastState") or {}).get("terminated") or {}) for cs in statuses(p)):
+            hits.append((p, []))
     liveness = any("liveness" in (e.get("message") or "").lower() for _, evs in hits for e in evs)
     kind = "liveness" if liveness else "readiness"
     ev = [quote_event(hits[0][1][-1])]
@@ -440,8 +512,11 @@ def detect_probe_failures(obs: Observation) -> Finding | None:
         ev += [f"log tail: \"{ln}\"" for ln in tail(obs.logs.get(f"{pod_name(p0)}/{cs['name']}"), 2)]
     failing = [h[0] for h in hits]
     healthy = [p for p in pods_of(obs) if pod_ready(p) and p not in failing]
+    sigs = log_signatures(obs, failing)
+    ev += sigs
+    why = f"; logs show {', '.join(s.split('(')[1].split(')')[0] for s in sigs)}" if sigs else ""
     f = Finding(
-        cls="probe-failing", summary=f"{kind} probe failing on {len(failing)} of {len(pods_of(obs))} pod(s)",
+        cls="probe-failing", summary=f"{kind} probe failing on {len(failing)} of {len(pods_of(obs))} pod(s){why}",
         evidence=ev, action="rollout-restart", confidence=0.75, affected=[pod_name(p) for p in failing],
         min_severity="medium", advice="check what the probe endpoint depends on; fix the probe or the dependency",
     )

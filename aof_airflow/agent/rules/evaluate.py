@@ -47,13 +47,13 @@ spec:
       config: {allowed_commands: [kubectl], timeout_seconds: 30}
 """
 
-# Class names other authors' scenarios use for the same finding (the sandbox's demo scenarios).
-ALIASES: dict[str, set[str]] = {
-    "memory-leak-oom": {"oom-killed", "memory-near-limit"},
-    "oomkilled": {"oom-killed"},
-    "crashloopbackoff": {"crash-loop"},
-    "bad-deploy": {"crash-loop", "image-pull", "config-missing", "rollout-stuck", "probe-failing"},
-    "healthy": {"no-fault-found"},
+# Class names the sandbox's demo scenarios use, mapped to ours: (our class, phrases our root_cause must also
+# contain). Scored only when the rules say the same thing in their own words; the table is printed by --all.
+ALIASES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "memory-leak-oom": [("oom-killed", ()), ("memory-near-limit", ())],
+    "bad-release-oom": [("oom-killed", ("after new revision",))],
+    "connection-exhaustion-lock-contention": [("probe-failing", ("connection slots exhausted", "lock contention")),
+                                              ("crash-loop", ("connection slots exhausted", "lock contention"))],
 }
 
 
@@ -74,8 +74,8 @@ class Outcome:
         return self.error is None and all(self.checks.values())
 
 
-def class_matches(expected: str, got: str) -> bool:
-    return expected == got or got in ALIASES.get(expected, set())
+def class_matches(expected: str, got: str, root_cause: str = "") -> bool:
+    return expected == got or any(cls == got and all(p in root_cause for p in phrases) for cls, phrases in ALIASES.get(expected, []))
 
 
 def load_agent(path: str | Path | None = None) -> Any:
@@ -123,7 +123,7 @@ def run_one(name: str, agent: Any | None = None, workdir: Path | None = None) ->
             c = contracts.parse(agent.spec.instructions)
             _, problems = c.check(out.got) if c else (out.got, [])
             out.checks = {
-                "root_cause_class": class_matches(sc.expect.root_cause_class, d.cls),
+                "root_cause_class": class_matches(sc.expect.root_cause_class, d.cls, str(out.got.get("root_cause", ""))),
                 "severity": out.got.get("severity") == sc.expect.severity,
                 "action": d.action in sc.expect.actions,
                 "contract": not problems,

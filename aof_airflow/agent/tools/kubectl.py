@@ -12,7 +12,9 @@ context can never widen the scope. Mutations need a scope namespace, and never t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from aof_airflow.agent.tools.shell import Refused
 from aof_airflow.agent.types import AgentScope
@@ -51,6 +53,12 @@ VALUE_FLAGS = {
     "--resource-version", "--limits", "--requests", "--local", "--template", "--show-managed-fields",
     "--dry-run", "--cascade", "--for", "--max-log-requests", "--pod-running-timeout", "--chunk-size", "-L",
     "--label-columns", "--containers", "--env", "-e", "--from",
+}
+PATCH_EQUIVALENT = {
+    "rollout restart": lambda: {"spec": {"template": {"metadata": {"annotations": {
+        "kubectl.kubernetes.io/restartedAt": datetime.now(timezone.utc).isoformat(timespec="seconds")}}}}},
+    "rollout pause": lambda: {"spec": {"paused": True}},
+    "rollout resume": lambda: {"spec": {"paused": False}},
 }
 HELM_READ = {"list", "ls", "status", "history", "get", "show", "version", "search", "env"}
 HELM_MUTATING = {"upgrade", "install", "rollback", "uninstall", "delete", "del", "un"}
@@ -96,7 +104,13 @@ class KubeCall:
         return ["kubectl", "get", *self.targets, *self.selectors, "-o", "yaml", *ns]
 
     def dry_run_argv(self) -> list[str]:
-        return [*self.argv, "--dry-run=server"]
+        """The server-side dry run of this change. `rollout restart/pause/resume` have no --dry-run flag, so
+        their dry run is the exact patch they send (what `kubectl rollout restart` itself does)."""
+        patch = PATCH_EQUIVALENT.get(self.verb)
+        if patch is None:
+            return [*self.argv, "--dry-run=server"]
+        ns = [f"--namespace={self.namespace}"] if self.namespace else []
+        return ["kubectl", "patch", *self.targets, "--type=strategic", "-p", json.dumps(patch()), *ns, "--dry-run=server"]
 
 
 def check_kubectl(argv: list[str], policy: KubePolicy, scope: AgentScope) -> KubeCall:
@@ -151,6 +165,8 @@ def check_kubectl(argv: list[str], policy: KubePolicy, scope: AgentScope) -> Kub
             raise Refused(f"refused: {sorted(kinds & CLUSTER_KINDS)} are cluster-scoped, outside the incident's namespace")
         if not (targets or selectors):
             raise Refused(f"refused: `kubectl {verb}` without a named target")
+        if verb in PATCH_EQUIVALENT and not targets:
+            raise Refused(f"refused: `kubectl {verb}` needs a named target (e.g. deployment/api), not a selector")
     return KubeCall(out, verb, mutating, ns, targets, selectors)
 
 

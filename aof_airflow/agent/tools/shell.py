@@ -45,7 +45,7 @@ LAUNCHERS = {
     "timeout", "time", "watch", "strace", "exec", "eval", "command", "builtin", "python", "python3", "perl",
     "ruby", "node", "npx", "find", "awk", "sed", "ssh", "chroot", "setsid", "stdbuf", "script",
 }
-SAFE_ENV = ("PATH", "HOME", "KUBECONFIG", "LANG", "LC_ALL", "TZ", "USER", "TMPDIR",
+SAFE_ENV = ("PATH", "HOME", "KUBECONFIG", "KUBECACHEDIR", "LANG", "LC_ALL", "TZ", "USER", "TMPDIR",
             "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 TRUNCATION_MARKER = "\n...[output truncated: {dropped} more bytes not shown]"

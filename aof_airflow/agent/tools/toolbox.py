@@ -135,7 +135,8 @@ class Toolbox:
             self.actions.append(previous)
             self._note(f"already applied in an earlier try of this run, not repeated: {command}")
             return self._finish(ToolCall(SHELL, args, previous.ok, f"(already applied earlier in this run)\n{previous.result}"))
-        dry = self._run(call.dry_run_argv())
+        dry_argv = call.dry_run_argv()
+        dry = self._run(dry_argv)
         if not dry.ok:
             msg = f"server dry run failed; the change was NOT made:\n{_with_status(dry)}"
             return self._finish(ToolCall(SHELL, args, False, msg))
@@ -143,7 +144,8 @@ class Toolbox:
         snap = self._run(snap_argv) if snap_argv else None
         snapshot = snap.output if snap and snap.ok else f"(no snapshot: {snap.output if snap else 'target not nameable'})"
         real = self._run(call.argv)
-        action = Action(command=command, dry_run=dry.output, snapshot=snapshot, result=real.output, ok=real.ok)
+        dry_record = f"$ {shell.quote(dry_argv)}\n{dry.output}"  # which dry run: restart's is a patch
+        action = Action(command=command, dry_run=dry_record, snapshot=snapshot, result=real.output, ok=real.ok)
         self.actions.append(action)
         if real.ok:
             idempotency.record(self.scope, action)

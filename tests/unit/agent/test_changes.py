@@ -37,7 +37,7 @@ def test_mutating_call_runs_dry_run_then_snapshot_then_change(canary_bin):
 def test_type_and_name_targets_and_selectors_are_snapshotted(canary_bin):
     canary_bin.add("kubectl", RECORDING_KUBECTL)
     box = Toolbox(make_agent(labels={"purpose": "remediation"}, tools=[shell_tool("kubectl")]), SCOPE)
-    assert box.shell("kubectl rollout restart deployment api").ok
+    assert box.shell("kubectl rollout restart deployment api").ok  # dry run: the equivalent patch
     assert box.shell("kubectl delete pod -l app=api").ok
     gets = [r for r in canary_bin.ran() if r.startswith("kubectl get")]
     assert gets == ["kubectl get deployment api -o yaml --namespace=prod", "kubectl get pod -l app=api -o yaml --namespace=prod"]
