@@ -96,5 +96,10 @@ def _load(name: str) -> Scenario:
 
 
 def load_scenario(name: str) -> Scenario:
-    """The sandbox's scenario model, parsed once per test session (tests get their own copy to mutate)."""
+    """The sandbox's scenario model, parsed once per test session (tests get their own copy to mutate).
+    A scenario of the sandbox's own set that is not there (yet) skips the test; ours must exist."""
+    if not (SCENARIO_DIR / f"{name}.yaml").exists() and not name.startswith("rules-"):
+        import pytest
+
+        pytest.skip(f"sandbox scenario {name} not present")
     return copy.deepcopy(_load(name))

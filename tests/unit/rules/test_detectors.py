@@ -191,3 +191,23 @@ def test_statefulset_down_negative_with_one_ready_replica() -> None:
 
 def test_quantities() -> None:
     assert det.mem_bytes("512Mi") == 512 * 2**20 and det.mem_bytes("1G") == 10**9 and det.mem_bytes("x") is None
+
+
+def test_liveness_kills_on_a_statefulset_are_probe_failures_with_log_signatures() -> None:
+    sc = load_scenario("postgres-replicas-failing")  # the sandbox's tutorial scenario, not written for the rules
+    d = diagnose(from_scenario(sc))
+    assert d.cls == "probe-failing" and d.severity == "critical" and d.output["requires_approval"] is True
+    assert "connection slots exhausted" in d.output["root_cause"] and "lock contention" in d.output["root_cause"]
+    assert det.detect_crash_loop(from_scenario(sc)) is None  # exit 137 by the kubelet, not a crash
+
+
+def test_a_recent_finished_rollout_is_still_undone() -> None:
+    sc = load_scenario("remediation-fails-verification")  # 2.4.0 rolled out 35 min before the page
+    d = diagnose(from_scenario(sc))
+    assert d.cls == "oom-killed" and d.action == "rollout-undo"
+
+
+def test_an_old_revision_is_not_blamed() -> None:
+    sc = load_scenario("high-memory-api")  # revision 3 is 12 h old: a leak, not a bad release
+    d = diagnose(from_scenario(sc))
+    assert d.cls == "oom-killed" and d.action == "rollout-restart"

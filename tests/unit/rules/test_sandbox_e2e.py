@@ -134,3 +134,21 @@ def test_post_incident_report_through_the_runtime() -> None:
                          '"remediation": "kubectl rollout restart deployment/api", "result": "success", "duration_seconds": 80}]',
                   scope=AgentScope(), timeout_seconds=30)
     assert r.source == "rules" and isinstance(r.output, str) and "## Root causes" in r.output and "TEST001" in r.output
+
+
+def test_diagnosis_survives_the_shell_tools_output_limit(cluster) -> None:
+    """With a tiny output limit, long lists are re-read as compact JSON, then item by item: same diagnosis."""
+    from aof_airflow.agent.rules.evaluate import SEED_DIAGNOSTIC
+    from aof_airflow.agent.tools.toolbox import Toolbox
+
+    data = yaml.safe_load(SEED_DIAGNOSTIC)
+    data["spec"]["tools"][0]["config"]["max_output_chars"] = 3000
+    agent = Agent.model_validate(data)
+    sc, api, scope = cluster("rules-crashloop-bad-release")
+    engine = RulesEngine()
+    with Toolbox(agent, scope, deadline=time.monotonic() + 120) as tb:
+        r = engine.run(agent, "Diagnose", toolbox=tb, scope=scope, deadline=time.monotonic() + 120)
+    commands = [c.args["command"] for c in r.tool_calls]
+    assert any(c.endswith("-o name") for c in commands) and any("jsonpath={@}" in c for c in commands)
+    assert any(c.truncated for c in r.tool_calls)
+    assert engine.last.cls == "crash-loop" and engine.last.action == "rollout-undo"
