@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,8 +27,10 @@ SETTLE = 900  # seconds: generous, CI machines are small and shared
 
 
 @pytest.fixture(scope="module")
-def system(tmp_path_factory):
-    state = tmp_path_factory.mktemp("e2e")
+def system():
+    # Not tmp_path: pytest keeps only its last three temp dirs, and a concurrent session would delete
+    # this Airflow's home (its SQLite DB included) under the running processes.
+    state = Path(tempfile.mkdtemp(prefix="aof-e2e-"))
     environ = {k: v for k, v in os.environ.items() if k not in {n for names in CREDENTIALS.values() for n in names}}
     for inc in ("TEST001", "TEST002", "TEST003"):
         Path(f"/tmp/incident-{inc}.json").unlink(missing_ok=True)
@@ -38,18 +42,29 @@ def system(tmp_path_factory):
                      load_scenario("remediation-fails-verification").payload()):
             r = demo.send(body)
             assert r.status_code == 202, r.text
-        try:
-            yield demo
-        except BaseException:
-            demo.airflow.dump_logs()
-            raise
+        yield demo
+    shutil.rmtree(state, ignore_errors=True)
 
 
-def settle(system: DemoSystem, run_id: str, states=("success", "failed")) -> tuple[str, dict]:
+class Tasks(dict):
+    """Task states that print the failed tasks' logs when an assertion about them fails."""
+
+    logs = ""
+
+    def __repr__(self) -> str:
+        return f"{dict.__repr__(self)}\n{self.logs}"
+
+
+def settle(system: DemoSystem, run_id: str, states=("success", "failed")) -> tuple[str, Tasks]:
     client = system.airflow.client
     system.wait_for_run(run_id)
     state = client.wait_for_run(FLOW, run_id, states=states, timeout=SETTLE)
-    return state, client.task_states(FLOW, run_id)
+    tasks = Tasks(client.task_states(FLOW, run_id))
+    base = system.airflow.home / "logs" / "tasks" / f"dag_id={FLOW}" / f"run_id={run_id}"
+    tasks.logs = "\n".join(f"--- {p.relative_to(base)}\n{p.read_text(errors='replace')[-4000:]}"
+                            for t, st in tasks.items() if st == "failed"
+                            for p in sorted((base / f"task_id={t}").glob("*.log")))
+    return state, tasks
 
 
 def slack_texts(system: DemoSystem) -> list[str]:
