@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from airflow.sdk import DAG, Param, TriggerRule
 
 from aof_airflow.factory.registry import build_task
-from aof_airflow.operators.escalation import Escalation
+from aof_airflow.operators.escalation import Escalation, RunTimeoutEscalation
 from aof_airflow.spec.graph import topological_order
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -88,6 +88,7 @@ def dag_kwargs(flow: Any, source: str | None) -> dict[str, Any]:
         kw["max_active_runs"] = spec.rate_limit.max_concurrent
     if spec.rate_limit.timeout_seconds:
         kw["dagrun_timeout"] = timedelta(seconds=spec.rate_limit.timeout_seconds)
+        kw["on_failure_callback"] = RunTimeoutEscalation(flow.name, escalation_channel(flow))
     return kw
 
 

@@ -72,3 +72,24 @@ class Escalation:
             log.warning("escalated the failure of %s to Slack %s (ts=%s)", node, out["channel"], out["ts"])
         except Exception:  # the run is failed either way; say loudly that the escalation did not go out
             log.exception("could not post the escalation for %s to Slack %s", node, channel)
+
+
+class RunTimeoutEscalation(Escalation):
+    """DAG-level `on_failure_callback` (run by the dag-processor). It only speaks for a run that hit
+    `rate_limit.timeout_seconds` (reason `timed_out`): a failed node has already escalated itself."""
+
+    def __call__(self, context: Any) -> None:
+        if context.get("reason") != "timed_out":
+            return
+        from aof_airflow.operators.slack import post_message, slack_conn_id
+
+        dag_run = context.get("dag_run")
+        run_id = context.get("run_id") or getattr(dag_run, "run_id", None)
+        inc = incident_id(getattr(dag_run, "conf", None))
+        text = (f"🔴 *AOF flow `{self.flow_name}` timed out* (rate_limit.timeout_seconds); its running nodes were stopped.\n"
+                f"*Run*: `{run_id}`" + (f"\n*PagerDuty incident*: {inc} left open for manual handling" if inc else "")
+                + "\n@oncall please investigate")
+        try:
+            post_message(slack_conn_id(self.conn_id), setting("escalation_channel") or self.channel, text)
+        except Exception:
+            log.exception("could not post the run-timeout escalation of %s", self.flow_name)
