@@ -197,6 +197,7 @@ def _new_revision_action(obs: Observation, failing: list[dict[str, Any]], f: Fin
     rev = bad_new_revision(obs, failing)
     if rev:
         f.action, f.command = "rollout-undo", workload_cmd(obs, "rollout-undo")
+        f.advice = f"roll back first, then fix the new revision before rolling forward ({f.advice})" if f.advice else "roll back first"
         f.evidence.append(rev.quote())
         f.summary += f" after {rev.quote()}"
         f.confidence = min(0.95, f.confidence + 0.05)

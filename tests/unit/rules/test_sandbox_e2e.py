@@ -152,3 +152,20 @@ def test_diagnosis_survives_the_shell_tools_output_limit(cluster) -> None:
     assert any(c.endswith("-o name") for c in commands) and any("jsonpath={@}" in c for c in commands)
     assert any(c.truncated for c in r.tool_calls)
     assert engine.last.cls == "crash-loop" and engine.last.action == "rollout-undo"
+
+
+def test_failed_restart_is_rolled_back(cluster, monkeypatch) -> None:
+    monkeypatch.setenv("AOF_RULES_VERIFY_WINDOW", "3")
+    from aof_airflow.agent.tools.toolbox import Toolbox
+
+    sc, api, scope = cluster("rules-crashloop-missing-env")  # a restart crashes the same way (on_action still-failing)
+    agent = seed_agent("remediation-agent", model=MODEL, tools=[{"type": "Shell", "config": {"allowed_commands": ["kubectl"]}}], memory=None)
+    with Toolbox(agent, scope, deadline=time.monotonic() + 120) as tb:
+        r = RulesEngine().run(agent, "Action: Restart the checkout pods\n", toolbox=tb, scope=scope, deadline=time.monotonic() + 120)
+        assert r.output["result"] == "failed" and r.output["rollback_needed"] is True
+        assert r.output["verification"].startswith("still failing")
+        rb = RulesEngine().run(agent, f"Rollback the failed remediation: {r.output['action_taken']}", toolbox=tb, scope=scope,
+                               deadline=time.monotonic() + 120)
+    assert rb.output["action_taken"] == "kubectl rollout undo deployment/checkout -n shop"
+    assert [a.action for a in api.actions] == ["rollout-restart", "rollout-undo"]
+    assert rb.output["result"] in ("partial", "success")
