@@ -20,7 +20,11 @@ def main() -> None:
 
     from aof_airflow.incidents import collector, records
 
-    if seed:
+    if seed:  # the seed replaces whatever earlier runs in this home recorded
+        from aof_airflow.db import ensure_tables
+
+        with ensure_tables().begin() as c:
+            c.execute(records.incidents.delete())
         records.save_many([records.IncidentRecord.from_json(d) for d in json.loads(Path(seed).read_text())])
     folder = os.environ["AIRFLOW__CORE__DAGS_FOLDER"]
     bag = DagBag(dag_folder=folder, bundle_path=Path(folder))
