@@ -26,20 +26,31 @@ DEFAULT_TIMEOUT = 900.0  # a node without timeout_seconds still ends
 
 def run_agent(agent: Agent, prompt: str, *, scope: AgentScope, timeout_seconds: float | None = None) -> AgentResult:
     deadline = time.monotonic() + (timeout_seconds or DEFAULT_TIMEOUT)
-    store = memory.store_for(agent) if scope.service else None
-    if store is not None:
+    engines, notes = _usable_engines(agent)  # no key anywhere: fail now, before starting any tool server
+    memory_notes: list[str] = []
+    store, past = None, []
+    try:
+        store = memory.store_for(agent) if scope.service else None
         limit = agent.spec.memory.config.max_entries if agent.spec.memory else 0
-        past = store.recent(scope.service, limit) if limit else []
+        past = store.recent(scope.service, limit) if store is not None and limit else []
+    except Exception as e:  # memory helps; it is not worth failing an incident over
+        memory_notes.append(f"memory unavailable ({type(e).__name__}: {e})")
+        log.warning("%s: memory unavailable: %s", agent.name, e)
+    if past:
         block = memory.as_prompt(scope.service, past)
         if block:
             prompt = f"{prompt}\n\n{block}"
             log.info("%s: offered %d past incident(s) of %s", agent.name, len(past), scope.service)
-    engines, notes = _usable_engines(agent)  # no key anywhere: fail now, before starting any tool server
     with Toolbox(agent, scope, deadline=deadline) as toolbox:
         result = _ask_models(agent, prompt, engines, notes, toolbox, scope, deadline)
+    result.notes.extend(memory_notes)
     _check_contract(agent, result)
     if store is not None:
-        store.add(scope.service, memory.summarize(result, scope))
+        try:
+            store.add(scope.service, memory.summarize(result, scope))
+        except Exception as e:
+            result.notes.append(f"memory not updated ({type(e).__name__}: {e})")
+            log.warning("%s: memory not updated: %s", agent.name, e)
     log.info(
         "%s answered by %s (%s) in %d step(s): tokens in/out %d/%d over %d call(s), %d tool call(s), %d change(s)",
         agent.name, result.model, result.source, result.steps, result.usage.input_tokens, result.usage.output_tokens,

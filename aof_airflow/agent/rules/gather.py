@@ -243,6 +243,11 @@ class Gatherer:
             self._service_backends(obs, selector)
 
         self._owners(obs)
+        if kind == "pod" and obs.workload and obs.target:
+            # a pod's incident is judged with its siblings: one stuck pod among healthy ones is not an outage
+            siblings = self.list_items(obs, "pods", obs.workload.get("spec", {}).get("selector"))
+            names = {p["metadata"]["name"] for p in siblings}
+            obs.pods = siblings + ([obs.target] if obs.target["metadata"]["name"] not in names else [])
         self._events(obs)
         self._logs(obs)
         self._scheduling(obs)

@@ -154,7 +154,8 @@ def check_kubectl(argv: list[str], policy: KubePolicy, scope: AgentScope) -> Kub
     out = list(argv)
     if ns is None and scope.namespace:
         ns = scope.namespace
-        out.append(f"--namespace={ns}")
+        end = out.index("--") if "--" in out else len(out)  # flags go before a `--` separator
+        out.insert(end, f"--namespace={ns}")
     selectors = [part for n, v in flags if n in ("-l", "--selector", "-f", "--filename") for part in (n, v)]
     targets = _targets(rest)
     if mutating:

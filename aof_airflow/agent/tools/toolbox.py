@@ -130,7 +130,11 @@ class Toolbox:
     def _mutate(self, call: KubeCall, args: dict[str, Any]) -> ToolCall:
         """Dry run on the server, snapshot the target, then the change; recorded so a retry does not repeat it."""
         command = shell.quote(call.argv)
-        previous = idempotency.recorded(self.scope, command)
+        try:
+            previous = idempotency.recorded(self.scope, command)
+        except Exception as e:  # the record is a safety net for retries; its outage must not block a fix
+            previous = None
+            self._note(f"could not read the change record ({type(e).__name__}: {e}); a retry may repeat: {command}")
         if previous is not None:
             self.actions.append(previous)
             self._note(f"already applied in an earlier try of this run, not repeated: {command}")
@@ -148,7 +152,10 @@ class Toolbox:
         action = Action(command=command, dry_run=dry_record, snapshot=snapshot, result=real.output, ok=real.ok)
         self.actions.append(action)
         if real.ok:
-            idempotency.record(self.scope, action)
+            try:
+                idempotency.record(self.scope, action)
+            except Exception as e:
+                self._note(f"could not record the change ({type(e).__name__}: {e}): {command}")
         out = f"dry run (server): {dry.output.strip()}\nsnapshot taken ({len(snapshot)} chars)\n{_with_status(real)}"
         return self._finish(ToolCall(SHELL, args, real.ok, out, truncated=real.truncated))
 
