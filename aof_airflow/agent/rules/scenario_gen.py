@@ -331,6 +331,18 @@ def build() -> list[dict[str, Any]]:
                       objects=a.objects() + [_ev(ns, p, "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 500", count=300)],
                       logs={f"{ns}/{p['metadata']['name']}/profile": "ERROR pool exhausted: timeout acquiring connection after 30000ms\n"}))
 
+    # 17b the same story paged for the pod itself (resource pod/...): judged with its siblings
+    ns = "accounts"
+    a = App(ns, "avatar", "registry.example.com/user/avatar:1.9.0", replicas=3, ready=2)
+    a.pod("a1v2t", [k.running("avatar", "registry.example.com/user/avatar:1.9.0")])
+    a.pod("a3v4t", [k.running("avatar", "registry.example.com/user/avatar:1.9.0")], node="rules-node-2")
+    p = a.pod("a5v6t", [k.running("avatar", "registry.example.com/user/avatar:1.9.0", ready=False)])
+    S.append(scenario("stuck-pod-by-name",
+                      "the alert names one avatar pod, unready for an hour (readiness 500: wedged image cache); its siblings serve.",
+                      id="RUL025", title=f"pod {p['metadata']['name']} not ready", service="avatar", ns=ns, resource=f"pod/{p['metadata']['name']}",
+                      cls="probe-failing", severity="medium", actions=["delete-pod"],
+                      objects=a.objects() + [_ev(ns, p, "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 500", count=360)]))
+
     # 18 rollout stuck on quota -> undo
     ns = "orders"
     fail = ('pods "orders-7f8g9h-" is forbidden: exceeded quota: compute-quota, requested: requests.cpu=2, used: requests.cpu=7, limited: requests.cpu=8')

@@ -55,6 +55,9 @@ def observation(objects: list[dict[str, Any]], ns: str, resource: str | None, *,
                     obs.deployment = find("Deployment", ro["name"])
             if o["kind"] == "StatefulSet" and not obs.statefulset:
                 obs.statefulset = find("StatefulSet", o["name"])
+    if kind == "pod" and obs.target and (obs.deployment or obs.statefulset):
+        wsel = (obs.deployment or obs.statefulset)["spec"]["selector"]
+        obs.pods = [p for p in pods if selector_matches(wsel, p["metadata"].get("labels"))]
     if obs.deployment:
         dn = obs.deployment["metadata"]["name"]
         obs.replicasets = [r for r in inns if r["kind"] == "ReplicaSet" and any(o.get("name") == dn for o in r["metadata"].get("ownerReferences", []))]
