@@ -21,7 +21,6 @@ import random
 import resource
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from datetime import datetime, timedelta, timezone
@@ -47,7 +46,6 @@ def rss_kb() -> int:
 
 
 async def main(args: argparse.Namespace) -> dict:
-    os.environ.setdefault("AOF_DATABASE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='aof-bench-')}/aof.db")
     slack = SlackWebAPI().start()  # tiers switched on after the setup posts
     wc = WebClient(token=slack.token, base_url=slack.base_url)
     tss, cid = [], ""

@@ -10,6 +10,7 @@ trigger applies the approver rule, so a non-approver's click never blocks a late
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -34,7 +35,18 @@ async def read_decisions(ref: TIRef) -> list[dict[str, Any]]:
 
     value = await BaseXCom.aget_one(key=DECISIONS_KEY, dag_id=ref.dag_id, task_id=ref.task_id, run_id=ref.run_id,
                                     map_index=ref.map_index)
-    return list(value or [])
+    return _as_records(value)
+
+
+def _as_records(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):  # written serialized by an older writer: be lenient, never crash the poller
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, dict) and {"reaction", "user"} <= v.keys()]
 
 
 # ------------------------------------------------------------------ writers: processes with DB access
@@ -47,11 +59,13 @@ def record_decision(ref: TIRef, *, reaction: str, user: str, source: str) -> Non
     with create_session() as session:
         row = session.scalars(XComModel.get_many(run_id=ref.run_id, key=DECISIONS_KEY, task_ids=ref.task_id,
                                                  dag_ids=ref.dag_id, map_indexes=ref.map_index)).first()
-        current = list(XComModel.deserialize_value(row) or []) if row is not None else []
+        current = _as_records(XComModel.deserialize_value(row)) if row is not None else []
         current.append({"reaction": reaction, "user": user, "source": source,
                         "decided_at": datetime.now(timezone.utc).isoformat()})
+        # serialize=False: stored as plain JSON, exactly like values the Execution API writes, so the
+        # trigger's BaseXCom.aget_one reads back the list (serialize=True would store a JSON string).
         XComModel.set(DECISIONS_KEY, current, dag_id=ref.dag_id, task_id=ref.task_id, run_id=ref.run_id,
-                      map_index=ref.map_index, session=session)
+                      map_index=ref.map_index, serialize=False, session=session)
 
 
 def waiting_approvals(run_id: str | None = None, task_id: str | None = None,

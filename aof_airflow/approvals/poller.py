@@ -154,20 +154,29 @@ class ChannelPoller:
 
     async def _run(self) -> None:
         while self._watches:
-            now = self._clock()
-            if self._db_reader is not None and now >= self._next_db:
-                await self.check_db()
-                gap = max(self.settings.db_interval, len(self.pending) / self.settings.db_reads_per_second)
-                self._next_db = self._clock() + gap
-            if now >= self._next_slack and self.pending:
-                await self.poll_slack()
-            nxt = min(self._next_slack, self._next_db if self._db_reader else self._next_slack)
-            delay = max(0.05, nxt - self._clock())
-            self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
+                await self._tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one bad answer must not silently end the wait of every pending approval
+                log.exception("approval poller %s: unexpected error; carrying on", self.channel)
+                await asyncio.sleep(self.settings.min_interval)
+
+    async def _tick(self) -> None:
+        now = self._clock()
+        if self._db_reader is not None and now >= self._next_db:
+            await self.check_db()
+            gap = max(self.settings.db_interval, len(self.pending) / self.settings.db_reads_per_second)
+            self._next_db = self._clock() + gap
+        if now >= self._next_slack and self.pending:
+            await self.poll_slack()
+        nxt = min(self._next_slack, self._next_db if self._db_reader else self._next_slack)
+        delay = max(0.05, nxt - self._clock())
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
 
     async def check_db(self) -> None:
         """Decisions recorded on the waiting task instances (aofctl, Slack buttons / Events); no Slack call."""

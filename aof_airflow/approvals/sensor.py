@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from aof_airflow.approvals.decisions import REQUEST_KEY
+from aof_airflow.approvals.decisions import DECISIONS_KEY, REQUEST_KEY
 from aof_airflow.approvals.outcome import TIMED_OUT, no_approvers_warning, thread_text
 from aof_airflow.approvals.trigger import SlackApprovalTrigger
 from aof_airflow.config import setting
@@ -110,6 +110,7 @@ class SlackApprovalSensor(BaseSensorOperator):
         # where aofctl / tests / the UI's XCom tab find the message (we may not touch the metadata DB here)
         ti.xcom_push(key=REQUEST_KEY, value={"channel": channel, "ts": ts, "permalink": permalink,
                                              "deadline": deadline.isoformat(), "approvers": approvers})
+        ti.xcom_push(key=DECISIONS_KEY, value=[])  # aofctl / Slack buttons append here; the trigger reads it
         self.log.info("approval requested in %s (ts %s, %s); approvers: %s; times out at %s", channel, ts,
                       permalink, approvers or "ANYONE", deadline.isoformat())
         self._defer(channel, ts, permalink, deadline, approvers, bot_user_id,
