@@ -116,7 +116,7 @@ def _dur(v: float | None) -> str:
 def chart(points: list[dict[str, Any]], key: str, *, title: str, kind: str, fmt: Any, color: str,
           max_value: float | None = None, width: int = 560, height: int = 180) -> str:
     """An inline SVG chart of one series per day (bars for durations, a line for rates); gaps stay gaps."""
-    pad_l, pad_b, pad_t = 44, 26, 22
+    pad_l, pad_b, pad_t = 44, 26, 30
     w, h = width - pad_l - 8, height - pad_b - pad_t
     vals = [p.get(key) for p in points]
     top = max_value or max([v for v in vals if v is not None] or [1]) or 1
