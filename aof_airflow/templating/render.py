@@ -112,7 +112,9 @@ class _ShellState:
     @property
     def where(self) -> str:
         if self.heredoc:
-            return "heredoc-quoted" if self.heredoc[2] else "heredoc"
+            if self.heredoc[2]:
+                return "heredoc-quoted"
+            return "heredoc-string" if _open_quote(self.line) else "heredoc"
         if self.comment:
             return "comment"
         return self.stack[-1]
@@ -183,16 +185,32 @@ class _ShellState:
             i += 1
 
 
+def _open_quote(line: list[str]) -> bool:
+    """Whether a heredoc line so far has an unclosed literal double quote (a "..." string in the text)."""
+    open_, escaped = False, False
+    for c in "".join(line):
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif c == '"':
+            open_ = not open_
+    return open_
+
+
 def render_shell(script: str, ctx: TemplateContext) -> ShellScript:
     """Values never enter the script's text: each placeholder becomes a reference to an env var holding it.
 
     How the reference is written depends on where it stands, so the value is always one word that bash
     expands once and never re-reads as code: "${V}" in plain text, ${V} inside "..." or a heredoc, and
     '"${V}"' inside '...'. Placeholders in comments are left as they are and not resolved.
+
+    Inside a "..." string of a heredoc's text (the tutorial writes a JSON file that way), the value is
+    escaped as a double-quoted string (JSON's rules), so the file it writes stays valid whatever the value.
     """
     out: list[str] = []
     env: dict[str, str] = {}
-    names: dict[str, str] = {}
+    names: dict[tuple[str, bool], str] = {}
     state = _ShellState()
     for seg in segments(script):
         if isinstance(seg, Literal):
@@ -210,10 +228,12 @@ def render_shell(script: str, ctx: TemplateContext) -> ShellScript:
                 "could only be pasted into the script: use an unquoted heredoc (<<EOF)",
                 name=seg.raw,
             )
-        if seg.raw not in names:
-            names[seg.raw] = f"AOF_V_{len(names) + 1}"
-            env[names[seg.raw]] = value_to_text(value_of(seg, ctx))
-        ref = "${" + names[seg.raw] + "}"
+        key = (seg.raw, where == "heredoc-string")
+        if key not in names:
+            names[key] = f"AOF_V_{len(names) + 1}"
+            text = value_to_text(value_of(seg, ctx))
+            env[names[key]] = json.dumps(text, ensure_ascii=False)[1:-1] if key[1] else text
+        ref = "${" + names[key] + "}"
         out.append({"plain": f'"{ref}"', "squote": f"'\"{ref}\"'"}.get(where, ref))
         state.feed("x")
     return ShellScript("".join(out), env)

@@ -143,3 +143,13 @@ def test_any_string_round_trips_through_json_unchanged(value):
 def test_text_rendering_is_one_pass(value):
     c = ctx(event={"t": value})
     assert render_text("[${event.t}]", c) == f"[{value}]"
+
+
+@settings(max_examples=40, deadline=None)
+@given(text_values)
+def test_values_in_a_heredocs_quoted_json_strings_keep_the_file_valid(value):
+    # the tutorial's log-incident node writes JSON through an unquoted heredoc
+    c = ctx(d={"output": {"root_cause": value, "n": 3}})
+    out = run_bash('cat <<EOF\n{\n  "root_cause": "${d.output.root_cause}",\n  "n": ${d.output.n}\n}\nEOF\n', c)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"root_cause": value, "n": 3}
