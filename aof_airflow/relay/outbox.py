@@ -9,6 +9,7 @@ derived from the incident makes Airflow answer 409 to the second.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (Column, Float, Index, Integer, String, Table, Text, UniqueConstraint, and_, func,
-                        insert, or_, select, update)
+                        event, insert, or_, select, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -62,12 +63,44 @@ class Row:
     needs_details: bool
     conf: dict[str, Any]
     attempts: int
+    claim: str = ""
+
+
+_tuned: set[str] = set()
+
+
+def _tune_sqlite(url: str, synchronous: str) -> None:
+    """A relay-only SQLite file: WAL (readers never block the 202's insert) and the chosen fsync policy.
+
+    synchronous=FULL (default) fsyncs the WAL on every commit: an accepted webhook survives a power
+    loss. NORMAL survives a crash of the relay process but not of the machine; it is much faster on slow
+    disks. Never applied to Airflow's own metadata DB, whose journal mode is Airflow's business.
+    """
+    if not url.startswith("sqlite") or url in _tuned:
+        return
+    mode = synchronous.upper()
+    if mode not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError(f"relay_sqlite_synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
+    eng = db.engine(url)
+
+    def _pragmas(dbapi_conn, _record) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={mode}")
+        cur.close()
+
+    event.listen(eng, "connect", _pragmas)
+    eng.dispose()  # connections made before the listener get replaced
+    _tuned.add(url)
 
 
 class Outbox:
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, sqlite_synchronous: str = "FULL") -> None:
+        if url:
+            _tune_sqlite(url, sqlite_synchronous)
         self.engine: Engine = db.ensure_tables(url)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._claims = itertools.count()
 
     def ping(self) -> None:
         with self.engine.connect() as c:
@@ -105,23 +138,17 @@ class Outbox:
     def claim(self, limit: int, lease_seconds: float = 60.0) -> list[Row]:
         """Lease up to `limit` due rows to this worker; a crashed worker's lease simply runs out."""
         now = time.time()
-        with self.engine.connect() as c:
-            ids = [r[0] for r in c.execute(
-                select(outbox.c.id).where(outbox.c.state == PENDING, outbox.c.next_attempt_at <= now,
-                                          outbox.c.claimed_until < now)
-                .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit))]
-        rows: list[Row] = []
-        for row_id in ids:
-            with self.engine.begin() as c:
-                got = c.execute(update(outbox).where(
-                    outbox.c.id == row_id, outbox.c.state == PENDING, outbox.c.claimed_until < now)
-                    .values(claimed_until=now + lease_seconds, claimed_by=self.worker_id)).rowcount
-                if got != 1:
-                    continue  # another relay took it
-                r = c.execute(select(outbox).where(outbox.c.id == row_id)).mappings().one()
-            rows.append(Row(r["id"], r["flow"], r["dag_id"], r["dag_run_id"], r["incident_id"],
-                            bool(r["needs_details"]), json.loads(r["conf"]), r["attempts"]))
-        return rows
+        token = f"{self.worker_id}:{next(self._claims)}"
+        due = (outbox.c.state == PENDING, outbox.c.next_attempt_at <= now, outbox.c.claimed_until < now)
+        ids = select(outbox.c.id).where(*due).order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
+        with self.engine.begin() as c:
+            # write first (no read-then-upgrade lock dance on SQLite); the outer conditions are re-checked
+            # on Postgres when another relay updated a row in between, so a row is never leased twice
+            c.execute(update(outbox).where(outbox.c.id.in_(ids.scalar_subquery()), *due)
+                      .values(claimed_until=now + lease_seconds, claimed_by=token))
+            got = c.execute(select(outbox).where(outbox.c.claimed_by == token).order_by(outbox.c.id)).mappings().all()
+        return [Row(r["id"], r["flow"], r["dag_id"], r["dag_run_id"], r["incident_id"], bool(r["needs_details"]),
+                    json.loads(r["conf"]), r["attempts"], token) for r in got]
 
     def delivered(self, row: Row, note: str | None = None, conf: dict[str, Any] | None = None) -> None:
         values: dict[str, Any] = dict(state=DELIVERED, delivered_at=time.time(), claimed_until=0.0,
@@ -142,7 +169,7 @@ class Outbox:
 
     def _set(self, row: Row, values: dict[str, Any]) -> None:
         with self.engine.begin() as c:
-            c.execute(update(outbox).where(outbox.c.id == row.id, outbox.c.claimed_by == self.worker_id)
+            c.execute(update(outbox).where(outbox.c.id == row.id, outbox.c.claimed_by == row.claim)
                       .values(**values))
 
     def rows(self, **where: Any) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ class Relay:
     def __init__(self, flows: FlowSource, settings: RelaySettings) -> None:
         self.settings = settings
         self.flows = FlowTable(flows)
-        self.outbox = Outbox(settings.database_url)
+        self.outbox = Outbox(settings.database_url, settings.sqlite_synchronous)
         self.client = AirflowClient(settings.airflow_api_url, settings.airflow_username, settings.airflow_password,
                                     settings.request_timeout_seconds)
         self.queued = QueuedCache(self.client, settings.queued_cache_seconds)

@@ -51,6 +51,7 @@ class RelaySettings:
     dispatch_workers: int = 4
     request_timeout_seconds: float = 10.0
     start_dispatcher: bool = True
+    sqlite_synchronous: str = "FULL"  # relay-only SQLite outbox: FULL = fsync per webhook (see outbox.py)
 
     @classmethod
     def load(cls, **overrides) -> "RelaySettings":
@@ -86,6 +87,7 @@ class RelaySettings:
         kw["pagerduty_api_key"] = key or ""
         secrets = setting("pagerduty_signing_secret") or os.environ.get("PAGERDUTY_SIGNING_SECRET") or ""
         kw["pagerduty_signing_secrets"] = tuple(s.strip() for s in secrets.split(",") if s.strip())
+        kw["sqlite_synchronous"] = setting("relay_sqlite_synchronous") or "FULL"
         kw["max_body_bytes"] = int(_float("relay_max_body_bytes", cls.max_body_bytes))
         kw["backoff_max_seconds"] = _float("relay_backoff_max_seconds", cls.backoff_max_seconds)
         kw.update(overrides)

@@ -296,7 +296,7 @@ class AirflowStack:
     def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """A REST call with the JWT (`path` like `/api/v2/dags`); gets a new token once if it was rejected."""
         if self._client is None:
-            self._client = httpx.Client(base_url=self.base_url, timeout=30)
+            self._client = httpx.Client(base_url=self.base_url, timeout=60)
         for attempt in range(2):
             headers = {**kw.pop("headers", {}), "Authorization": f"Bearer {self.token()}"}
             r = self._client.request(method, path, headers=headers, **kw)
@@ -319,9 +319,12 @@ class AirflowStack:
         """Until the dag-processor has parsed `dag_id` (fails early with the import errors, if any)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            r = self.api("GET", f"/api/v2/dags/{dag_id}")
-            if r.status_code == 200:
-                return r.json()
+            try:
+                r = self.api("GET", f"/api/v2/dags/{dag_id}")
+                if r.status_code == 200:
+                    return r.json()
+            except httpx.HTTPError:  # a busy (or restarting) api-server: keep waiting until the deadline
+                pass
             time.sleep(0.5)
         raise StackError(f"DAG {dag_id!r} not loaded after {timeout}s; import errors: {self.import_errors()}")
 
@@ -340,8 +343,11 @@ class AirflowStack:
         deadline = time.monotonic() + timeout
         state = None
         while time.monotonic() < deadline:
-            run = self.get_run(dag_id, run_id)
-            state = run and run["state"]
+            try:
+                run = self.get_run(dag_id, run_id)
+            except httpx.HTTPError:
+                run = None
+            state = run and run["state"] if run else state
             if state in want:
                 return state
             time.sleep(0.5)
