@@ -153,6 +153,17 @@ def scenarios(selected: list[str] | None = None, prefix: str = "rules-") -> list
     return [n for n in names if n.startswith(prefix)] if prefix else names
 
 
+def _line(o: Outcome) -> str:
+    if o.error:
+        return f"ERROR {o.scenario}: {o.error}"
+    failed = [k for k, v in o.checks.items() if not v]
+    exp = o.expected
+    return (f"{'PASS' if o.passed else 'FAIL'} {o.scenario:<38} class={o.cls:<31} severity={o.got.get('severity', '?'):<8} "
+            f"action={o.action:<15} ({o.calls} kubectl calls, {o.seconds:.1f}s)"
+            + (f"  expected class={exp['root_cause_class']} severity={exp['severity']} actions={exp['actions']}; failed: {', '.join(failed)}"
+               if failed else ""))
+
+
 def _run_one_quiet(args: tuple[str, str | None]) -> Outcome:
     import logging
 
@@ -169,25 +180,17 @@ def run(selected: list[str] | None = None, *, prefix: str = "rules-", agent_path
     logging.getLogger("aof.agent").setLevel(logging.WARNING)
     load_agent(agent_path)  # fail early on a bad agent file
     names = scenarios(selected, prefix)
-    outcomes = []
-    if jobs > 1 and len(names) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = pool.map(_run_one_quiet, [(n, agent_path) for n in names])
-            iterator = iter(results)
-    else:
-        iterator = (_run_one_quiet((n, agent_path)) for n in names)
-    for o in iterator:
-        name = o.scenario
-        outcomes.append(o)
-        if o.error:
-            echo(f"ERROR {name}: {o.error}")
-            continue
-        mark = "PASS" if o.passed else "FAIL"
-        failed = [k for k, v in o.checks.items() if not v]
-        exp = o.expected
-        echo(f"{mark} {name:<38} class={o.cls:<31} severity={o.got.get('severity', '?'):<8} action={o.action:<15} "
-             f"({o.calls} kubectl calls, {o.seconds:.1f}s)"
-             + (f"  expected class={exp['root_cause_class']} severity={exp['severity']} actions={exp['actions']}; failed: {', '.join(failed)}" if failed else ""))
+    outcomes: list[Outcome] = []
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(names) > 1 else None
+    try:
+        results = pool.map(_run_one_quiet, [(n, agent_path) for n in names]) if pool else \
+            (_run_one_quiet((n, agent_path)) for n in names)
+        for o in results:  # in scenario order, as soon as each is done
+            outcomes.append(o)
+            echo(_line(o))
+    finally:
+        if pool:
+            pool.shutdown()
     n, ok = len(outcomes), sum(o.passed for o in outcomes)
     echo(f"TOTAL {ok}/{n} passed ({MODEL}: deterministic detectors over kubectl output, no language model)")
     return outcomes
