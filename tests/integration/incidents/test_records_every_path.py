@@ -5,6 +5,9 @@ plugin's listeners as the scheduler does), each complete -- and `collect()` rebu
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,8 +43,12 @@ RUNS = [
 
 
 @pytest.fixture(scope="module")
-def runs(airflow_home):
-    home = airflow_home([Path(__file__).parent / "dags" / "seed_shaped.py"])
+def home(airflow_home):
+    return airflow_home([Path(__file__).parent / "dags" / "seed_shaped.py"])
+
+
+@pytest.fixture(scope="module")
+def runs(home):
     out = home.run(DAG_ID, RUNS)
     assert out["import_errors"] == {}
     return out["runs"]
@@ -129,3 +136,35 @@ def test_human_approved_record(runs):
     r = runs["approved"]["record"]
     assert r["result"] == "auto_resolved"
     assert r["approval"]["outcome"] == "approved" and r["approval"]["by"] == "U0SRELEAD"
+
+
+def _aofctl(home, *args: str) -> str:
+    exe = Path(sys.executable).parent / "aofctl"
+    r = subprocess.run([str(exe), *args], env={**home.env, "AOF_AIRFLOW_API_URL": ""}, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
+
+
+def test_aofctl_flow_status_reads_airflow_runs_and_our_results(home, runs):
+    out = json.loads(_aofctl(home, "flow", "status", DAG_ID, "--source", "db", "--json"))
+    got = {r["run_id"]: r for r in out["runs"]}
+    assert len(got) == 5
+    for name, run in runs.items():
+        row = got[run["run_id"]]
+        assert row["state"] == run["state"]
+        assert row["result"] == run["record"]["result"]
+        assert row["incident"] == run["record"]["incident_id"]
+    assert got[runs["fail"]["run_id"]]["failed"] == ["remediate"]
+    table = _aofctl(home, "flow", "status", DAG_ID, "--source", "db")
+    assert "INC-SKIP" in table and "skipped_at_approval" in table
+
+
+def test_aofctl_flow_logs_and_metrics_over_the_real_records(home, runs):
+    listing = json.loads(_aofctl(home, "flow", "logs", DAG_ID, "--json"))["incidents"]
+    assert {r["incident_id"] for r in listing} == {"INC-OK", "INC-ESC", "INC-SKIP", "INC-FAIL", "INC-APPR"}
+    m = json.loads(_aofctl(home, "flow", "metrics", DAG_ID, "--window", "1d", "--json"))
+    assert m["runs"] == 5
+    assert m["results"] == {"auto_resolved": 2, "escalated": 1, "failed": 1, "skipped_at_approval": 1}
+    assert (m["success_rate"], m["auto_resolved_rate"], m["escalation_rate"]) == (0.8, 0.4, 0.4)
+    assert m["approvals"]["outcomes"] == {"approved": 1, "auto": 3, "skipped": 1}
