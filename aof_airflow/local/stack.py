@@ -124,7 +124,9 @@ class LocalAirflow:
                 "fernet_key": self._secret("fernet", 32),  # Fernet: url-safe base64 of 32 bytes
             },
             "database": {"sql_alchemy_conn": self.db_url},
-            "logging": {"base_log_folder": str(self.home / "logs" / "tasks")},
+            # The log servers default to fixed ports (8793/8794): parallel stacks on one machine would collide.
+            "logging": {"base_log_folder": str(self.home / "logs" / "tasks"),
+                        "worker_log_server_port": free_port(), "trigger_log_server_port": free_port()},
             "api": {"base_url": self.base_url, "host": "127.0.0.1", "port": self.port, "workers": 1,
                     "secret_key": self._secret("api-secret", 32)},
             "api_auth": {"jwt_secret": self._secret("jwt-secret", 64)},
