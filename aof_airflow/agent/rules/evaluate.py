@@ -179,6 +179,11 @@ def run(selected: list[str] | None = None, *, prefix: str = "rules-", agent_path
 
     logging.getLogger("aof.agent").setLevel(logging.WARNING)
     load_agent(agent_path)  # fail early on a bad agent file
+    import aof_airflow.agent.tools.toolbox  # noqa: F401  (heavy imports once, before the workers fork)
+    import aof_airflow.sandbox.kube  # noqa: F401
+    from aof_airflow.agent.masking import redact
+
+    redact("warm-up")  # its first call imports Airflow's secrets masker (seconds): once, here
     names = scenarios(selected, prefix)
     outcomes: list[Outcome] = []
     pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(names) > 1 else None
