@@ -44,7 +44,7 @@ HOSTILE: list[tuple[str, str, dict, bytes, int]] = [
     ("token plus char", "POST", {**AUTH, "Authorization": "Bearer " + TOKEN + "x"}, GOOD, 403),
     ("basic scheme", "POST", {**AUTH, "Authorization": "Basic " + TOKEN}, GOOD, 401),
     ("bare token", "POST", {**AUTH, "Authorization": TOKEN}, GOOD, 401),
-    ("empty bearer", "POST", {**AUTH, "Authorization": "Bearer "}, GOOD, 401),
+    ("empty bearer", "POST", {**AUTH, "Authorization": "Bearer"}, GOOD, 401),
     ("GET method", "GET", AUTH, b"", 405),
     ("PUT method", "PUT", AUTH, GOOD, 405),
     ("DELETE method", "DELETE", AUTH, GOOD, 405),
