@@ -27,7 +27,7 @@ SETTLE = 900  # seconds: generous, CI machines are small and shared
 
 
 @pytest.fixture(scope="module")
-def system():
+def system(request):
     # Not tmp_path: pytest keeps only its last three temp dirs, and a concurrent session would delete
     # this Airflow's home (its SQLite DB included) under the running processes.
     state = Path(tempfile.mkdtemp(prefix="aof-e2e-"))
@@ -43,16 +43,20 @@ def system():
             r = demo.send(body)
             assert r.status_code == 202, r.text
         yield demo
-    shutil.rmtree(state, ignore_errors=True)
+    if request.session.testsfailed:
+        print(f"\nkept the e2e state for a look: {state}")
+    else:
+        shutil.rmtree(state, ignore_errors=True)
 
 
 class Tasks(dict):
-    """Task states that print the failed tasks' logs when an assertion about them fails."""
+    """Task states, and the failed tasks' logs to show when an expectation about them fails."""
 
     logs = ""
 
-    def __repr__(self) -> str:
-        return f"{dict.__repr__(self)}\n{self.logs}"
+    def expect(self, ok: bool, what: str) -> None:
+        if not ok:  # pytest.fail: an assert's message would be cut short, and the logs are the point
+            pytest.fail(f"{what}\ntask states: {dict(self)}\n{self.logs}", pytrace=False)
 
 
 def settle(system: DemoSystem, run_id: str, states=("success", "failed")) -> tuple[str, Tasks]:
@@ -77,11 +81,11 @@ def pd_writes(system: DemoSystem, incident: str) -> list:
 
 def test_test001_is_auto_remediated_verified_and_resolved(system):
     state, tasks = settle(system, "pd-TEST001")
-    assert state == "success", tasks
+    tasks.expect(state == "success", 'state == "success"')
     ran = {"parse-alert", "diagnose", "notify-diagnosis", "check-severity", "auto-approve", "remediate", "verify-fix",
            "remediation-failed", "notify-success", "close-pagerduty", "log-incident"}
-    assert {t for t, s in tasks.items() if s == "success"} == ran, tasks
-    assert {t for t, s in tasks.items() if s == "skipped"} == {"request-approval", "rollback", "escalate"}, tasks
+    tasks.expect({t for t, s in tasks.items() if s == "success"} == ran, '{t for t, s in tasks.items() if s == "success"} == ran')
+    tasks.expect({t for t, s in tasks.items() if s == "skipped"} == {"request-approval", "rollback", "escalate"}, '{t for t, s in tasks.items() if s == "skipped"} == {"request-approval", "rollback", "escalate"}')
     (put,) = pd_writes(system, "TEST001")
     assert put.status == 200 and put.headers.get("From")
     assert put.body["incident"]["status"] == "resolved"
@@ -103,8 +107,8 @@ def test_test002_waits_deferred_until_an_approver_clicks_in_the_sandbox_page(sys
         assert time.monotonic() < deadline, client.task_states(FLOW, "pd-TEST002")
         time.sleep(1)
     time.sleep(3)
-    tasks = client.task_states(FLOW, "pd-TEST002")
-    assert tasks["request-approval"] == "deferred" and tasks.get("remediate") in (None, "none"), tasks
+    tasks = Tasks(client.task_states(FLOW, "pd-TEST002"))
+    tasks.expect(tasks["request-approval"] == "deferred" and tasks.get("remediate") in (None, "none"), 'tasks["request-approval"] == "deferred" and tasks.get("remediate") in (None, "none")')
     approval = next(m for m in system.sandbox.slack.messages("#incidents") if "Human Approval Required" in m["text"])
     assert "Database cluster down" in approval["text"]
 
@@ -117,18 +121,18 @@ def test_test002_waits_deferred_until_an_approver_clicks_in_the_sandbox_page(sys
         page.wait_for("document.body.innerText.includes('U_ONCALL') || document.querySelector('.reaction') !== null")
 
     state, tasks = settle(system, "pd-TEST002")
-    assert tasks["request-approval"] == "success", tasks
-    assert tasks["remediate"] in ("success", "failed") and tasks["remediate"] != "skipped", tasks
-    assert tasks["auto-approve"] == "skipped", tasks
+    tasks.expect(tasks["request-approval"] == "success", 'tasks["request-approval"] == "success"')
+    tasks.expect(tasks["remediate"] in ("success", "failed") and tasks["remediate"] != "skipped", 'tasks["remediate"] in ("success", "failed") and tasks["remediate"] != "skipped"')
+    tasks.expect(tasks["auto-approve"] == "skipped", 'tasks["auto-approve"] == "skipped"')
     thread = system.sandbox.slack.thread("#incidents", approval["ts"])
     assert any("U_ONCALL" in m["text"] for m in thread[1:]), thread
 
 
 def test_test003_failed_verification_rolls_back_escalates_and_leaves_pagerduty_open(system):
     state, tasks = settle(system, "pd-TEST003")
-    assert tasks["remediate"] == "success", tasks
-    assert tasks["rollback"] == "success" and tasks["escalate"] == "success", tasks
-    assert tasks["notify-success"] == "skipped" and tasks["close-pagerduty"] == "skipped", tasks
+    tasks.expect(tasks["remediate"] == "success", 'tasks["remediate"] == "success"')
+    tasks.expect(tasks["rollback"] == "success" and tasks["escalate"] == "success", 'tasks["rollback"] == "success" and tasks["escalate"] == "success"')
+    tasks.expect(tasks["notify-success"] == "skipped" and tasks["close-pagerduty"] == "skipped", 'tasks["notify-success"] == "skipped" and tasks["close-pagerduty"] == "skipped"')
     assert pd_writes(system, "TEST003") == []
     assert system.sandbox.pagerduty.incident("TEST003")["status"] != "resolved"
     assert any("Auto-Remediation FAILED" in t and "Checkout pods OOMKilled" in t for t in slack_texts(system))
