@@ -87,3 +87,24 @@ class Topology:
 def copy_dags(target: Path) -> Path:
     shutil.copytree(ROOT / "dags", target, ignore=shutil.ignore_patterns("__pycache__"))
     return target
+
+
+def fresh_incident(system: DemoSystem, scenario: str, incident_id: str) -> dict:
+    """The scenario's webhook payload under a new incident id, opened in the sandbox PagerDuty too (the flow's
+    close-pagerduty PUT needs an incident to resolve)."""
+    from aof_airflow.sandbox.scenario import load_scenario
+
+    sc = load_scenario(scenario)
+    body = sc.payload()
+    inc = body["event"]["incident"]
+    inc["id"] = incident_id
+    inc["html_url"] = f"https://sandbox.pagerduty.invalid/incidents/{incident_id}"
+    system.sandbox.pagerduty.add_incident(incident_id, inc["title"], inc["service"]["name"], inc["urgency"],
+                                          dict(inc["custom_details"]))
+    return body
+
+
+def resolves(system: DemoSystem, incident_id: str) -> list:
+    """PagerDuty PUTs that resolved `incident_id` (the flow's last word to the outside world)."""
+    return [r for r in system.sandbox.pagerduty.requests
+            if r.method == "PUT" and r.path == f"/incidents/{incident_id}" and r.status == 200]

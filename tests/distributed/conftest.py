@@ -1,0 +1,25 @@
+"""One distributed topology per test session (starting it costs ~2-3 minutes on this machine): Postgres,
+a private Redis, CeleryExecutor with two workers, scheduler, dag-processor, triggerer, api-server, two relays."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.distributed.retrying_flow import write_retrying_flow
+from tests.distributed.topology import Topology, copy_dags
+
+VERIFY_WINDOW = "15"  # seconds the remediation agent watches after a change: long enough to crash it mid-way
+
+
+@pytest.fixture(scope="session")
+def topology(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    state = tmp_path_factory.mktemp("distributed")
+    dags = copy_dags(state / "dags")  # the repo's dags/ plus the retrying copy of the seed flow
+    write_retrying_flow(dags)
+    topo = Topology(state, workers=2, relays=2, dags_folder=dags,
+                    extra_env={"AOF_RULES_VERIFY_WINDOW": VERIFY_WINDOW})
+    with topo:
+        failed_before = request.session.testsfailed
+        yield topo
+        if request.session.testsfailed > failed_before and topo.system and topo.system.airflow:
+            topo.system.airflow.dump_logs(6000)

@@ -1,0 +1,154 @@
+"""Faults on the distributed topology: a Celery worker SIGKILLed while `remediate` runs, the scheduler killed
+and restarted mid-run, Redis restarted (it keeps nothing on disk: queued Celery messages are lost).
+
+Runs after test_distributed_e2e.py on the same session topology (pytest orders files by name)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from aof_airflow.agent.tools.idempotency import actions_table
+from aof_airflow.local.demo import FLOW
+from aof_airflow.sandbox.scenario import load_scenario
+from tests.distributed.faults import crash_worker, task_process_worker
+from tests.distributed.retrying_flow import RETRYING_FLOW
+from tests.distributed.topology import HEARTBEAT_TIMEOUT, QUEUED_TIMEOUT, fresh_incident, resolves
+
+pytestmark = [pytest.mark.distributed, pytest.mark.timeout(1200)]
+
+SETTLE = 600
+CHECKOUT = "deployment/checkout"  # TEST003's workload: a restart does not heal it, so every try would act
+
+
+def change_records(topology, run_id: str) -> list[tuple[str, str]]:
+    """(node, command) of every change the agent tools recorded for the run, read from the metadata DB."""
+    eng = create_engine(topology.db.url)
+    try:
+        with eng.connect() as conn:
+            rows = conn.execute(select(actions_table.c.node_id, actions_table.c.command)
+                                .where(actions_table.c.run_id == run_id)).all()
+    finally:
+        eng.dispose()
+    return [tuple(r) for r in rows]
+
+
+def checkout_changes(topology) -> list:
+    return [a for a in topology.system.sandbox.kube.actions if a.resource.endswith("checkout")]
+
+
+def remediate_ti(client, dag_id: str, run_id: str) -> dict:
+    return next(ti for ti in client.task_instances(dag_id, run_id) if ti["task_id"] == "remediate")
+
+
+def crash_the_worker_running_remediate(topology, dag_id: str, run_id: str) -> str:
+    """Wait until remediate has made (and recorded) its change, then kill the worker that runs it."""
+    system = topology.system
+    deadline = time.monotonic() + SETTLE
+    while not any(node == "remediate" for node, _ in change_records(topology, run_id)):
+        tasks = system.airflow.client.task_states(dag_id, run_id)
+        assert time.monotonic() < deadline and tasks.get("remediate") not in ("success", "failed"), tasks
+        time.sleep(0.3)
+    ti = remediate_ti(system.airflow.client, dag_id, run_id)
+    assert ti["state"] == "running", ti
+    worker = task_process_worker(system.airflow, ti["id"])
+    assert worker, f"no worker runs task instance {ti['id']}"
+    crash_worker(system.airflow, worker)
+    return worker
+
+
+def restart(topology, name: str) -> None:
+    airflow = topology.system.airflow
+    airflow.start_process(name)
+    time.sleep(2)
+    assert airflow.procs.is_running(name), airflow.procs.log_tail(name, 3000)
+
+
+def test_worker_crash_in_the_seed_flow_fails_remediate_and_never_repeats_the_change(topology):
+    """The seed's nodes have no retries: Airflow 3.3 notices the dead task after the heartbeat timeout and
+    fails it for good. What must hold: the change was applied exactly once and the record says so."""
+    system = topology.system
+    client = system.airflow.client
+    before = len(checkout_changes(topology))
+    assert system.send(load_scenario("remediation-fails-verification").payload()).status_code == 202
+    system.wait_for_run("pd-TEST003")
+    worker = crash_the_worker_running_remediate(topology, FLOW, "pd-TEST003")
+    applied = checkout_changes(topology)[before:]
+    restart(topology, worker)
+
+    state = client.wait_for_run(FLOW, "pd-TEST003", timeout=SETTLE)
+    ti = remediate_ti(client, FLOW, "pd-TEST003")
+    assert state == "failed" and ti["state"] == "failed" and ti["try_number"] == 1, (state, ti)
+    assert len(applied) == 1 and checkout_changes(topology)[before:] == applied, checkout_changes(topology)
+    records = [c for node, c in change_records(topology, "pd-TEST003") if node == "remediate"]
+    assert len(records) == 1 and records[0].startswith("kubectl rollout"), records
+    assert resolves(system, "TEST003") == []
+
+
+def test_worker_crash_with_a_retry_left_retries_on_the_other_worker_without_repeating_the_change(topology):
+    system = topology.system
+    client = system.airflow.client
+    client.wait_for_dag(RETRYING_FLOW, timeout=180)
+    before = len(checkout_changes(topology))
+    run_id = "retry-TEST003"
+    client.trigger(RETRYING_FLOW, load_scenario("remediation-fails-verification").payload(), run_id=run_id)
+    worker = crash_the_worker_running_remediate(topology, RETRYING_FLOW, run_id)
+    restarts = checkout_changes(topology)[before:]
+    t_crash = time.monotonic()
+
+    deadline = time.monotonic() + SETTLE
+    while (ti := remediate_ti(client, RETRYING_FLOW, run_id))["try_number"] < 2:
+        assert time.monotonic() < deadline, ti
+        time.sleep(1)
+    assert time.monotonic() - t_crash >= HEARTBEAT_TIMEOUT - 5  # noticed by the heartbeat timeout, not sooner
+    restart(topology, worker)
+    client.wait_for_run(RETRYING_FLOW, run_id, timeout=SETTLE)
+    ti = remediate_ti(client, RETRYING_FLOW, run_id)
+    assert ti["state"] == "success" and ti["try_number"] == 2, ti
+    # the second try found the record and did not restart the deployment again; later changes are rollback's
+    after = checkout_changes(topology)[before:]
+    assert len(restarts) == 1 and after[0] == restarts[0], after
+    assert [a.action for a in after[1:]] in ([], ["rollout-undo"]), after
+    records = [c for node, c in change_records(topology, run_id) if node == "remediate"]
+    assert len(records) == 1, records
+
+
+def test_scheduler_killed_and_restarted_mid_run_the_run_completes(topology):
+    system = topology.system
+    client = system.airflow.client
+    body = fresh_incident(system, "high-memory-api", "DIST-SCHED-1")
+    assert system.send(body).status_code == 202
+    system.wait_for_run("pd-DIST-SCHED-1")
+    deadline = time.monotonic() + SETTLE
+    while client.task_states(FLOW, "pd-DIST-SCHED-1").get("parse-alert") != "success":
+        assert time.monotonic() < deadline, client.task_states(FLOW, "pd-DIST-SCHED-1")
+        time.sleep(0.3)
+    system.airflow.procs.kill("scheduler")  # SIGKILL: no graceful hand-over
+    time.sleep(5)
+    mid = client.task_states(FLOW, "pd-DIST-SCHED-1")
+    assert mid.get("close-pagerduty") in (None, "none"), mid  # really mid-run
+    restart(topology, "scheduler")
+    state = client.wait_for_run(FLOW, "pd-DIST-SCHED-1", timeout=SETTLE)
+    assert state == "success", client.task_states(FLOW, "pd-DIST-SCHED-1")
+    assert len(resolves(system, "DIST-SCHED-1")) == 1
+
+
+def test_redis_restarted_with_tasks_queued_no_run_is_lost(topology):
+    system = topology.system
+    client = system.airflow.client
+    ids = [f"DIST-REDIS-{i}" for i in range(1, 4)]
+    for inc in ids:
+        assert system.send(fresh_incident(system, "high-memory-api", inc)).status_code == 202
+    for inc in ids:
+        system.wait_for_run(f"pd-{inc}")
+    deadline = time.monotonic() + SETTLE
+    while not any(s == "queued" for inc in ids for s in client.task_states(FLOW, f"pd-{inc}").values()):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    topology.redis.restart(down_seconds=3)  # nothing on disk: the queued messages are gone
+    for inc in ids:
+        state = client.wait_for_run(FLOW, f"pd-{inc}", timeout=SETTLE + 3 * QUEUED_TIMEOUT)
+        assert state == "success", (inc, client.task_states(FLOW, f"pd-{inc}"))
+        assert len(resolves(system, inc)) == 1, inc
