@@ -7,6 +7,7 @@ evidence it returns is quoted from those objects. Ranking and severity live in `
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -572,13 +573,11 @@ def detect_scaled_to_zero(obs: Observation) -> Finding | None:
     w = obs.workload
     if not w or w.get("spec", {}).get("replicas", 1) != 0:
         return None
-    import json as _json
-
     want = None
     raw = w["metadata"].get("annotations", {}).get("kubectl.kubernetes.io/last-applied-configuration")
     if raw:
         try:
-            want = _json.loads(raw).get("spec", {}).get("replicas")
+            want = json.loads(raw).get("spec", {}).get("replicas")
         except ValueError:
             want = None
     want = want if isinstance(want, int) and want > 0 else 1
