@@ -173,3 +173,31 @@ def test_model_answer_with_quotes_and_newlines_gives_valid_json_to_pagerduty(run
     assert put.status == 200
     assert put.body["incident"]["resolution"] == f"Auto-resolved by AOF: {action}"
     Path(f"/tmp/incident-{inc}.json").unlink(missing_ok=True)
+
+
+def test_critical_waits_for_human_approval_then_remediates(run_flow, slack, pagerduty):
+    """Critical diagnosis -> the approval node (the approvals package's deferrable sensor) posts, an approver
+    reacts ✅ in the Slack stand-in, and the join runs remediate on the human branch."""
+    import threading
+
+    inc = new_id()
+    pagerduty.add_incident(inc, "High memory usage on api-deployment")
+
+    def approve() -> None:
+        m = slack.wait_for_message("#incidents", lambda m: "Human Approval Required" in m["text"], timeout=300)
+        slack.react("#incidents", m["ts"], "white_check_mark", user="U_ONCALL")
+
+    with FakeLLM() as llm:
+        llm.reply("Diagnose this incident", dict(DIAG, severity="critical", requires_approval=True))
+        llm.reply("Execute the following remediation", remediation("success"))
+        llm.reply("Verify the incident is resolved", VERIFY)
+        t = threading.Thread(target=approve, daemon=True)
+        t.start()
+        out = run_flow(payload(inc), llm.env(), extra_env={"AOF_APPROVERS": "U_ONCALL"})
+    ran, skipped, failed = states(out)
+    assert out["state"].endswith("success"), out["log"][-4000:]
+    assert {"request-approval", "remediate", "close-pagerduty"} <= ran
+    assert "auto-approve" in skipped and not failed
+    assert out["xcom"]["request-approval"]["return_value"]["reaction"] == "white_check_mark"
+    assert pagerduty.incident(inc)["status"] == "resolved"
+    Path(f"/tmp/incident-{inc}.json").unlink(missing_ok=True)
