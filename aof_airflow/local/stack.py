@@ -136,7 +136,8 @@ class LocalAirflow:
         }
         if celery:
             cfg["celery"] = {"broker_url": self.broker_url or "redis://127.0.0.1:6379/0",
-                             "result_backend": "db+" + self.db_url.replace("+psycopg2", "")}
+                             # keep the driver: a bare postgresql:// means psycopg 3 to SQLAlchemy 2.1, not installed
+                             "result_backend": "db+" + self.db_url}
         for section, kv in self.extra_config.items():
             cfg.setdefault(section, {}).update(kv)
         # A developer's own AIRFLOW__* settings must not leak into this Airflow.
