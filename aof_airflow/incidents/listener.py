@@ -52,11 +52,13 @@ def record_run(dag_run: Any, msg: str | None) -> None:
 
 def _write(session: Any, dag_run: Any, msg: str | None, collector: Any, records: Any, metadata: Any) -> None:
     # Flush so the run's new state and end_date are visible to our reads in this same transaction.
-    # A savepoint: if anything of ours fails, the scheduler's transaction is left as it was (on Postgres a
-    # failed statement would otherwise abort the whole transaction).
+    # A SAVEPOINT on the session's connection, not `session.begin_nested()`: the scheduler runs this under
+    # `prohibit_commit` (any Session commit, even of a nested transaction, raises "UNEXPECTED COMMIT - THIS
+    # WILL BREAK HA LOCKS!"). If anything of ours fails, only the savepoint is rolled back and the
+    # scheduler's transaction goes on untouched (on Postgres a failed statement would otherwise abort it).
     session.flush()
-    with session.begin_nested():
-        conn = session.connection()
+    conn = session.connection()
+    with conn.begin_nested():
         key = str(conn.engine.url)
         if key not in _tables_ready:
             metadata.create_all(conn, tables=[records.incidents], checkfirst=True)

@@ -47,7 +47,32 @@ def main() -> None:
             "record": rec.to_json() if rec else None,
             "rebuilt": rebuilt.to_json(),
         }
+    if os.environ.get("AOF_TEST_SCHEDULER_GUARD"):
+        out["guarded"] = rerecord_under_scheduler_guard(dag_id, dr.run_id)
     Path(out_path).write_text(json.dumps(out, default=str))
+
+
+def rerecord_under_scheduler_guard(dag_id: str, run_id: str) -> dict:
+    """Call the listener the way the scheduler does: on its session, under `prohibit_commit` (which turns any
+    Session commit into "UNEXPECTED COMMIT - THIS WILL BREAK HA LOCKS!"), and raise if anything went wrong."""
+    from sqlalchemy import select
+
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.sqlalchemy import prohibit_commit
+
+    from aof_airflow.db import ensure_tables
+    from aof_airflow.incidents import listener, records
+
+    with ensure_tables().begin() as c:
+        c.execute(records.incidents.delete().where(records.incidents.c.run_id == run_id))
+    with create_session() as s:
+        dr = s.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        with prohibit_commit(s) as guard:
+            listener.record_run(dr, "task_failure")
+            guard.expected_commit = True  # what the scheduler does before its own commit
+        s.commit()
+    return records.get(dag_id, run_id).to_json()
 
 
 if __name__ == "__main__":

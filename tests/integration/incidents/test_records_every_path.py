@@ -49,8 +49,9 @@ def home(airflow_home):
 
 @pytest.fixture(scope="module")
 def runs(home):
-    out = home.run(DAG_ID, RUNS)
+    out = home.run(DAG_ID, RUNS, extra_env={"AOF_TEST_SCHEDULER_GUARD": "1"})
     assert out["import_errors"] == {}
+    out["runs"]["approved"]["guarded"] = out["guarded"]
     return out["runs"]
 
 
@@ -130,6 +131,14 @@ def test_failed_node_record(runs):
     assert r["severity"] == "high" and r["root_cause"] == "memory leak in api pods"  # known before the failure
     states = {n["node"]: n["state"] for n in r["nodes"]}
     assert states["remediate"] == "failed" and states["verify-fix"] == "upstream_failed"
+
+
+def test_listener_works_under_the_schedulers_commit_guard(runs):
+    """The scheduler calls listeners under `prohibit_commit`: the record must still be written, in its session."""
+    run = runs["approved"]
+    guarded, rec = dict(run["guarded"]), dict(run["record"])
+    guarded.pop("recorded_at"), rec.pop("recorded_at")
+    assert guarded == rec
 
 
 def test_human_approved_record(runs):
