@@ -48,3 +48,45 @@ def test_scheduler_writes_a_record_for_each_finished_run(stack):
     assert fail.result == "failed" and fail.failed_node == "remediate" and fail.run_state == "failed"
     assert fail.severity == "high" and fail.duration_seconds and fail.duration_seconds > 0
     assert any("aof: incident record incident-auto-response-test/fail -> failed" in ln for ln in lines)
+
+
+FLOW_YAML = """apiVersion: aof.dev/v1
+kind: AgentFlow
+metadata:
+  name: incident-auto-response-test
+spec:
+  nodes:
+    - id: diagnose
+      type: Agent
+      config:
+        agent: incident-diagnostic
+        input: "x"
+"""
+
+
+def _aofctl(stack, *args: str, flows: Path | None = None) -> str:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AOF_")}
+    env.update({"AOF_AIRFLOW_API_URL": stack.base_url, "AOF_AIRFLOW_USERNAME": stack.username,
+                "AOF_AIRFLOW_PASSWORD": stack.password, "AOF_DATABASE_URL": stack.db_url})
+    if flows:
+        env["AOF_FLOWS_FOLDER"] = str(flows)
+    r = subprocess.run([str(Path(sys.executable).parent / "aofctl"), *args], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
+
+
+def test_aofctl_over_the_rest_api(stack, tmp_path):
+    (tmp_path / "flow.yaml").write_text(FLOW_YAML)
+    logs = _aofctl(stack, "agent", "logs", "incident-diagnostic", "--source", "api", flows=tmp_path)
+    assert "==> incident-auto-response-test /" in logs and "/ diagnose [success, try 1]" in logs
+    assert "memory leak in api pods" in logs  # the task's own log line ("Returned value was: ...")
+    tail = _aofctl(stack, "agent", "logs", "incident-diagnostic", "--source", "api", "--tail", "2", flows=tmp_path)
+    assert len([ln for ln in tail.splitlines() if not ln.startswith("==>")]) == 2
+    run_logs = _aofctl(stack, "flow", "logs", DAG_ID, "--run", "fail", "--source", "api")
+    assert "==> remediate [failed, try 1]" in run_logs and "kubectl: connection refused" in run_logs
+    status = _aofctl(stack, "flow", "status", DAG_ID, "--source", "api")
+    assert "INC-FAIL" in status and "failed" in status and "auto_resolved" in status
