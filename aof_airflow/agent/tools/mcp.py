@@ -9,16 +9,21 @@ reported and skipped, and the agent keeps its other tools.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import os
 import re
 import tempfile
 import threading
+import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from aof_airflow.config import setting
 from aof_airflow.spec.models import MCPToolConfig
 
 log = logging.getLogger("aof.agent")
@@ -142,6 +147,46 @@ def _root(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
+class StartFailures:
+    """Servers that failed to start, remembered on this machine for `[aof] mcp_retry_after_seconds`.
+
+    Without it every Agent node of every incident would wait again for a server that cannot start (the
+    seed's npx package does not exist: ~10 s per node here, up to its timeout when npm hangs). Nothing secret
+    is stored: the key is a hash of the command and its environment.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or Path(tempfile.gettempdir()) / f"aof-mcp-start-failures-{os.getuid()}.json"
+        self.ttl = float(setting("mcp_retry_after_seconds") or 600)
+
+    @staticmethod
+    def key(config: MCPToolConfig) -> str:
+        return hashlib.sha256(json.dumps([config.command, expand_env(config.env)]).encode()).hexdigest()[:24]
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def raise_if_recent(self, key: str, name: str) -> None:
+        seen = self._load().get(key)
+        age = time.time() - seen["at"] if seen else None
+        if age is not None and age < self.ttl:
+            raise MCPServerError(f"not started: it failed {age:.0f}s ago ({seen['error'][:200]}); "
+                                 f"tried again after {self.ttl - age:.0f}s (setting mcp_retry_after_seconds)")
+
+    def record(self, key: str, error: str) -> None:
+        data = {k: v for k, v in self._load().items() if time.time() - v["at"] < self.ttl}
+        data[key] = {"at": time.time(), "error": error}
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, self.path)  # atomic: a concurrent reader sees the old or the new file
+        except OSError as e:
+            log.warning("could not remember the MCP start failure: %s", e)
+
+
 class MCPHub:
     """All MCP servers of one agent run, on one background event loop."""
 
@@ -152,8 +197,15 @@ class MCPHub:
         self.servers: dict[str, MCPServer] = {}
 
     def start(self, config: MCPToolConfig) -> MCPServer:
+        failures = StartFailures()
+        key = failures.key(config)
+        failures.raise_if_recent(key, config.name)
         server = MCPServer(config, self._loop)
-        server.start()
+        try:
+            server.start()
+        except MCPServerError as e:
+            failures.record(key, str(e))
+            raise
         self.servers[config.name] = server
         return server
 

@@ -27,6 +27,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("AOF_DATABASE_URL", f"sqlite:///{tmp_path / 'aof.db'}")
     monkeypatch.setenv("AOF_ANTHROPIC_CONN_ID", "aof_test_no_such_conn")
     monkeypatch.setenv("AOF_OPENAI_CONN_ID", "aof_test_no_such_conn")
+    monkeypatch.setenv("AOF_MCP_RETRY_AFTER_SECONDS", "0")  # each test starts its servers afresh
     return tmp_path
 
 

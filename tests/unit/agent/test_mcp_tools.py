@@ -80,3 +80,24 @@ def test_env_of_mcp_servers_expands_worker_variables(monkeypatch):
     assert expand_env({"KUBECONFIG": "${KUBECONFIG}", "X": "${UNSET_THING}", "Y": "${UNSET_THING:-d}"}) == {
         "KUBECONFIG": "/etc/kube/config", "Y": "d",
     }
+
+
+def test_a_server_that_failed_to_start_is_not_retried_for_a_while(llm, monkeypatch, tmp_path):
+    """Every Agent node would otherwise wait again for a server that cannot start."""
+    from aof_airflow.agent.tools import mcp as mcp_mod
+
+    monkeypatch.setenv("AOF_MCP_RETRY_AFTER_SECONDS", "600")
+    monkeypatch.setattr(mcp_mod.tempfile, "gettempdir", lambda: str(tmp_path))
+    marker = tmp_path / "started"
+    slow_fail = [sys.executable, "-c", f"open({str(marker)!r}, 'a').write('x'); raise SystemExit(3)"]
+    agent = make_agent(tools=[mcp_tool("flaky", slow_fail, timeout_seconds=10)])
+    first = Toolbox(agent, SCOPE)
+    first.close()
+    second = Toolbox(agent, SCOPE)
+    second.close()
+    assert marker.read_text() == "x"  # started once, not twice
+    assert any("flaky" in n and "failed" in n for n in first.notes)
+    assert any("flaky" in n and "not started: it failed" in n and "mcp_retry_after_seconds" in n for n in second.notes)
+    monkeypatch.setenv("AOF_MCP_RETRY_AFTER_SECONDS", "0")
+    Toolbox(agent, SCOPE).close()
+    assert marker.read_text() == "xx"  # the setting turns the memory off
