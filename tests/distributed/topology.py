@@ -27,6 +27,9 @@ def airflow_config(workers: int) -> dict[str, dict[str, Any]]:
     """Settings that differ from LocalAirflow's: room for every worker slot, fast fault detection."""
     return {
         "core": {"parallelism": 4 * max(1, workers)},  # each worker runs --concurrency 4
+        # A task's first call to the Execution API can take tens of seconds on a loaded 2-core machine; with
+        # the default 5 s the Task SDK retries a PATCH /run the server already applied, gets 400, and fails.
+        "workers": {"execution_api_timeout": 120},
         "scheduler": {
             "task_instance_heartbeat_timeout": HEARTBEAT_TIMEOUT,
             "task_instance_heartbeat_timeout_detection_interval": 5,
