@@ -61,7 +61,7 @@ class AirflowStack:
         processes: Iterable[str] = ALL_PROCESSES,
         env: Mapping[str, str] | None = None,
         config: Mapping[str, Mapping[str, Any]] | None = None,
-        startup_timeout: float = 120.0,
+        startup_timeout: float = 300.0,
         keep_home: bool = False,
     ) -> None:
         self.dags_folder = Path(dags_folder).resolve()
