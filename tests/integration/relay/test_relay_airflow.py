@@ -209,3 +209,12 @@ def test_50_incidents_during_a_30s_api_outage_become_50_runs(stack, relays, work
     assert {r["state"] for r in rows} == {"delivered"}
     for k in want:
         assert runs[k]["conf"]["event"]["incident"]["id"] == k.rsplit("pd-", 1)[1]
+
+
+def test_no_secret_in_any_log(stack, relays):
+    from tests.integration.relay.conftest import PD_KEY
+
+    texts = [r.log.read_text(errors="replace") for r in relays]
+    texts += [stack.log_text(n) for n in ("api-server", "scheduler", "dag-processor")]
+    for secret in (TOKEN, SIGNING_SECRET, PD_KEY, "admin:admin"):
+        assert not any(secret in t for t in texts), secret
