@@ -143,7 +143,8 @@ def test_diagnose_failure_escalates_to_slack_and_leaves_incident_open(run_flow, 
 @pytest.mark.parametrize("title", ['"; touch /tmp/pwned #', "$(touch /tmp/pwned)"])
 def test_hostile_titles_stay_strings(run_flow, slack, pagerduty, title):
     pwned = Path("/tmp/pwned")
-    assert not pwned.exists(), "left over from elsewhere: cannot test"
+    # other suites on this machine use the same canary path: what counts is that THIS run did not touch it
+    before = pwned.stat().st_mtime_ns if pwned.exists() else None
     inc = new_id()
     pagerduty.add_incident(inc, title)
     with FakeLLM() as llm:
@@ -152,7 +153,7 @@ def test_hostile_titles_stay_strings(run_flow, slack, pagerduty, title):
         llm.reply("Verify the incident is resolved", VERIFY)
         out = run_flow(payload(inc, title=title), llm.env())
     assert out["state"].endswith("success"), out["log"][-3000:]
-    assert not pwned.exists()
+    assert (pwned.stat().st_mtime_ns if pwned.exists() else None) == before
     assert out["xcom"]["parse-alert"]["return_value"]["INCIDENT_TITLE"] == title
     msgs = texts(slack)
     assert f"*Incident*: {title}" in msgs[0] and f"*Incident*: {title}" in msgs[1]
