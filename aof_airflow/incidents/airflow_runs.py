@@ -129,7 +129,12 @@ def _fmt_entry(d: Any) -> str:
         return str(d)
     ts = str(d.get("timestamp", ""))[:19].replace("T", " ")
     lvl = d.get("level", "")
-    return f"{ts} {lvl:<7} {d.get('event', '')}".rstrip()
+    line = f"{ts} {lvl:<7} {d.get('event', '')}".rstrip()
+    # An exception is logged as structured `error_detail` (type, value, frames): show what failed and why.
+    for err in d.get("error_detail") or []:
+        if isinstance(err, dict):
+            line += f"\n    {err.get('exc_type', 'Error')}: {err.get('exc_value', '')}"
+    return line
 
 
 class APISource:
