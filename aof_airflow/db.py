@@ -1,16 +1,21 @@
-"""Our tables live in the Airflow metadata database (SQLite locally, Postgres with several machines).
+"""Our tables live in a database we share with Airflow (its metadata DB by default; Postgres with several machines).
 
 Each area declares its own `Table`s on the shared `metadata` below and calls `ensure_tables()` before use;
-one engine per URL per process. `AOF_DATABASE_URL` overrides the URL (tests, a relay outside Airflow).
+one engine per URL per process. `[aof] database_url` (env `AOF_DATABASE_URL`) names the database; without it,
+Airflow's own URL is used where the process can see it. Airflow 3 hides that URL from task processes (task
+code must not reach the metadata DB), so deployments whose tasks keep state of ours -- agent memory on the
+`airflow` backend, the remediation change record -- set `database_url` on the workers.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from aof_airflow.config import setting
 
 metadata = MetaData()
 _engines: dict[str, Engine] = {}
@@ -18,13 +23,25 @@ _created: set[str] = set()
 _lock = threading.Lock()
 
 
+class StateDatabaseUnavailable(RuntimeError):
+    pass
+
+
 def database_url() -> str:
-    url = os.environ.get("AOF_DATABASE_URL")
+    url = setting("database_url")
     if url:
         return url
     from airflow.configuration import conf
 
-    return conf.get("database", "sql_alchemy_conn")
+    url = conf.get("database", "sql_alchemy_conn", fallback="")
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise StateDatabaseUnavailable(
+            "aof-airflow keeps its state (change records, agent memory, approvals, relay outbox, incident records) "
+            "in a database, and this process cannot see Airflow's (Airflow 3 hides it from task processes): set "
+            "[aof] database_url (env AOF_DATABASE_URL) to the database our tables live in") from None
+    return url
 
 
 def engine(url: str | None = None) -> Engine:

@@ -143,7 +143,9 @@ class LocalAirflow:
         # A developer's own AIRFLOW__* settings must not leak into this Airflow.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k != "AIRFLOW_HOME"}
         env.update(AIRFLOW_HOME=str(self.home), PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost",
-                   no_proxy="127.0.0.1,localhost")
+                   no_proxy="127.0.0.1,localhost",
+                   # our tables share Airflow's database; task processes are not told its URL (see aof_airflow.db)
+                   AOF_DATABASE_URL=self.db_url)
         for section, kv in cfg.items():
             for key, value in kv.items():
                 env[f"AIRFLOW__{section.upper()}__{key.upper()}"] = ("True" if value else "False") if isinstance(value, bool) else str(value)

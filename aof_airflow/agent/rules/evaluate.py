@@ -51,7 +51,6 @@ spec:
 # contain). Scored only when the rules say the same thing in their own words; the table is printed by --all.
 ALIASES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "memory-leak-oom": [("oom-killed", ()), ("memory-near-limit", ())],
-    "bad-release-oom": [("oom-killed", ("after new revision",))],
     "connection-exhaustion-lock-contention": [("probe-failing", ("connection slots exhausted", "lock contention")),
                                               ("crash-loop", ("connection slots exhausted", "lock contention"))],
 }

@@ -202,7 +202,7 @@ def test_liveness_kills_on_a_statefulset_are_probe_failures_with_log_signatures(
 
 
 def test_a_recent_finished_rollout_is_still_undone() -> None:
-    sc = load_scenario("remediation-fails-verification")  # 2.4.0 rolled out 35 min before the page
+    sc = load_scenario("bad-release-oom")  # 2.4.0 rolled out 35 min before the page
     d = diagnose(from_scenario(sc))
     assert d.cls == "oom-killed" and d.action == "rollout-undo"
 
