@@ -21,8 +21,12 @@ def test_a_task_process_without_the_setting_gets_a_clear_error(monkeypatch):
     from airflow.configuration import conf
 
     monkeypatch.delenv("AOF_DATABASE_URL", raising=False)
-    # what a worker's task process sees instead of the metadata DB's URL
-    monkeypatch.setattr(conf, "get", lambda section, key, **kw: "airflow-db-not-allowed:///")
+    real_get = conf.get
+
+    def blocked(section, key, *args, **kw):  # what Airflow's task supervisor leaves a task process
+        return "airflow-db-not-allowed:///" if (section, key) == ("database", "sql_alchemy_conn") else real_get(section, key, *args, **kw)
+
+    monkeypatch.setattr(conf, "get", blocked)
     with pytest.raises(db.StateDatabaseUnavailable, match=r"set \[aof\] database_url \(env AOF_DATABASE_URL\)"):
         db.database_url()
 
