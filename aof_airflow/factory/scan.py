@@ -61,6 +61,15 @@ def cache_dir() -> Path:
     return Path(d) if d else Path(tempfile.gettempdir()) / f"aof-airflow-cache-{os.getuid()}"
 
 
+def _private(d: Path) -> bool:
+    """Only unpickle from a folder this user owns and nobody else can write: a pickle is code."""
+    try:
+        st = d.stat()
+    except OSError:
+        return True  # not there yet: we create it 0700
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
 def _load(paths: list[Path]) -> Scan:
     from aof_airflow.spec.loader import load_paths
 
@@ -85,6 +94,9 @@ def scan(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> Scan
         return _load(paths)
     key = _digest(files)
     path = cache_dir() / f"scan-{key}.pickle"
+    if not _private(path.parent):
+        log.warning("scan cache %s is not private to this user: not used", path.parent)
+        return _load(paths)
     try:
         with open(path, "rb") as fh:
             return pickle.load(fh)
