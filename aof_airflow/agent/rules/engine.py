@@ -15,6 +15,7 @@ import re
 import time
 from typing import Any
 
+from aof_airflow.config import setting
 from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, Usage
 
 from . import BANNER, MODEL, SOURCE
@@ -74,7 +75,7 @@ def target_from(prompt: str, scope: AgentScope) -> tuple[str, str | None]:
 def verify_window(prompt: str, deadline: float) -> float:
     m = re.search(r"monitor(?:ing)?\s+(?:for\s+)?(\d+)\s*s", prompt, re.I)
     want = float(m.group(1)) if m else DEFAULT_WINDOW
-    cap = os.environ.get("AOF_RULES_VERIFY_WINDOW")  # operators (and tests) may shorten the watch
+    cap = setting("rules_verify_window")  # operators (and tests) may shorten the watch
     if cap:
         want = min(want, float(cap))
     return max(0.0, min(want, deadline - time.monotonic() - 5.0))
