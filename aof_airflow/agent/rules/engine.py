@@ -10,7 +10,6 @@ instead of an answer that would only look plausible.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from typing import Any
