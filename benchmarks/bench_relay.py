@@ -74,19 +74,24 @@ def payload(i: int) -> bytes:
         "custom_details": {"namespace": "production", "resource": "deployment/api"}}}}).encode()
 
 
-async def drive(url: str, n: int, rate: float, offset: int) -> tuple[list[float], dict[int, int]]:
+async def drive(url: str, n: int, rate: float, offset: int) -> tuple[list[float], dict]:
     """Open-loop load: request i leaves at t0 + i/rate whatever the previous answers did."""
     lat: list[float] = []
-    codes: dict[int, int] = {}
+    codes: dict = {}
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(timeout=30, limits=limits, trust_env=False) as client:
+    timeout = httpx.Timeout(60, pool=None)  # wait for a free connection: that wait is part of the latency
+    async with httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False) as client:
         async def one(i: int, at: float) -> None:
             await asyncio.sleep(max(0.0, at - time.perf_counter()))
-            t = time.perf_counter()
-            r = await client.post(url, content=payload(offset + i), headers={**headers, "X-Webhook-Id": f"wh-{offset + i}"})
-            lat.append(time.perf_counter() - t)
-            codes[r.status_code] = codes.get(r.status_code, 0) + 1
+            # latency from the scheduled send time, so a slow server cannot hide queueing (coordinated omission)
+            try:
+                r = await client.post(url, content=payload(offset + i), headers={**headers, "X-Webhook-Id": f"wh-{offset + i}"})
+                key: int | str = r.status_code
+            except httpx.HTTPError as exc:
+                key = f"error:{type(exc).__name__}"
+            lat.append(time.perf_counter() - at)
+            codes[key] = codes.get(key, 0) + 1
         t0 = time.perf_counter() + 0.2
         await asyncio.gather(*(one(i, t0 + i / rate) for i in range(n)))
     return lat, codes
