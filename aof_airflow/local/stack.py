@@ -137,7 +137,10 @@ class LocalAirflow:
         if celery:
             cfg["celery"] = {"broker_url": self.broker_url or "redis://127.0.0.1:6379/0",
                              # keep the driver: a bare postgresql:// means psycopg 3 to SQLAlchemy 2.1, not installed
-                             "result_backend": "db+" + self.db_url}
+                             "result_backend": "db+" + self.db_url,
+                             # a broker outage delays a task's publish instead of failing it (see celery_config)
+                             "celery_config_options": "aof_airflow.celery_config.CELERY_CONFIG",
+                             "task_publish_max_retries": 120}
         for section, kv in self.extra_config.items():
             cfg.setdefault(section, {}).update(kv)
         # A developer's own AIRFLOW__* settings must not leak into this Airflow.

@@ -43,7 +43,9 @@ def contract_fields(instructions: str) -> set[str]:
 def task_of(instructions: str, prompt: str) -> str:
     fields = contract_fields(instructions)
     if "action_taken" in fields:
-        return "rollback" if re.search(r"\brollback\b|\broll back\b", prompt[:200], re.I) else "remediate"
+        # the first line decides: a remediation's "Action:" line may itself recommend a roll back
+        first = prompt.strip().split("\n", 1)[0] if prompt.strip() else ""
+        return "rollback" if re.search(r"\brollback\b|\broll back\b", first, re.I) else "remediate"
     if "root_cause" in fields or "severity" in fields:
         return "verify" if re.match(r"\s*verify\b", prompt, re.I) else "diagnose"
     low = (instructions + " " + prompt).lower()
