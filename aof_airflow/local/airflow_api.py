@@ -1,12 +1,11 @@
-"""A small client of the Airflow 3 REST API (JWT from `/auth/token`, refreshed), for the demo, aofctl and tests.
-
-The relay has its own delivery client with durable retries; this one is for interactive use.
-"""
+"""A small client of the Airflow 3 REST API: a JWT from `/auth/token`, refreshed before it expires and once
+when rejected; thread-safe. The demo, aofctl, the tests and the relay's delivery client all use it."""
 
 from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from typing import Any, Iterable
 
@@ -31,42 +30,46 @@ class AirflowAPI:
     def __init__(self, base_url: str, username: str, password: str, *, timeout: float = 30) -> None:
         self.base_url = base_url.rstrip("/")
         self.username, self.password = username, password
-        self._client = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._client = httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False)  # loopback: no proxy
         self._token: str | None = None
         self._token_exp = 0.0
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self._client.close()
 
-    def token(self) -> str:
+    def token(self, *, renew: bool = False) -> str:
         """A JWT, cached until a minute before it expires."""
-        if self._token is None or time.time() > self._token_exp - 60:
-            r = self._client.post("/auth/token", json={"username": self.username, "password": self.password})
-            if r.status_code >= 300:
-                raise AirflowAPIError(f"POST /auth/token: {r.status_code} {r.text[:300]}")
-            self._token = r.json()["access_token"]
-            self._token_exp = jwt_expiry(self._token)
-        return self._token
+        with self._lock:
+            if renew or self._token is None or time.time() > self._token_exp - 60:
+                r = self._client.post("/auth/token", json={"username": self.username, "password": self.password})
+                if r.status_code >= 300:
+                    raise AirflowAPIError(f"POST /auth/token: {r.status_code} {r.text[:300]}")
+                self._token = r.json()["access_token"]
+                self._token_exp = jwt_expiry(self._token)
+            return self._token
 
     def api(self, method: str, path: str, *, retries: int = 3, **kw: Any) -> httpx.Response:
         """A call with the JWT (`path` like `/api/v2/dags`); a fresh token on 401. Reads are retried on
         transport errors: a busy api-server (one worker on a small machine) is slow, not gone."""
         headers = dict(kw.pop("headers", {}))
-        refreshed = False
-        for attempt in range(retries + 1):
+        renew, failures = False, 0
+        while True:
             try:
-                r = self._client.request(method, path, headers={**headers, "Authorization": f"Bearer {self.token()}"},
-                                         **kw)
+                token = self.token(renew=renew)
+                r = self._client.request(method, path, headers={**headers, "Authorization": f"Bearer {token}"}, **kw)
             except httpx.TransportError:
-                if method.upper() not in ("GET", "HEAD") or attempt == retries:
+                failures += 1
+                if method.upper() not in ("GET", "HEAD") or failures > retries:
                     raise
                 time.sleep(2)
                 continue
-            if r.status_code == 401 and not refreshed:
-                self._token, refreshed = None, True
+            # 403 "Invalid JWT token": the api-server's secret was rotated under a still-unexpired token
+            rejected = r.status_code == 401 or (r.status_code == 403 and "Invalid JWT token" in r.text)
+            if rejected and not renew:
+                renew = True
                 continue
             return r
-        return r
 
     def healthy(self) -> bool:
         try:

@@ -1,7 +1,7 @@
-"""The Airflow REST API as the relay uses it: a JWT from /auth/token, dagRuns create, queued count.
+"""The Airflow REST API as the relay uses it: dagRuns create and the queued count, on the shared client.
 
-Thread-safe (one httpx.Client, token behind a lock). A rejected token (401, or 403 "Invalid JWT
-token" after a secret rotation) is replaced once per call.
+Anything that means "try again later" (connection refused, timeout, 5xx, no token) becomes
+`AirflowUnavailable`, which the dispatcher answers with backoff; it retries nothing itself.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from aof_airflow.local.airflow_api import AirflowAPI, AirflowAPIError
 
 
 class AirflowUnavailable(Exception):
@@ -26,40 +28,15 @@ class TriggerResult:
     detail: str
 
 
-class AirflowClient:
+class AirflowClient(AirflowAPI):
     def __init__(self, base_url: str, username: str, password: str, timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._username, self._password = username, password
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False)
-        self._token: str | None = None
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._http.close()
-
-    def _get_token(self, force: bool = False) -> str:
-        with self._lock:
-            if self._token is None or force:
-                r = self._send("POST", "/auth/token", json={"username": self._username, "password": self._password},
-                               auth=False)
-                if r.status_code not in (200, 201):
-                    raise AirflowUnavailable(f"/auth/token answered {r.status_code}")
-                self._token = r.json()["access_token"]
-            return self._token
-
-    def _send(self, method: str, path: str, auth: bool = True, **kw: Any) -> httpx.Response:
-        try:
-            return self._http.request(method, path, **kw)
-        except httpx.HTTPError as exc:
-            raise AirflowUnavailable(f"{type(exc).__name__}: {exc}") from None
+        super().__init__(base_url, username, password, timeout=timeout)
 
     def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        for attempt in range(2):
-            token = self._get_token(force=attempt > 0)
-            r = self._send(method, path, headers={"Authorization": f"Bearer {token}"}, **kw)
-            rejected = r.status_code == 401 or (r.status_code == 403 and "Invalid JWT token" in r.text)
-            if not rejected:
-                break
+        try:
+            r = self.api(method, path, retries=0, **kw)
+        except (httpx.HTTPError, AirflowAPIError) as exc:
+            raise AirflowUnavailable(f"{type(exc).__name__}: {exc}") from None
         if r.status_code >= 500:
             raise AirflowUnavailable(f"{method} {path} answered {r.status_code}")
         return r
