@@ -17,26 +17,12 @@ from airflow.sdk import DAG, Param, TriggerRule
 
 from aof_airflow.factory.registry import build_task
 from aof_airflow.operators.escalation import Escalation, RunTimeoutEscalation
-from aof_airflow.spec.graph import topological_order
+from aof_airflow.spec.graph import ancestor_table, topological_order
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 DEFAULT_CHANNEL = "#incidents"
 SLACK_TIMEOUT = 120
 GRACE = 15  # seconds Airflow waits beyond a node's own timeout, so the node reports its own clean error
-
-
-def ancestors_by_node(flow: Any, order: list[str]) -> dict[str, list[str]]:
-    """node -> all its ancestors in topological order, in one pass (graph.ancestors per node is O(n^2))."""
-    rank = {n: i for i, n in enumerate(order)}
-    up = flow.upstream()
-    anc: dict[str, set[str]] = {}
-    for n in order:
-        s: set[str] = set()
-        for u in up[n]:
-            s.add(u)
-            s |= anc[u]
-        anc[n] = s
-    return {n: sorted(s, key=rank.__getitem__) for n, s in anc.items()}
 
 
 def execution_timeout(node: Any) -> timedelta | None:
@@ -101,7 +87,7 @@ def trigger_params() -> dict[str, Param]:
 def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None) -> DAG:
     order = topological_order(flow)
     up = flow.upstream()
-    anc = ancestors_by_node(flow, order)
+    anc = ancestor_table(flow)
     types = {n.id: n.type for n in flow.spec.nodes}
     escalate = Escalation(flow.name, escalation_channel(flow))
     owner = flow.metadata.labels.get("team", "aof")
