@@ -130,7 +130,9 @@ class LocalAirflow:
             "api": {"base_url": self.base_url, "host": "127.0.0.1", "port": self.port, "workers": 1,
                     "secret_key": self._secret("api-secret", 32)},
             "api_auth": {"jwt_secret": self._secret("jwt-secret", 64)},
-            "workers": {"min_heartbeat_interval": 1},
+            # a busy api-server (one worker on a small machine) can take 30-40 s to answer a task's first call;
+            # at the default 5 s the worker retries a request the server already applied, gets a 400, and fails
+            "workers": {"min_heartbeat_interval": 1, "execution_api_timeout": 120},
             "dag_processor": {"refresh_interval": 5},
             "scheduler": {"enable_health_check": False},
         }
