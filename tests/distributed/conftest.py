@@ -11,7 +11,7 @@ from tests.distributed.topology import Topology, copy_dags
 VERIFY_WINDOW = "15"  # seconds the remediation agent watches after a change: long enough to crash it mid-way
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # torn down when tests/distributed ends, not at session end
 def topology(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
     state = tmp_path_factory.mktemp("distributed")
     dags = copy_dags(state / "dags")  # the repo's dags/ plus the retrying copy of the seed flow

@@ -32,7 +32,7 @@ def _resolve(value: Any, request: pytest.FixtureRequest) -> Any:
 def airflow_stack_fixture(
     dags: DagsSpec,
     *,
-    scope: str = "session",
+    scope: str = "module",  # live processes: never kept for the rest of the session
     processes: Iterable[str] = ALL_PROCESSES,
     env: Mapping[str, str] | Callable[[pytest.FixtureRequest], Mapping[str, str]] | None = None,
     config: Mapping[str, Mapping[str, Any]] | Callable[[pytest.FixtureRequest], Mapping] | None = None,
