@@ -65,3 +65,14 @@ def canary_bin(tmp_path, monkeypatch):
     b.add_quiet("npx", 'echo "npm error 404 Not Found - GET https://registry.npmjs.org/$2 - Not found" >&2; exit 1')
     monkeypatch.setenv("PATH", f"{b.dir}{os.pathsep}{os.environ['PATH']}")
     return b
+
+
+@pytest.fixture
+def llm(monkeypatch):
+    """The local Anthropic + OpenAI API stand-in, with both SDKs pointed at it."""
+    from tests.fakes.llm_api import FakeLLM
+
+    with FakeLLM() as fake:
+        for k, v in fake.env().items():
+            monkeypatch.setenv(k, v)
+        yield fake

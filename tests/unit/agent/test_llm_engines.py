@@ -10,7 +10,6 @@ import pytest
 
 from aof_airflow.agent.runtime import run_agent
 from aof_airflow.agent.types import AgentError, AgentScope, ProviderError
-from tests.fakes.llm_api import FakeLLM
 from tests.unit.agent.helpers import make_agent, seed_agent, shell_tool
 
 PROVIDERS = ["anthropic", "openai"]
@@ -21,14 +20,6 @@ GOOD = {
     "confidence": 0.8,
 }
 PODS = "NAME        READY   STATUS             RESTARTS\napi-7d9f    0/1     CrashLoopBackOff   14"
-
-
-@pytest.fixture
-def llm(monkeypatch):
-    with FakeLLM() as fake:
-        for k, v in fake.env().items():
-            monkeypatch.setenv(k, v)
-        yield fake
 
 
 def diag(provider: str, **model_config) -> object:

@@ -13,7 +13,6 @@ from aof_airflow.agent.runtime import run_agent
 from aof_airflow.agent.tools import Toolbox
 from aof_airflow.agent.tools.mcp import expand_env
 from aof_airflow.agent.types import AgentScope
-from tests.fakes.llm_api import FakeLLM
 from tests.unit.agent.helpers import make_agent, seed_agent, shell_tool
 
 SERVER = str(Path(__file__).resolve().parents[2] / "fakes" / "mcp_server.py")
@@ -22,14 +21,6 @@ SCOPE = AgentScope(service="checkout", namespace="prod")
 
 def mcp_tool(name: str, command: list[str], **config) -> dict:
     return {"type": "MCP", "config": {"name": name, "command": command, **config}}
-
-
-@pytest.fixture
-def llm(monkeypatch):
-    with FakeLLM() as fake:
-        for k, v in fake.env().items():
-            monkeypatch.setenv(k, v)
-        yield fake
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])

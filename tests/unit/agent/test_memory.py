@@ -8,7 +8,6 @@ import pytest
 
 from aof_airflow.agent.runtime import run_agent
 from aof_airflow.agent.types import AgentScope
-from tests.fakes.llm_api import FakeLLM
 from tests.unit.agent.helpers import make_agent, seed_agent
 
 FIRST = {
@@ -16,14 +15,6 @@ FIRST = {
     "impact": "5% of checkouts fail", "recommended_action": "raise memory limit to 1Gi", "requires_approval": False,
     "confidence": 0.9,
 }
-
-
-@pytest.fixture
-def llm(monkeypatch):
-    with FakeLLM() as fake:
-        for k, v in fake.env().items():
-            monkeypatch.setenv(k, v)
-        yield fake
 
 
 def _agent(memory_type: str):
