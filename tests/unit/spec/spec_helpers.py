@@ -7,6 +7,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
 _SHARED_SEED = REPO.parent / "shared" / "seed" / "yaml"
+# the tutorial's snippets: the shared originals when present, else the copies shipped in examples/snippets
+SNIPPETS = _SHARED_SEED if (_SHARED_SEED / "snippet-rate-limit.yaml").exists() else REPO / "examples" / "snippets"
 SEED_FLOW = "incident-response-flow.yaml"
 SEED_AGENTS = ("diagnostic-agent.yaml", "remediation-agent.yaml", "post-incident-agent.yaml")
 

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import textwrap
 
-import pytest
-
 from aof_airflow.spec.loader import load_paths
 
-from .spec_helpers import _SHARED_SEED, line_of, seed_files
-
-pytestmark = pytest.mark.skipif(not (_SHARED_SEED / "snippet-rate-limit.yaml").exists(),
-                                reason="the shared seed snippets are not present")
+from .spec_helpers import SNIPPETS, line_of, seed_files
 
 
 def snippet(name: str, indent: int = 0) -> str:
-    return textwrap.indent((_SHARED_SEED / name).read_text(), " " * indent)
+    return textwrap.indent((SNIPPETS / name).read_text(), " " * indent)
 
 
 def test_seed_flow_with_rate_limit_runbook_and_metrics_snippets(write):
