@@ -43,6 +43,14 @@ def real_services(environ: Mapping[str, str]) -> set[str]:
     return {svc for svc, names in CREDENTIALS.items() if any(environ.get(n) for n in names)}
 
 
+def token_connections(environ: Mapping[str, str]) -> dict[str, str]:
+    """`SLACK_BOT_TOKEN` as the `slack_default` Connection the Slack nodes and approvals use, unless one is set."""
+    token = environ.get("SLACK_BOT_TOKEN")
+    if token and not environ.get("AIRFLOW_CONN_SLACK_DEFAULT"):
+        return {"AIRFLOW_CONN_SLACK_DEFAULT": json.dumps({"conn_type": "slack", "password": token})}
+    return {}
+
+
 @dataclass
 class DemoSystem:
     state_dir: Path
@@ -64,7 +72,7 @@ class DemoSystem:
     def start(self) -> "DemoSystem":
         self.state_dir.mkdir(parents=True, exist_ok=True)
         real = real_services(self.environ)
-        env = self._sandbox_env(real)
+        env = {**self._sandbox_env(real), **token_connections(self.environ)}
         self.webhook_token = self.environ.get("PAGERDUTY_WEBHOOK_TOKEN") or secrets.token_urlsafe(24)
         env.update({
             "PAGERDUTY_WEBHOOK_TOKEN": self.webhook_token,
