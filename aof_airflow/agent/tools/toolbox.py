@@ -2,6 +2,8 @@
 
 Engines that speak tool-JSON use `specs()` + `call(name, args)`; the rules engine uses `shell(command)`.
 Every call (refused ones too) lands in `tool_calls`; every change in `actions`; problems in `notes`.
+MCP servers start when a model is first told about the tools (`specs()`), not before: an engine that
+never offers them (the rules engine) never pays for starting one (seconds for the seed's npx server).
 """
 
 from __future__ import annotations
@@ -50,12 +52,14 @@ class Toolbox:
         self._policy = KubePolicy.for_agent(self._shell.allowed_verbs if self._shell else None, agent.metadata.labels)
         self._mcp_tools: dict[str, tuple[Any, Any]] = {}  # exposed name -> (server, MCPToolSpec)
         self._hub: MCPHub | None = None
-        self._start_mcp([t.config for t in agent.spec.tools if isinstance(t, MCPTool)])
+        self._mcp_configs: list[Any] | None = [t.config for t in agent.spec.tools if isinstance(t, MCPTool)]
         if self._http is not None and not self._http.allowed_urls:
             self._note("HTTP tool not offered: no allowed_urls configured for it")
 
     # ------------------------------------------------------------------ what the model sees
     def specs(self) -> list[ToolSpec]:
+        """What the model is offered; starts the MCP servers on the first call."""
+        self._start_mcp()
         out = []
         if self._shell:
             verbs = ", ".join(sorted(self._policy.verbs)) if "kubectl" in self._shell.allowed_commands else ""
@@ -89,6 +93,7 @@ class Toolbox:
             return self.shell(str(args.get("command", "")))
         if name == HTTP and self._http and self._http.allowed_urls:
             return self.http(str(args.get("url", "")), str(args.get("method", "GET")))
+        self._start_mcp()
         if name in self._mcp_tools:
             return self._mcp_call(name, args)
         return self._finish(ToolCall(name, dict(args), False, f"unknown tool {name!r}", refused="unknown tool"))
@@ -182,7 +187,9 @@ class Toolbox:
         text, truncated = truncate(text, TOOL_RESULT_CHARS)
         return self._finish(ToolCall(name, dict(args), ok, text, truncated=truncated))
 
-    def _start_mcp(self, configs: list[Any]) -> None:
+    def _start_mcp(self) -> None:
+        """Start every MCP server once (a server that fails is noted and left out)."""
+        configs, self._mcp_configs = self._mcp_configs, None
         if not configs:
             return
         self._hub = MCPHub()

@@ -50,8 +50,8 @@ def test_the_seeds_npx_server_is_reported_not_fatal(llm, canary_bin):
     """`@modelcontextprotocol/server-kubectl` is not on npm (the canary PATH's npx answers 404 offline)."""
     result_box = Toolbox(seed_agent("diagnostic"), SCOPE)
     try:
-        assert any("kubectl-mcp" in n and "404" in n for n in result_box.notes)
         assert [s.name for s in result_box.specs()] == ["shell"]
+        assert any("kubectl-mcp" in n and "404" in n for n in result_box.notes)
     finally:
         result_box.close()
 
@@ -60,6 +60,7 @@ def test_a_server_that_never_answers_is_bounded_by_its_timeout(llm):
     hang = [sys.executable, "-c", "import time; time.sleep(60)"]
     t = time.monotonic()
     box = Toolbox(make_agent(tools=[mcp_tool("hang", hang, timeout_seconds=1)]), SCOPE)
+    box.specs()
     box.close()
     assert time.monotonic() - t < 15
     assert any("did not start within 1s" in n for n in box.notes)
@@ -83,12 +84,30 @@ def test_a_server_that_failed_to_start_is_not_retried_for_a_while(llm, monkeypat
     slow_fail = [sys.executable, "-c", f"open({str(marker)!r}, 'a').write('x'); raise SystemExit(3)"]
     agent = make_agent(tools=[mcp_tool("flaky", slow_fail, timeout_seconds=10)])
     first = Toolbox(agent, SCOPE)
+    first.specs()
     first.close()
     second = Toolbox(agent, SCOPE)
+    second.specs()
     second.close()
     assert marker.read_text() == "x"  # started once, not twice
     assert any("flaky" in n and "failed" in n for n in first.notes)
     assert any("flaky" in n and "not started: it failed" in n and "mcp_retry_after_seconds" in n for n in second.notes)
     monkeypatch.setenv("AOF_MCP_RETRY_AFTER_SECONDS", "0")
-    Toolbox(agent, SCOPE).close()
+    third = Toolbox(agent, SCOPE)
+    third.specs()
+    third.close()
     assert marker.read_text() == "xx"  # the setting turns the memory off
+
+
+def test_servers_start_only_when_the_tools_are_offered(tmp_path, canary_bin):
+    """The rules engine only runs shell commands: it never waits for an MCP server to start."""
+    marker = tmp_path / "started"
+    server = [sys.executable, "-c", f"open({str(marker)!r}, 'a').write('x'); raise SystemExit(3)"]
+    box = Toolbox(make_agent(tools=[shell_tool("kubectl"), mcp_tool("lazy", server, timeout_seconds=10)]), SCOPE)
+    assert box.shell("kubectl get pods").ok
+    assert not marker.exists() and box.notes == []
+    box.specs()
+    box.specs()
+    box.close()
+    assert marker.read_text() == "x"  # started on the first offer, once
+    assert any("lazy" in n and "unavailable" in n for n in box.notes)
