@@ -12,8 +12,9 @@ import json
 import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from aof_airflow.agent.masking import redact
 from aof_airflow.agent.tools import http as http_tool
@@ -28,6 +29,7 @@ log = logging.getLogger("aof.agent")
 SHELL = "shell"
 HTTP = "http_request"
 TOOL_RESULT_CHARS = 8000
+MAX_CONCURRENT = 8  # commands of one shell_many batch running at once
 
 
 @dataclass
@@ -100,22 +102,50 @@ class Toolbox:
 
     def shell(self, command: str) -> ToolCall:
         """Run one command through every guardrail; refusals come back as a ToolCall, never an exception."""
+        checked = self._check(command)
+        if isinstance(checked, ToolCall):
+            return self._finish(checked)
+        if isinstance(checked, KubeCall):
+            return self._mutate(checked, {"command": command})
+        done = self._run(checked)
+        return self._finish(ToolCall(SHELL, {"command": command}, done.ok, _with_status(done), truncated=done.truncated))
+
+    def shell_many(self, commands: Sequence[str]) -> list[ToolCall]:
+        """Several commands, each through every guardrail, run at the same time and recorded in the given
+        order: independent reads cost one command's wait instead of the sum. A batch holding a change runs
+        one command at a time (changes are never concurrent with anything)."""
+        checked = [self._check(c) for c in commands]
+        if len(commands) < 2 or any(isinstance(c, KubeCall) for c in checked):
+            return [self.shell(c) for c in commands]
+        argvs = [c for c in checked if isinstance(c, list)]
+        for argv in argvs:
+            log.info("tool run: %s", redact(shell.quote(argv)))
+        with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT, len(argvs) or 1)) as pool:
+            done = iter(list(pool.map(self._execute, argvs)))
+        out = []
+        for command, c in zip(commands, checked):
+            if isinstance(c, ToolCall):
+                out.append(self._finish(c))
+            else:
+                d = next(done)
+                out.append(self._finish(ToolCall(SHELL, {"command": command}, d.ok, _with_status(d), truncated=d.truncated)))
+        return out
+
+    def _check(self, command: str) -> list[str] | KubeCall | ToolCall:
+        """argv to run, a mutating KubeCall (dry run + snapshot first), or the refusal as a ToolCall."""
         args = {"command": command}
         if not self._shell:
-            return self._finish(ToolCall(SHELL, args, False, "refused: this agent has no Shell tool", refused="no Shell tool"))
+            return ToolCall(SHELL, args, False, "refused: this agent has no Shell tool", refused="no Shell tool")
         try:
             argv = shell.parse(command, self._shell)
             if argv[0] == "kubectl":
                 call = check_kubectl(argv, self._policy, self.scope)
-                if call.mutating:
-                    return self._mutate(call, args)
-                argv = call.argv
-            elif argv[0] == "helm":
-                argv = check_helm(argv, self._policy, self.scope)
+                return call if call.mutating else call.argv
+            if argv[0] == "helm":
+                return check_helm(argv, self._policy, self.scope)
+            return argv
         except Refused as r:
-            return self._finish(ToolCall(SHELL, args, False, str(r), refused=str(r)))
-        done = self._run(argv)
-        return self._finish(ToolCall(SHELL, args, done.ok, _with_status(done), truncated=done.truncated))
+            return ToolCall(SHELL, args, False, str(r), refused=str(r))
 
     def http(self, url: str, method: str = "GET") -> ToolCall:
         args = {"url": url, "method": method}
@@ -166,8 +196,11 @@ class Toolbox:
 
     # ------------------------------------------------------------------ plumbing
     def _run(self, argv: list[str]) -> shell.Completed:
-        assert self._shell is not None
         log.info("tool run: %s", redact(shell.quote(argv)))
+        return self._execute(argv)
+
+    def _execute(self, argv: list[str]) -> shell.Completed:
+        assert self._shell is not None
         return shell.run(
             argv, timeout=self._timeout(self._shell.timeout_seconds), max_bytes=self._shell.max_output_chars,
             env=shell.scrubbed_env(), cwd=shell.workdir(self._shell.allowed_paths),

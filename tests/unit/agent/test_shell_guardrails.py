@@ -209,3 +209,27 @@ def test_output_is_capped_with_a_visible_marker(canary_bin):
     call = box.shell("bigout")
     assert call.truncated and "[output truncated: 99000 more bytes not shown]" in call.output
     assert call.output.count("a") <= 1001
+
+
+def test_shell_many_runs_together_and_records_in_order(canary_bin):
+    """Independent reads wait for the slowest, not the sum; the record keeps the order they were asked in."""
+    canary_bin.add("slow", "/bin/sleep 1; echo \"out $1\"")
+    box = Toolbox(make_agent(tools=[shell_tool("slow")]), SCOPE)
+    t = time.monotonic()
+    calls = box.shell_many(["slow a", "slow b", "slow c; rm -rf /", "slow d"])
+    assert time.monotonic() - t < 2.5  # three one-second commands at once
+    assert [c.output.strip() for c in calls if c.ok] == ["out a", "out b", "out d"]
+    assert calls[2].refused and not calls[2].ok
+    assert [c.args["command"] for c in box.tool_calls] == ["slow a", "slow b", "slow c; rm -rf /", "slow d"]
+    assert sorted(canary_bin.ran()) == ["slow a", "slow b", "slow d"]
+
+
+def test_a_batch_with_a_change_runs_one_command_at_a_time(canary_bin, tmp_path):
+    """A change is dry-run, snapshotted and applied alone: never concurrently with the batch's reads."""
+    stamps = tmp_path / "stamps"
+    canary_bin.add("kubectl", f'echo "start $(date +%s.%N)" >> {stamps}; /bin/sleep 0.5; echo "end $(date +%s.%N)" >> {stamps}')
+    box = Toolbox(make_agent(labels={"purpose": "remediation"}, tools=[shell_tool("kubectl")]), SCOPE)
+    calls = box.shell_many(["kubectl get pods", "kubectl rollout restart deployment/api", "kubectl get deployment api"])
+    assert all(c.ok for c in calls) and len(box.actions) == 1
+    marks = stamps.read_text().split()[::2]
+    assert marks == ["start", "end"] * (len(marks) // 2)  # never two commands running at once

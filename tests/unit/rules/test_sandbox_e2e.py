@@ -169,3 +169,36 @@ def test_failed_restart_is_rolled_back(cluster, monkeypatch) -> None:
     assert rb.output["action_taken"] == "kubectl rollout undo deployment/checkout -n shop"
     assert [a.action for a in api.actions] == ["rollout-restart", "rollout-undo"]
     assert rb.output["result"] in ("partial", "success")
+
+
+def test_a_diagnosis_reads_the_cluster_in_a_few_rounds(cluster) -> None:
+    """Reads that do not depend on each other go to the Shell tool together: the Deployment, then its pods
+    with its ReplicaSets, then events, logs and metrics at once (a further round only for long lists)."""
+    from aof_airflow.agent.tools.toolbox import Toolbox
+
+    class Rounds(Toolbox):
+        """Records each call of the engine into the toolbox: one command, or a batch run together."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.rounds: list[list[str]] = []
+
+        def shell(self, command):
+            self.rounds.append([command])
+            return super().shell(command)
+
+        def shell_many(self, commands):
+            self.rounds.append(list(commands))
+            return super().shell_many(commands)
+
+    sc, api, scope = cluster("rules-oomkilled")
+    agent = seed_agent("diagnostic-agent", model=MODEL, memory=None)
+    with Rounds(agent, scope, deadline=time.monotonic() + 120) as tb:
+        r = RulesEngine().run(agent, "Diagnose this incident", toolbox=tb, scope=scope, deadline=time.monotonic() + 120)
+    assert r.output["severity"] == "high" and "OOMKilled" in r.output["root_cause"]
+    assert len(tb.rounds) <= 4, tb.rounds
+    assert tb.rounds[0] == [f"kubectl get deployment search-api -n {sc.incident.namespace} -o jsonpath={{@}}"]
+    assert [c.split()[2] for c in tb.rounds[1]] == ["pods", "replicasets"]
+    last = " | ".join(tb.rounds[2])
+    assert "get events" in last and "kubectl logs" in last and "kubectl top pods" in last
+    assert len(r.tool_calls) == sum(map(len, tb.rounds))  # every command recorded, once
