@@ -48,7 +48,8 @@ def engine(url: str | None = None) -> Engine:
     url = url or database_url()
     with _lock:
         if url not in _engines:
-            eng = create_engine(url, pool_pre_ping=True, future=True)
+            # a ping before each checkout guards against a server that dropped the connection; a file has none
+            eng = create_engine(url, pool_pre_ping=not url.startswith("sqlite"), future=True)
             if url.startswith("sqlite"):
                 event.listen(eng, "connect", _sqlite_pragmas)
             _engines[url] = eng

@@ -7,6 +7,7 @@ to the folder is served without a restart.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import AsyncIterator
@@ -104,7 +105,14 @@ def create_app(flows: FlowSource = None, settings: RelaySettings | None = None) 
             body = await _read_body(request, settings.max_body_bytes)
         except _TooLarge:
             return JSONResponse({"detail": f"body larger than {settings.max_body_bytes} bytes"}, status_code=413)
-        reply = await run_in_threadpool(relay.accept, route, body, request.headers)
-        return _reply(reply)
+        step = relay.admit(route, body, request.headers)
+        if isinstance(step, Reply):
+            return _reply(step)
+        if route.flow.spec.rate_limit.queue_size is not None:
+            over = await run_in_threadpool(relay.over_queue_limit, step)
+            if over is not None:
+                return _reply(over)
+        row_id = await asyncio.wrap_future(relay.outbox.add_future(**step.row))
+        return _reply(relay.stored(step, row_id))
 
     return app

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from aof_airflow.relay import pagerduty
 from aof_airflow.relay.airflow_client import AirflowClient, AirflowUnavailable
 from aof_airflow.relay.normalize import merge_details
-from aof_airflow.relay.outbox import Outbox, Row
+from aof_airflow.relay.outbox import DELIVERED, Outbox, Outcome, Row, delivered, failed, retry
 from aof_airflow.relay.settings import RelaySettings
 
 log = logging.getLogger(__name__)
 DETAIL_ATTEMPTS = 5  # after these, deliver without custom_details rather than not at all
+RECEIVING_WINDOW = 0.5  # seconds since the last accepted webhook during which the relay counts as receiving
+PACED_PASS = 0.25  # seconds per paced delivery pass while receiving
 
 
 class Dispatcher:
@@ -28,6 +32,9 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.delivered = 0
+        self._airflow_down_until = 0.0
+        self._failed_probes = 0
+        self._last_intake = 0.0
 
     def ensure_started(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -39,7 +46,21 @@ class Dispatcher:
                 self._thread.start()
 
     def notify(self) -> None:
+        """A webhook was stored: deliver soon, and let intake have the CPU first (see `_paced_batch`)."""
+        self._last_intake = time.monotonic()
         self._wake.set()
+
+    def _paced_batch(self) -> int | None:
+        """Rows for the next pass while webhooks are arriving, None when they are not.
+
+        Delivery shares one interpreter with the HTTP side; during a burst it would take the CPU the
+        202s need, and PagerDuty gives up after 5 s while a DAG run can start a second later. So while
+        receiving, delivery goes at `dispatch_rate_while_receiving` rows/s (about what an api-server
+        creates runs at anyway) and catches up at full speed once the burst is over."""
+        rate = self.settings.dispatch_rate_while_receiving
+        if rate <= 0 or time.monotonic() - self._last_intake > RECEIVING_WINDOW:
+            return None
+        return max(1, round(rate * PACED_PASS))
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -49,12 +70,18 @@ class Dispatcher:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            paced = self._paced_batch()
             try:
-                n = self.run_once()
+                n = self.run_once(paced or 50)
             except Exception:  # the DB may be locked or briefly gone: keep the thread alive
                 log.exception("relay dispatcher: pass failed")
                 n = 0
-            if n == 0:
+            pause = self._airflow_down_until - time.monotonic()
+            if pause > 0:  # new webhooks must not wake us to probe a down Airflow again
+                self._stop.wait(pause)
+            elif paced and n:
+                self._stop.wait(PACED_PASS)
+            elif n == 0:
                 if self._wake.wait(self.settings.dispatch_poll_seconds):
                     self._stop.wait(0.02)  # let a burst of webhooks land: one claim for all of them
                 self._wake.clear()
@@ -63,18 +90,34 @@ class Dispatcher:
         return min(self.settings.backoff_initial_seconds * (2 ** attempts), self.settings.backoff_max_seconds)
 
     def run_once(self, batch: int = 50) -> int:
-        """Deliver what is due; returns how many rows were handled. Stops the batch once Airflow is down."""
+        """Deliver what is due; returns how many rows were handled.
+
+        The first row goes alone, as a probe: when Airflow is down the rest of the batch is put back
+        without hammering it. Otherwise the rest go `dispatch_workers` at a time. What became of each row
+        is written in one transaction at the end; a crash before that only means a re-delivery, which
+        Airflow answers with 409 (the run id comes from the incident).
+        """
         rows = self.outbox.claim(batch)
-        for i, row in enumerate(rows):
-            if not self._deliver(row):
-                delay = self._backoff(row.attempts)
-                for rest in rows[i + 1:]:  # Airflow is down: do not hammer it with the rest of the batch
-                    self.outbox.retry(rest, "not attempted: Airflow unavailable", delay)
-                break
+        if not rows:
+            return 0
+        first, up = self._deliver(rows[0])
+        outcomes = [first]
+        if up:
+            self._failed_probes = 0
+            if len(rows) > 1:
+                with ThreadPoolExecutor(self.settings.dispatch_workers, thread_name_prefix="aof-relay-deliver") as pool:
+                    outcomes += [o for o, _ in pool.map(self._deliver, rows[1:])]
+        else:  # pause the whole dispatcher, longer each time Airflow is still down
+            delay = self._backoff(max(rows[0].attempts, self._failed_probes))
+            self._failed_probes += 1
+            self._airflow_down_until = time.monotonic() + delay
+            outcomes += [retry(r, "not attempted: Airflow unavailable", delay) for r in rows[1:]]
+        self.outbox.settle(outcomes)
+        self.delivered += sum(1 for o in outcomes if o.values.get("state") == DELIVERED)
         return len(rows)
 
-    def _deliver(self, row: Row) -> bool:
-        """False only when Airflow is unreachable (the caller backs off)."""
+    def _deliver(self, row: Row) -> tuple[Outcome, bool]:
+        """What became of the row, and False when Airflow was unreachable (the caller backs off)."""
         conf, new_conf = row.conf, None
         if row.needs_details and self.settings.pagerduty_api_key:
             try:
@@ -83,22 +126,17 @@ class Dispatcher:
                 conf = new_conf = merge_details(conf, details)
             except pagerduty.DetailsUnavailable as exc:
                 if row.attempts + 1 < DETAIL_ATTEMPTS:
-                    self.outbox.retry(row, f"custom_details: {exc}", self._backoff(row.attempts))
-                    return True
+                    return retry(row, f"custom_details: {exc}", self._backoff(row.attempts)), True
                 log.warning("relay: %s: custom_details unavailable (%s); delivering without", row.dag_run_id, exc)
         try:
             res = self.client.trigger_run(row.dag_id, row.dag_run_id, conf)
         except AirflowUnavailable as exc:
             log.info("relay: %s/%s: Airflow unavailable (%s); retrying", row.dag_id, row.dag_run_id, exc)
-            self.outbox.retry(row, str(exc), self._backoff(row.attempts), conf=new_conf)
-            return False
+            return retry(row, str(exc), self._backoff(row.attempts), conf=new_conf), False
         if res.ok:
-            self.outbox.delivered(row, None if res.created else res.detail, conf=new_conf)
-            self.delivered += 1
             log.info("relay: %s/%s %s", row.dag_id, row.dag_run_id, res.detail)
-        elif res.status == 404:  # DAG not parsed yet (or paused deploy): keep trying, slowly
-            self.outbox.retry(row, f"404: {res.detail}", self.settings.backoff_max_seconds, conf=new_conf)
-        else:
-            log.error("relay: %s/%s rejected by Airflow: %s %s", row.dag_id, row.dag_run_id, res.status, res.detail)
-            self.outbox.failed(row, f"{res.status}: {res.detail}")
-        return True
+            return delivered(row, None if res.created else res.detail, conf=new_conf), True
+        if res.status == 404:  # DAG not parsed yet (or paused deploy): keep trying, slowly
+            return retry(row, f"404: {res.detail}", self.settings.backoff_max_seconds, conf=new_conf), True
+        log.error("relay: %s/%s rejected by Airflow: %s %s", row.dag_id, row.dag_run_id, res.status, res.detail)
+        return failed(row, f"{res.status}: {res.detail}"), True

@@ -9,20 +9,26 @@ derived from the incident makes Airflow answer 409 to the second.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import json
 import os
 import socket
+import sqlite3
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (Column, Float, Index, Integer, String, Table, Text, UniqueConstraint, and_, func,
+from sqlalchemy import (Column, Float, Index, Integer, String, Table, Text, UniqueConstraint, and_, bindparam, func,
                         event, insert, or_, select, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from aof_airflow import db
+from aof_airflow.relay.group_commit import GroupCommit
 
 PENDING, DELIVERED, IGNORED, FAILED = "pending", "delivered", "ignored", "failed"
 
@@ -53,6 +59,24 @@ outbox = Table(
 )
 
 
+# Built once: SQLAlchemy spends more CPU building a statement than SQLite spends running it.
+_DUE = (outbox.c.state == PENDING, outbox.c.next_attempt_at <= bindparam("c_now"),
+        outbox.c.claimed_until < bindparam("c_now"))
+# write first (no read-then-upgrade lock dance on SQLite); the outer conditions are re-checked on
+# Postgres when another relay updated a row in between, so a row is never leased twice
+_CLAIM = (update(outbox)
+          .where(outbox.c.id.in_(select(outbox.c.id).where(*_DUE).order_by(outbox.c.next_attempt_at, outbox.c.id)
+                                 .limit(bindparam("c_limit", type_=Integer)).scalar_subquery()), *_DUE)
+          .values(claimed_until=bindparam("c_until"), claimed_by=bindparam("c_token")))
+_CLAIMED = select(outbox).where(outbox.c.claimed_by == bindparam("c_token")).order_by(outbox.c.id)
+
+
+@functools.cache
+def _settle_statement(cols: tuple[str, ...]):
+    return (update(outbox).where(outbox.c.id == bindparam("o_id"), outbox.c.claimed_by == bindparam("o_claim"))
+            .values({col: bindparam(col) for col in cols}))
+
+
 @dataclass
 class Row:
     id: int
@@ -66,7 +90,47 @@ class Row:
     claim: str = ""
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row: the column values to write (see delivered/retry/failed)."""
+    row: Row
+    values: dict[str, Any]
+
+
+def _with_conf(values: dict[str, Any], conf: dict[str, Any] | None) -> dict[str, Any]:
+    if conf is not None:  # custom_details fetched: keep them, do not fetch again
+        values.update(conf=json.dumps(conf, separators=(",", ":")), needs_details=0)
+    return values
+
+
+def delivered(row: Row, note: str | None = None, conf: dict[str, Any] | None = None) -> Outcome:
+    return Outcome(row, _with_conf(dict(state=DELIVERED, delivered_at=time.time(), claimed_until=0.0,
+                                        attempts=row.attempts + 1, last_error=note), conf))
+
+
+def retry(row: Row, error: str, delay: float, conf: dict[str, Any] | None = None) -> Outcome:
+    return Outcome(row, _with_conf(dict(attempts=row.attempts + 1, last_error=error[:2000],
+                                        next_attempt_at=time.time() + delay, claimed_until=0.0), conf))
+
+
+def failed(row: Row, error: str) -> Outcome:
+    return Outcome(row, dict(state=FAILED, attempts=row.attempts + 1, last_error=error[:2000], claimed_until=0.0))
+
+
 _tuned: set[str] = set()
+_sqlite_writers: dict[str, threading.Lock] = {}
+
+
+def _writer_lock(url: str) -> contextlib.AbstractContextManager:
+    """One writer at a time per SQLite file in this process.
+
+    SQLite lets one transaction write; the others wait in its busy handler, which sleeps in steps of up
+    to 100 ms. Under a burst of webhooks those sleeps, not the inserts, made the 202 slow; queueing on a
+    lock hands the file over in microseconds. Postgres needs no such thing.
+    """
+    if not url.startswith("sqlite"):
+        return contextlib.nullcontext()
+    return _sqlite_writers.setdefault(url, threading.Lock())
 
 
 def _tune_sqlite(url: str, synchronous: str) -> None:
@@ -94,32 +158,64 @@ def _tune_sqlite(url: str, synchronous: str) -> None:
     _tuned.add(url)
 
 
+def _insert_or_skip(dialect: str):
+    """INSERT .. ON CONFLICT DO NOTHING RETURNING id where the database has it (SQLite >= 3.35, Postgres)."""
+    if dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 35):
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        return None
+    return dialect_insert(outbox).on_conflict_do_nothing().returning(outbox.c.id)
+
+
 class Outbox:
     def __init__(self, url: str | None = None, sqlite_synchronous: str = "FULL") -> None:
         if url:
             _tune_sqlite(url, sqlite_synchronous)
         self.engine: Engine = db.ensure_tables(url)
+        self._writing = _writer_lock(str(self.engine.url))
+        self._insert_or_skip = _insert_or_skip(self.engine.dialect.name)
+        self._adds: GroupCommit[dict[str, Any], int | None] = GroupCommit(self._insert_many, name="aof-relay-outbox")
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._claims = itertools.count()
+
+    def close(self) -> None:
+        self._adds.close()
 
     def ping(self) -> None:
         with self.engine.connect() as c:
             c.execute(select(func.count()).select_from(outbox).where(outbox.c.id < 0))
 
-    def add(self, *, flow: str, dag_id: str, dag_run_id: str | None, webhook_id: str | None, event_type: str,
-            incident_id: str, source: str, needs_details: bool, conf: dict[str, Any], state: str = PENDING) -> int | None:
-        """Store one accepted webhook; None if it duplicates an earlier one (same webhook id or run)."""
+    def add(self, **row: Any) -> int | None:
+        """Store one accepted webhook, committed when this returns; None if it duplicates an earlier one
+        (same webhook id or run). Concurrent calls share a transaction (see group_commit.py)."""
+        return self.add_future(**row).result()
+
+    def add_future(self, *, flow: str, dag_id: str, dag_run_id: str | None, webhook_id: str | None, event_type: str,
+                   incident_id: str, source: str, needs_details: bool, conf: dict[str, Any],
+                   state: str = PENDING) -> Future:
+        """`add` without waiting: the Future's result is the row id (or None) once committed."""
         now = time.time()
-        try:
-            with self.engine.begin() as c:
-                r = c.execute(insert(outbox).values(
-                    flow=flow, dag_id=dag_id, dag_run_id=dag_run_id, webhook_id=webhook_id, event_type=event_type,
-                    incident_id=incident_id, source=source, needs_details=int(needs_details),
-                    conf=json.dumps(conf, separators=(",", ":")), state=state, attempts=0, next_attempt_at=now,
-                    claimed_until=0.0, created_at=now))
-                return int(r.inserted_primary_key[0])
-        except IntegrityError:
-            return None
+        return self._adds.submit(dict(
+            flow=flow, dag_id=dag_id, dag_run_id=dag_run_id, webhook_id=webhook_id, event_type=event_type,
+            incident_id=incident_id, source=source, needs_details=int(needs_details),
+            conf=json.dumps(conf, separators=(",", ":")), state=state, attempts=0, next_attempt_at=now,
+            claimed_until=0.0, created_at=now))
+
+    def _insert_many(self, rows: list[dict[str, Any]]) -> list[int | None]:
+        """One transaction; a row that hits a unique constraint (a duplicate) yields None, the others their id."""
+        with self._writing, self.engine.begin() as c:
+            if self._insert_or_skip is not None:
+                return [c.execute(self._insert_or_skip, row).scalar() for row in rows]
+            ids: list[int | None] = []
+            for row in rows:  # dialects without ON CONFLICT DO NOTHING: a savepoint per row
+                try:
+                    with c.begin_nested():
+                        ids.append(int(c.execute(insert(outbox).values(**row)).inserted_primary_key[0]))
+                except IntegrityError:
+                    ids.append(None)
+            return ids
 
     def exists(self, dag_id: str, dag_run_id: str | None, webhook_id: str | None) -> bool:
         conds = [and_(outbox.c.dag_id == dag_id, outbox.c.dag_run_id == dag_run_id)] if dag_run_id else []
@@ -139,38 +235,23 @@ class Outbox:
         """Lease up to `limit` due rows to this worker; a crashed worker's lease simply runs out."""
         now = time.time()
         token = f"{self.worker_id}:{next(self._claims)}"
-        due = (outbox.c.state == PENDING, outbox.c.next_attempt_at <= now, outbox.c.claimed_until < now)
-        ids = select(outbox.c.id).where(*due).order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
-        with self.engine.begin() as c:
-            # write first (no read-then-upgrade lock dance on SQLite); the outer conditions are re-checked
-            # on Postgres when another relay updated a row in between, so a row is never leased twice
-            c.execute(update(outbox).where(outbox.c.id.in_(ids.scalar_subquery()), *due)
-                      .values(claimed_until=now + lease_seconds, claimed_by=token))
-            got = c.execute(select(outbox).where(outbox.c.claimed_by == token).order_by(outbox.c.id)).mappings().all()
+        with self._writing, self.engine.begin() as c:
+            c.execute(_CLAIM, {"c_now": now, "c_limit": limit, "c_until": now + lease_seconds, "c_token": token})
+            got = c.execute(_CLAIMED, {"c_token": token}).mappings().all()
         return [Row(r["id"], r["flow"], r["dag_id"], r["dag_run_id"], r["incident_id"], bool(r["needs_details"]),
                     json.loads(r["conf"]), r["attempts"], token) for r in got]
 
-    def delivered(self, row: Row, note: str | None = None, conf: dict[str, Any] | None = None) -> None:
-        values: dict[str, Any] = dict(state=DELIVERED, delivered_at=time.time(), claimed_until=0.0,
-                                      attempts=row.attempts + 1, last_error=note)
-        if conf is not None:
-            values.update(conf=json.dumps(conf, separators=(",", ":")), needs_details=0)
-        self._set(row, values)
-
-    def retry(self, row: Row, error: str, delay: float, conf: dict[str, Any] | None = None) -> None:
-        values: dict[str, Any] = dict(attempts=row.attempts + 1, last_error=error[:2000],
-                                      next_attempt_at=time.time() + delay, claimed_until=0.0)
-        if conf is not None:
-            values.update(conf=json.dumps(conf, separators=(",", ":")), needs_details=0)
-        self._set(row, values)
-
-    def failed(self, row: Row, error: str) -> None:
-        self._set(row, dict(state=FAILED, attempts=row.attempts + 1, last_error=error[:2000], claimed_until=0.0))
-
-    def _set(self, row: Row, values: dict[str, Any]) -> None:
-        with self.engine.begin() as c:
-            c.execute(update(outbox).where(outbox.c.id == row.id, outbox.c.claimed_by == row.claim)
-                      .values(**values))
+    def settle(self, outcomes: list[Outcome]) -> None:
+        """Record what became of claimed rows, all in one transaction (one statement per kind of outcome).
+        A row whose lease ran out and was claimed again meanwhile is left to its new holder."""
+        kinds: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for o in outcomes:
+            kinds.setdefault(tuple(sorted(o.values)), []).append({**o.values, "o_id": o.row.id, "o_claim": o.row.claim})
+        if not kinds:
+            return
+        with self._writing, self.engine.begin() as c:
+            for cols, params in kinds.items():
+                c.execute(_settle_statement(cols), params)
 
     def rows(self, **where: Any) -> list[dict[str, Any]]:
         """All rows (for `aofctl relay status` and tests), oldest first."""

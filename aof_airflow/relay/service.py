@@ -29,6 +29,14 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class Store:
+    """An admitted webhook: the outbox row to commit, and the 202 to answer once it is."""
+    route: Route
+    row: dict[str, Any]
+    reply: Reply
+
+
 def run_id_for(incident_id: str) -> str:
     """One incident, one DAG run: a redelivery or a retry maps to the same run id (Airflow answers 409)."""
     return f"pd-{incident_id}"
@@ -46,6 +54,7 @@ class Relay:
 
     def close(self) -> None:
         self.dispatcher.stop()
+        self.outbox.close()
         self.client.close()
 
     # -- step 1: before the body is read
@@ -75,8 +84,9 @@ class Relay:
                 return ["\x00unset"]  # configured but unresolved: nothing can match
         return out
 
-    # -- step 2: with the raw body
-    def accept(self, route: Route, body: bytes, headers: Mapping[str, str], *, trusted: bool = False) -> Reply:
+    # -- step 2: with the raw body (CPU only: safe to run on the event loop)
+    def admit(self, route: Route, body: bytes, headers: Mapping[str, str], *, trusted: bool = False) -> Reply | Store:
+        """Signature, webhook id, JSON and event checks: a final answer, or the row to store."""
         if not trusted:
             sigs = self.signing_secrets(route)
             if sigs:
@@ -90,23 +100,41 @@ class Relay:
             event = normalize(parse_json(body, self.settings.max_json_depth))
         except BadEvent as exc:
             return Reply(400, {"detail": str(exc)})
-        dag_id = route.dag_id
+        row = dict(flow=route.flow.name, dag_id=route.dag_id, webhook_id=webhook_id, incident_id=event.incident_id,
+                   source=event.source, conf=event.conf)
         if event.event_type not in route.config.event_types:
-            self.outbox.add(flow=route.flow.name, dag_id=dag_id, dag_run_id=None, webhook_id=webhook_id,
-                            event_type=event.event_type[:100], incident_id=event.incident_id, source=event.source,
-                            needs_details=False, conf=event.conf, state=IGNORED)
-            return Reply(202, {"status": "ignored", "event_type": event.event_type, "incident_id": event.incident_id})
+            return Store(route, dict(row, dag_run_id=None, event_type=event.event_type[:100], needs_details=False,
+                                     state=IGNORED),
+                         Reply(202, {"status": "ignored", "event_type": event.event_type, "incident_id": event.incident_id}))
         run_id = run_id_for(event.incident_id)
-        limit = route.flow.spec.rate_limit.queue_size
-        if limit is not None:
-            queued = self.queued.get(dag_id) + self.outbox.pending_count(dag_id)
-            if queued >= limit and not self.outbox.exists(dag_id, run_id, webhook_id):
-                return Reply(429, {"detail": f"{queued} runs of {dag_id} already queued (queue_size {limit})"},
-                             {"Retry-After": str(self.settings.retry_after_seconds)})
-        row = self.outbox.add(flow=route.flow.name, dag_id=dag_id, dag_run_id=run_id, webhook_id=webhook_id,
-                              event_type=event.event_type, incident_id=event.incident_id, source=event.source,
-                              needs_details=event.needs_details, conf=event.conf)
-        if row is None:
-            return Reply(202, {"status": "duplicate", "dag_id": dag_id, "dag_run_id": run_id})
+        return Store(route, dict(row, dag_run_id=run_id, event_type=event.event_type, needs_details=event.needs_details),
+                     Reply(202, {"status": "accepted", "dag_id": route.dag_id, "dag_run_id": run_id}))
+
+    # -- step 3 (blocking I/O: the Airflow API and the database)
+    def over_queue_limit(self, store: Store) -> Reply | None:
+        """429 when the flow's `rate_limit.queue_size` runs are queued (in Airflow or still in our outbox)."""
+        limit = store.route.flow.spec.rate_limit.queue_size
+        if limit is None or store.row.get("state") == IGNORED:
+            return None
+        dag_id = store.route.dag_id
+        queued = self.queued.get(dag_id) + self.outbox.pending_count(dag_id)
+        if queued >= limit and not self.outbox.exists(dag_id, store.row["dag_run_id"], store.row["webhook_id"]):
+            return Reply(429, {"detail": f"{queued} runs of {dag_id} already queued (queue_size {limit})"},
+                         {"Retry-After": str(self.settings.retry_after_seconds)})
+        return None
+
+    def stored(self, store: Store, row_id: int | None) -> Reply:
+        """The answer once the row is committed (`row_id` None: it duplicated an earlier delivery)."""
+        if store.row.get("state") == IGNORED:
+            return store.reply
+        if row_id is None:
+            return Reply(202, {"status": "duplicate", "dag_id": store.route.dag_id, "dag_run_id": store.row["dag_run_id"]})
         self.dispatcher.notify()
-        return Reply(202, {"status": "accepted", "dag_id": dag_id, "dag_run_id": run_id, "id": row})
+        return Reply(202, {**store.reply.body, "id": row_id})
+
+    def accept(self, route: Route, body: bytes, headers: Mapping[str, str], *, trusted: bool = False) -> Reply:
+        """The whole decision, blocking (the CLI's `--direct`); the app runs the same steps without blocking."""
+        step = self.admit(route, body, headers, trusted=trusted)
+        if isinstance(step, Reply):
+            return step
+        return self.over_queue_limit(step) or self.stored(step, self.outbox.add(**step.row))

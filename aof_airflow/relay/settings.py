@@ -48,7 +48,8 @@ class RelaySettings:
     dispatch_poll_seconds: float = 1.0
     backoff_initial_seconds: float = 0.5
     backoff_max_seconds: float = 5.0
-    dispatch_workers: int = 4
+    dispatch_workers: int = 4  # concurrent dagRuns POSTs
+    dispatch_rate_while_receiving: float = 20.0  # rows/s delivered while webhooks arrive; 0 = no pacing
     request_timeout_seconds: float = 10.0
     start_dispatcher: bool = True
     sqlite_synchronous: str = "FULL"  # relay-only SQLite outbox: FULL = fsync per webhook (see outbox.py)
@@ -90,5 +91,8 @@ class RelaySettings:
         kw["sqlite_synchronous"] = setting("relay_sqlite_synchronous") or "FULL"
         kw["max_body_bytes"] = int(_float("relay_max_body_bytes", cls.max_body_bytes))
         kw["backoff_max_seconds"] = _float("relay_backoff_max_seconds", cls.backoff_max_seconds)
+        kw["dispatch_workers"] = max(1, int(_float("relay_dispatch_workers", cls.dispatch_workers)))
+        kw["dispatch_rate_while_receiving"] = _float("relay_dispatch_rate_while_receiving",
+                                                     cls.dispatch_rate_while_receiving)
         kw.update(overrides)
         return cls(**kw)

@@ -23,7 +23,8 @@ class AirflowStandIn:
         self.username, self.password = username, password
         self.token = secrets.token_urlsafe(24)
         self.runs: dict[tuple[str, str], dict[str, Any]] = {}
-        self.posts = 0
+        self.posts = 0  # dagRuns POSTs answered (not counting fail_with answers)
+        self.attempts = 0  # every dagRuns POST that got past the token check
         self.queued: dict[str, int] = {}
         self.fail_with: int | None = None  # answer every dagRuns POST with this status (e.g. 503)
         self.token_requests = 0
@@ -51,6 +52,7 @@ class AirflowStandIn:
         async def trigger(dag_id: str, req: Request):
             if not authed(req):
                 return JSONResponse({"detail": "Not authenticated"}, status_code=401)
+            self.attempts += 1
             if self.fail_with:
                 return JSONResponse({"detail": "unavailable"}, status_code=self.fail_with)
             body = await req.json()
