@@ -23,7 +23,6 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from aof_airflow.approvals.decisions import DECISIONS_KEY, REQUEST_KEY
 from aof_airflow.approvals.outcome import TIMED_OUT, no_approvers_warning, thread_text
-from aof_airflow.approvals.trigger import SlackApprovalTrigger
 from aof_airflow.config import setting
 
 DEFAULT_TIMEOUT_SECONDS = 3600.0
@@ -130,6 +129,8 @@ class SlackApprovalSensor(BaseSensorOperator):
 
     def _defer(self, channel: str, ts: str, permalink: str | None, deadline: datetime,
                approvers: list[str] | None, bot_user_id: str | None, ident: dict[str, Any]) -> None:
+        from aof_airflow.approvals.trigger import SlackApprovalTrigger  # the poller: not needed to build the DAG
+
         remaining = max(0.0, (deadline - datetime.now(timezone.utc)).total_seconds())
         self.defer(
             trigger=SlackApprovalTrigger(channel=channel, ts=ts, deadline=deadline.isoformat(),

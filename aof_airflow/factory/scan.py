@@ -86,7 +86,7 @@ def _load(paths: list[Path]) -> Scan:
 
 def scan(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> Scan:
     """Load flows and agents; cached on disk by the content of every YAML file under `paths`."""
-    from aof_airflow.spec.loader import yaml_files
+    from aof_airflow.spec.files import yaml_files
 
     paths = list(paths) if paths is not None else folders()
     files, _ = yaml_files(paths)

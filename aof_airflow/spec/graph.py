@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from typing import Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Callable, Collection, Iterable
 
 from aof_airflow.spec.models import AgentFlow, AgentNode
 from aof_airflow.spec.problems import Problem
-from aof_airflow.spec.references import LocateIn, check_references
-from aof_airflow.spec.validation_errors import suggest
+
+if TYPE_CHECKING:
+    from aof_airflow.spec.references import LocateIn
 
 Locate = Callable[..., tuple[int, int]]
+
+
+def suggest(word: str, options: Iterable[str]) -> str:
+    """The "did you mean" hint of a problem; its module is loaded by the checks, not by the DAG factory."""
+    from aof_airflow.spec.validation_errors import suggest as closest
+
+    return closest(word, options)
 
 
 class CycleError(ValueError):
@@ -169,6 +177,8 @@ def check_flow(flow: AgentFlow, *, agents: Collection[str] | None = None, locate
     if not cycles:
         anc = ancestor_table(flow)
         out.extend(_condition_refs(flow, ids, anc, problem))
+        from aof_airflow.spec.references import check_references  # the templating parser: checks only
+
         out.extend(check_references(flow, anc.__getitem__, locate_in=locate_in, file=file))
     return sorted(out)
 

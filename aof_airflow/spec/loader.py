@@ -16,6 +16,7 @@ from typing import Any, Iterable, Union
 
 from pydantic import BaseModel, ValidationError
 
+from aof_airflow.spec.files import yaml_files
 from aof_airflow.spec.graph import check_flow
 from aof_airflow.spec.marked_yaml import Mark, Path_, Positions, parse_documents
 from aof_airflow.spec.models import API_VERSION, Agent, AgentFlow
@@ -23,7 +24,6 @@ from aof_airflow.spec.problems import Problem, SpecError
 from aof_airflow.spec.validation_errors import problems_from, suggest
 
 KINDS: dict[str, type[BaseModel]] = {"Agent": Agent, "AgentFlow": AgentFlow}
-YAML_SUFFIXES = (".yaml", ".yml")
 Spec = Union[Agent, AgentFlow]
 
 __all__ = ["LoadResult", "LoadedDocument", "ParsedFile", "Problem", "SpecError", "load_paths", "load_text"]
@@ -206,21 +206,6 @@ class LoadResult:
             self.documents[key] = doc
             target = self.flows if doc.kind == "AgentFlow" else self.agents
             target[doc.name] = doc.model  # type: ignore[assignment]
-
-
-def yaml_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
-    """Files named directly (any suffix) and *.yaml / *.yml below folders, in a stable order."""
-    files: list[Path] = []
-    missing: list[Problem] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.suffix in YAML_SUFFIXES and f.is_file()))
-        elif p.is_file():
-            files.append(p)
-        else:
-            missing.append(Problem(str(p), 1, 1, "no such file or directory"))
-    return files, missing
 
 
 def load_paths(paths: Iterable[str | Path], *, check_graph: bool = True) -> LoadResult:

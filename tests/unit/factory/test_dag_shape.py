@@ -102,3 +102,22 @@ def test_bad_file_does_not_hide_the_good_flow(tmp_path):
     assert list(dags) == ["incident-auto-response"]
     bad = [p for p in errors.LAST_PROBLEMS if p.file.endswith("broken.yaml")]
     assert bad and bad[0].line >= 9
+
+
+def test_a_task_parse_loads_neither_the_yaml_checks_nor_the_approval_poller(tmp_path):
+    """Every task process parses the DAG file: from the scan cache that takes the models and the operators,
+    not the YAML loader, the `${...}` parser or the approval trigger (a tenth of a second per task)."""
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AIRFLOW_HOME": str(tmp_path / "airflow"),
+           "AOF_CACHE_FOLDER": str(tmp_path / "cache"), "AOF_FLOWS_FOLDER": str(FOLDERS[0]),
+           "AOF_AGENTS_FOLDER": str(FOLDERS[1])}
+    probe = ("import runpy, sys; runpy.run_path(sys.argv[1]); "
+             "print(sorted(m for m in ('aof_airflow.spec.loader', 'aof_airflow.templating', 'aof_airflow.approvals.trigger',"
+             " 'aof_airflow.spec.marked_yaml') if m in sys.modules))")
+    runs = [subprocess.run([sys.executable, "-c", probe, str(REPO / "dags/aof_flows.py")], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr[-2000:]
+    assert "aof_airflow.spec.loader" in runs[0].stdout  # the first parse reads and checks the YAML ...
+    assert runs[1].stdout.strip().splitlines()[-1] == "[]"  # ... the next ones use the cache
