@@ -8,10 +8,18 @@ scope, read-only verbs for the diagnostic agent, output truncation) an LLM agent
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
+# The event fields the detectors read, as a table: a fifth of the characters of the events' JSON, so a
+# namespace's events fit the Shell tool's output limit in one answer far more often (one call instead of
+# one per object). The message comes last: it is the only column that may contain spaces.
+EVENT_COLUMNS = ("KIND:.involvedObject.kind,NAME:.involvedObject.name,REASON:.reason,TYPE:.type,COUNT:.count,"
+                 "LAST:.lastTimestamp,TIME:.eventTime,MESSAGE:.message")
+_STAMP = r"(\d{4}-\d\d-\d\dT\S+|<none>|<nil>)"
+_EVENT_ROW = re.compile(rf"^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d+|<none>|<nil>)\s+{_STAMP}\s+{_STAMP}(?:\s+(.*))?$")
 LOG_TAIL = 20
 LOG_CALLS = 6  # log reads per diagnosis
 MAX_ITEMS = 8  # per-item reads when a list is too long for the Shell tool's output limit
@@ -276,7 +284,7 @@ class Gatherer:
 
     def _last_round(self, obs: Observation) -> None:
         """Everything that needs only the pods, in one round: events, logs, PVCs, config references, metrics."""
-        events = f"kubectl get events -n {shlex.quote(self.ns)} -o jsonpath={{@}}"
+        events = self._events_command()
         logs = self._log_commands(obs)
         claims = self._claims(obs)
         pvcs = f"kubectl get persistentvolumeclaims -n {shlex.quote(self.ns)} -o jsonpath={{@}}" if claims else None
@@ -371,6 +379,10 @@ class Gatherer:
                 if b is not None:
                     obs.memory_usage[parts[0]] = b
 
+    def _events_command(self, involved: str | None = None) -> str:
+        about = f" --field-selector involvedObject.name={shlex.quote(involved)}" if involved else ""
+        return f"kubectl get events -n {shlex.quote(self.ns)}{about} --no-headers -o custom-columns={EVENT_COLUMNS}"
+
     def _absorb_events(self, obs: Observation, call: Any | None) -> None:
         """Namespace events about the target, its pods, ReplicaSets, PVCs (filtered client-side)."""
         names = {p["metadata"]["name"] for p in obs.pods} | {r["metadata"]["name"] for r in obs.replicasets}
@@ -382,15 +394,11 @@ class Gatherer:
                 claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
                 if claim:
                     names.add(claim)
-        data = self._parse(call) if call is not None else None
-        items = (data or {}).get("items", [])
-        if data is None and call is not None and getattr(call, "truncated", False):
+        items = _rows(call)
+        if call is not None and getattr(call, "truncated", False):
             # too many events in the namespace for one answer: ask per object (field selector), together
-            ns = shlex.quote(self.ns)
-            calls = self.run_many(obs, [f"kubectl get events -n {ns} --field-selector involvedObject.name={n} -o jsonpath={{@}}"
-                                        for n in sorted(names)[:MAX_ITEMS]])
-            for c in calls:
-                items += ((self._parse(c) if c is not None else None) or {}).get("items", [])
+            for c in self.run_many(obs, [self._events_command(n) for n in sorted(names)[:MAX_ITEMS]]):
+                items += _rows(c)
         obs.events = [e for e in items if e.get("involvedObject", {}).get("name") in names]
         obs.events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
 
@@ -444,6 +452,33 @@ class Gatherer:
             cms, secs = config_refs(pod)
             refs += [("configmap", n) for n in sorted(cms)] + [("secret", n) for n in sorted(secs)]
         return list(dict.fromkeys(refs))
+
+
+def event_rows(table: str) -> list[dict[str, Any]]:
+    """`kubectl get events -o custom-columns=EVENT_COLUMNS --no-headers` -> events shaped like the API's (only
+    those fields). A line that is not a row continues the message above it (a message with a newline)."""
+    out: list[dict[str, Any]] = []
+    for line in str(table).splitlines():
+        m = _EVENT_ROW.match(line)
+        if m is None:
+            if out and line.strip():
+                out[-1]["message"] = f"{out[-1].get('message', '')}\n{line}"
+            continue
+        kind, name, reason, type_, count, last, when, message = (None if v in ("<none>", "<nil>") else v for v in m.groups())
+        event: dict[str, Any] = {"involvedObject": {"kind": kind, "name": name}, "reason": reason, "type": type_,
+                                 "message": message or ""}
+        for key, value in (("count", int(count) if count else None), ("lastTimestamp", last), ("eventTime", when)):
+            if value is not None:
+                event[key] = value
+        out.append(event)
+    return out
+
+
+def _rows(call: Any | None) -> list[dict[str, Any]]:
+    """The events of a complete answer (a truncated table could end inside a message: not used)."""
+    if call is None or getattr(call, "truncated", False):
+        return []
+    return event_rows(call.output)
 
 
 def _existence(call: Any) -> bool | None:
