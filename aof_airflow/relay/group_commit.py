@@ -69,20 +69,36 @@ class GroupCommit(Generic[T, R]):
                     stop = True
                     break
                 batch.append(nxt)
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except BaseException as exc:  # never leave a caller waiting on a dead thread
+                for _, fut in batch:
+                    _settle(fut, exception=exc)
+                log.exception("%s: writer failed", self._name)
             if stop:
                 return
 
     def _commit(self, batch: list[tuple[T, Future]]) -> None:
+        # A caller that stopped waiting (its request was cancelled) still gets its item written: the
+        # sender will retry, and the retry must find it (dedup), not a second copy in flight.
         try:
             results = self._write([item for item, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
-                batch[0][1].set_exception(exc)
+                _settle(batch[0][1], exception=exc)
                 return
             log.warning("%s: a batch of %d failed (%s); writing each alone", self._name, len(batch), exc)
             for one in batch:
                 self._commit([one])
             return
         for (_, fut), result in zip(batch, results, strict=True):
-            fut.set_result(result)
+            _settle(fut, result=result)
+
+
+def _settle(fut: Future, *, result: object = None, exception: BaseException | None = None) -> None:
+    if fut.done() or (not fut.running() and not fut.set_running_or_notify_cancel()):
+        return  # settled already, or cancelled by its caller
+    if exception is not None:
+        fut.set_exception(exception)
+    else:
+        fut.set_result(result)

@@ -132,3 +132,23 @@ def test_a_down_airflow_is_not_probed_for_every_new_webhook(tmp_path: Path, stan
     disp.stop()
     # pauses of 0.5 s, 1 s, 2 s ... while it stays down: three probes in 2 s, not one per webhook
     assert 1 <= standin.attempts <= 4, standin.attempts
+
+
+def test_a_caller_that_gave_up_does_not_break_the_writer():
+    gate = threading.Event()
+    written: list[int] = []
+
+    def write(items: list[int]) -> list[int]:
+        gate.wait(5)
+        written.extend(items)
+        return items
+
+    gc: GroupCommit[int, int] = GroupCommit(write, name="t")
+    first = gc.submit(1)
+    time.sleep(0.05)
+    gave_up, after = gc.submit(2), gc.submit(3)  # one batch, behind the first
+    assert gave_up.cancel()  # what asyncio.wrap_future does when the request is cancelled
+    gate.set()
+    assert first.result(5) == 1 and after.result(5) == 3
+    assert written == [1, 2, 3]  # still stored: the sender's retry must find it
+    gc.close()
