@@ -102,7 +102,7 @@ def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None
                 node=node,
                 ancestors=anc[nid],
                 transforms=[a for a in anc[nid] if types[a] == "Transform"],
-                retries=node.retries,
+                **({} if node.retries is None else {"retries": node.retries}),
                 retry_delay=timedelta(seconds=node.retry_delay_seconds),
                 trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if len(up[nid]) > 1 else TriggerRule.ALL_SUCCESS,
                 on_failure_callback=escalate,

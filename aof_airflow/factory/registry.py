@@ -70,8 +70,8 @@ def _slack(node: Any, kw: dict[str, Any], agents: Mapping[str, Any]) -> Any:
     sensor = approval_sensor_class()
     if sensor is None:
         return _cls("aof_airflow.operators.slack:ApprovalUnavailableOperator")(**kw)
-    kw = {k: v for k, v in kw.items() if k != "retries"}  # the sensor never retries: it would ask twice
-    return sensor(approvers=approvers, **kw)
+    # the sensor never retries, whatever default_task_retries says: a second try would ask again
+    return sensor(approvers=approvers, **{**kw, "retries": 0})
 
 
 def build_task(node: Any, kwargs: dict[str, Any], agents: Mapping[str, Any]) -> Any:

@@ -175,7 +175,8 @@ class NodeCondition(Strict):
 class _NodeBase(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
     conditions: list[NodeCondition] = Field(default_factory=list)
-    retries: int = Field(default=0, ge=0)
+    # unset: the deployment's `[core] default_task_retries` (0 unless configured), as for any Airflow task
+    retries: int | None = Field(default=None, ge=0)
     retry_delay_seconds: float = Field(default=30, ge=0)
     description: str | None = None
 

@@ -121,3 +121,26 @@ def test_a_task_parse_loads_neither_the_yaml_checks_nor_the_approval_poller(tmp_
     assert all(r.returncode == 0 for r in runs), runs[-1].stderr[-2000:]
     assert "aof_airflow.spec.loader" in runs[0].stdout  # the first parse reads and checks the YAML ...
     assert runs[1].stdout.strip().splitlines()[-1] == "[]"  # ... the next ones use the cache
+
+
+def test_nodes_without_retries_take_the_deployments_default_task_retries(tmp_path):
+    """`[core] default_task_retries` is how an Airflow deployment says "retry what dies with its worker";
+    the seed's nodes say nothing, so they follow it. The approval never retries: a retry would ask again."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    flow = (REPO / "dags/flows/incident-response-flow.yaml").read_text()
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "f.yaml").write_text(flow.replace("      type: Transform\n", "      type: Transform\n      retries: 0\n", 1))
+    code = (f"import json; from aof_airflow.factory.scan import build_dags; "
+            f"d = build_dags([{str(tmp_path / 'flows')!r}, {str(REPO / 'dags/agents')!r}], use_cache=False)"
+            f"['incident-auto-response']; print(json.dumps({{t.task_id: t.retries for t in d.tasks}}))")
+    env = {**os.environ, "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "2"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    retries = json.loads(out.stdout.strip().splitlines()[-1])
+    assert retries.pop("parse-alert") == 0  # the first Transform node now says `retries: 0`
+    assert retries.pop("request-approval") == 0
+    assert set(retries.values()) == {2}, retries
