@@ -5,7 +5,8 @@ Semantics carried by the DAG shape (visible in the Airflow graph and the seriali
   propagation); a join (several upstreams) uses `none_failed_min_one_success`, so "auto-approved OR
   human-approved" runs when one branch ran and the other was skipped; all skipped -> skipped;
 - the node's own `conditions` are checked in the task (NodeMixin.check_conditions): all false -> skipped;
-- each task knows its ancestors (topological order) so it builds its context with one XCom read.
+- each task knows the ancestors whose outputs it reads (topological order: the nodes its templates and
+  conditions name, and the ancestor Transforms), so it pulls those XComs and no others.
 """
 
 from __future__ import annotations
@@ -84,10 +85,16 @@ def trigger_params() -> dict[str, Param]:
                                        "key of the run conf is a template root.")}
 
 
-def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None) -> DAG:
+def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None,
+              reads: Mapping[str, list[str]] | None = None) -> DAG:
+    """`reads`: the scan's {node: ancestors it reads} (computed once per YAML content); derived here when absent."""
     order = topological_order(flow)
     up = flow.upstream()
     anc = ancestor_table(flow)
+    if reads is None:
+        from aof_airflow.spec.references import outputs_read
+
+        reads = outputs_read(flow, anc.__getitem__)
     types = {n.id: n.type for n in flow.spec.nodes}
     escalate = Escalation(flow.name, escalation_channel(flow))
     owner = flow.metadata.labels.get("team", "aof")
@@ -100,7 +107,7 @@ def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None
                 owner=owner,
                 flow_name=flow.name,
                 node=node,
-                ancestors=anc[nid],
+                ancestors=reads[nid],
                 transforms=[a for a in anc[nid] if types[a] == "Transform"],
                 **({} if node.retries is None else {"retries": node.retries}),
                 retry_delay=timedelta(seconds=node.retry_delay_seconds),

@@ -29,8 +29,9 @@ def mask(value: Any) -> None:
 class NodeMixin:
     """State and helpers of a node task. The factory sets these through `node_kwargs`.
 
-    node: the spec.models node (frozen pydantic model); ancestors: every upstream node id in topological
-    order; transforms: the ancestor Transform ids, in that order (their exports are the flow variables).
+    node: the spec.models node (frozen pydantic model); ancestors: the upstream node ids whose outputs it
+    reads, in topological order; transforms: the ancestor Transform ids, in that order (their exports are the
+    flow variables).
     """
 
     flow_name: str

@@ -68,6 +68,40 @@ def _data_strings(loc: tuple, value: Any) -> Iterator[tuple[tuple, str]]:
             yield from _data_strings(loc + (i,), v)
 
 
+def outputs_read(flow: AgentFlow, upstream_of: Callable[[str], list[str]]) -> dict[str, list[str]]:
+    """{node id: the ancestors whose outputs it reads}, in `upstream_of`'s order: the nodes its templates and
+    its `conditions` name, and every ancestor Transform (their exports are the flow variables). A node task
+    pulls only these XComs (one round trip each) instead of every ancestor's; a node whose text does not
+    parse reads them all (it fails at run time with the template's own error)."""
+    transforms = {n.id for n in flow.spec.nodes if isinstance(n, TransformNode)}
+    out: dict[str, list[str]] = {}
+    for i, node in enumerate(flow.spec.nodes):
+        ancestors = list(upstream_of(node.id))
+        try:
+            named = _heads(node, i)
+        except TemplateError:
+            out[node.id] = ancestors
+            continue
+        out[node.id] = [a for a in ancestors if a in named or a in transforms]
+    return out
+
+
+def _heads(node: Any, index: int) -> set[str]:
+    """First names of every path the node's templates and `conditions` read (a node's id among them)."""
+    from aof_airflow.templating import parse_condition
+
+    heads: set[str] = set()
+    texts = [text for _loc, text in templates_of(node, index)]
+    for c in node.conditions:
+        heads.add(c.from_)
+        texts.append(c.when)
+        heads.update(p[0] for p in parse_condition(c.when).paths())  # bare names may reach the whole context
+    for text in texts:
+        if "${" in text:
+            heads.update(path[0] for ph in placeholders(text) for path in ph.paths)
+    return heads
+
+
 def check_references(flow: AgentFlow, upstream_of: Callable[[str], list[str]], *,
                      locate_in: LocateIn | None = None, file: str = "<flow>") -> list[Problem]:
     """Problems of every `${...}` in `flow`. `upstream_of(id)` -> ancestor ids (the graph must be acyclic)."""

@@ -94,3 +94,34 @@ def test_malformed_template_is_reported(write):
     text, probs = problems(write, nodes, "- from: parse\n  to: b\n")
     (p,) = probs
     assert p.line == line_of(text, "${TITLE") and "unclosed" in p.message
+
+
+def _reads(write, nodes: str, connections: str) -> dict[str, list[str]]:
+    from aof_airflow.spec.graph import ancestor_table
+    from aof_airflow.spec.references import outputs_read
+
+    res = load_paths([write("flow.yaml", flow_yaml(nodes, connections))])
+    assert res.problems == []
+    [flow] = res.flows.values()
+    return outputs_read(flow, ancestor_table(flow).__getitem__)
+
+
+def test_a_node_reads_the_outputs_it_names_and_the_flow_variables(write):
+    """What a node task pulls from XCom: the nodes named by its templates and conditions, the Transforms."""
+    nodes = (PARSE + slack("a", ["first"]) + slack("b", ["${a.output.ts}"]) + slack("c", ["${TITLE}"])
+             + "  conditions:\n    - from: b\n      when: a.output.channel == \"#x\"\n" + slack("d", ["${b.output.ts}"]))
+    reads = _reads(write, nodes, "- from: parse\n  to: a\n- from: a\n  to: b\n- from: b\n  to: c\n- from: c\n  to: d\n")
+    assert reads == {"parse": [], "a": ["parse"], "b": ["parse", "a"], "c": ["parse", "a", "b"], "d": ["parse", "b"]}
+
+
+def test_the_seed_flow_reads_few_of_its_ancestors():
+    from pathlib import Path
+
+    from aof_airflow.spec.graph import ancestor_table
+    from aof_airflow.spec.references import outputs_read
+
+    repo = Path(__file__).resolve().parents[3]
+    flow = load_paths([repo / "dags/flows", repo / "dags/agents"]).flows["incident-auto-response"]
+    reads = outputs_read(flow, ancestor_table(flow).__getitem__)
+    assert reads["verify-fix"] == ["parse-alert", "auto-approve", "remediate"]
+    assert reads["close-pagerduty"] == ["parse-alert", "auto-approve", "remediate", "remediation-failed"]
