@@ -92,26 +92,31 @@ class Dispatcher:
     def run_once(self, batch: int = 50) -> int:
         """Deliver what is due; returns how many rows were handled.
 
-        The first row goes alone, as a probe: when Airflow is down the rest of the batch is put back
-        without hammering it. Otherwise the rest go `dispatch_workers` at a time. What became of each row
-        is written in one transaction at the end; a crash before that only means a re-delivery, which
-        Airflow answers with 409 (the run id comes from the incident).
+        The first row goes alone, as a probe, then the rest `dispatch_workers` at a time; once Airflow
+        fails to answer, the rest of the batch is put back untried and the whole dispatcher pauses
+        (longer each time), so a down or hanging api-server is neither hammered nor waited on row by row.
+        What became of each row is written in one transaction at the end; a crash before that only means
+        a re-delivery, which Airflow answers with 409 (the run id comes from the incident).
         """
         rows = self.outbox.claim(batch)
         if not rows:
             return 0
-        first, up = self._deliver(rows[0])
-        outcomes = [first]
-        if up:
-            self._failed_probes = 0
-            if len(rows) > 1:
-                with ThreadPoolExecutor(self.settings.dispatch_workers, thread_name_prefix="aof-relay-deliver") as pool:
-                    outcomes += [o for o, _ in pool.map(self._deliver, rows[1:])]
-        else:  # pause the whole dispatcher, longer each time Airflow is still down
-            delay = self._backoff(max(rows[0].attempts, self._failed_probes))
-            self._failed_probes += 1
-            self._airflow_down_until = time.monotonic() + delay
-            outcomes += [retry(r, "not attempted: Airflow unavailable", delay) for r in rows[1:]]
+        outcomes: list[Outcome] = []
+        chunks = [rows[:1]] + [rows[i:i + self.settings.dispatch_workers]
+                               for i in range(1, len(rows), self.settings.dispatch_workers)]
+        with ThreadPoolExecutor(self.settings.dispatch_workers, thread_name_prefix="aof-relay-deliver") as pool:
+            for n, chunk in enumerate(chunks):
+                results = list(pool.map(self._deliver, chunk))
+                outcomes += [o for o, _ in results]
+                if not all(up for _, up in results):
+                    delay = self._backoff(max(chunk[0].attempts, self._failed_probes))
+                    self._failed_probes += 1
+                    self._airflow_down_until = time.monotonic() + delay
+                    outcomes += [retry(r, "not attempted: Airflow unavailable", delay)
+                                 for later in chunks[n + 1:] for r in later]
+                    break
+            else:
+                self._failed_probes = 0
         self.outbox.settle(outcomes)
         self.delivered += sum(1 for o in outcomes if o.values.get("state") == DELIVERED)
         return len(rows)

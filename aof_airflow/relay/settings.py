@@ -48,7 +48,7 @@ class RelaySettings:
     dispatch_poll_seconds: float = 1.0
     backoff_initial_seconds: float = 0.5
     backoff_max_seconds: float = 5.0
-    dispatch_workers: int = 4  # concurrent dagRuns POSTs
+    dispatch_workers: int = 1  # concurrent dagRuns POSTs per relay (an api-server on a small machine is slow, not idle)
     dispatch_rate_while_receiving: float = 20.0  # rows/s delivered while webhooks arrive; 0 = no pacing
     request_timeout_seconds: float = 10.0
     start_dispatcher: bool = True

@@ -27,6 +27,7 @@ class AirflowStandIn:
         self.attempts = 0  # every dagRuns POST that got past the token check
         self.queued: dict[str, int] = {}
         self.fail_with: int | None = None  # answer every dagRuns POST with this status (e.g. 503)
+        self.fail_after: int | None = None  # ... once this many runs were created (Airflow dies mid-batch)
         self.token_requests = 0
         self._lock = threading.Lock()
         self.app = self._build()
@@ -53,6 +54,8 @@ class AirflowStandIn:
             if not authed(req):
                 return JSONResponse({"detail": "Not authenticated"}, status_code=401)
             self.attempts += 1
+            if self.fail_after is not None and len(self.runs) >= self.fail_after:
+                return JSONResponse({"detail": "unavailable"}, status_code=503)
             if self.fail_with:
                 return JSONResponse({"detail": "unavailable"}, status_code=self.fail_with)
             body = await req.json()

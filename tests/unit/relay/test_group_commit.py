@@ -152,3 +152,17 @@ def test_a_caller_that_gave_up_does_not_break_the_writer():
     assert first.result(5) == 1 and after.result(5) == 3
     assert written == [1, 2, 3]  # still stored: the sender's retry must find it
     gc.close()
+
+
+def test_airflow_dying_mid_batch_leaves_the_rest_untried(tmp_path: Path, standin):
+    disp = _dispatcher(tmp_path, standin.url, dispatch_workers=2)
+    for i in range(10):
+        disp.outbox.add(**_row(i))
+    standin.fail_after = 3
+    assert disp.run_once(10) == 10
+    rows = disp.outbox.rows()
+    assert [r["state"] for r in rows].count(DELIVERED) == 3
+    # probe + one chunk of 2 delivered, the next chunk of 2 met the 503, the last 5 were never sent
+    assert standin.attempts == 5
+    assert sum(1 for r in rows if r["last_error"] == "not attempted: Airflow unavailable") == 5
+    assert all(r["attempts"] == 1 for r in rows)
