@@ -117,11 +117,7 @@ class Toolbox:
         checked = [self._check(c) for c in commands]
         if len(commands) < 2 or any(isinstance(c, KubeCall) for c in checked):
             return [self.shell(c) for c in commands]
-        argvs = [c for c in checked if isinstance(c, list)]
-        for argv in argvs:
-            log.info("tool run: %s", redact(shell.quote(argv)))
-        with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT, len(argvs) or 1)) as pool:
-            done = iter(list(pool.map(self._execute, argvs)))
+        done = iter(self._run_together([c for c in checked if isinstance(c, list)]))
         out = []
         for command, c in zip(commands, checked):
             if isinstance(c, ToolCall):
@@ -163,7 +159,8 @@ class Toolbox:
 
     # ------------------------------------------------------------------ changes
     def _mutate(self, call: KubeCall, args: dict[str, Any]) -> ToolCall:
-        """Dry run on the server, snapshot the target, then the change; recorded so a retry does not repeat it."""
+        """Dry run on the server and snapshot of the target (together: both only read), then the change;
+        recorded so a retry does not repeat it."""
         command = shell.quote(call.argv)
         try:
             previous = idempotency.recorded(self.scope, command)
@@ -175,12 +172,12 @@ class Toolbox:
             self._note(f"already applied in an earlier try of this run, not repeated: {command}")
             return self._finish(ToolCall(SHELL, args, previous.ok, f"(already applied earlier in this run)\n{previous.result}"))
         dry_argv = call.dry_run_argv()
-        dry = self._run(dry_argv)
+        snap_argv = call.snapshot_argv()
+        answers = self._run_together([dry_argv, *([snap_argv] if snap_argv else [])])
+        dry, snap = answers[0], (answers[1] if snap_argv else None)
         if not dry.ok:
             msg = f"server dry run failed; the change was NOT made:\n{_with_status(dry)}"
             return self._finish(ToolCall(SHELL, args, False, msg))
-        snap_argv = call.snapshot_argv()
-        snap = self._run(snap_argv) if snap_argv else None
         snapshot = snap.output if snap and snap.ok else f"(no snapshot: {snap.output if snap else 'target not nameable'})"
         real = self._run(call.argv)
         dry_record = f"$ {shell.quote(dry_argv)}\n{dry.output}"  # which dry run: restart's is a patch
@@ -198,6 +195,15 @@ class Toolbox:
     def _run(self, argv: list[str]) -> shell.Completed:
         log.info("tool run: %s", redact(shell.quote(argv)))
         return self._execute(argv)
+
+    def _run_together(self, argvs: list[list[str]]) -> list[shell.Completed]:
+        """Several argv at once (each in its own process group, with the same timeout), answers in order."""
+        for argv in argvs:
+            log.info("tool run: %s", redact(shell.quote(argv)))
+        if len(argvs) < 2:
+            return [self._execute(a) for a in argvs]
+        with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT, len(argvs))) as pool:
+            return list(pool.map(self._execute, argvs))
 
     def _execute(self, argv: list[str]) -> shell.Completed:
         assert self._shell is not None

@@ -17,16 +17,17 @@ esac
 SCOPE = AgentScope(flow="incident-response", run_id="run-1", node_id="remediate", service="api", namespace="prod")
 
 
-def test_mutating_call_runs_dry_run_then_snapshot_then_change(canary_bin):
+def test_mutating_call_runs_dry_run_and_snapshot_then_change(canary_bin):
     canary_bin.add("kubectl", RECORDING_KUBECTL)
     box = Toolbox(seed_agent("remediation"), SCOPE)  # the seed's remediation agent, as written: purpose remediation
     call = box.shell("kubectl scale deployment/api --replicas=3")
     assert call.ok, call.output
-    assert canary_bin.ran() == [
-        "kubectl scale deployment/api --replicas=3 --namespace=prod --dry-run=server",
+    ran = canary_bin.ran()
+    assert sorted(ran[:2]) == [  # both only read: run together
         "kubectl get deployment/api -o yaml --namespace=prod",
-        "kubectl scale deployment/api --replicas=3 --namespace=prod",
+        "kubectl scale deployment/api --replicas=3 --namespace=prod --dry-run=server",
     ]
+    assert ran[2:] == ["kubectl scale deployment/api --replicas=3 --namespace=prod"]  # the change comes last
     [action] = box.actions
     assert action.command == "kubectl scale deployment/api --replicas=3 --namespace=prod"
     assert "server dry run" in action.dry_run
@@ -48,7 +49,8 @@ def test_failed_dry_run_stops_the_change(canary_bin):
     box = Toolbox(seed_agent("remediation"), SCOPE)
     call = box.shell("kubectl scale deployment/broken --replicas=3")
     assert not call.ok and "NOT made" in call.output
-    assert canary_bin.ran() == ["kubectl scale deployment/broken --replicas=3 --namespace=prod --dry-run=server"]
+    assert sorted(canary_bin.ran()) == ["kubectl get deployment/broken -o yaml --namespace=prod",  # a read
+                                        "kubectl scale deployment/broken --replicas=3 --namespace=prod --dry-run=server"]
     assert box.actions == []
 
 

@@ -225,11 +225,13 @@ def test_shell_many_runs_together_and_records_in_order(canary_bin):
 
 
 def test_a_batch_with_a_change_runs_one_command_at_a_time(canary_bin, tmp_path):
-    """A change is dry-run, snapshotted and applied alone: never concurrently with the batch's reads."""
-    stamps = tmp_path / "stamps"
-    canary_bin.add("kubectl", f'echo "start $(date +%s.%N)" >> {stamps}; /bin/sleep 0.5; echo "end $(date +%s.%N)" >> {stamps}')
+    """A change (dry run and snapshot, then the change itself) never runs concurrently with the batch's reads."""
+    log = tmp_path / "log"
+    canary_bin.add("kubectl", f'echo "start $*" >> {log}; /bin/sleep 0.3; echo "end $*" >> {log}')
     box = Toolbox(make_agent(labels={"purpose": "remediation"}, tools=[shell_tool("kubectl")]), SCOPE)
     calls = box.shell_many(["kubectl get pods", "kubectl rollout restart deployment/api", "kubectl get deployment api"])
     assert all(c.ok for c in calls) and len(box.actions) == 1
-    marks = stamps.read_text().split()[::2]
-    assert marks == ["start", "end"] * (len(marks) // 2)  # never two commands running at once
+    lines = log.read_text().splitlines()
+    assert lines[:2] == ["start get pods --namespace=prod", "end get pods --namespace=prod"]
+    assert lines[-2:] == ["start get deployment api --namespace=prod", "end get deployment api --namespace=prod"]
+    assert lines[-3] == "end rollout restart deployment/api --namespace=prod"  # the change itself, after its dry run
