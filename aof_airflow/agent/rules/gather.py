@@ -152,20 +152,7 @@ class Gatherer:
         """The calls in order; None for a refused or failed one (its reason noted in `obs.errors`)."""
         if not commands:
             return []
-        calls = self.toolbox.shell_many(list(commands)) if len(commands) > 1 else [self.toolbox.shell(commands[0])]
-        out: list[Any | None] = []
-        for command, call in zip(commands, calls):
-            self.calls.append(call)
-            obs.commands.append(command)
-            if getattr(call, "refused", None):
-                obs.errors.append(f"{command}: refused: {call.refused}")
-                out.append(None)
-            elif not getattr(call, "ok", False):
-                obs.errors.append(f"{command}: {str(getattr(call, 'output', ''))[:300]}")
-                out.append(None)
-            else:
-                out.append(call)
-        return out
+        return [self._checked(obs, c, call) for c, call in zip(commands, self._round(obs, commands))]
 
     def get_json(self, obs: Observation, args: str, *, listing: bool = False) -> dict[str, Any] | None:
         return self.get_json_many(obs, [args], listing=listing)[0]
@@ -258,14 +245,11 @@ class Gatherer:
             obs.target = pod
             obs.pods = [pod] if pod else []
 
-        if selector is not None and obs.deployment:
-            # the Deployment's pods and its ReplicaSets (revision history) in one round
-            rs_selector = obs.deployment.get("spec", {}).get("selector")
-            pods, rs = self.get_json_many(obs, [self._list_args("pods", selector), self._list_args("replicasets", rs_selector)],
-                                          listing=True)
-            obs.pods = self._select(pods, selector)
-            self._keep_owned_replicasets(obs, self._select(rs, rs_selector))
-            rs_read = True
+        early: dict[str, Any] = {}
+        workload = obs.deployment or obs.statefulset
+        if selector is not None and workload is not None:
+            early = self._workload_round(obs, workload, selector)
+            rs_read = obs.deployment is not None
         elif selector is not None:
             obs.pods = self.list_items(obs, "pods", selector)
         elif kind == "namespace":
@@ -279,25 +263,53 @@ class Gatherer:
             siblings = self.list_items(obs, "pods", obs.workload.get("spec", {}).get("selector"))
             names = {p["metadata"]["name"] for p in siblings}
             obs.pods = siblings + ([obs.target] if obs.target["metadata"]["name"] not in names else [])
-        self._last_round(obs)
+        self._last_round(obs, early)
         return obs
 
-    def _last_round(self, obs: Observation) -> None:
-        """Everything that needs only the pods, in one round: events, logs, PVCs, config references, metrics."""
-        events = self._events_command()
+    def _round(self, obs: Observation, commands: Sequence[str]) -> list[Any]:
+        """The commands run together and recorded; the raw calls (each kind of answer has its own verdict)."""
+        calls = self.toolbox.shell_many(list(commands)) if len(commands) > 1 else [self.toolbox.shell(c) for c in commands]
+        for command, call in zip(commands, calls):
+            self.calls.append(call)
+            obs.commands.append(command)
+        return calls
+
+    def _workload_round(self, obs: Observation, workload: dict[str, Any], selector: dict[str, Any]) -> dict[str, Any]:
+        """A workload's pods, a Deployment's ReplicaSets (revision history), the namespace's events and, when
+        the pod template limits memory, the pods' usage: no answer depends on another, so one round. Returns
+        the events and metrics calls for the last round to read."""
+        ns = f"-n {shlex.quote(self.ns)}"
+        lists = [self._list_args("pods", selector)] + ([self._list_args("replicasets", selector)] if obs.deployment else [])
+        commands = [f"kubectl get {a} {ns} -o jsonpath={{@}}" for a in lists] + [self._events_command()]
+        if _limits_memory(workload):
+            commands.append(self._top_command())
+        calls = self._round(obs, commands)
+        answers = [self._answer(obs, a, self._checked(obs, c, call), listing=True) for a, c, call in zip(lists, commands, calls)]
+        obs.pods = self._select(answers[0], selector)
+        if obs.deployment:
+            self._keep_owned_replicasets(obs, self._select(answers[1], selector))
+        return dict(zip(("events", "top"), calls[len(lists):]))
+
+    def _top_command(self) -> str:
+        return f"kubectl top pods -n {shlex.quote(self.ns)} --no-headers"
+
+    def _last_round(self, obs: Observation, early: dict[str, Any]) -> None:
+        """Everything that needs only the pods, in one round: events, logs, PVCs, config references, metrics
+        (events and metrics only when the workload's round did not read them)."""
+        events = None if "events" in early else self._events_command()
         logs = self._log_commands(obs)
         claims = self._claims(obs)
         pvcs = f"kubectl get persistentvolumeclaims -n {shlex.quote(self.ns)} -o jsonpath={{@}}" if claims else None
         refs = self._config_refs(obs)
         exists = [f"kubectl get {k} {shlex.quote(n)} -n {shlex.quote(self.ns)} -o name" for k, n in refs]
-        top = f"kubectl top pods -n {shlex.quote(self.ns)} --no-headers" if self._wants_metrics(obs) else None
-        commands = [events, *[c for _key, c in logs], *([pvcs] if pvcs else []), *exists, *([top] if top else [])]
-        calls = self.toolbox.shell_many(commands)
-        for command, call in zip(commands, calls):
-            self.calls.append(call)
-            obs.commands.append(command)
-        calls_iter = iter(calls)
-        self._absorb_events(obs, self._checked(obs, events, next(calls_iter)))
+        top = self._top_command() if "top" not in early and self._wants_metrics(obs) else None
+        commands = [*([events] if events else []), *[c for _key, c in logs], *([pvcs] if pvcs else []), *exists,
+                    *([top] if top else [])]
+        calls_iter = iter(self._round(obs, commands) if commands else [])
+        if events:
+            self._absorb_events(obs, self._checked(obs, events, next(calls_iter)))
+        else:
+            self._absorb_events(obs, self._checked(obs, self._events_command(), early["events"]))
         for key, command in logs:
             call = self._checked(obs, command, next(calls_iter))
             if call is not None:
@@ -311,6 +323,8 @@ class Gatherer:
                 (obs.configmaps if kind == "configmap" else obs.secrets)[name] = found
         if top:
             self._absorb_metrics(obs, next(calls_iter))
+        elif "top" in early:
+            self._absorb_metrics(obs, early["top"])
         self._scheduling(obs)
 
     def _checked(self, obs: Observation, command: str, call: Any) -> Any | None:
@@ -479,6 +493,12 @@ def _rows(call: Any | None) -> list[dict[str, Any]]:
     if call is None or getattr(call, "truncated", False):
         return []
     return event_rows(call.output)
+
+
+def _limits_memory(workload: dict[str, Any]) -> bool:
+    """Whether the workload's pod template gives a container a memory limit (usage then tells something)."""
+    containers = workload.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []) or []
+    return any((c.get("resources", {}).get("limits") or {}).get("memory") for c in containers)
 
 
 def _existence(call: Any) -> bool | None:
