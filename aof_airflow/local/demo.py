@@ -100,7 +100,7 @@ class DemoSystem:
             name = "relay" if i == 0 else f"relay-{i + 1}"
             self.airflow.procs.start(name, [aofctl, "relay", "--host", "127.0.0.1", "--port", str(port)], env=relay_env)
             self.relay_urls.append(f"http://127.0.0.1:{port}")
-            self._wait_relay(name, self.relay_urls[-1])
+            self.airflow.procs.wait_http(name, f"{self.relay_urls[-1]}/readyz")
         self.relay_url = self.relay_urls[0]
         self.airflow.client.wait_for_dag(FLOW, timeout=180)
         return self
@@ -121,21 +121,6 @@ class DemoSystem:
         if "pagerduty" in stand_in:
             env["PAGERDUTY_API_KEY"] = self.sandbox.pagerduty.api_key
         return env
-
-    def _wait_relay(self, name: str, url: str, timeout: float = 60) -> None:
-        assert self.airflow is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            code = self.airflow.procs.exit_code(name)
-            if code is not None:
-                raise RuntimeError(f"{name} exited with {code}:\n{self.airflow.procs.log_tail(name, 3000)}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"{name} not ready after {timeout}s; see {self.airflow.procs.log_path(name)}")
 
     def stop(self) -> None:
         if self.airflow is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import IO, Mapping, Sequence
 
@@ -50,6 +51,23 @@ class ManagedProcesses:
     def exit_code(self, name: str) -> int | None:
         p = self._procs.get(name)
         return None if p is None else p.poll()
+
+    def wait_http(self, name: str, url: str, timeout: float = 60) -> None:
+        """Until `url` answers 200; fails at once with the log's tail if the process exits first."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code = self.exit_code(name)
+            if code is not None:
+                raise RuntimeError(f"{name} exited with {code}:\n{self.log_tail(name, 3000)}")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{name} not ready at {url} after {timeout:.0f} s; see {self.log_path(name)}")
 
     def pid(self, name: str) -> int:
         return self._procs[name].pid

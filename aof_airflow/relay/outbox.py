@@ -1,9 +1,10 @@
 """The durable hand-off between the HTTP answer and the Airflow API: a table, not a queue in memory.
 
-A webhook is INSERTed (and committed) before the relay answers 202. Unique constraints do the
-dedup, so two relay processes on one database cannot both accept the same delivery: one insert wins,
-the other gets IntegrityError and answers "duplicate". Workers claim rows with a conditional UPDATE
-(a lease), so two dispatchers never deliver the same row at once -- and if they did, the dag_run_id
+A webhook is INSERTed (and committed, together with those arriving alongside it) before the relay
+answers 202. Unique constraints do the dedup, so two relay processes on one database cannot both accept
+the same delivery: one insert wins, the other's does nothing (ON CONFLICT DO NOTHING) and the relay
+answers "duplicate". Dispatchers claim rows with a conditional UPDATE
+(a lease), so two of them never deliver the same row at once -- and if they did, the dag_run_id
 derived from the incident makes Airflow answer 409 to the second.
 """
 

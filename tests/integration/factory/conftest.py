@@ -4,7 +4,6 @@ the Slack and PagerDuty stand-ins, and `run_flow(...)`: one `dag.test` in a subp
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,24 +14,11 @@ import pytest
 
 from aof_airflow.sandbox.pagerduty import PagerDutyAPI
 from aof_airflow.sandbox.slack import SlackWebAPI
+from tests.harness.in_process import in_process_env
 
 REPO = Path(__file__).resolve().parents[3]
 RUNNER = Path(__file__).with_name("run_flow.py")
 PD_FROM = "aof-bot@example.com"
-
-
-def base_env(home: Path, dags: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AOF_", "ANTHROPIC", "OPENAI"))}
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AOF_CACHE_FOLDER": str(home / "aof-cache"),
-        "AOF_MEMORY_DIR": str(home / "memory"),
-        "PYTHONPATH": str(REPO),
-    })
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +30,7 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     shutil.copytree(REPO / "dags/flows", dags / "flows")
     shutil.copytree(REPO / "dags/agents", dags / "agents")
     (home / "memory").mkdir()
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=base_env(home, dags), check=True,
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=in_process_env(home, dags), check=True,
                    capture_output=True, timeout=300)
     return home, dags
 
@@ -68,7 +54,7 @@ def run_flow(airflow_home, slack, pagerduty, tmp_path) -> Callable[..., dict[str
 
     def run(payload: dict[str, Any], llm_env: dict[str, str], *, dag_id: str = "incident-auto-response",
             extra_env: dict[str, str] | None = None) -> dict[str, Any]:
-        env = base_env(home, dags)
+        env = in_process_env(home, dags)
         env.update(llm_env)
         env["AIRFLOW_CONN_SLACK_DEFAULT"] = json.dumps(
             {"conn_type": "slack", "password": slack.token, "extra": {"base_url": slack.base_url}})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,24 +11,10 @@ from typing import Any, Callable
 
 import pytest
 
+from tests.harness.in_process import in_process_env
+
 REPO = Path(__file__).resolve().parents[3]
 RUNNER = Path(__file__).with_name("run_in_airflow.py")
-
-
-def _env(home: Path, dags: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AOF_", "ANTHROPIC", "OPENAI"))}
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AOF_AGENTS_FOLDER": str(dags / "agents"),
-        "AOF_MEMORY_DIR": str(home / "memory"),
-        "AOF_CACHE_FOLDER": str(home / "aof-cache"),
-        "PYTHONPATH": str(REPO),
-    })
-    return env
 
 
 class Home:
@@ -41,7 +26,8 @@ class Home:
             shutil.copy(f, self.dags / f.name)
         shutil.copytree(REPO / "dags" / "agents", self.dags / "agents")
         (root / "memory").mkdir()
-        self.env = _env(root, self.dags)
+        self.env = in_process_env(root, self.dags, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{root / 'airflow.db'}",
+                                  AOF_AGENTS_FOLDER=str(self.dags / "agents"))
         self.db_url = self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=self.env, check=True,
                        capture_output=True, timeout=600)

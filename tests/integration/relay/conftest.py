@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
+from aof_airflow.local.processes import ManagedProcesses
 from aof_airflow.sandbox.pagerduty import PagerDutyAPI
 from tests.harness.airflow_stack import AirflowStack, free_port
 from tests.unit.relay.cases import TOKEN
@@ -35,17 +31,17 @@ for dag_id in ("incident-auto-response", "pd-v3-flow"):
     globals()[dag_id.replace("-", "_")] = dag
 '''
 
-V3_FLOW = f"""
+V3_FLOW = """
 apiVersion: aof.dev/v1
 kind: AgentFlow
-metadata: {{name: pd-v3-flow}}
+metadata: {name: pd-v3-flow}
 spec:
   trigger:
     type: Webhook
     config:
       path: /pagerduty/v3
-      auth: {{type: PagerDutySignature, secret: "${{PD_TEST_SIGNING_SECRET}}"}}
-  nodes: [{{id: a, type: Transform, config: {{script: "true"}}}}]
+      auth: {type: PagerDutySignature, secret: "${PD_TEST_SIGNING_SECRET}"}
+  nodes: [{id: a, type: Transform, config: {script: "true"}}]
 """
 
 
@@ -94,34 +90,21 @@ def stack(workdir, pagerduty, request):
 
 
 class RelayProcess:
-    """`aofctl relay` as a real process (its own process group, killed whole)."""
+    """`aofctl relay` as a real process (its own process group, stopped whole)."""
 
     def __init__(self, stack: AirflowStack, workdir: Path, pagerduty: PagerDutyAPI, name: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = workdir / f"{name}.log"
+        self.name = name
         env = {**stack.env, **_relay_env(workdir, pagerduty), "AOF_AIRFLOW_API_URL": stack.base_url}
-        aofctl = str(Path(sys.executable).parent / "aofctl")
-        self.proc = subprocess.Popen([aofctl, "relay", "--host", "127.0.0.1", "--port", str(self.port),
-                                      "--flows", str(workdir / "flows")], env=env, start_new_session=True,
-                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"relay not ready: {self.log.read_text()[-3000:]}")
+        self.procs = ManagedProcesses(workdir, env)
+        self.log = self.procs.log_path(name)
+        self.procs.start(name, [str(Path(sys.executable).parent / "aofctl"), "relay", "--host", "127.0.0.1",
+                                "--port", str(self.port), "--flows", str(workdir / "flows")])
+        self.procs.wait_http(name, f"{self.url}/readyz", timeout=90)
 
     def stop(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.procs.stop_all()
 
 
 @pytest.fixture(scope="module")

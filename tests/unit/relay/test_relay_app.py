@@ -10,7 +10,7 @@ import pytest
 
 from aof_airflow.relay import auth
 from aof_airflow.relay.outbox import DELIVERED, FAILED, IGNORED, PENDING
-from tests.unit.relay.cases import AUTH, HOSTILE, TOKEN, UNKNOWN_PATH, headers_for, tutorial, v3
+from tests.unit.relay.cases import AUTH, HOSTILE, UNKNOWN_PATH, headers_for, tutorial, v3
 from tests.unit.relay.conftest import OLD_SECRET, SIGNING_SECRET
 
 PATH = "/pagerduty/webhook"
