@@ -4,7 +4,7 @@
                `build_dags()` = what dags/aof_flows.py calls
   builder.py   one flow -> one DAG (dag_id, docs, tags, params, rate limit, trigger rules, edges)
   registry.py  node type -> task builder (lazy operator imports; approval nodes -> approvals sensor)
-  context.py   a node's template roots from its ancestors' XComs, in one read
+  context.py   a node's template roots from the XComs of the ancestors it reads
   errors.py    a bad YAML file -> an Airflow import error of that file, at its line
 
 Settings read here and by the operators (`[aof]` section, or AOF_<NAME> env): flows_folder (several

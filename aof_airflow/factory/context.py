@@ -1,4 +1,4 @@
-"""A node's template context, built from its ancestors' XComs in one read (DESIGN §4 "How values travel").
+"""A node's template context, built from the XComs of the ancestors it reads (DESIGN §4 "How values travel").
 
 Only ancestors are read, so a value cannot leak in from a branch that did not run; an ancestor that was
 skipped (or has not run) has no XCom and is simply absent, which makes `${that.output...}` an
@@ -14,7 +14,8 @@ NOT_RUN = None  # what xcom_pull answers for a task that pushed nothing: skipped
 
 
 def pull_outputs(ti: Any, ancestors: Sequence[str]) -> dict[str, Any]:
-    """{ancestor id: its return value} for the ancestors that produced one: one xcom_pull call."""
+    """{ancestor id: its return value} for the ancestors that produced one: one xcom_pull call (one request
+    per task id in Airflow 3, hence the factory passes only the ancestors the node reads)."""
     if not ancestors:
         return {}
     values = ti.xcom_pull(task_ids=list(ancestors), key="return_value")

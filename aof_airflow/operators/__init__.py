@@ -1,4 +1,4 @@
-"""The node operators. Each reads its ancestors' outputs (one XCom read), checks the node's `conditions`
+"""The node operators. Each reads the outputs of the ancestors it names (one XCom each), checks the node's `conditions`
 (skipped when none holds), renders its `${...}` templates with aof_airflow.templating, then does one job:
 
   transform.py    TransformOperator     bash; values only as env; exports -> output (flow variables)

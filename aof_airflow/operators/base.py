@@ -47,7 +47,7 @@ class NodeMixin:
 
     # ------------------------------------------------------------------ context
     def node_context(self, context: Any) -> tuple[Any, dict[str, Any]]:
-        """(TemplateContext, {ancestor: output}) for this run: one XCom read, secrets masked as resolved."""
+        """(TemplateContext, {ancestor: output}) for this run, secrets masked as resolved."""
         from aof_airflow.templating import TemplateContext
 
         outputs = pull_outputs(context["ti"], self.ancestors)
