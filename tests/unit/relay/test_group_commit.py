@@ -67,9 +67,34 @@ def _row(i: int, webhook: str | None = None, run: str | None = None) -> dict:
                 incident_id=str(i), source="tutorial", needs_details=False, conf={"i": i})
 
 
-def test_concurrent_duplicates_store_one_row_each(tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def outbox_url(request, tmp_path: Path):
+    """The relay-only SQLite file, and Postgres (several relays share the metadata DB there)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'o.db'}"
+        return
+    import shutil
+    import subprocess
+
+    from tests.distributed.services import PostgresDatabase
+
+    if not shutil.which("createdb") or subprocess.run(["pg_isready", "-h", "127.0.0.1"], capture_output=True).returncode:
+        pytest.skip("no PostgreSQL server on this machine")
+    db = PostgresDatabase(prefix="aof_outbox").start()
+    try:
+        yield db.url
+    finally:
+        from aof_airflow import db as aof_db
+
+        eng = aof_db._engines.pop(db.url, None)
+        if eng is not None:
+            eng.dispose()
+        db.stop()
+
+
+def test_concurrent_duplicates_store_one_row_each(outbox_url: str):
     """200 threads, 50 distinct deliveries, each sent 4 times (twice by webhook id, twice by incident)."""
-    box = Outbox(f"sqlite:///{tmp_path / 'o.db'}")
+    box = Outbox(outbox_url)
     sends = [_row(i % 50, webhook=f"wh-{i % 50}" if i % 4 < 2 else None) for i in range(200)]
     with ThreadPoolExecutor(32) as pool:
         ids = list(pool.map(lambda r: box.add(**r), sends))
@@ -79,8 +104,8 @@ def test_concurrent_duplicates_store_one_row_each(tmp_path: Path):
     box.close()
 
 
-def test_settle_writes_each_outcome_and_skips_rows_leased_again(tmp_path: Path):
-    box = Outbox(f"sqlite:///{tmp_path / 'o.db'}")
+def test_settle_writes_each_outcome_and_skips_rows_leased_again(outbox_url: str):
+    box = Outbox(outbox_url)
     for i in range(4):
         box.add(**_row(i))
     a, b, c, d = box.claim(10)
