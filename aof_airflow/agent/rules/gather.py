@@ -417,19 +417,24 @@ class Gatherer:
         obs.events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
 
     def _log_commands(self, obs: Observation) -> list[tuple[str, str]]:
-        """(key, command): recent logs of running containers, and the previous instance's logs for restarted
-        ones (the crash). A few pods tell the story: no new container once six reads are planned."""
+        """(key, command): the previous instance's logs of restarted containers (the crash) and the recent logs
+        of running ones, except a container that never restarted in a Ready pod: no detector reads those (a
+        healthy pod's logs, e.g. every pod after a fix, would cost a kubectl call each for nothing). A few
+        pods tell the story: no new container once six reads are planned."""
         out: list[tuple[str, str]] = []
         for pod in obs.pods:
             pname = pod["metadata"]["name"]
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in pod.get("status", {}).get("conditions", []) or [])
             for cs in pod.get("status", {}).get("containerStatuses", []) or []:
                 if len(out) >= LOG_CALLS:
                     return out
                 c = cs.get("name")
                 base = f"kubectl logs {shlex.quote(pname)} -c {shlex.quote(c)} -n {shlex.quote(self.ns)} --tail={self.log_tail}"
-                if cs.get("restartCount", 0) > 0 or cs.get("lastState", {}).get("terminated"):
+                restarted = cs.get("restartCount", 0) > 0 or bool(cs.get("lastState", {}).get("terminated"))
+                if restarted:
                     out.append((f"{pname}/{c}/previous", base + " --previous"))
-                if "running" in (cs.get("state") or {}):
+                if "running" in (cs.get("state") or {}) and (restarted or not ready):
                     out.append((f"{pname}/{c}", base))
         return out
 

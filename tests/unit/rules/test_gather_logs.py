@@ -1,0 +1,32 @@
+"""Which container logs a diagnosis reads: the crash's previous logs, and the current logs of containers that
+restarted or whose pod is not Ready; a Ready pod's never-restarted containers are left alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aof_airflow.agent.rules.gather import Gatherer, Observation
+
+
+def pod(name: str, ready: bool, restarts: int, running: bool = True) -> dict[str, Any]:
+    state = {"running": {}} if running else {"waiting": {"reason": "CrashLoopBackOff"}}
+    return {"metadata": {"name": name},
+            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                       "containerStatuses": [{"name": "app", "restartCount": restarts, "state": state}]}}
+
+
+def test_healthy_containers_logs_are_not_read():
+    obs = Observation(namespace="prod", kind="deployment", name="api", pods=[
+        pod("healthy", ready=True, restarts=0),
+        pod("recovered", ready=True, restarts=2),
+        pod("unready", ready=False, restarts=0),
+        pod("crashing", ready=False, restarts=5, running=False),
+    ])
+    keys = [key for key, _command in Gatherer(None, "prod")._log_commands(obs)]  # type: ignore[arg-type]
+    assert keys == ["recovered/app/previous", "recovered/app", "unready/app", "crashing/app/previous"]
+
+
+def test_at_most_six_log_reads_are_planned():
+    obs = Observation(namespace="prod", kind="deployment", name="api",
+                      pods=[pod(f"p{i}", ready=True, restarts=1) for i in range(5)])
+    assert len(Gatherer(None, "prod")._log_commands(obs)) == 6  # type: ignore[arg-type]
