@@ -2,7 +2,8 @@
 short broker outage.
 
 WHY: the CeleryExecutor fails a task outright when publishing its message raises a connection error (a Redis
-restart), and the seed's nodes have no retries, so the incident's run fails. A publish that keeps retrying
+restart), and a task's retries (the seed's nodes have none of their own) are not meant for that: the run
+would fail, or spend its one retry on the broker. A publish that keeps retrying
 instead runs into Airflow's `[celery] operation_timeout`, which the executor does retry (up to
 `[celery] task_publish_max_retries` scheduler loops) -- so the task is sent once Redis is back.
 """

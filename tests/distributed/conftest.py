@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.distributed.retrying_flow import write_retrying_flow
 from tests.distributed.topology import Topology, copy_dags
 
 VERIFY_WINDOW = "15"  # seconds the remediation agent watches after a change: long enough to crash it mid-way
@@ -14,8 +13,7 @@ VERIFY_WINDOW = "15"  # seconds the remediation agent watches after a change: lo
 @pytest.fixture(scope="package")  # torn down when tests/distributed ends, not at session end
 def topology(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
     state = tmp_path_factory.mktemp("distributed")
-    dags = copy_dags(state / "dags")  # the repo's dags/ plus the retrying copy of the seed flow
-    write_retrying_flow(dags)
+    dags = copy_dags(state / "dags")
     topo = Topology(state, workers=2, relays=2, dags_folder=dags,
                     extra_env={"AOF_RULES_VERIFY_WINDOW": VERIFY_WINDOW})
     with topo:

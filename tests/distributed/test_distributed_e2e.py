@@ -3,10 +3,8 @@ two relays): what `tests/e2e` proves on one process of each kind must hold when 
 
 from __future__ import annotations
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 

@@ -26,7 +26,8 @@ QUEUED_TIMEOUT = 90
 def airflow_config(workers: int) -> dict[str, dict[str, Any]]:
     """Settings that differ from LocalAirflow's: room for every worker slot, fast fault detection."""
     return {
-        "core": {"parallelism": 4 * max(1, workers)},  # each worker runs --concurrency 4
+        # each worker runs --concurrency 4; as in docker-compose.yaml, what dies with its worker runs again
+        "core": {"parallelism": 4 * max(1, workers), "default_task_retries": 1},
         # A task's first call to the Execution API can take tens of seconds on a loaded 2-core machine; with
         # the default 5 s the Task SDK retries a PATCH /run the server already applied, gets 400, and fails.
         "workers": {"execution_api_timeout": 120},

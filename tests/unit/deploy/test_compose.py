@@ -46,6 +46,7 @@ def test_airflow_services_share_the_image_and_the_celery_settings(name):
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
     assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
     assert env["AOF_DATABASE_URL"].startswith("postgresql+psycopg2://")  # Airflow hides its own URL from tasks
+    assert env["AIRFLOW__CORE__DEFAULT_TASK_RETRIES"] == "1"  # a task whose worker died runs again elsewhere
     module, _, name = env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"].rpartition(".")
     assert "task_publish_retry_policy" in getattr(__import__(module, fromlist=[name]), name)
     assert "AIRFLOW__API_AUTH__JWT_SECRET" in env
