@@ -114,11 +114,11 @@ def wait_delivered(standin: AirflowStandIn, prefix: str, want: int, since: float
     """Runs created for ids starting with `prefix`, and when the last came (seconds after `since`)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        got = [v["at"] for (_, rid), v in list(standin.runs.items()) if rid.startswith(prefix)]
+        got = [v["at"] for (_, rid), v in standin.runs_snapshot().items() if rid.startswith(prefix)]
         if len(got) >= want:
             break
         time.sleep(0.05)
-    got = [v["at"] for (_, rid), v in list(standin.runs.items()) if rid.startswith(prefix)]
+    got = [v["at"] for (_, rid), v in standin.runs_snapshot().items() if rid.startswith(prefix)]
     return len(got), (max(got) - since) if got else float("nan")
 
 

@@ -76,6 +76,11 @@ class AirflowStandIn:
 
         return app
 
+    def runs_snapshot(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """A copy of `runs`, safe to iterate while the server thread adds to it."""
+        with self._lock:
+            return dict(self.runs)
+
     def start(self) -> "AirflowStandIn":
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
