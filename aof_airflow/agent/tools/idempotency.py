@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict
 from datetime import datetime, timezone
 
@@ -29,10 +30,15 @@ actions_table = Table(
 )
 
 
+# `rollout restart` is sent as a patch stamped with the time it was made: a retry's restart of the same
+# target is the same change, whatever the clock says by then.
+_RESTART_STAMP = re.compile(r'("kubectl\.kubernetes\.io/restartedAt"\s*:\s*")[^"]*(")')
+
+
 def _key(scope: AgentScope, command: str) -> str | None:
     if not scope.run_id:
         return None
-    raw = json.dumps([scope.flow, scope.run_id, scope.node_id, command])
+    raw = json.dumps([scope.flow, scope.run_id, scope.node_id, _RESTART_STAMP.sub(r"\1*\2", command)])
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

@@ -75,3 +75,19 @@ def test_the_seed_diagnostic_agent_is_read_only(canary_bin):
     assert box.shell("kubectl get deployment/api").ok
     assert canary_bin.ran() == ["kubectl get deployment/api --namespace=prod"]
     box.close()
+
+
+def test_a_retried_restart_is_the_same_change_whatever_its_timestamp(canary_bin):
+    """`rollout restart` travels as a patch stamped with the time: the retry's stamp differs, the change does not."""
+    from aof_airflow.agent.rules.remediate import restart_command
+
+    canary_bin.add("kubectl", RECORDING_KUBECTL)
+    first = Toolbox(seed_agent("remediation"), SCOPE)
+    assert first.shell(restart_command("deployment/api", "prod", now="2026-11-27T20:40:00Z")).ok
+    runs = len(canary_bin.ran())
+    retry = Toolbox(seed_agent("remediation"), SCOPE)
+    call = retry.shell(restart_command("deployment/api", "prod", now="2026-11-27T20:41:01Z"))
+    assert call.ok and "already applied" in call.output
+    assert len(canary_bin.ran()) == runs
+    assert retry.shell(restart_command("deployment/web", "prod", now="2026-11-27T20:41:02Z")).ok  # another target
+    assert len(canary_bin.ran()) > runs
