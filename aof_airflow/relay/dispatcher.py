@@ -35,6 +35,8 @@ class Dispatcher:
         self._airflow_down_until = 0.0
         self._failed_probes = 0
         self._last_intake = 0.0
+        # one pool for the dispatcher's life: a batch arrives every pass, threads need not be made each time
+        self._pool = ThreadPoolExecutor(settings.dispatch_workers, thread_name_prefix="aof-relay-deliver")
 
     def ensure_started(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -104,19 +106,18 @@ class Dispatcher:
         outcomes: list[Outcome] = []
         chunks = [rows[:1]] + [rows[i:i + self.settings.dispatch_workers]
                                for i in range(1, len(rows), self.settings.dispatch_workers)]
-        with ThreadPoolExecutor(self.settings.dispatch_workers, thread_name_prefix="aof-relay-deliver") as pool:
-            for n, chunk in enumerate(chunks):
-                results = list(pool.map(self._deliver, chunk))
-                outcomes += [o for o, _ in results]
-                if not all(up for _, up in results):
-                    delay = self._backoff(max(chunk[0].attempts, self._failed_probes))
-                    self._failed_probes += 1
-                    self._airflow_down_until = time.monotonic() + delay
-                    outcomes += [retry(r, "not attempted: Airflow unavailable", delay)
-                                 for later in chunks[n + 1:] for r in later]
-                    break
-            else:
-                self._failed_probes = 0
+        for n, chunk in enumerate(chunks):
+            results = list(self._pool.map(self._deliver, chunk))
+            outcomes += [o for o, _ in results]
+            if not all(up for _, up in results):
+                delay = self._backoff(max(chunk[0].attempts, self._failed_probes))
+                self._failed_probes += 1
+                self._airflow_down_until = time.monotonic() + delay
+                outcomes += [retry(r, "not attempted: Airflow unavailable", delay)
+                             for later in chunks[n + 1:] for r in later]
+                break
+        else:
+            self._failed_probes = 0
         self.outbox.settle(outcomes)
         self.delivered += sum(1 for o in outcomes if o.values.get("state") == DELIVERED)
         return len(rows)
