@@ -5,6 +5,8 @@ Semantics carried by the DAG shape (visible in the Airflow graph and the seriali
   propagation); a join (several upstreams) uses `none_failed_min_one_success`, so "auto-approved OR
   human-approved" runs when one branch ran and the other was skipped; all skipped -> skipped;
 - the node's own `conditions` are checked in the task (NodeMixin.check_conditions): all false -> skipped;
+  a child whose conditions all read its only upstream is decided by that upstream when it ends (Airflow's
+  branching: the child is marked skipped without a process of its own, and a join does not wait for it);
 - each task knows the ancestors whose outputs it reads (topological order: the nodes its templates and
   conditions name, and the ancestor Transforms), so it pulls those XComs and no others.
 """
@@ -18,7 +20,7 @@ from airflow.sdk import DAG, Param, TriggerRule
 
 from aof_airflow.factory.registry import build_task
 from aof_airflow.operators.escalation import Escalation, RunTimeoutEscalation
-from aof_airflow.spec.graph import ancestor_table, topological_order
+from aof_airflow.spec.graph import ancestor_table, decided_children, topological_order
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 DEFAULT_CHANNEL = "#incidents"
@@ -96,6 +98,8 @@ def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None
 
         reads = outputs_read(flow, anc.__getitem__)
     types = {n.id: n.type for n in flow.spec.nodes}
+    transforms = {nid: [a for a in anc[nid] if types[a] == "Transform"] for nid in order}
+    decides = decided_children(flow)
     escalate = Escalation(flow.name, escalation_channel(flow))
     owner = flow.metadata.labels.get("team", "aof")
     tasks: dict[str, Any] = {}
@@ -108,7 +112,8 @@ def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None
                 flow_name=flow.name,
                 node=node,
                 ancestors=reads[nid],
-                transforms=[a for a in anc[nid] if types[a] == "Transform"],
+                transforms=transforms[nid],
+                decides=[(flow.node(child), transforms[child]) for child in decides[nid]],
                 **({} if node.retries is None else {"retries": node.retries}),
                 retry_delay=timedelta(seconds=node.retry_delay_seconds),
                 trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if len(up[nid]) > 1 else TriggerRule.ALL_SUCCESS,

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from aof_airflow import config
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
 
 
 @dataclass

@@ -19,11 +19,12 @@ class ApprovalNodeSensor(NodeMixin, SlackApprovalSensor):
     template_fields: Sequence[str] = ()  # `${...}` templating only, never Jinja
 
     def __init__(self, *, flow_name: str, node: Any, ancestors: Sequence[str] = (), transforms: Sequence[str] = (),
-                 approvers: Sequence[str] | None = None, **kwargs: Any) -> None:
+                 decides: Sequence[tuple[Any, Sequence[str]]] = (), approvers: Sequence[str] | None = None,
+                 **kwargs: Any) -> None:
         cfg = node.config
         super().__init__(channel=cfg.channel, message=cfg.message, approvers=cfg.approvers or approvers,
                          timeout_seconds=cfg.timeout_seconds, slack_conn_id=cfg.connection_id, **kwargs)
-        self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms)
+        self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms, decides=decides)
         self._tctx: Any = None
 
     def execute(self, context: Any) -> Any:
@@ -32,6 +33,12 @@ class ApprovalNodeSensor(NodeMixin, SlackApprovalSensor):
         self._tctx = self.prepare(context)
         self.channel = render_or_fail(self.node.id, "channel", render_text, self.node.config.channel, self._tctx)
         return super().execute(context)
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None, permalink: str | None = None,
+                         channel: str | None = None, ts: str | None = None) -> dict[str, Any]:
+        result = super().execute_complete(context, event, permalink=permalink, channel=channel, ts=ts)
+        self.skip_decided(context, result)
+        return result
 
     def prepare_message(self, context: Any) -> str:
         from aof_airflow.templating import render_text

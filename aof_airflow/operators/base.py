@@ -10,7 +10,8 @@ import logging
 from typing import Any, Sequence
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.bases.skipmixin import XCOM_SKIPMIXIN_KEY, XCOM_SKIPMIXIN_SKIPPED
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, DownstreamTasksSkipped
 
 from aof_airflow.factory.context import build_roots, flow_info, pull_outputs
 
@@ -26,58 +27,105 @@ def mask(value: Any) -> None:
     mask_secret(value)
 
 
+def template_context(dag_run: Any, flow_name: str, outputs: dict[str, Any], transforms: Sequence[str]) -> Any:
+    """The `${...}` context of a node that sees `outputs` and the exports of `transforms`, secrets masked."""
+    from aof_airflow.templating import TemplateContext
+
+    flow = flow_info(flow_name, getattr(dag_run, "run_id", None), getattr(dag_run, "start_date", None))
+    roots = build_roots(getattr(dag_run, "conf", None) or {}, outputs, transforms, flow)
+    return TemplateContext(roots, on_secret=mask)
+
+
+def skip_reason(node: Any, tctx: Any, outputs: dict[str, Any]) -> str | None:
+    """None when the node runs: it has no `conditions`, or ANY entry holds (an entry whose `from` node did not
+    run is false). Otherwise why it is skipped. A condition that cannot be evaluated fails the node."""
+    entries = getattr(node, "conditions", None) or []
+    if not entries:
+        return None
+    from aof_airflow.templating import TemplateError, evaluate_when
+
+    seen: list[str] = []
+    for c in entries:
+        if c.from_ not in outputs:
+            seen.append(f"{c.from_} did not run")
+            continue
+        try:
+            held = evaluate_when(c.when, outputs[c.from_], from_node=c.from_, resolve_ref=tctx.resolve)
+        except (TemplateError, LookupError, ValueError) as exc:
+            raise AirflowFailException(f"node {node.id!r}: condition `{c.when}` from {c.from_!r}: {exc}") from exc
+        if held:
+            log.info("node %s: condition holds: from %s when %s", node.id, c.from_, c.when)
+            return None
+        seen.append(f"{c.from_}: `{c.when}` is false")
+    return f"node {node.id!r} skipped, no condition holds ({'; '.join(seen)})"
+
+
 class NodeMixin:
     """State and helpers of a node task. The factory sets these through `node_kwargs`.
 
     node: the spec.models node (frozen pydantic model); ancestors: the upstream node ids whose outputs it
     reads, in topological order; transforms: the ancestor Transform ids, in that order (their exports are the
-    flow variables).
+    flow variables); decides: (child node, the child's transforms) for each child whose every condition is on
+    this node and that has no other upstream, so this node knows, when it ends, whether the child runs.
     """
 
     flow_name: str
     node: Any
     ancestors: Sequence[str]
     transforms: Sequence[str]
+    decides: Sequence[tuple[Any, Sequence[str]]]
 
-    def init_node(self, *, flow_name: str, node: Any, ancestors: Sequence[str], transforms: Sequence[str]) -> None:
+    def init_node(self, *, flow_name: str, node: Any, ancestors: Sequence[str], transforms: Sequence[str],
+                  decides: Sequence[tuple[Any, Sequence[str]]] = ()) -> None:
         self.flow_name = flow_name
         self.node = node
         self.ancestors = tuple(ancestors)
         self.transforms = tuple(transforms)
+        self.decides = tuple((child, tuple(t)) for child, t in decides)
+        if self.decides:
+            self._can_skip_downstream = True  # serialized: a cleared child stays skipped (NotPreviouslySkippedDep)
 
     # ------------------------------------------------------------------ context
     def node_context(self, context: Any) -> tuple[Any, dict[str, Any]]:
         """(TemplateContext, {ancestor: output}) for this run, secrets masked as resolved."""
-        from aof_airflow.templating import TemplateContext
-
         outputs = pull_outputs(context["ti"], self.ancestors)
-        dag_run = context["dag_run"]
-        flow = flow_info(self.flow_name, getattr(dag_run, "run_id", None), getattr(dag_run, "start_date", None))
-        roots = build_roots(getattr(dag_run, "conf", None) or {}, outputs, self.transforms, flow)
-        return TemplateContext(roots, on_secret=mask), outputs
+        return template_context(context["dag_run"], self.flow_name, outputs, self.transforms), outputs
 
     # --------------------------------------------------------------- conditions
     def check_conditions(self, tctx: Any, outputs: dict[str, Any]) -> None:
-        """Run if ANY `conditions` entry holds; an entry whose `from` node did not run is false; else skip."""
-        entries = getattr(self.node, "conditions", None) or []
-        if not entries:
-            return
-        from aof_airflow.templating import TemplateError, evaluate_when
+        """Run if ANY `conditions` entry holds; else skip (see skip_reason)."""
+        why = skip_reason(self.node, tctx, outputs)
+        if why:
+            raise AirflowSkipException(why)
 
-        seen: list[str] = []
-        for c in entries:
-            if c.from_ not in outputs:
-                seen.append(f"{c.from_} did not run")
-                continue
+    def skip_decided(self, context: Any, result: Any) -> None:
+        """Skip, now, the children this node decides whose conditions are all false, as Airflow's branch
+        operators do: the scheduler marks them skipped without starting a process for each, and a join waiting
+        on one does not wait for its start-up. Each child's conditions are evaluated exactly as the child
+        would (same outputs, same flow variables); a child whose condition cannot be evaluated is left to
+        fail with its own message. Raises DownstreamTasksSkipped, so the result is pushed here."""
+        if not self.decides:
+            return
+        outputs = getattr(self, "_outputs", None)
+        if outputs is None:  # a resumed (deferred) task: prepare() ran in an earlier process
+            outputs = pull_outputs(context["ti"], self.ancestors)
+        outputs = {**outputs, self.node.id: result}
+        skipped = []
+        for child, transforms in self.decides:
             try:
-                held = evaluate_when(c.when, outputs[c.from_], from_node=c.from_, resolve_ref=tctx.resolve)
-            except (TemplateError, LookupError, ValueError) as exc:
-                raise AirflowFailException(f"node {self.node.id!r}: condition `{c.when}` from {c.from_!r}: {exc}") from exc
-            if held:
-                self.log.info("condition holds: from %s when %s", c.from_, c.when)
-                return
-            seen.append(f"{c.from_}: `{c.when}` is false")
-        raise AirflowSkipException(f"node {self.node.id!r} skipped, no condition holds ({'; '.join(seen)})")
+                why = skip_reason(child, template_context(context["dag_run"], self.flow_name, outputs, transforms), outputs)
+            except AirflowFailException:
+                continue
+            if why:
+                self.log.info("%s", why)
+                skipped.append(child.id)
+        if skipped:
+            ti = context["ti"]
+            if result is not None:
+                ti.xcom_push(key="return_value", value=result)
+            # what SkipMixin.skip does; the XCom keeps a cleared child skipped (NotPreviouslySkippedDep)
+            ti.xcom_push(key=XCOM_SKIPMIXIN_KEY, value={XCOM_SKIPMIXIN_SKIPPED: skipped})
+            raise DownstreamTasksSkipped(tasks=skipped)
 
     def prepare(self, context: Any) -> Any:
         """Context, then conditions: the two steps every node takes before its own work."""
@@ -107,13 +155,15 @@ class NodeOperator(NodeMixin, BaseOperator):
     ui_color = "#e8f0fe"
 
     def __init__(self, *, flow_name: str, node: Any, ancestors: Sequence[str] = (), transforms: Sequence[str] = (),
-                 **kwargs: Any) -> None:
+                 decides: Sequence[tuple[Any, Sequence[str]]] = (), **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms)
+        self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms, decides=decides)
 
     def execute(self, context: Any) -> Any:
         tctx = self.prepare(context)
-        return self.run(tctx, context)
+        result = self.run(tctx, context)
+        self.skip_decided(context, result)
+        return result
 
     def run(self, tctx: Any, context: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -219,6 +219,19 @@ def _agent_refs(flow: AgentFlow, agents: Collection[str], problem: Callable[[tup
     return out
 
 
+def decided_children(flow: AgentFlow) -> dict[str, list[str]]:
+    """{node id: the children whose fate it alone decides}: a child with `conditions` that all read this node
+    and no other upstream. When the node ends it knows whether such a child runs, so it can skip it the way
+    Airflow's branch operators do; any other conditioned child checks its own conditions when it starts."""
+    up = flow.upstream()
+    out: dict[str, list[str]] = {n.id: [] for n in flow.spec.nodes}
+    for n in flow.spec.nodes:
+        parents = up[n.id]
+        if n.conditions and len(parents) == 1 and all(c.from_ == parents[0] for c in n.conditions):
+            out[parents[0]].append(n.id)
+    return out
+
+
 def ancestor_table(flow: AgentFlow) -> dict[str, list[str]]:
     """Every node's ancestors in topological order, computed in one pass (flow must be acyclic)."""
     _, _, up = _adjacency(flow)

@@ -73,12 +73,17 @@ def outputs_read(flow: AgentFlow, upstream_of: Callable[[str], list[str]]) -> di
     its `conditions` name, and every ancestor Transform (their exports are the flow variables). A node task
     pulls only these XComs (one round trip each) instead of every ancestor's; a node whose text does not
     parse reads them all (it fails at run time with the template's own error)."""
+    from aof_airflow.spec.graph import decided_children
+
     transforms = {n.id for n in flow.spec.nodes if isinstance(n, TransformNode)}
+    decides = decided_children(flow)
     out: dict[str, list[str]] = {}
     for i, node in enumerate(flow.spec.nodes):
         ancestors = list(upstream_of(node.id))
         try:
             named = _heads(node, i)
+            for child in decides[node.id]:  # it evaluates their conditions when it ends
+                named |= _condition_heads(flow.node(child))
         except TemplateError:
             out[node.id] = ancestors
             continue
@@ -88,18 +93,25 @@ def outputs_read(flow: AgentFlow, upstream_of: Callable[[str], list[str]]) -> di
 
 def _heads(node: Any, index: int) -> set[str]:
     """First names of every path the node's templates and `conditions` read (a node's id among them)."""
+    heads = _condition_heads(node)
+    for _loc, text in templates_of(node, index):
+        heads |= _template_heads(text)
+    return heads
+
+
+def _condition_heads(node: Any) -> set[str]:
     from aof_airflow.templating import parse_condition
 
     heads: set[str] = set()
-    texts = [text for _loc, text in templates_of(node, index)]
     for c in node.conditions:
         heads.add(c.from_)
-        texts.append(c.when)
         heads.update(p[0] for p in parse_condition(c.when).paths())  # bare names may reach the whole context
-    for text in texts:
-        if "${" in text:
-            heads.update(path[0] for ph in placeholders(text) for path in ph.paths)
+        heads |= _template_heads(c.when)
     return heads
+
+
+def _template_heads(text: str) -> set[str]:
+    return {path[0] for ph in placeholders(text) for path in ph.paths} if "${" in text else set()
 
 
 def check_references(flow: AgentFlow, upstream_of: Callable[[str], list[str]], *,

@@ -52,6 +52,13 @@ def test_trigger_rules_join_and_skip_propagation(serialized):
     assert set(rules.values()) == {"all_success"}  # one upstream: a skipped upstream skips the node
 
 
+def test_the_conditionals_may_skip_their_branches(serialized):
+    """Serialized like a branch operator's, so a cleared branch the conditional skipped stays skipped."""
+    tasks = _tasks(serialized)
+    can_skip = {tid for tid, t in tasks.items() if t.get("_can_skip_downstream")}
+    assert can_skip == {"check-severity", "remediation-failed"}
+
+
 def test_dag_level_settings(serialized):
     assert serialized["dag_id"] == "incident-auto-response"
     assert serialized.get("schedule") in (None, "null") or serialized.get("timetable", {}).get("__type", "").endswith("NullTimetable")

@@ -161,3 +161,58 @@ def test_http_connection_choice():
     assert candidate_conn_ids("https://hooks.example.org/a", None) == ["aof_http_hooks_example_org"]
     assert candidate_conn_ids(url, "mine") == ["mine"]
     assert endpoint_of(url) == "/incidents/P1?x=1"
+
+
+# ------------------------------------------------------------------- decided children
+
+
+class RecordingTI(FakeTI):
+    map_index = -1
+
+    def __init__(self, xcoms: dict[str, Any]) -> None:
+        super().__init__(xcoms)
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def branching(children_when: dict[str, str], severity: str) -> tuple[Any, dict[str, Any]]:
+    """A check-severity Conditional deciding children with the given `when`, inside a DAG."""
+    from airflow.sdk import DAG
+
+    check = {"id": "check", "type": "Conditional", "config": {"conditions": [
+        {"name": "is_critical", "expression": '${diagnose.output.severity} == "critical"'}]}}
+    children = {cid: NODE.validate_python({"id": cid, "type": "Transform", "config": {"script": "export X=1"},
+                                            "conditions": [{"from": "check", "when": when}]})
+                for cid, when in children_when.items()}
+    with DAG("decide"):
+        x = ConditionalOperator(task_id="check", flow_name="f", node=NODE.validate_python(check),
+                                ancestors=["diagnose"], decides=[(c, []) for c in children.values()])
+        for c in children.values():
+            x >> TransformOperator(task_id=c.id, flow_name="f", node=c, ancestors=["check"])
+    run = SimpleNamespace(run_id="manual__1", conf={}, start_date=datetime.now(timezone.utc))
+    return x, {"ti": RecordingTI({"diagnose": {"severity": severity}}), "dag_run": run}
+
+
+def test_a_conditional_skips_the_children_whose_conditions_are_false_and_keeps_its_output():
+    from airflow.sdk.exceptions import DownstreamTasksSkipped
+
+    x, c = branching({"request-approval": "is_critical == true", "auto-approve": "is_critical == false"}, "high")
+    with pytest.raises(DownstreamTasksSkipped) as exc:
+        x.execute(c)
+    assert exc.value.tasks == ["request-approval"]
+    assert c["ti"].pushed["return_value"] == {"is_critical": False}  # the output survives the skip
+    assert c["ti"].pushed["skipmixin_key"] == {"skipped": ["request-approval"]}
+
+
+def test_a_conditional_whose_children_all_run_returns_normally():
+    x, c = branching({"a": "is_critical == true", "b": "is_critical == true OR is_critical == false"}, "critical")
+    assert x.execute(c) == {"is_critical": True}
+    assert c["ti"].pushed == {}
+
+
+def test_a_child_whose_condition_cannot_be_evaluated_is_left_to_fail_on_its_own():
+    """`is_critical > 3` is a type error: the child, not the conditional, reports it (and fails)."""
+    x, c = branching({"bad": "is_critical > 3"}, "high")
+    assert x.execute(c) == {"is_critical": False}

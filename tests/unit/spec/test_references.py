@@ -125,3 +125,33 @@ def test_the_seed_flow_reads_few_of_its_ancestors():
     reads = outputs_read(flow, ancestor_table(flow).__getitem__)
     assert reads["verify-fix"] == ["parse-alert", "auto-approve", "remediate"]
     assert reads["close-pagerduty"] == ["parse-alert", "auto-approve", "remediate", "remediation-failed"]
+
+
+def test_a_node_that_decides_a_child_reads_what_the_childs_conditions_read(write):
+    """b is c's only upstream and every condition of c reads b: b evaluates them when it ends (and skips c),
+    so b pulls what they name (a) although b's own text names nothing."""
+    from aof_airflow.spec.graph import decided_children
+
+    nodes = (PARSE + slack("a", ["first"]) + slack("b", ["second"]) + slack("c", ["third"])
+             + "  conditions:\n    - from: b\n      when: ${a.output.ts} == \"1\"\n" + slack("d", ["fourth"])
+             + "  conditions:\n    - from: b\n      when: true\n    - from: a\n      when: true\n")
+    conns = "- from: parse\n  to: a\n- from: a\n  to: b\n- from: b\n  to: c\n- from: b\n  to: d\n"
+    reads = _reads(write, nodes, conns)
+    assert reads["b"] == ["parse", "a"] and reads["c"] == ["parse", "a", "b"]
+    flow = load_paths([write("flow.yaml", flow_yaml(nodes, conns))]).flows["f"]
+    # d also reads a, so only d itself can tell: b does not decide it
+    assert decided_children(flow) == {"parse": [], "a": [], "b": ["c"], "c": [], "d": []}
+
+
+def test_the_seed_flow_branches_are_decided_by_their_conditionals():
+    from pathlib import Path
+
+    from aof_airflow.spec.graph import decided_children
+
+    repo = Path(__file__).resolve().parents[3]
+    flow = load_paths([repo / "dags/flows", repo / "dags/agents"]).flows["incident-auto-response"]
+    decides = {k: v for k, v in decided_children(flow).items() if v}
+    # remediate (two upstreams), escalate and close-pagerduty (conditions on a node that is not their upstream)
+    # check their own conditions when they start
+    assert decides == {"check-severity": ["request-approval", "auto-approve"],
+                       "remediation-failed": ["rollback", "notify-success"]}
