@@ -87,6 +87,8 @@ class KubeAPI(HTTPService):
             return Response.json({"major": "1", "minor": "32", "gitVersion": "v1.32.4-aof-sandbox", "gitCommit": "sandbox",
                                   "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
                                   "compiler": "gc", "platform": "linux/amd64"})
+        if parts in (["api"], ["apis"]) and kr.wants_aggregated(req.headers.get("Accept")):
+            return Response.json(kr.aggregated_discovery(core=parts == ["api"]), headers={"Content-Type": kr.AGGREGATED})
         if parts == ["api"]:
             return Response.json(kr.api_versions(f"{self._host}:{self.port}"))
         if parts == ["apis"]:

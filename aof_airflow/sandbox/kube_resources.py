@@ -119,3 +119,36 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
                     "kind": "HorizontalPodAutoscaler", "verbs": ["get", "list"], "shortNames": ["hpa"]})
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}" if group else version,
             "resources": res}
+
+
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def wants_aggregated(accept: str | None) -> bool:
+    """kubectl >= 1.26 asks /api and /apis for the whole discovery in one document (apidiscovery.k8s.io/v2)
+    before falling back to one request per group version, as real API servers (GA in 1.30) answer."""
+    return any("g=apidiscovery.k8s.io" in part and "v=v2;" in part.replace(" ", "") + ";"
+               and "as=APIGroupDiscoveryList" in part for part in (accept or "").split(","))
+
+
+def aggregated_discovery(core: bool) -> dict[str, Any]:
+    """The APIGroupDiscoveryList of /api (core) or /apis (every group), built from the same resource lists."""
+    groups = [("", ["v1"])] if core else list(group_versions().items())
+    items = []
+    for group, versions in groups:
+        vs = []
+        for version in versions:
+            resources: dict[str, dict[str, Any]] = {}
+            for e in (api_resource_list(group, version) or {}).get("resources", []):
+                plural, _, sub = e["name"].partition("/")
+                kind = {"group": e.get("group", group), "version": e.get("version", version), "kind": e["kind"]}
+                if sub:
+                    resources[plural].setdefault("subresources", []).append(
+                        {"subresource": sub, "responseKind": kind, "verbs": e["verbs"]})
+                    continue
+                resources[plural] = {"resource": plural, "responseKind": kind, "singularResource": e["singularName"],
+                                     "scope": "Namespaced" if e["namespaced"] else "Cluster", "verbs": e["verbs"],
+                                     **{k: e[k] for k in ("shortNames", "categories") if k in e}}
+            vs.append({"version": version, "resources": list(resources.values()), "freshness": "Current"})
+        items.append({"metadata": {"name": group} if group else {}, "versions": vs})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}

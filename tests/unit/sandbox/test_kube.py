@@ -73,6 +73,21 @@ def test_reads_tables_json_yaml_describe(k):
     assert "497Mi" in k.out("top", "pods", "-l", "app=api")
 
 
+def test_a_cold_kubectl_reads_the_aggregated_discovery_and_every_kind_resolves(k):
+    """Like a real API server (aggregated discovery is GA since 1.30): kubectl with an empty cache asks /api and
+    /apis once each and maps every kind from them, with no request per group version."""
+    first = len(k.api.requests)
+    assert "api " in k.out("get", "deploy", "api")
+    paths = [p.split("?")[0] for _m, p in k.api.requests[first:]]
+    assert "/api" in paths and "/apis" in paths
+    assert not [p for p in paths if p.count("/") == 2 and p.startswith("/apis/")], paths  # no /apis/<group>/<v>
+    for args in (["get", "sts,rs,hpa,pdb,cj,ing,netpol,endpointslices"], ["get", "sc,pv,no,ns"], ["top", "pods"],
+                 ["get", "all"], ["scale", "deploy/api", "--replicas=3", "--dry-run=server"]):
+        k.run(*args)
+    legacy = httpx.get(f"{k.api.url}/apis/apps", headers={"Authorization": f"Bearer {k.api.token}"}, verify=False)
+    assert legacy.json()["preferredVersion"]["groupVersion"] == "apps/v1"  # older clients' documents remain
+
+
 def test_logs_current_previous_tail_and_errors(k):
     prev = k.out("logs", "api-7d4b9c8f6-q9zlt", "-c", "api", "--previous", "--tail=1")
     assert prev.strip() == "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"
