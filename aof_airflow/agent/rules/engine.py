@@ -112,8 +112,8 @@ class RulesEngine:
         return self._result(out, text, toolbox, start, astart, [f"{BANNER} {task}: {out['action_taken']} -> {out['result']}"])
 
     # ------------------------------------------------------------------------------------------- tasks
-    def diagnose(self, toolbox: Any, ns: str, kind: str, name: str | None) -> tuple[Observation, dx.Diagnosis]:
-        obs = Gatherer(toolbox, ns).gather(kind, name)
+    def diagnose(self, toolbox: Any, ns: str, kind: str, name: str | None, *, logs: bool = True) -> tuple[Observation, dx.Diagnosis]:
+        obs = Gatherer(toolbox, ns, logs=logs).gather(kind, name)
         d = dx.diagnose(obs)
         self.last = d
         d.output["diagnosed_by"] = MODEL
@@ -121,7 +121,9 @@ class RulesEngine:
         return obs, d
 
     def remediate(self, prompt: str, toolbox: Any, ns: str, kind: str, name: str | None, deadline: float) -> tuple[dict[str, Any], str]:
-        obs, before = self.diagnose(toolbox, ns, kind, name)
+        # The check just before the change: is the fault still there, on which workload and pods. That is
+        # read from the objects; the logs that explained the cause were read by the diagnosis.
+        obs, before = self.diagnose(toolbox, ns, kind, name, logs=False)
         action_text = rx.parse_action_line(prompt)
         if before.cls == "no-fault-found":
             p = rx.Plan("none", None, "a fresh diagnosis finds nothing wrong any more; no change needed")
@@ -131,7 +133,7 @@ class RulesEngine:
 
     def rollback(self, prompt: str, toolbox: Any, ns: str, kind: str, name: str | None, deadline: float) -> tuple[dict[str, Any], str]:
         failed = prompt.split(":", 1)[1] if ":" in prompt else prompt
-        obs, before = self.diagnose(toolbox, ns, kind, name)
+        obs, before = self.diagnose(toolbox, ns, kind, name, logs=False)
         p = rx.rollback_plan(failed, obs.workload_ref, ns)
         return self._execute(p, toolbox, ns, kind, name, deadline, prompt, before, rollback=True)
 

@@ -138,10 +138,13 @@ class Gatherer:
     instead of the sum of fifteen.
     """
 
-    def __init__(self, toolbox: Shell, namespace: str, *, log_tail: int = LOG_TAIL) -> None:
+    def __init__(self, toolbox: Shell, namespace: str, *, log_tail: int = LOG_TAIL, logs: bool = True) -> None:
+        """logs=False: state only (objects, events, metrics). Logs name a cause more precisely; whether a
+        fault is there, and where, is read from the objects (the check just before a change)."""
         self.toolbox = toolbox
         self.ns = namespace
         self.log_tail = log_tail
+        self.read_logs = logs
         self.calls: list[Any] = []
 
     # -- low level ---------------------------------------------------------------------------------------------
@@ -297,7 +300,7 @@ class Gatherer:
         """Everything that needs only the pods, in one round: events, logs, PVCs, config references, metrics
         (events and metrics only when the workload's round did not read them)."""
         events = None if "events" in early else self._events_command()
-        logs = self._log_commands(obs)
+        logs = self._log_commands(obs) if self.read_logs else []
         claims = self._claims(obs)
         pvcs = f"kubectl get persistentvolumeclaims -n {shlex.quote(self.ns)} -o jsonpath={{@}}" if claims else None
         refs = self._config_refs(obs)

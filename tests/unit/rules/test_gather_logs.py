@@ -30,3 +30,25 @@ def test_at_most_six_log_reads_are_planned():
     obs = Observation(namespace="prod", kind="deployment", name="api",
                       pods=[pod(f"p{i}", ready=True, restarts=1) for i in range(5)])
     assert len(Gatherer(None, "prod")._log_commands(obs)) == 6  # type: ignore[arg-type]
+
+
+def test_without_logs_every_scenario_gets_the_same_verdict_on_the_same_objects():
+    """The remediation's check just before a change reads no logs. That is sound only while logs never change
+    whether there is a fault, which one, and where: true for every scenario the sandbox ships."""
+    from aof_airflow.agent.rules import diagnose as dx
+    from aof_airflow.sandbox.scenario import SCENARIO_DIR
+
+    from .offline import load_scenario, observation
+
+    names = sorted(f.stem for f in SCENARIO_DIR.glob("*.yaml"))
+    assert len(names) >= 29
+    with_logs = 0
+    for name in names:
+        sc = load_scenario(name)
+        full = observation(sc.objects, sc.incident.namespace, sc.incident.resource, logs=sc.logs, metrics=sc.metrics)
+        state = observation(sc.objects, sc.incident.namespace, sc.incident.resource, logs={}, metrics=sc.metrics)
+        with_logs += bool(full.logs)
+        a, b = dx.diagnose(full), dx.diagnose(state)
+        assert (a.cls, a.primary.affected, a.output["affected_components"], full.workload_ref) == \
+               (b.cls, b.primary.affected, b.output["affected_components"], state.workload_ref), name
+    assert with_logs >= 10  # the comparison is not vacuous: most scenarios have logs to leave out

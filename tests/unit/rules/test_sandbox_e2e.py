@@ -154,6 +154,28 @@ def test_diagnosis_survives_the_shell_tools_output_limit(cluster) -> None:
     assert engine.last.cls == "crash-loop" and engine.last.action == "rollout-undo"
 
 
+def test_the_check_before_a_change_reads_state_not_logs(cluster, monkeypatch) -> None:
+    """The diagnosis reads the crashed containers' logs; the remediation's check just before its change reads
+    the objects, events and metrics only (tests/unit/rules/test_gather_logs.py: same verdict everywhere)."""
+    monkeypatch.setenv("AOF_RULES_VERIFY_WINDOW", "0")
+    from aof_airflow.agent.tools.toolbox import Toolbox
+
+    sc, api, scope = cluster("rules-oomkilled")
+    diag = seed_agent("diagnostic-agent", model=MODEL, memory=None)
+    fix = seed_agent("remediation-agent", model=MODEL, memory=None)
+    with Toolbox(diag, scope, deadline=time.monotonic() + 120) as tb:
+        d = RulesEngine().run(diag, "Diagnose", toolbox=tb, scope=scope, deadline=time.monotonic() + 120)
+    assert any(c.args["command"].startswith("kubectl logs ") for c in d.tool_calls)
+    with Toolbox(fix, scope, deadline=time.monotonic() + 120) as tb:
+        r = RulesEngine().run(fix, f"Action: {d.output['recommended_action']}\n", toolbox=tb, scope=scope,
+                              deadline=time.monotonic() + 120)
+    commands = [c.args["command"] for c in r.tool_calls]
+    change = next(i for i, c in enumerate(commands) if c.startswith(("kubectl patch", "kubectl rollout", "kubectl scale")))
+    assert not any(c.startswith("kubectl logs ") for c in commands[:change]), commands
+    assert r.output["logs"].splitlines()[1].startswith("before: oom-killed")  # the same verdict as the diagnosis
+    assert r.output["result"] == "success" and [a.action for a in api.actions] == ["rollout-restart"]
+
+
 def test_failed_restart_is_rolled_back(cluster, monkeypatch) -> None:
     monkeypatch.setenv("AOF_RULES_VERIFY_WINDOW", "3")
     from aof_airflow.agent.tools.toolbox import Toolbox
