@@ -16,6 +16,9 @@ class AirflowAPIError(RuntimeError):
     pass
 
 
+TRIGGER_ATTEMPTS = 4  # a 5xx is retried only for a named run: a retried create then answers 409, never a twin
+
+
 def jwt_expiry(token: str) -> float:
     """The `exp` claim, read without verifying (the server verifies); unknown -> five minutes from now."""
     try:
@@ -81,7 +84,16 @@ class AirflowAPI:
         body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
         if run_id:
             body["dag_run_id"] = run_id
-        r = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
+        for attempt in range(TRIGGER_ATTEMPTS):
+            r = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
+            if r.status_code == 409 and attempt and run_id:  # an earlier attempt was applied after all
+                run = self.get_run(dag_id, run_id)
+                if run is not None:
+                    return run
+            # Airflow on SQLite answers a write that waited out the file lock (a busy start-up) with a 500
+            if r.status_code < 500 or not run_id:
+                break
+            time.sleep(1 + attempt)
         if r.status_code >= 300:
             raise AirflowAPIError(f"trigger {dag_id}: {r.status_code} {r.text[:500]}")
         return r.json()
