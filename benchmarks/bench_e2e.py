@@ -7,7 +7,9 @@ Both are measured in the same Airflow (SQLite + LocalExecutor, 4 processes) in t
          triggered over the same REST endpoint the relay uses, until its last task ends.
 Each round starts a fresh system (a remediation heals the simulated cluster for good). Goal: ours <= 1.2x floor.
 
-    .venv/bin/python benchmarks/bench_e2e.py [--rounds 2]
+    .venv/bin/python benchmarks/bench_e2e.py [--rounds 2] [--tasks]
+
+--tasks prints each task's queued -> start -> end for both, which is where a gap between them shows.
 """
 
 from __future__ import annotations
@@ -53,17 +55,29 @@ def iso(ts: str) -> float:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
-def measure_floor(system: DemoSystem, n: int) -> float:
+def print_tasks(label: str, t0: float, tis: list[dict]) -> None:
+    """Each task relative to the trigger: queued, started, ended (s), and its own run time."""
+    print(f"  {label}: {'task':<20} {'queued':>7} {'start':>7} {'end':>7} {'run':>6}  state")
+    rel = lambda ts: f"{iso(ts) - t0:7.2f}" if ts else "      -"  # noqa: E731
+    for ti in sorted(tis, key=lambda t: t.get("start_date") or t.get("end_date") or "~"):
+        run = f"{iso(ti['end_date']) - iso(ti['start_date']):6.2f}" if ti.get("start_date") and ti.get("end_date") else "     -"
+        print(f"  {'':{len(label)}}  {ti['task_id']:<20} {rel(ti.get('queued_when'))} {rel(ti.get('start_date'))} "
+              f"{rel(ti.get('end_date'))} {run}  {ti['state']}")
+
+
+def measure_floor(system: DemoSystem, n: int, show: bool = False) -> float:
     client = system.airflow.client
     client.wait_for_dag("aof-bench-floor", timeout=180)
     t0 = time.time()
     client.trigger("aof-bench-floor", {}, run_id=f"floor-{n}")
     client.wait_for_run("aof-bench-floor", f"floor-{n}", states=("success",), timeout=600)
-    ends = [iso(ti["end_date"]) for ti in client.task_instances("aof-bench-floor", f"floor-{n}")]
-    return max(ends) - t0
+    tis = client.task_instances("aof-bench-floor", f"floor-{n}")
+    if show:
+        print_tasks("floor", t0, tis)
+    return max(iso(ti["end_date"]) for ti in tis) - t0
 
 
-def measure_ours(system: DemoSystem) -> float:
+def measure_ours(system: DemoSystem, show: bool = False) -> float:
     body = json.loads((ROOT / "examples" / "payloads" / "test1-noncritical.json").read_text())
     t0 = time.time()
     r = system.send(body)
@@ -71,7 +85,11 @@ def measure_ours(system: DemoSystem) -> float:
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         if any(q.method == "PUT" and q.path == "/incidents/TEST001" for q in system.sandbox.pagerduty.requests):
-            return time.time() - t0
+            took = time.time() - t0
+            if show:
+                system.airflow.client.wait_for_run(FLOW, "pd-TEST001", timeout=120)
+                print_tasks("ours", t0, system.airflow.client.task_instances(FLOW, "pd-TEST001"))
+            return took
         time.sleep(0.05)
     raise RuntimeError(f"TEST001 not resolved: {system.airflow.client.task_states(FLOW, 'pd-TEST001')}")
 
@@ -79,6 +97,7 @@ def measure_ours(system: DemoSystem) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--tasks", action="store_true", help="print each task's queued/start/end")
     args = ap.parse_args()
     ours, floor = [], []
     for n in range(args.rounds):
@@ -87,8 +106,8 @@ def main() -> int:
                                 extra_env={"AOF_RULES_VERIFY_WINDOW": "0"})
             with system:
                 measure_floor(system, 0)  # warm-up: the first run pays for imports and the DAG's first parse
-                floor.append(measure_floor(system, n + 1))
-                ours.append(measure_ours(system))
+                floor.append(measure_floor(system, n + 1, args.tasks))
+                ours.append(measure_ours(system, args.tasks))
         print(f"round {n + 1}: ours {ours[-1]:6.1f} s   floor ({CHAIN} chained no-op tasks) {floor[-1]:6.1f} s", flush=True)
     mo, mf = statistics.median(ours), statistics.median(floor)
     print(f"\nwebhook -> PagerDuty resolve (TEST001, sandbox, window 0): median {mo:.1f} s over {len(ours)} round(s)")
