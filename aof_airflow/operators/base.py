@@ -121,7 +121,7 @@ class NodeMixin:
                 skipped.append(child.id)
         if skipped:
             ti = context["ti"]
-            if result is not None:
+            if result is not None and self.do_xcom_push:
                 ti.xcom_push(key="return_value", value=result)
             # what SkipMixin.skip does; the XCom keeps a cleared child skipped (NotPreviouslySkippedDep)
             ti.xcom_push(key=XCOM_SKIPMIXIN_KEY, value={XCOM_SKIPMIXIN_SKIPPED: skipped})
