@@ -69,6 +69,7 @@ class Dispatcher:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._pool.shutdown(wait=False)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from .gather import Observation, config_refs, selector_matches
+from .gather import Observation, config_refs, pod_ready, selector_matches
 
 REVISION = "deployment.kubernetes.io/revision"
 
@@ -52,11 +52,6 @@ def condition(obj: dict[str, Any] | None, ctype: str) -> dict[str, Any] | None:
         if c.get("type") == ctype:
             return c
     return None
-
-
-def pod_ready(pod: dict[str, Any]) -> bool:
-    c = condition(pod, "Ready")
-    return bool(c and c.get("status") == "True")
 
 
 def statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:

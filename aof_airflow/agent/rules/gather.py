@@ -284,7 +284,7 @@ class Gatherer:
         ns = f"-n {shlex.quote(self.ns)}"
         lists = [self._list_args("pods", selector)] + ([self._list_args("replicasets", selector)] if obs.deployment else [])
         commands = [f"kubectl get {a} {ns} -o jsonpath={{@}}" for a in lists] + [self._events_command()]
-        if _limits_memory(workload):
+        if _has_memory_limit(workload.get("spec", {}).get("template", {}).get("spec", {})):
             commands.append(self._top_command())
         calls = self._round(obs, commands)
         answers = [self._answer(obs, a, self._checked(obs, c, call), listing=True) for a, c, call in zip(lists, commands, calls)]
@@ -309,10 +309,8 @@ class Gatherer:
         commands = [*([events] if events else []), *[c for _key, c in logs], *([pvcs] if pvcs else []), *exists,
                     *([top] if top else [])]
         calls_iter = iter(self._round(obs, commands) if commands else [])
-        if events:
-            self._absorb_events(obs, self._checked(obs, events, next(calls_iter)))
-        else:
-            self._absorb_events(obs, self._checked(obs, self._events_command(), early["events"]))
+        events_call = next(calls_iter) if events else early["events"]
+        self._absorb_events(obs, self._checked(obs, self._events_command(), events_call))
         for key, command in logs:
             call = self._checked(obs, command, next(calls_iter))
             if call is not None:
@@ -324,10 +322,9 @@ class Gatherer:
             found = _existence(next(calls_iter))
             if found is not None:
                 (obs.configmaps if kind == "configmap" else obs.secrets)[name] = found
-        if top:
-            self._absorb_metrics(obs, next(calls_iter))
-        elif "top" in early:
-            self._absorb_metrics(obs, early["top"])
+        top_call = next(calls_iter) if top else early.get("top")
+        if top_call is not None:
+            self._absorb_metrics(obs, top_call)
         self._scheduling(obs)
 
     def _checked(self, obs: Observation, command: str, call: Any) -> Any | None:
@@ -378,9 +375,7 @@ class Gatherer:
     @staticmethod
     def _wants_metrics(obs: Observation) -> bool:
         """Memory usage (`kubectl top`, metrics-server) only matters for running pods with a memory limit."""
-        running = [p for p in obs.pods if p.get("status", {}).get("phase") == "Running"]
-        return any(c.get("resources", {}).get("limits", {}).get("memory")
-                   for p in running for c in p.get("spec", {}).get("containers", []) or [])
+        return any(_has_memory_limit(p.get("spec", {})) for p in obs.pods if p.get("status", {}).get("phase") == "Running")
 
     @staticmethod
     def _absorb_metrics(obs: Observation, call: Any) -> None:
@@ -427,8 +422,7 @@ class Gatherer:
         out: list[tuple[str, str]] = []
         for pod in obs.pods:
             pname = pod["metadata"]["name"]
-            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                        for c in pod.get("status", {}).get("conditions", []) or [])
+            ready = pod_ready(pod)
             for cs in pod.get("status", {}).get("containerStatuses", []) or []:
                 if len(out) >= LOG_CALLS:
                     return out
@@ -503,10 +497,14 @@ def _rows(call: Any | None) -> list[dict[str, Any]]:
     return event_rows(call.output)
 
 
-def _limits_memory(workload: dict[str, Any]) -> bool:
-    """Whether the workload's pod template gives a container a memory limit (usage then tells something)."""
-    containers = workload.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []) or []
-    return any((c.get("resources", {}).get("limits") or {}).get("memory") for c in containers)
+def _has_memory_limit(pod_spec: dict[str, Any]) -> bool:
+    """Whether a pod (or pod template) spec gives a container a memory limit (usage then tells something)."""
+    return any((c.get("resources", {}).get("limits") or {}).get("memory") for c in pod_spec.get("containers", []) or [])
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in pod.get("status", {}).get("conditions", []) or [])
 
 
 def _existence(call: Any) -> bool | None:
