@@ -216,3 +216,35 @@ def test_a_child_whose_condition_cannot_be_evaluated_is_left_to_fail_on_its_own(
     """`is_critical > 3` is a type error: the child, not the conditional, reports it (and fails)."""
     x, c = branching({"bad": "is_critical > 3"}, "high")
     assert x.execute(c) == {"is_critical": False}
+
+
+def test_an_approval_that_decides_its_child_skips_it_when_the_answer_is_no(monkeypatch):
+    """The deferrable approval ends in `execute_complete` (a fresh process after the trigger fired): it
+    decides its child there, from the approver's reaction, exactly as a node that ends in `execute` does."""
+    from airflow.sdk import DAG
+    from airflow.sdk.exceptions import DownstreamTasksSkipped
+
+    from aof_airflow.operators.approval import ApprovalNodeSensor
+
+    ask = NODE.validate_python({"id": "ask", "type": "Slack", "config": {
+        "channel": "#ops", "message": "restart?", "wait_for_reaction": True, "timeout_seconds": 60}})
+    fix = NODE.validate_python({"id": "fix", "type": "Transform", "config": {"script": "export X=1"},
+                                "conditions": [{"from": "ask", "when": 'reaction == "white_check_mark"'}]})
+    with DAG("approve"):
+        sensor = ApprovalNodeSensor(task_id="ask", flow_name="f", node=ask, decides=[(fix, [])])
+        sensor >> TransformOperator(task_id="fix", flow_name="f", node=fix, ancestors=["ask"])
+    posted: list[dict] = []
+    monkeypatch.setattr(sensor, "_hook", lambda: SimpleNamespace(call=lambda method, json: posted.append(json)))
+    run = SimpleNamespace(run_id="manual__1", conf={}, start_date=datetime.now(timezone.utc))
+
+    def finish(reaction: str, outcome: str) -> tuple[Any, RecordingTI]:
+        ti = RecordingTI({})
+        event = {"outcome": outcome, "reaction": reaction, "user": "U1", "source": "slack", "channel": "C1", "ts": "1.2"}
+        return sensor.execute_complete({"ti": ti, "dag_run": run}, event), ti
+
+    with pytest.raises(DownstreamTasksSkipped) as exc:
+        finish("x", "skipped")
+    assert exc.value.tasks == ["fix"]
+    result, ti = finish("white_check_mark", "approved")
+    assert result["reaction"] == "white_check_mark" and ti.pushed == {}  # approved: the child runs
+    assert len(posted) == 2  # each outcome was still said in the approval's thread
