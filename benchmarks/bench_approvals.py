@@ -33,8 +33,8 @@ from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
 
 from aof_airflow.approvals import poller as poller_mod  # noqa: E402
 from aof_airflow.approvals.trigger import SlackApprovalTrigger  # noqa: E402
-from aof_airflow.sandbox.ratelimit import SLACK_TIERS  # noqa: E402
-from aof_airflow.sandbox.slack import SlackWebAPI  # noqa: E402
+from aof_lab.sandbox.ratelimit import SLACK_TIERS  # noqa: E402
+from aof_lab.sandbox.slack import SlackWebAPI  # noqa: E402
 
 
 def rss_kb() -> int:

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aof_airflow.local.demo import FLOW, DemoSystem  # noqa: E402
+from aof_lab.local.demo import FLOW, DemoSystem  # noqa: E402
 
 # TEST001's tasks up to the resolve: parse-alert, diagnose, notify-diagnosis, check-severity, auto-approve,
 # remediate, verify-fix, remediation-failed, notify-success, close-pagerduty

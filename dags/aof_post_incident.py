@@ -1,5 +1,5 @@
-"""Airflow DAG file: the daily post-incident report (aof_airflow.incidents.report), `@daily`, catchup off."""
+"""Airflow DAG file: the daily post-incident report (aof_airflow.factory.daily_report), `@daily`, catchup off."""
 
-from aof_airflow.incidents.report import build_daily_dag
+from aof_airflow.factory.daily_report import build_daily_dag
 
 dag = build_daily_dag()

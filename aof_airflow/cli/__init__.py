@@ -1,7 +1,9 @@
 """`aofctl`: the command line. Each area registers its own commands from a module of this package.
 
 A command module exposes `register(cli: Commands)` and adds commands with `cli.command("flow graph", ...)`;
-the first word groups commands (`flow`, `agent`, ...) the way the tutorial's aofctl does.
+the first word groups commands (`flow`, `agent`, ...) the way the tutorial's aofctl does. Other installed
+packages add commands through the entry-point group `aofctl.commands` (name = the first word, value = the
+module): that is how the lab's `demo`, `sandbox` and `eval` appear without the product importing the lab.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib.metadata import entry_points
 from typing import Callable
 
 # Modules that contribute commands, and the first words they provide: `aofctl WORD ...` imports only the
@@ -17,12 +20,18 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "aof_airflow.cli.spec_commands": ("validate", "flow", "schema"),
     "aof_airflow.cli.approve_commands": ("approve",),
     "aof_airflow.cli.agent_commands": ("agent",),
-    "aof_airflow.cli.eval_commands": ("eval",),
     "aof_airflow.cli.relay_commands": ("relay", "flow"),
     "aof_airflow.cli.monitor_commands": ("flow", "agent"),
-    "aof_airflow.cli.sandbox_commands": ("sandbox",),
-    "aof_airflow.cli.demo_commands": ("demo",),
 }
+ENTRY_POINT_GROUP = "aofctl.commands"
+
+
+def command_modules() -> dict[str, tuple[str, ...]]:
+    """Our own modules plus those other installed packages register (one first word each)."""
+    modules = dict(COMMAND_MODULES)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        modules[ep.value] = modules.get(ep.value, ()) + (ep.name,)
+    return modules
 
 
 class Commands:
@@ -49,7 +58,8 @@ class Commands:
 
 def build(word: str | None = None) -> Commands:
     """The parser with the modules providing `word` (all of them when None or unknown, e.g. for --help)."""
-    wanted = [m for m, words in COMMAND_MODULES.items() if word in words] or list(COMMAND_MODULES)
+    modules = command_modules()
+    wanted = [m for m, words in modules.items() if word in words] or list(modules)
     cli = Commands()
     for mod in wanted:
         importlib.import_module(mod).register(cli)

@@ -182,7 +182,7 @@ def source(kind: str = "auto") -> Source:
         kind = "api" if setting("airflow_api_url") else "db"
     if kind == "db":
         return DBSource()
-    from aof_airflow.local.airflow_api import AirflowAPI
+    from aof_airflow.airflow_rest import AirflowAPI
 
     url = setting("airflow_api_url") or "http://127.0.0.1:8080"
     return APISource(AirflowAPI(url, setting("airflow_username") or "", setting("airflow_password") or ""))

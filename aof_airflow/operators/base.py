@@ -13,7 +13,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.bases.skipmixin import XCOM_SKIPMIXIN_KEY, XCOM_SKIPMIXIN_SKIPPED
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, DownstreamTasksSkipped
 
-from aof_airflow.factory.context import build_roots, flow_info, pull_outputs
+from aof_airflow.operators.context import build_roots, flow_info, pull_outputs
 
 log = logging.getLogger(__name__)
 

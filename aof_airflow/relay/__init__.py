@@ -3,7 +3,7 @@
     request -> app.py (route by flow trigger path, method, Bearer, content type, size)
             -> service.Relay.admit (signature, parse + normalize, event type) [-> queue_size check]
             -> outbox insert, group-committed with the webhooks arriving alongside (group_commit.py)
-            -> 202 -> dispatcher.Dispatcher (thread) -> airflow_client (POST dagRuns, dag_run_id pd-<incident>)
+            -> 202 -> dispatcher.Dispatcher (thread) -> airflow_rest (POST dagRuns, dag_run_id pd-<incident>)
 
 Run it: `aofctl relay --host 127.0.0.1 --port 8088 [--flows DIR]`, or in the Airflow api-server at
 `/aof/relay/...` (plugin). Settings (`[aof]` / `AOF_*`): airflow_api_url, airflow_username,

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from aof_airflow.relay import pagerduty
-from aof_airflow.relay.airflow_client import AirflowClient, AirflowUnavailable
+from aof_airflow.airflow_rest import AirflowAPI, AirflowUnavailable
 from aof_airflow.relay.normalize import merge_details
 from aof_airflow.relay.outbox import DELIVERED, Outbox, Outcome, Row, delivered, failed, retry
 from aof_airflow.relay.settings import RelaySettings
@@ -25,7 +25,7 @@ PACED_PASS = 0.25  # seconds per paced delivery pass while receiving
 
 
 class Dispatcher:
-    def __init__(self, outbox: Outbox, client: AirflowClient, settings: RelaySettings) -> None:
+    def __init__(self, outbox: Outbox, client: AirflowAPI, settings: RelaySettings) -> None:
         self.outbox, self.client, self.settings = outbox, client, settings
         self._wake = threading.Event()
         self._stop = threading.Event()

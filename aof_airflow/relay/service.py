@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from aof_airflow.relay import auth, secrets
-from aof_airflow.relay.airflow_client import AirflowClient, QueuedCache
+from aof_airflow.airflow_rest import AirflowAPI
+from aof_airflow.relay.queued import QueuedCache
 from aof_airflow.relay.dispatcher import Dispatcher
 from aof_airflow.relay.flows import FlowSource, FlowTable, Route
 from aof_airflow.relay.normalize import BadEvent, normalize, parse_json
@@ -47,8 +48,8 @@ class Relay:
         self.settings = settings
         self.flows = FlowTable(flows)
         self.outbox = Outbox(settings.database_url, settings.sqlite_synchronous)
-        self.client = AirflowClient(settings.airflow_api_url, settings.airflow_username, settings.airflow_password,
-                                    settings.request_timeout_seconds)
+        self.client = AirflowAPI(settings.airflow_api_url, settings.airflow_username, settings.airflow_password,
+                                 timeout=settings.request_timeout_seconds)
         self.queued = QueuedCache(self.client, settings.queued_cache_seconds)
         self.dispatcher = Dispatcher(self.outbox, self.client, settings)
 

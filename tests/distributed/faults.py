@@ -7,7 +7,7 @@ import signal
 
 import psutil
 
-from aof_airflow.local.stack import LocalAirflow
+from aof_lab.local.stack import LocalAirflow
 
 
 def task_process_worker(airflow: LocalAirflow, ti_id: str) -> str | None:

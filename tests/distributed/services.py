@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from aof_airflow.local.stack import free_port
+from aof_lab.local.stack import free_port
 
 PG_HOST = "127.0.0.1"
 PG_USER = "postgres"

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from aof_airflow.local.demo import FLOW
+from aof_lab.local.demo import FLOW
 from tests.distributed.topology import ROOT, resolves
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(1200)]

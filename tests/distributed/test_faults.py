@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from aof_airflow import db
 from aof_airflow.agent.tools.idempotency import actions_table
-from aof_airflow.local.demo import FLOW
-from aof_airflow.sandbox.scenario import load_scenario
+from aof_lab.local.demo import FLOW
+from aof_lab.sandbox.scenario import load_scenario
 from tests.distributed.faults import crash_worker, task_process_worker
 from tests.distributed.topology import HEARTBEAT_TIMEOUT, QUEUED_TIMEOUT, fresh_incident, resolves
 

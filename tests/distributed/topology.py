@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aof_airflow.local.demo import CREDENTIALS, DemoSystem
+from aof_lab.local.demo import CREDENTIALS, DemoSystem
 from tests.distributed.services import PostgresDatabase, RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +96,7 @@ def copy_dags(target: Path) -> Path:
 def fresh_incident(system: DemoSystem, scenario: str, incident_id: str) -> dict:
     """The scenario's webhook payload under a new incident id, opened in the sandbox PagerDuty too (the flow's
     close-pagerduty PUT needs an incident to resolve)."""
-    from aof_airflow.sandbox.scenario import load_scenario
+    from aof_lab.sandbox.scenario import load_scenario
 
     sc = load_scenario(scenario)
     body = sc.payload()

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from aof_airflow.sandbox.scenario import load_scenario
-from aof_airflow.local.demo import CREDENTIALS, FLOW, DemoSystem
+from aof_lab.sandbox.scenario import load_scenario
+from aof_lab.local.demo import CREDENTIALS, FLOW, DemoSystem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 

@@ -1,7 +1,7 @@
 """A real Airflow 3.3 stack (api-server, scheduler, dag-processor, triggerer) for integration tests.
 
 Why a harness and not mocks: the relay, the DAG factory and the approval sensor are only correct if real
-Airflow accepts what they produce. It is the product's own launcher (`aof_airflow.local.stack.LocalAirflow`,
+Airflow accepts what they produce. It is the product's own launcher (`aof_lab.local.stack.LocalAirflow`,
 what `make demo` runs) in a temp AIRFLOW_HOME, so the tests prove the configuration users get; stopping
 kills whole process groups, so no orphan keeps a port or the SQLite file busy.
 
@@ -22,9 +22,9 @@ from typing import Any, Iterable, Mapping
 
 import httpx
 
-from aof_airflow.local.airflow_api import AirflowAPIError as StackError
-from aof_airflow.local.stack import AIRFLOW_PROCESSES as ALL_PROCESSES
-from aof_airflow.local.stack import LocalAirflow, airflow_bin, free_port
+from aof_airflow.airflow_rest import AirflowAPIError as StackError
+from aof_lab.local.stack import AIRFLOW_PROCESSES as ALL_PROCESSES
+from aof_lab.local.stack import LocalAirflow, airflow_bin, free_port
 
 __all__ = ["ALL_PROCESSES", "AirflowStack", "StackError", "airflow_bin", "free_port"]
 PASSWORD = "admin"

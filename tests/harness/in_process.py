@@ -1,7 +1,7 @@
 """The environment of an Airflow run inside one process (`dag.test()` in a subprocess): no servers.
 
 Shared by the tests that run a DAG in-process against stand-ins; the servers' environment is
-`aof_airflow.local.stack.LocalAirflow`'s. Nothing of the caller's Airflow, aof or LLM settings leaks in.
+`aof_lab.local.stack.LocalAirflow`'s. Nothing of the caller's Airflow, aof or LLM settings leaks in.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 import json
 
-from aof_airflow.local.demo import real_services, token_connections
+from aof_lab.local.demo import real_services, token_connections
 
 
 def test_no_credentials_means_everything_is_sandboxed():

@@ -32,7 +32,7 @@ def test_a_task_process_without_the_setting_gets_a_clear_error(monkeypatch):
 
 
 def test_the_local_launcher_tells_every_process(tmp_path):
-    from aof_airflow.local.stack import LocalAirflow
+    from aof_lab.local.stack import LocalAirflow
 
     af = LocalAirflow(tmp_path / "home", tmp_path / "dags")
     assert af.env["AOF_DATABASE_URL"] == af.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]

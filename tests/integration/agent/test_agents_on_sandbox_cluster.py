@@ -1,4 +1,4 @@
-"""The seed agents, as written, drive the REAL kubectl against the sandbox Kubernetes API (aof_airflow.sandbox.kube),
+"""The seed agents, as written, drive the REAL kubectl against the sandbox Kubernetes API (aof_lab.sandbox.kube),
 with the real anthropic / openai SDK clients talking to FakeLLM."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from aof_airflow.agent.runtime import run_agent
 from aof_airflow.agent.types import AgentScope
-from aof_airflow.sandbox.kube import KubeAPI
+from aof_lab.sandbox.kube import KubeAPI
 from tests.fakes.llm_api import FakeLLM
 from tests.unit.agent.helpers import seed_agent
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aof_airflow.sandbox.slack import SlackWebAPI
+from aof_lab.sandbox.slack import SlackWebAPI
 from tests.harness.airflow_stack import AirflowStack
 
 pytestmark = pytest.mark.integration

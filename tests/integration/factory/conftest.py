@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 import pytest
 
-from aof_airflow.sandbox.pagerduty import PagerDutyAPI
-from aof_airflow.sandbox.slack import SlackWebAPI
+from aof_lab.sandbox.pagerduty import PagerDutyAPI
+from aof_lab.sandbox.slack import SlackWebAPI
 from tests.harness.in_process import in_process_env
 
 REPO = Path(__file__).resolve().parents[3]

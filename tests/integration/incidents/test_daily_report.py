@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aof_airflow.incidents.records import IncidentRecord
-from aof_airflow.sandbox.slack import SlackWebAPI
+from aof_lab.sandbox.slack import SlackWebAPI
 from tests.fakes.llm_api import FakeLLM
 
 pytestmark = pytest.mark.integration

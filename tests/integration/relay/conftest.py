@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aof_airflow.local.processes import ManagedProcesses
-from aof_airflow.sandbox.pagerduty import PagerDutyAPI
+from aof_lab.local.processes import ManagedProcesses
+from aof_lab.sandbox.pagerduty import PagerDutyAPI
 from tests.harness.airflow_stack import AirflowStack, free_port
 from tests.unit.relay.cases import TOKEN
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from aof_airflow.sandbox.slack import SlackWebAPI
+from aof_lab.sandbox.slack import SlackWebAPI
 
 
 @pytest.fixture

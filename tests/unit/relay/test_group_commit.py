@@ -120,11 +120,11 @@ def test_settle_writes_each_outcome_and_skips_rows_leased_again(outbox_url: str)
 
 
 def _dispatcher(tmp_path: Path, url: str, **kw) -> Dispatcher:
-    from aof_airflow.relay.airflow_client import AirflowClient
+    from aof_airflow.airflow_rest import AirflowAPI
 
     s = RelaySettings(airflow_api_url=url, airflow_username="admin", airflow_password="admin",
                       database_url=f"sqlite:///{tmp_path / 'o.db'}", backoff_initial_seconds=0.5, **kw)
-    return Dispatcher(Outbox(s.database_url), AirflowClient(url, "admin", "admin", 2.0), s)
+    return Dispatcher(Outbox(s.database_url), AirflowAPI(url, "admin", "admin", timeout=2.0), s)
 
 
 def test_delivery_is_paced_while_webhooks_arrive_then_catches_up(tmp_path: Path, standin):

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from aof_airflow.sandbox.scenario import SCENARIO_DIR, Scenario
+from aof_lab.sandbox.scenario import SCENARIO_DIR, Scenario
 
 from aof_airflow.agent.rules.detectors import mem_bytes
 from aof_airflow.agent.rules.gather import Observation, config_refs, parse_resource, selector_matches

@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from aof_airflow.agent.rules import detectors as det
-from aof_airflow.agent.rules import fixtures as k
+from aof_lab.rules_eval import fixtures as k
 from aof_airflow.agent.rules.diagnose import diagnose
 from .offline import from_scenario, load_scenario, observation
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aof_airflow.agent.rules import MODEL
-from aof_airflow.agent.rules import fixtures as k
+from aof_lab.rules_eval import fixtures as k
 from aof_airflow.agent.rules.diagnose import CONTRACT_KEYS, diagnose
 from aof_airflow.agent.rules.gather import Observation
 

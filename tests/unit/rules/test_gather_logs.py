@@ -36,7 +36,7 @@ def test_without_logs_every_scenario_gets_the_same_verdict_on_the_same_objects()
     """The remediation's check just before a change reads no logs. That is sound only while logs never change
     whether there is a fault, which one, and where: true for every scenario the sandbox ships."""
     from aof_airflow.agent.rules import diagnose as dx
-    from aof_airflow.sandbox.scenario import SCENARIO_DIR
+    from aof_lab.sandbox.scenario import SCENARIO_DIR
 
     from .offline import load_scenario, observation
 

@@ -15,7 +15,7 @@ from aof_airflow.agent.rules.engine import RulesEngine
 from aof_airflow.agent.types import AgentScope
 from aof_airflow.spec.models import Agent
 
-kube = pytest.importorskip("aof_airflow.sandbox.kube", reason="the sandbox Kubernetes API server has not landed")
+kube = pytest.importorskip("aof_lab.sandbox.kube", reason="the sandbox Kubernetes API server has not landed")
 SEED = Path("/work/shared/seed/yaml")
 
 
@@ -51,7 +51,7 @@ def cluster(tmp_path, monkeypatch):
     started = []
 
     def start(name: str):
-        from aof_airflow.sandbox.scenario import load_scenario
+        from aof_lab.sandbox.scenario import load_scenario
 
         sc = load_scenario(name)
         api = kube.KubeAPI(sc).start()
@@ -67,7 +67,7 @@ def cluster(tmp_path, monkeypatch):
 
 
 def test_harness_passes_on_every_shipped_rules_scenario() -> None:
-    from aof_airflow.agent.rules.evaluate import run, scenarios
+    from aof_lab.rules_eval.evaluate import run, scenarios
 
     lines: list[str] = []
     outcomes = run(jobs=2, echo=lines.append)
@@ -138,7 +138,7 @@ def test_post_incident_report_through_the_runtime() -> None:
 
 def test_diagnosis_survives_the_shell_tools_output_limit(cluster) -> None:
     """With a tiny output limit, long lists are re-read as compact JSON, then item by item: same diagnosis."""
-    from aof_airflow.agent.rules.evaluate import SEED_DIAGNOSTIC
+    from aof_lab.rules_eval.evaluate import SEED_DIAGNOSTIC
     from aof_airflow.agent.tools.toolbox import Toolbox
 
     data = yaml.safe_load(SEED_DIAGNOSTIC)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from aof_airflow.sandbox.kube import KubeAPI
+from aof_lab.sandbox.kube import KubeAPI
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 

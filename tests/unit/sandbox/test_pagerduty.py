@@ -6,7 +6,7 @@ import httpx
 import pytest
 import requests
 
-from aof_airflow.sandbox.pagerduty import PagerDutyAPI
+from aof_lab.sandbox.pagerduty import PagerDutyAPI
 
 
 @pytest.fixture()

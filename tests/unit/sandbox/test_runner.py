@@ -14,7 +14,7 @@ import httpx
 import pytest
 from slack_sdk import WebClient
 
-from aof_airflow.sandbox.runner import Sandbox
+from aof_lab.sandbox.runner import Sandbox
 
 
 def test_sandbox_env_points_clients_at_the_stand_ins(tmp_path):

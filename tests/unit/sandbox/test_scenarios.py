@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from aof_airflow.sandbox.scenario import SCENARIO_DIR, Scenario, load_scenario, scenario_names
+from aof_lab.sandbox.scenario import SCENARIO_DIR, Scenario, load_scenario, scenario_names
 
 DEMO = ("high-memory-api", "postgres-replicas-failing", "remediation-fails-verification")
 

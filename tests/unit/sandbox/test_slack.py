@@ -11,7 +11,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from aof_airflow.sandbox.slack import SlackWebAPI, channel_id_for
+from aof_lab.sandbox.slack import SlackWebAPI, channel_id_for
 
 
 @pytest.fixture()

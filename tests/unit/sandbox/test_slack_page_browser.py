@@ -8,7 +8,7 @@ import time
 import pytest
 from slack_sdk import WebClient
 
-from aof_airflow.sandbox.slack import SlackWebAPI
+from aof_lab.sandbox.slack import SlackWebAPI
 from tests.harness.browser import Browser, ChromiumMissing, ensure_chromium
 
 

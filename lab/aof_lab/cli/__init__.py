@@ -1,0 +1,1 @@
+"""aofctl commands the lab adds (entry-point group `aofctl.commands`)."""

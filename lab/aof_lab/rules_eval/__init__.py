@@ -1,0 +1,1 @@
+"""Scenarios for builtin:k8s-rules and the scorer behind `aofctl eval`."""
