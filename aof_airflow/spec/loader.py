@@ -21,10 +21,11 @@ from aof_airflow.spec.graph import check_flow
 from aof_airflow.spec.marked_yaml import Mark, Path_, Positions, parse_documents
 from aof_airflow.spec.models import API_VERSION, Agent, AgentFlow
 from aof_airflow.spec.problems import Problem, SpecError
+from aof_airflow.spec.trigger_docs import TriggerDocument, check_bindings
 from aof_airflow.spec.validation_errors import problems_from, suggest
 
-KINDS: dict[str, type[BaseModel]] = {"Agent": Agent, "AgentFlow": AgentFlow}
-Spec = Union[Agent, AgentFlow]
+KINDS: dict[str, type[BaseModel]] = {"Agent": Agent, "AgentFlow": AgentFlow, "Trigger": TriggerDocument}
+Spec = Union[Agent, AgentFlow, TriggerDocument]
 
 __all__ = ["LoadResult", "LoadedDocument", "ParsedFile", "Problem", "SpecError", "load_paths", "load_text"]
 
@@ -160,6 +161,7 @@ class LoadResult:
 
     flows: dict[str, AgentFlow] = field(default_factory=dict)
     agents: dict[str, Agent] = field(default_factory=dict)
+    triggers: dict[str, TriggerDocument] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
@@ -204,8 +206,8 @@ class LoadResult:
                                              f"(first in {first.file}:{fline}); names must be unique"))
                 continue
             self.documents[key] = doc
-            target = self.flows if doc.kind == "AgentFlow" else self.agents
-            target[doc.name] = doc.model  # type: ignore[assignment]
+            target = {"AgentFlow": self.flows, "Agent": self.agents, "Trigger": self.triggers}[doc.kind]
+            target[doc.name] = doc.model  # type: ignore[index]
 
 
 def load_paths(paths: Iterable[str | Path], *, check_graph: bool = True) -> LoadResult:
@@ -220,6 +222,9 @@ def load_paths(paths: Iterable[str | Path], *, check_graph: bool = True) -> Load
             result.problems.append(Problem(str(f), 1, 1, f"cannot read file: {exc}"))
             continue
         result.add(load_text(text, str(f)))
+    errors, warnings = check_bindings(result.flows, [d for (k, _), d in result.documents.items() if k == "Trigger"])
+    result.problems.extend(errors)
+    result.warnings.extend(warnings)
     if check_graph:
         agents = frozenset(result.agents)
         for name in result.flows:

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aof_airflow.spec.triggers import FlowTrigger, ManualTrigger
+
 API_VERSION = "aof.dev/v1"
 
 
@@ -110,49 +112,6 @@ class Agent(Strict):
 
 
 # ------------------------------------------------------------------------------------- AgentFlow
-
-
-class BearerAuth(Strict):
-    type: Literal["Bearer"]
-    token: str
-
-
-class HMACAuth(Strict):
-    """PagerDuty v3 `X-PagerDuty-Signature` verification."""
-
-    type: Literal["PagerDutySignature"]
-    secret: str
-
-
-Auth = Annotated[Union[BearerAuth, HMACAuth], Field(discriminator="type")]
-
-
-class WebhookConfig(Strict):
-    path: str = Field(pattern=r"^/[A-Za-z0-9/_.-]*$")
-    methods: list[Literal["POST", "PUT"]] = Field(default_factory=lambda: ["POST"])
-    auth: Auth | None = None
-    event_types: list[str] = Field(default_factory=lambda: ["incident.triggered"])
-
-
-class ScheduleConfig(Strict):
-    cron: str
-
-
-class WebhookTrigger(Strict):
-    type: Literal["Webhook"]
-    config: WebhookConfig
-
-
-class ScheduleTrigger(Strict):
-    type: Literal["Schedule"]
-    config: ScheduleConfig
-
-
-class ManualTrigger(Strict):
-    type: Literal["Manual"]
-
-
-Trigger = Annotated[Union[WebhookTrigger, ScheduleTrigger, ManualTrigger], Field(discriminator="type")]
 
 
 class RateLimit(Strict):
@@ -268,7 +227,7 @@ class Connection(Strict):
 
 
 class AgentFlowSpec(Strict):
-    trigger: Trigger = Field(default_factory=lambda: ManualTrigger(type="Manual"))
+    trigger: FlowTrigger = Field(default_factory=lambda: ManualTrigger(type="Manual"))
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     approvers: list[str] | None = None
     nodes: list[Node] = Field(min_length=1)
