@@ -19,8 +19,11 @@ from typing import Any, Mapping
 from airflow.sdk import DAG, Param, TriggerRule
 
 from aof_airflow.factory.registry import build_task
+from aof_airflow.factory.schedule import dag_schedule
 from aof_airflow.operators.escalation import Escalation, RunTimeoutEscalation
 from aof_airflow.spec.graph import ancestor_table, decided_children, topological_order
+from aof_airflow.spec.trigger_docs import bound_schedule
+from aof_airflow.spec.triggers import ScheduleConfig
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 DEFAULT_CHANNEL = "#incidents"
@@ -60,13 +63,12 @@ def doc_md(flow: Any, source: str | None) -> str:
     return "\n".join(lines)
 
 
-def dag_kwargs(flow: Any, source: str | None) -> dict[str, Any]:
+def dag_kwargs(flow: Any, source: str | None, schedule: ScheduleConfig | None = None) -> dict[str, Any]:
     spec = flow.spec
-    trig = spec.trigger
     labels = flow.metadata.labels
     kw: dict[str, Any] = dict(
         dag_id=flow.name,
-        schedule=trig.config.cron if trig.type == "Schedule" else None,
+        schedule=dag_schedule(schedule or bound_schedule(flow, {})),
         start_date=START,
         catchup=False,
         doc_md=doc_md(flow, source),
@@ -88,8 +90,9 @@ def trigger_params() -> dict[str, Param]:
 
 
 def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None,
-              reads: Mapping[str, list[str]] | None = None) -> DAG:
-    """`reads`: the scan's {node: ancestors it reads} (computed once per YAML content); derived here when absent."""
+              reads: Mapping[str, list[str]] | None = None, schedule: ScheduleConfig | None = None) -> DAG:
+    """`reads`: the scan's {node: ancestors it reads} (computed once per YAML content); derived here when absent.
+    `schedule`: a Schedule `kind: Trigger` bound to the flow (its own Schedule trigger is read from the flow)."""
     order = topological_order(flow)
     up = flow.upstream()
     anc = ancestor_table(flow)
@@ -103,7 +106,7 @@ def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None
     escalate = Escalation(flow.name, escalation_channel(flow))
     owner = flow.metadata.labels.get("team", "aof")
     tasks: dict[str, Any] = {}
-    with DAG(**dag_kwargs(flow, source)) as dag:
+    with DAG(**dag_kwargs(flow, source, schedule)) as dag:
         for nid in order:
             node = flow.node(nid)
             kw: dict[str, Any] = dict(

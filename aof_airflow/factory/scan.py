@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from aof_airflow import config
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = "3"
+CACHE_VERSION = "4"
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Scan:
     sources: dict[str, str] = field(default_factory=dict)  # flow name -> file
     reads: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # flow -> node -> ancestors it reads
     agents: dict[str, Any] = field(default_factory=dict)
+    schedules: dict[str, Any] = field(default_factory=dict)  # flow -> ScheduleConfig of a `kind: Trigger` bound to it
     problems: list[Any] = field(default_factory=list)
     warnings: list[Any] = field(default_factory=list)
 
@@ -75,6 +76,7 @@ def _load(paths: list[Path]) -> Scan:
     from aof_airflow.spec.graph import ancestor_table
     from aof_airflow.spec.loader import load_paths
     from aof_airflow.spec.references import outputs_read
+    from aof_airflow.spec.trigger_docs import bound_schedule
 
     res = load_paths(paths)
     bad = {p.file for p in res.problems}
@@ -85,6 +87,8 @@ def _load(paths: list[Path]) -> Scan:
             scan.flows[name] = flow
             scan.sources[name] = src
             scan.reads[name] = outputs_read(flow, ancestor_table(flow).__getitem__)
+            if (schedule := bound_schedule(flow, res.triggers)) is not None:
+                scan.schedules[name] = schedule
     return scan
 
 
@@ -128,7 +132,8 @@ def build_dags(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -
     dags: dict[str, Any] = {}
     for name, flow in s.flows.items():
         try:
-            dags[name] = build_dag(flow, s.agents, source=s.sources[name], reads=s.reads.get(name))
+            dags[name] = build_dag(flow, s.agents, source=s.sources[name], reads=s.reads.get(name),
+                                   schedule=s.schedules.get(name))
         except Exception as exc:  # one flow that cannot be built never hides the others
             log.exception("flow %s could not be built", name)
             problems.append(Problem(s.sources[name], 1, 1, f"flow {name!r} cannot be built: {type(exc).__name__}: {exc}"))

@@ -65,6 +65,8 @@ def create_app(flows: FlowSource = None, settings: RelaySettings | None = None) 
     app = FastAPI(title="aof relay", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.relay = relay
     from aof_airflow.approvals.actions import router as slack_approvals  # /slack/actions, /slack/events
+    from aof_airflow.relay.slack_events import router as slack_triggers  # /slack/events (hands approvals on)
+    app.include_router(slack_triggers)  # first: its /slack/events wins over the approvals' own
     app.include_router(slack_approvals)  # before the webhook catch-all below, so it wins
 
     def _kick() -> None:

@@ -1,4 +1,5 @@
-"""Which flow answers which webhook path: built from each AgentFlow's `trigger` (type Webhook).
+"""Which flow answers which webhook path (`Webhook` / `HTTP` / `PagerDuty` triggers, a flow's own or a bound
+`kind: Trigger` document's), and which flows Slack messages may start (relay.slack_routes).
 
 A flows folder is re-read when its files change (checked every few seconds), so deploying a flow
 does not need a relay restart. Two flows on one path is a configuration error: the first one keeps it.
@@ -13,7 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Union
 
-from aof_airflow.spec.models import AgentFlow, BearerAuth, HMACAuth, WebhookConfig, WebhookTrigger
+from aof_airflow.relay.normalize import Event
+from aof_airflow.relay.slack_routes import SlackRoute, build_slack_routes
+from aof_airflow.spec.models import AgentFlow
+from aof_airflow.spec.trigger_docs import RELAY_SPECS, TriggerDocument, bindings
+from aof_airflow.spec.triggers import RELAY_TRIGGERS, BearerAuth, HMACAuth, RelayConfig
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +28,8 @@ FlowSource = Union[None, str, Path, Iterable[Union[str, Path]], Mapping[str, Age
 @dataclass(frozen=True)
 class Route:
     flow: AgentFlow
-    config: WebhookConfig
+    config: RelayConfig
+    events: tuple[str, ...] | None = None  # a Trigger document's command named after an event type: that one only
 
     @property
     def dag_id(self) -> str:
@@ -35,31 +41,41 @@ class Route:
 
     @property
     def signature(self) -> HMACAuth | None:
-        return self.config.auth if isinstance(self.config.auth, HMACAuth) else None
+        secret = self.config.secret
+        return HMACAuth(type="PagerDutySignature", secret=secret) if secret else None
+
+    def accepts(self, event: Event) -> bool:
+        """Does this delivery start a run (its event type wanted, its PagerDuty service listed)?"""
+        service = ((event.conf.get("event") or {}).get("incident") or {}).get("service") or {}
+        wanted = self.config.wants(event.event_type, service.get("id") if isinstance(service, dict) else None)
+        return wanted and (self.events is None or event.event_type in self.events)
 
 
-def build_routes(flows: Mapping[str, AgentFlow]) -> dict[str, Route]:
+def build_routes(flows: Mapping[str, AgentFlow], triggers: Iterable[TriggerDocument] = ()) -> dict[str, Route]:
+    candidates = [Route(flows[n], flows[n].spec.trigger.config) for n in sorted(flows)
+                  if isinstance(flows[n].spec.trigger, RELAY_TRIGGERS)]
+    for doc in triggers:
+        if isinstance(doc.spec, RELAY_SPECS):
+            candidates += [Route(flows[b.flow], doc.spec.config, tuple(b.events) if b.events else None)
+                           for b in bindings(doc) if b.flow in flows]
     routes: dict[str, Route] = {}
-    for name in sorted(flows):
-        trig = flows[name].spec.trigger
-        if not isinstance(trig, WebhookTrigger):
-            continue
-        path = "/" + trig.config.path.strip("/")
+    for route in candidates:
+        path = "/" + route.config.path.strip("/")
         if path in routes:
             log.error("relay: flows %s and %s both claim webhook path %s; keeping %s",
-                      routes[path].flow.name, name, path, routes[path].flow.name)
+                      routes[path].flow.name, route.flow.name, path, routes[path].flow.name)
             continue
-        routes[path] = Route(flows[name], trig.config)
+        routes[path] = route
     return routes
 
 
-def _load_paths(paths: list[Path]) -> dict[str, AgentFlow]:
+def _load_paths(paths: list[Path]) -> tuple[dict[str, AgentFlow], list[TriggerDocument]]:
     from aof_airflow.spec.loader import load_paths
 
     result = load_paths(paths, check_graph=False)
     for p in result.problems:
         log.error("relay: flow not loaded: %s", p)
-    return dict(result.flows)
+    return dict(result.flows), list(result.triggers.values())
 
 
 class FlowTable:
@@ -67,9 +83,11 @@ class FlowTable:
 
     def __init__(self, source: FlowSource, reload_seconds: float = 5.0) -> None:
         self._fixed: dict[str, Route] | None = None
+        self._fixed_slack: list[SlackRoute] = []
         self._paths: list[Path] = []
         if isinstance(source, Mapping):
             self._fixed = build_routes(source)
+            self._fixed_slack = build_slack_routes(source)
         else:
             if source is None:
                 from aof_airflow.config import flows_folder
@@ -78,6 +96,7 @@ class FlowTable:
             self._paths = [Path(source)] if isinstance(source, (str, Path)) else [Path(p) for p in source]
         self._reload_seconds = reload_seconds
         self._routes: dict[str, Route] = {}
+        self._slack: list[SlackRoute] = []
         self._signature: tuple = ()
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -97,18 +116,30 @@ class FlowTable:
     def routes(self) -> dict[str, Route]:
         if self._fixed is not None:
             return self._fixed
+        self._refresh()
+        return self._routes
+
+    def slack_routes(self) -> list[SlackRoute]:
+        if self._fixed is not None:
+            return self._fixed_slack
+        self._refresh()
+        return self._slack
+
+    def _refresh(self) -> None:
         now = time.monotonic()
         if now - self._checked < self._reload_seconds and self._checked:
-            return self._routes
+            return
         with self._lock:
             if now - self._checked >= self._reload_seconds or not self._checked:
                 sig = self._files_signature()
                 if sig != self._signature:
-                    self._routes = build_routes(_load_paths([p for p in self._paths if p.exists()]))
+                    flows, triggers = _load_paths([p for p in self._paths if p.exists()])
+                    self._routes = build_routes(flows, triggers)
+                    self._slack = build_slack_routes(flows, triggers)
                     self._signature = sig
-                    log.info("relay: webhook routes %s", {p: r.flow.name for p, r in self._routes.items()})
+                    log.info("relay: webhook routes %s; Slack-triggered flows %s",
+                             {p: r.flow.name for p, r in self._routes.items()}, sorted({r.dag_id for r in self._slack}))
                 self._checked = now
-        return self._routes
 
     def get(self, path: str) -> Route | None:
         return self.routes().get("/" + path.strip("/"))

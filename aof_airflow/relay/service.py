@@ -103,7 +103,7 @@ class Relay:
             return Reply(400, {"detail": str(exc)})
         row = dict(flow=route.flow.name, dag_id=route.dag_id, webhook_id=webhook_id, incident_id=event.incident_id,
                    source=event.source, conf=event.conf)
-        if event.event_type not in route.config.event_types:
+        if not route.accepts(event):
             return Store(route, dict(row, dag_run_id=None, event_type=event.event_type[:100], needs_details=False,
                                      state=IGNORED),
                          Reply(202, {"status": "ignored", "event_type": event.event_type, "incident_id": event.incident_id}))
