@@ -10,7 +10,6 @@ in the relay's outbox before the 200 and delivered as a DAG run like a webhook, 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import re
@@ -19,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from aof_airflow.approvals.actions import slack_events as approval_events
@@ -70,25 +70,30 @@ def run_id(event: dict[str, Any]) -> str:
     return f"slack-{channel}-{ts}"
 
 
-@functools.lru_cache(maxsize=1024)
-def _channel_name(token_ref: str | None, channel: str) -> str | None:
-    try:
-        if token_ref:
-            from slack_sdk import WebClient
-
-            client = WebClient(token=secrets.resolve(token_ref), base_url=setting("slack_api_url") or WebClient.BASE_URL)
-        else:
-            from airflow.providers.slack.hooks.slack import SlackHook
-
-            client = SlackHook(slack_conn_id=setting("slack_conn_id") or "slack_default").client
-        return str(client.conversations_info(channel=channel)["channel"]["name"])
-    except Exception as exc:  # unknown channel, no token, Slack down: the route does not match
-        log.warning("slack: conversations.info %s failed: %s", channel, exc)
-        return None
+_NAMES: dict[tuple[str | None, str], tuple[float, str]] = {}  # (token ref, channel id) -> (expiry, name)
+NAME_TTL_SECONDS = 600.0
 
 
 def channel_name(route: SlackRoute, channel: str) -> str | None:
-    return _channel_name(route.config.bot_token, channel)
+    """A channel's name (conversations.info with the trigger's bot_token, else the Slack connection), cached."""
+    key = (route.config.bot_token, channel)
+    hit = _NAMES.get(key)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    try:
+        if route.config.bot_token:
+            client = WebClient(token=secrets.resolve(route.config.bot_token),
+                               base_url=setting("slack_api_url") or WebClient.BASE_URL)
+        else:
+            from airflow.providers.slack.hooks.slack import SlackHook  # the relay may run without Airflow's config
+
+            client = SlackHook(slack_conn_id=setting("slack_conn_id") or "slack_default").client
+        name = str(client.conversations_info(channel=channel)["channel"]["name"])
+    except Exception as exc:  # unknown channel, no token, Slack down: not matched now, asked again next time
+        log.warning("slack: conversations.info %s failed: %s", channel, exc)
+        return None
+    _NAMES[key] = (time.monotonic() + NAME_TTL_SECONDS, name)
+    return name
 
 
 async def start_runs(relay: Relay, routes: list[SlackRoute], envelope: dict[str, Any]) -> dict[str, Any]:
