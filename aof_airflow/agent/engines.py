@@ -9,6 +9,7 @@ from aof_airflow.agent.types import AgentError, Engine
 ENGINES: dict[str, str] = {
     "anthropic": "aof_airflow.agent.llm.anthropic_chat:AnthropicEngine",
     "openai": "aof_airflow.agent.llm.openai_chat:OpenAIEngine",
+    "google": "aof_airflow.agent.llm.google_chat:GoogleEngine",
     "builtin": "aof_airflow.agent.rules.engine:RulesEngine",
 }
 

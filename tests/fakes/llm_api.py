@@ -1,4 +1,5 @@
-"""A local stand-in for the Anthropic Messages API and OpenAI Chat Completions, for driving the REAL SDK clients.
+"""A local stand-in for the Anthropic Messages API, OpenAI Chat Completions and Gemini's generateContent
+(tests/fakes/gemini_protocol.py), for driving the REAL SDK clients.
 
 Test double only: it answers what a test scripted, nothing else (an unscripted prompt gets a 400 that says so,
 never an invented answer).
@@ -6,7 +7,7 @@ never an invented answer).
     with FakeLLM() as llm:
         llm.tool_call("checkout", "shell", {"command": "kubectl get pods"})
         llm.reply("checkout", {"severity": "high", ...})
-        env = llm.env()          # ANTHROPIC_* / OPENAI_* pointing both SDKs here, with dummy keys
+        env = llm.env()          # ANTHROPIC_* / OPENAI_* / GEMINI_* pointing the SDKs here, with dummy keys
 
 Matching: a rule applies when the latest user text (not tool results) contains its `match`. Tool calls are
 served first, once each, in the order scripted; then replies in order, the last reply for a match staying
@@ -22,6 +23,9 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
+
+from tests.fakes import gemini_protocol as gemini
 
 
 @dataclass
@@ -39,6 +43,7 @@ class _Failure:
     status: int
     times: int
     headers: dict[str, str]
+    retry_delay: float | None = None  # Gemini: google.rpc.RetryInfo in the error body
 
 
 class FakeLLM:
@@ -52,6 +57,7 @@ class FakeLLM:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
+        self._signatures: dict[str, str] = {}  # Gemini thought signatures issued -> function name
 
     # ------------------------------------------------------------------ scripting
     def reply(self, match: str, text: str | dict[str, Any]) -> "FakeLLM":
@@ -67,10 +73,12 @@ class FakeLLM:
             self._rules.append(_Rule(match=match, kind="tool", name=name, args=dict(args)))
         return self
 
-    def fail(self, status: int, times: int = 1, headers: dict[str, str] | None = None) -> "FakeLLM":
-        """The next `times` requests get HTTP `status` (with `headers`, e.g. {"retry-after": "0"})."""
+    def fail(self, status: int, times: int = 1, headers: dict[str, str] | None = None,
+             retry_delay: float | None = None) -> "FakeLLM":
+        """The next `times` requests get HTTP `status` (with `headers`, e.g. {"retry-after": "0"}; Gemini answers
+        also carry `retry_delay` as google.rpc.RetryInfo)."""
         with self._lock:
-            self._failures.append(_Failure(status, times, dict(headers or {})))
+            self._failures.append(_Failure(status, times, dict(headers or {}), retry_delay))
         return self
 
     def delay(self, seconds: float, times: int = 1) -> "FakeLLM":
@@ -101,9 +109,13 @@ class FakeLLM:
                     body = json.loads(raw or b"{}")
                 except ValueError:
                     return self._send(400, {"error": {"message": "FakeLLM: body is not JSON"}})
+                sent = {k.lower(): v for k, v in self.headers.items()}
                 with fake._lock:
-                    fake.headers.append({k.lower(): v for k, v in self.headers.items()})
-                status, payload, headers = fake._handle(self.path, body)
+                    fake.headers.append(sent)
+                if ":generateContent" in self.path:
+                    status, payload, headers = fake._gemini(self.path, body, sent)
+                else:
+                    status, payload, headers = fake._handle(self.path, body)
                 self._send(status, payload, headers)
 
             def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -142,12 +154,18 @@ class FakeLLM:
     def openai_base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    @property
+    def gemini_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def env(self) -> dict[str, str]:
         return {
             "ANTHROPIC_API_KEY": "fake-anthropic-key",
             "ANTHROPIC_BASE_URL": self.anthropic_base_url,
             "OPENAI_API_KEY": "fake-openai-key",
             "OPENAI_BASE_URL": self.openai_base_url,
+            "GEMINI_API_KEY": gemini.API_KEY,
+            "GOOGLE_GEMINI_BASE_URL": self.gemini_base_url,
         }
 
     # ------------------------------------------------------------------ protocol
@@ -177,6 +195,31 @@ class FakeLLM:
             return 200, _openai_response(n, body.get("model", "fake"), rule, tokens_in), {}
         return 200, _anthropic_response(n, body.get("model", "fake"), rule, tokens_in), {}
 
+    def _gemini(self, raw_path: str, body: Any, headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        path, _, query = raw_path.partition("?")
+        with self._lock:
+            self.requests.append(body)
+            self.paths.append(path)
+            try:
+                model, req = gemini.check_request(path, dict(parse_qsl(query)), headers, body, self._signatures)
+            except gemini.Refusal as r:
+                return r.code, gemini.error_body(r.code, r.message, r.details), {}
+            delay = self._take_delay()
+            failure = self._take_failure()
+        if delay:
+            time.sleep(delay)
+        if failure:
+            details = gemini.retry_info(failure.retry_delay) if failure.retry_delay is not None else None
+            return failure.status, gemini.error_body(failure.status, "FakeLLM: scripted failure", details), failure.headers
+        prompt = gemini.latest_user_text(req)
+        with self._lock:
+            rule = self._pick(prompt, tools=gemini.tools_allowed(req))
+            if rule is None:
+                return 400, gemini.error_body(400, f"FakeLLM: no scripted reply matches the latest user prompt: "
+                                                   f"{prompt[:300]!r}"), {}
+            return 200, gemini.answer(next(self._ids), model, rule.kind, rule.text, rule.name, rule.args,
+                                      max(1, len(json.dumps(body)) // 4), self._signatures), {}
+
     def _take_failure(self) -> _Failure | None:
         while self._failures and self._failures[0].times <= 0:
             self._failures.pop(0)
@@ -193,12 +236,13 @@ class FakeLLM:
         self._delays[0][1] -= 1
         return self._delays[0][0]
 
-    def _pick(self, prompt: str) -> _Rule | None:
+    def _pick(self, prompt: str, tools: bool = True) -> _Rule | None:
+        """`tools`: whether the request lets the model call one (Gemini's mode NONE does not)."""
         live = [r for r in self._rules if not r.used and r.match in prompt]
-        tools = [r for r in live if r.kind == "tool"]
-        if tools:
-            tools[0].used = True
-            return tools[0]
+        calls = [r for r in live if r.kind == "tool"] if tools else []
+        if calls:
+            calls[0].used = True
+            return calls[0]
         replies = [r for r in live if r.kind == "reply"]
         if not replies:
             return None

@@ -1,8 +1,9 @@
-"""API keys and base URLs: the Airflow Connection first (`anthropic_default` / `openai_default`), then env vars.
+"""API keys and base URLs: the Airflow Connection first (`anthropic_default` / `openai_default` /
+`google_genai_default`), then env vars (for Google `GOOGLE_API_KEY`, else `GEMINI_API_KEY`, as its SDK reads them).
 
 Connection: password = API key; extra `base_url` (or host, as a URL) = endpoint, e.g. a vLLM / Ollama server.
-`[aof] anthropic_conn_id` / `openai_conn_id` choose another connection. Looking one up outside Airflow (plain
-CLI use, no metadata DB) must not crash: it just finds nothing and the env vars apply.
+`[aof] anthropic_conn_id` / `openai_conn_id` / `google_genai_conn_id` choose another connection. Looking one up
+outside Airflow (plain CLI use, no metadata DB) must not crash: it just finds nothing and the env vars apply.
 """
 
 from __future__ import annotations
@@ -16,9 +17,21 @@ from aof_airflow.agent.types import ProviderError
 from aof_airflow.config import setting
 
 log = logging.getLogger("aof.agent")
-ENV = {
-    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
-    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a provider's key and endpoint come from."""
+
+    key_vars: tuple[str, ...]  # env vars, first set wins
+    url_var: str
+    connection: str  # default Airflow connection id; `[aof] <connection minus _default>_conn_id` overrides it
+
+
+SOURCES = {
+    "anthropic": Source(("ANTHROPIC_API_KEY",), "ANTHROPIC_BASE_URL", "anthropic_default"),
+    "openai": Source(("OPENAI_API_KEY",), "OPENAI_BASE_URL", "openai_default"),
+    "google": Source(("GOOGLE_API_KEY", "GEMINI_API_KEY"), "GOOGLE_GEMINI_BASE_URL", "google_genai_default"),
 }
 
 
@@ -30,27 +43,29 @@ class Credentials:
 
 
 def conn_id(provider: str) -> str:
-    return setting(f"{provider}_conn_id") or f"{provider}_default"
+    default = SOURCES[provider].connection
+    return setting(default.removesuffix("_default") + "_conn_id") or default
 
 
 def resolve(provider: str, base_url_override: str | None = None) -> Credentials:
     """Credentials for `provider`, or ProviderError saying exactly what to configure."""
-    key_var, url_var = ENV[provider]
+    src = SOURCES[provider]
     cid = conn_id(provider)
     key, base_url, source = None, None, ""
     conn = _connection(cid)
+    env_var = next((v for v in src.key_vars if os.environ.get(v)), None)
     if conn is not None and conn.password:
         key, source = conn.password, f"connection {cid}"
         base_url = _conn_base_url(conn)
-    elif os.environ.get(key_var):
-        key, source = os.environ[key_var], f"env {key_var}"
+    elif env_var:
+        key, source = os.environ[env_var], f"env {env_var}"
     if not key:
         raise ProviderError(
             f"no API key for {provider}: set the Airflow connection {cid!r} (password = API key, "
-            f"extra base_url optional) or the environment variable {key_var}"
+            f"extra base_url optional) or the environment variable {' or '.join(src.key_vars)}"
         )
-    mask(key, key_var)
-    base_url = base_url_override or base_url or os.environ.get(url_var) or None
+    mask(key, env_var or src.key_vars[0])
+    base_url = base_url_override or base_url or os.environ.get(src.url_var) or None
     return Credentials(key, base_url, source)
 
 

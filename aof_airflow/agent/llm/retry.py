@@ -1,6 +1,6 @@
 """Retries for model calls: backoff on 429 / 5xx / connection errors and timeouts, honouring `retry-after`.
 
-Ours rather than the SDKs' own (their clients run with max_retries=0): one policy for both providers, a
+Ours rather than the SDKs' own (their clients run without retries): one policy for every provider, a
 configurable base delay (`[aof] llm_retry_base_delay`, seconds) so tests are fast, and the node's deadline
 respected -- a `retry-after` beyond the deadline fails now instead of sleeping past it.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import sys
 import time
 from typing import Callable, TypeVar
 
@@ -66,11 +67,46 @@ def classify(e: Exception) -> tuple[int | None, float | None, str | None]:
     if isinstance(e, (anthropic.APIConnectionError, openai.APIConnectionError)):
         return None, None, "connection error"
     if isinstance(e, (anthropic.APIStatusError, openai.APIStatusError)):
-        status = e.status_code
-        if status in RETRY_STATUS or status >= 500:
-            return status, _retry_after(e.response.headers), "retry"
-        return status, None, "provider" if status in PROVIDER_STATUS else "fatal"
+        return _by_status(e.status_code, e.response.headers)
+    return _google(e)
+
+
+def _by_status(status: int, headers, retry_after: float | None = None) -> tuple[int, float | None, str]:
+    if status in RETRY_STATUS or status >= 500:
+        return status, retry_after if retry_after is not None else _retry_after(headers), "retry"
+    return status, None, "provider" if status in PROVIDER_STATUS else "fatal"
+
+
+def _google(e: Exception) -> tuple[int | None, float | None, str | None]:
+    """google-genai raises its APIError for HTTP answers and the HTTP library's own errors for the rest."""
+    errors = sys.modules.get("google.genai.errors")  # not imported: no Google model ran, nothing of it is raised
+    if errors is None:
+        return None, None, None
+    if isinstance(e, errors.APIError):
+        details = e.details.get("error", {}).get("details", []) if isinstance(e.details, dict) else []
+        reasons = {d.get("reason") for d in details if isinstance(d, dict)}
+        if e.code == 400 and reasons & {"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED"}:
+            return e.code, None, "provider"  # Google answers a wrong key with a 400
+        headers = getattr(e.response, "headers", None) or {}
+        return _by_status(e.code, headers, _retry_info(details))
+    for name in ("httpx2", "httpx"):
+        http = sys.modules.get(name)
+        if http is not None and isinstance(e, http.TimeoutException):
+            return None, None, "timeout"
+        if http is not None and isinstance(e, http.TransportError):
+            return None, None, "connection error"
     return None, None, None
+
+
+def _retry_info(details: list) -> float | None:
+    """google.rpc.RetryInfo's `retryDelay` ("27s", "0.5s"): Google's Retry-After, inside the error body."""
+    for d in details:
+        if isinstance(d, dict) and str(d.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            try:
+                return max(0.0, float(str(d.get("retryDelay", "")).rstrip("s")))
+            except ValueError:
+                return None
+    return None
 
 
 def _retry_after(headers) -> float | None:

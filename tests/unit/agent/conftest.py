@@ -20,13 +20,15 @@ echo "$(basename "$0") $*" >> "{canary}"
 def isolated(tmp_path, monkeypatch):
     """No real keys, fast retries, memory and our tables in the test's temp dir."""
     for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL",
-                "AIRFLOW_CONN_ANTHROPIC_DEFAULT", "AIRFLOW_CONN_OPENAI_DEFAULT"):
+                "GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_USE_VERTEXAI",
+                "AIRFLOW_CONN_ANTHROPIC_DEFAULT", "AIRFLOW_CONN_OPENAI_DEFAULT", "AIRFLOW_CONN_GOOGLE_GENAI_DEFAULT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AOF_LLM_RETRY_BASE_DELAY", "0.01")
     monkeypatch.setenv("AOF_MEMORY_DIR", str(tmp_path / "memory"))
     monkeypatch.setenv("AOF_DATABASE_URL", f"sqlite:///{tmp_path / 'aof.db'}")
     monkeypatch.setenv("AOF_ANTHROPIC_CONN_ID", "aof_test_no_such_conn")
     monkeypatch.setenv("AOF_OPENAI_CONN_ID", "aof_test_no_such_conn")
+    monkeypatch.setenv("AOF_GOOGLE_GENAI_CONN_ID", "aof_test_no_such_conn")
     monkeypatch.setenv("AOF_MCP_RETRY_AFTER_SECONDS", "0")  # each test starts its servers afresh
     return tmp_path
 
@@ -69,7 +71,7 @@ def canary_bin(tmp_path, monkeypatch):
 
 @pytest.fixture
 def llm(monkeypatch):
-    """The local Anthropic + OpenAI API stand-in, with both SDKs pointed at it."""
+    """The local Anthropic + OpenAI + Gemini API stand-in, with the SDKs pointed at it."""
     from tests.fakes.llm_api import FakeLLM
 
     with FakeLLM() as fake:
