@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aof_airflow.spec.model_refs import ModelRef
 from aof_airflow.spec.triggers import FlowTrigger, ManualTrigger
 
 API_VERSION = "aof.dev/v1"
@@ -91,8 +92,8 @@ class Memory(Strict):
 
 
 class AgentSpec(Strict):
-    model: str = Field(pattern=r"^[a-z][a-z0-9_-]*:\S+$")
-    fallback_models: list[str] = Field(default_factory=list)
+    model: ModelRef = Field(pattern=r"^[a-z][a-z0-9_-]*:\S+$")
+    fallback_models: list[ModelRef] = Field(default_factory=list)
     model_settings: ModelSettings = Field(default_factory=ModelSettings, alias="model_config")
     instructions: str
     tools: list[Tool] = Field(default_factory=list)

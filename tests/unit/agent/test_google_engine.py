@@ -184,3 +184,10 @@ def test_an_empty_candidate_is_an_error_not_an_empty_answer(llm, monkeypatch):
     llm.reply("api", GOOD)
     with pytest.raises(AgentError, match="returned no content.*SAFETY"):
         run_agent(diag(), "api alert", scope=SCOPE)
+
+
+def test_every_provider_that_validates_has_an_engine():
+    from aof_airflow.agent.engines import ENGINES
+    from aof_airflow.spec.model_refs import PROVIDERS
+
+    assert set(ENGINES) == set(PROVIDERS)
