@@ -34,7 +34,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     result = load_paths(args.files)
     _print_problems(result.problems + result.warnings, sys.stdout)
     n_err, n_warn = len(result.problems), len(result.warnings)
-    summary = (f"{len(result.files)} file(s): {len(result.flows)} flow(s), {len(result.agents)} agent(s); "
+    summary = (f"{len(result.files)} file(s): {len(result.flows)} flow(s), {len(result.agents)} agent(s), "
+               f"{len(result.triggers)} trigger(s); "
                f"{n_err} error(s), {n_warn} warning(s)")
     print(("valid: " if result.ok else "invalid: ") + summary, file=sys.stderr)
     return 0 if result.ok else 1
