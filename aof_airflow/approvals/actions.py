@@ -12,16 +12,16 @@ The relay mounts it: `app.include_router(aof_airflow.approvals.actions.router)` 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from slack_sdk.signature import SignatureVerifier
 
 from aof_airflow.approvals import decisions
 from aof_airflow.approvals.outcome import DECISION_REACTIONS, OUTCOMES
@@ -34,12 +34,13 @@ ACTION_PREFIX = "aof_approval:"
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
-    base = b"v0:" + timestamp.encode() + b":" + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
 
 
-def verify(secret: str | None, headers: Any, body: bytes, now: float | None = None) -> None:
-    if not secret:
+def verify(secret: str | Sequence[str] | None, headers: Any, body: bytes, now: float | None = None) -> None:
+    """401 unless one of the signing secrets signed this body (v0) within the last five minutes."""
+    secrets = [secret] if isinstance(secret, str) else [s for s in secret or () if s]
+    if not secrets:
         raise HTTPException(503, "slack_signing_secret is not configured; refusing unverifiable requests")
     ts = headers.get("x-slack-request-timestamp") or ""
     sig = headers.get("x-slack-signature") or ""
@@ -49,7 +50,7 @@ def verify(secret: str | None, headers: Any, body: bytes, now: float | None = No
         raise HTTPException(401, "bad X-Slack-Request-Timestamp") from None
     if skew > MAX_SKEW_SECONDS:
         raise HTTPException(401, "stale Slack request (replay?)")
-    if not hmac.compare_digest(signature(secret, ts, body), sig):
+    if not any(hmac.compare_digest(signature(s, ts, body), sig) for s in secrets):
         raise HTTPException(401, "bad Slack signature")
 
 
