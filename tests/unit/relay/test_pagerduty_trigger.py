@@ -32,6 +32,12 @@ spec:
       events: [incident.triggered, incident.escalated]
 {NODES}"""
 INCIDENT_FLOW = f"apiVersion: aof.dev/v1\nkind: AgentFlow\nmetadata: {{name: incident-flow}}\nspec:\n{NODES}"
+HTTP_FLOW = f"""apiVersion: aof.dev/v1
+kind: AgentFlow
+metadata: {{name: http-flow}}
+spec:
+  trigger: {{type: HTTP, config: {{path: /hooks/http, auth: {{type: PagerDutySignature, secret: "${{PD_TRIGGER_SECRET}}"}}}}}}
+{NODES}"""
 
 
 @pytest.fixture
@@ -41,7 +47,7 @@ def client(tmp_path: Path, settings, monkeypatch):
     secrets.clear_cache()
     d = tmp_path / "flows"
     d.mkdir()
-    (d / "own.yaml").write_text(OWN + "---\n" + INCIDENT_FLOW)
+    (d / "own.yaml").write_text(OWN + "---\n" + INCIDENT_FLOW + "---\n" + HTTP_FLOW)
     (d / "pagerduty.yaml").write_bytes((CORPUS / "pagerduty.yaml").read_bytes())
     app = create_app(flows=d, settings=settings)
     with TestClient(app) as c:
@@ -58,7 +64,13 @@ def deliver(client, path: str, payload: dict, secret: str = SECRET):
 
 def test_routes_come_from_the_flow_and_from_the_trigger_document(client):
     assert {p: r.flow.name for p, r in client.relay.flows.routes().items()} == {
-        "/pd/own": "pd-flow", "/webhook/pagerduty": "incident-flow"}
+        "/pd/own": "pd-flow", "/webhook/pagerduty": "incident-flow", "/hooks/http": "http-flow"}
+
+
+def test_an_http_trigger_is_served_like_a_webhook(client, standin):
+    r = deliver(client, "/hooks/http", v3("Q3HTTP"))
+    assert r.status_code == 202 and r.json()["dag_id"] == "http-flow"
+    assert deliver(client, "/hooks/http", v3("Q3ACK", event_type="incident.acknowledged")).json()["status"] == "ignored"
 
 
 def test_the_events_filter_starts_wanted_event_types_and_ignores_the_rest_with_a_2xx(client, standin):
