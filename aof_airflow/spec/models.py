@@ -11,7 +11,15 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aof_airflow.spec.model_refs import ModelRef
-from aof_airflow.spec.triggers import FlowTrigger, ManualTrigger
+from aof_airflow.spec.triggers import (  # noqa: F401
+    BearerAuth,
+    HMACAuth,
+    ManualTrigger,
+    ScheduleTrigger,
+    Trigger,
+    WebhookConfig,
+    WebhookTrigger,
+)
 
 API_VERSION = "aof.dev/v1"
 
@@ -228,7 +236,7 @@ class Connection(Strict):
 
 
 class AgentFlowSpec(Strict):
-    trigger: FlowTrigger = Field(default_factory=lambda: ManualTrigger(type="Manual"))
+    trigger: Trigger = Field(default_factory=lambda: ManualTrigger(type="Manual"))
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     approvers: list[str] | None = None
     nodes: list[Node] = Field(min_length=1)

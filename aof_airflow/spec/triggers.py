@@ -237,7 +237,7 @@ def _tag(value: Any) -> str:
     return "Match" if isinstance(value, MatchTrigger) else str(getattr(value, "type", ""))
 
 
-FlowTrigger = Annotated[
+Trigger = Annotated[  # a flow's `spec.trigger`
     Union[
         Annotated[WebhookTrigger, Tag("Webhook")], Annotated[HTTPTrigger, Tag("HTTP")],
         Annotated[PagerDutyTrigger, Tag("PagerDuty")], Annotated[SlackTrigger, Tag("Slack")],
