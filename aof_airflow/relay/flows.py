@@ -7,6 +7,7 @@ does not need a relay restart. Two flows on one path is a configuration error: t
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import threading
 import time
@@ -29,11 +30,23 @@ FlowSource = Union[None, str, Path, Iterable[Union[str, Path]], Mapping[str, Age
 class Route:
     flow: AgentFlow
     config: RelayConfig
-    events: tuple[str, ...] | None = None  # a Trigger document's command named after an event type: that one only
+    only: tuple[str, ...] | None = None  # a Trigger document's command named after an event type: that one only
 
     @property
     def dag_id(self) -> str:
         return self.flow.name  # the DAG factory names each DAG after its flow
+
+    @property
+    def path(self) -> str:
+        return "/" + self.config.path.strip("/")
+
+    @property
+    def methods(self) -> list[str]:
+        return list(self.config.methods)
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        return self.only or tuple(self.config.events)
 
     @property
     def bearer(self) -> BearerAuth | None:
@@ -44,11 +57,18 @@ class Route:
         secret = self.config.secret
         return HMACAuth(type="PagerDutySignature", secret=secret) if secret else None
 
-    def accepts(self, event: Event) -> bool:
-        """Does this delivery start a run (its event type wanted, its PagerDuty service listed)?"""
-        service = ((event.conf.get("event") or {}).get("incident") or {}).get("service") or {}
-        wanted = self.config.wants(event.event_type, service.get("id") if isinstance(service, dict) else None)
-        return wanted and (self.events is None or event.event_type in self.events)
+    def starts_run(self, event_type: str, service_id: str | None = None) -> bool:
+        """The trigger's `events` name this event type (or a pattern such as `incident.*` matches it), and its
+        `service_ids`, if any, list the incident's PagerDuty service."""
+        services = getattr(self.config, "service_ids", None)
+        if services and service_id not in services:
+            return False
+        return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.events)
+
+
+def service_id(event: Event) -> str | None:
+    service = ((event.conf.get("event") or {}).get("incident") or {}).get("service")
+    return service.get("id") if isinstance(service, dict) else None
 
 
 def build_routes(flows: Mapping[str, AgentFlow], triggers: Iterable[TriggerDocument] = ()) -> dict[str, Route]:
@@ -60,7 +80,7 @@ def build_routes(flows: Mapping[str, AgentFlow], triggers: Iterable[TriggerDocum
                            for b in bindings(doc) if b.flow in flows]
     routes: dict[str, Route] = {}
     for route in candidates:
-        path = "/" + route.config.path.strip("/")
+        path = route.path
         if path in routes:
             log.error("relay: flows %s and %s both claim webhook path %s; keeping %s",
                       routes[path].flow.name, route.flow.name, path, routes[path].flow.name)

@@ -14,7 +14,7 @@ from aof_airflow.relay import auth, secrets
 from aof_airflow.airflow_rest import AirflowAPI
 from aof_airflow.relay.queued import QueuedCache
 from aof_airflow.relay.dispatcher import Dispatcher
-from aof_airflow.relay.flows import FlowSource, FlowTable, Route
+from aof_airflow.relay.flows import FlowSource, FlowTable, Route, service_id
 from aof_airflow.relay.normalize import BadEvent, normalize, parse_json
 from aof_airflow.relay.outbox import IGNORED, Outbox
 from aof_airflow.relay.settings import RelaySettings
@@ -103,7 +103,7 @@ class Relay:
             return Reply(400, {"detail": str(exc)})
         row = dict(flow=route.flow.name, dag_id=route.dag_id, webhook_id=webhook_id, incident_id=event.incident_id,
                    source=event.source, conf=event.conf)
-        if not route.accepts(event):
+        if not route.starts_run(event.event_type, service_id(event)):
             return Store(route, dict(row, dag_run_id=None, event_type=event.event_type[:100], needs_details=False,
                                      state=IGNORED),
                          Reply(202, {"status": "ignored", "event_type": event.event_type, "incident_id": event.incident_id}))

@@ -10,6 +10,7 @@ A standalone `kind: Trigger` document reuses these configs (see spec.trigger_doc
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 import zoneinfo
 from typing import Annotated, Any, Literal, Union
@@ -64,7 +65,8 @@ Auth = Annotated[Union[BearerAuth, HMACAuth], Field(discriminator="type")]
 
 
 def check_pagerduty_event(name: str) -> str:
-    if name not in PAGERDUTY_EVENTS:
+    """An incident event type, or a pattern (`incident.*`) that matches one."""
+    if not any(fnmatch.fnmatchcase(known, name) for known in PAGERDUTY_EVENTS):
         close = difflib.get_close_matches(name, sorted(PAGERDUTY_EVENTS), n=1, cutoff=0.6)
         hint = f"did you mean `{close[0]}`?" if close else "e.g. incident.triggered, incident.acknowledged, incident.resolved"
         raise ValueError(f"`{name}` is not a PagerDuty v3 incident event type: {hint}")
@@ -87,10 +89,6 @@ class RelayConfig(Strict):
         """The PagerDuty v3 signing secret (a `${VAR}` reference or the value), if one is configured."""
         return self.auth.secret if isinstance(self.auth, HMACAuth) else None
 
-    def wants(self, event_type: str, service_id: str | None) -> bool:
-        """Does a delivery of this event type (for this PagerDuty service) start a run?"""
-        return event_type in self.events
-
 
 class WebhookConfig(RelayConfig):
     """`Webhook` / `HTTP`: the tutorial's form (PagerDuty-shaped bodies, as the relay reads them)."""
@@ -106,9 +104,6 @@ class PagerDutyConfig(RelayConfig):
     @property
     def secret(self) -> str | None:
         return self.webhook_secret or super().secret
-
-    def wants(self, event_type: str, service_id: str | None) -> bool:
-        return super().wants(event_type, service_id) and (not self.service_ids or service_id in self.service_ids)
 
 
 class WebhookTrigger(Strict):

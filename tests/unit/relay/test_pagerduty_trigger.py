@@ -102,3 +102,12 @@ def test_aofs_pagerduty_trigger_document_as_written(client, standin):
     assert ack.status_code == other.status_code == 202
     client.relay.dispatcher.run_once()
     assert list(standin.runs) == [("incident-flow", "pd-Q2OK")]
+
+
+def test_route_matching_by_event_type_pattern_and_service(client):
+    routes = client.relay.flows.routes()
+    own, doc = routes["/pd/own"], routes["/webhook/pagerduty"]
+    assert own.events == ("incident.triggered", "incident.escalated") and own.methods == ["POST"]
+    assert own.starts_run("incident.escalated") and not own.starts_run("incident.escalated.extra")
+    assert doc.events == ("incident.triggered",)  # the command's event type, not the config's default list
+    assert doc.starts_run("incident.triggered", "PYYYYYY") and not doc.starts_run("incident.triggered", None)

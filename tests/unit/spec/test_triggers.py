@@ -37,8 +37,9 @@ def trigger_of(text: str):
     ("    type: PagerDuty\n    config:\n      webhook_secret: ${PD_SECRET}\n      events: [incident.triggered, "
      "incident.escalated]\n      service_ids: [PSVC1]\n", PagerDutyTrigger,
      lambda t: t.config.path == "/webhook/pagerduty" and t.config.secret == "${PD_SECRET}"
-     and t.config.wants("incident.escalated", "PSVC1") and not t.config.wants("incident.escalated", "POTHER")
-     and not t.config.wants("incident.acknowledged", "PSVC1")),
+     and t.config.events == ["incident.triggered", "incident.escalated"] and t.config.service_ids == ["PSVC1"]),
+    ("    type: PagerDuty\n    config: {events: ['incident.*', 'incident.responder.*']}\n", PagerDutyTrigger,
+     lambda t: t.config.events == ["incident.*", "incident.responder.*"]),
     ("    type: Slack\n    config: {events: [app_mention, message], channels: [prod], patterns: ['deploy (\\\\w+)']}\n",
      SlackTrigger, lambda t: t.config.events == ["app_mention", "message"]),
     ("    type: Slack\n", SlackTrigger, lambda t: t.config.events == ["app_mention"]),
@@ -47,7 +48,7 @@ def trigger_of(text: str):
     ("    type: Schedule\n    config: {cron: '@daily'}\n", ScheduleTrigger, lambda t: t.config.timezone is None),
     ("    type: Manual\n", ManualTrigger, lambda t: True),
     ("    patterns: [deploy, rollout]\n", MatchTrigger, lambda t: t.type == "Manual"),
-], ids=["Webhook", "HTTP", "PagerDuty", "Slack", "Slack defaults", "Schedule", "Schedule preset", "Manual",
+], ids=["Webhook", "HTTP", "PagerDuty", "PagerDuty patterns", "Slack", "Slack defaults", "Schedule", "Schedule preset", "Manual",
         "AOF patterns"])
 def test_each_supported_trigger_type_validates(yaml_text, cls, check):
     trig = trigger_of(flow(yaml_text))
