@@ -243,3 +243,20 @@ def test_aofs_slack_prod_trigger_routes_by_channel_name(tmp_path, settings, monk
     finally:
         api.stop()
         secrets.clear_cache()
+
+
+def test_users_channels_and_patterns_filters():
+    from aof_airflow.relay.slack_routes import SlackRoute, matches
+    from aof_airflow.spec.loader import load_text
+
+    text = FLOWS.replace("channels: [C0PROD0001]", "channels: [C0PROD0001]\n      users: [U0ONCALL01]\n"
+                                                   "      patterns: ['(?i)restart|oom']")
+    flow = next(d.model for d in load_text(text, "f.yaml").documents if d.name == "slack-bot")
+    route = SlackRoute(flow, flow.spec.trigger.config)
+    no_names = lambda r, c: None  # noqa: E731 -- ids only here: a name lookup would be a bug
+    ok = mention("<@U0BOT00001> pods keep OOM-ing", user="U0ONCALL01")
+    assert matches(route, ok, no_names)
+    assert not matches(route, {**ok, "user": "U0SOMEONE1"}, no_names)
+    assert not matches(route, {**ok, "channel": "C0OTHER001"}, no_names)
+    assert not matches(route, {**ok, "text": "<@U0BOT00001> hello"}, no_names)
+    assert not matches(route, {**ok, "type": "reaction_added"}, no_names)
