@@ -15,7 +15,7 @@ import re
 import zoneinfo
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 SUPPORTED = ("Webhook", "HTTP", "PagerDuty", "Slack", "Schedule", "Manual")
 # AOF trigger platforms this project does not receive (yet): named so the error can say what they are.
@@ -184,13 +184,11 @@ class ManualTrigger(Strict):
 
 class MatchTrigger(Strict):
     """AOF's typeless `trigger: {patterns: [...]}`: no trigger of its own (run manually or by a `kind: Trigger`
-    that binds the flow); the patterns filter the chat messages such a trigger routes here."""
+    that binds the flow); the patterns filter the chat messages such a trigger routes here. Its `type` is set by
+    the loader (`Match`), never written: typed as `Literal` so the error helpers find the model by its tag."""
 
+    type: Literal["Match"]
     patterns: list[str] = Field(min_length=1)
-
-    @property
-    def type(self) -> str:
-        return "Manual"
 
     @field_validator("patterns")
     @classmethod
@@ -225,21 +223,15 @@ def check_trigger_type(value: Any) -> Any:
     raise ValueError(f"unknown trigger type `{tag}`; supported trigger types: {supported}")
 
 
-def _tag(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("type", "Match"))
-    return "Match" if isinstance(value, MatchTrigger) else str(getattr(value, "type", ""))
+def _flow_trigger(value: Any) -> Any:
+    value = check_trigger_type(value)
+    return {**value, "type": "Match"} if isinstance(value, dict) and "type" not in value else value
 
 
 Trigger = Annotated[  # a flow's `spec.trigger`
-    Union[
-        Annotated[WebhookTrigger, Tag("Webhook")], Annotated[HTTPTrigger, Tag("HTTP")],
-        Annotated[PagerDutyTrigger, Tag("PagerDuty")], Annotated[SlackTrigger, Tag("Slack")],
-        Annotated[ScheduleTrigger, Tag("Schedule")], Annotated[ManualTrigger, Tag("Manual")],
-        Annotated[MatchTrigger, Tag("Match")],
-    ],
-    Discriminator(_tag),
-    BeforeValidator(check_trigger_type),
+    Union[WebhookTrigger, HTTPTrigger, PagerDutyTrigger, SlackTrigger, ScheduleTrigger, ManualTrigger, MatchTrigger],
+    Field(discriminator="type"),
+    BeforeValidator(_flow_trigger),
 ]
 
 

@@ -47,7 +47,7 @@ def trigger_of(text: str):
      lambda t: t.config.cron == "0 9 * * 1-5" and t.config.timezone == "America/New_York"),
     ("    type: Schedule\n    config: {cron: '@daily'}\n", ScheduleTrigger, lambda t: t.config.timezone is None),
     ("    type: Manual\n", ManualTrigger, lambda t: True),
-    ("    patterns: [deploy, rollout]\n", MatchTrigger, lambda t: t.type == "Manual"),
+    ("    patterns: [deploy, rollout]\n", MatchTrigger, lambda t: t.patterns == ["deploy", "rollout"]),
 ], ids=["Webhook", "HTTP", "PagerDuty", "PagerDuty patterns", "Slack", "Slack defaults", "Schedule", "Schedule preset", "Manual",
         "AOF patterns"])
 def test_each_supported_trigger_type_validates(yaml_text, cls, check):
@@ -92,9 +92,13 @@ def test_other_platforms_are_refused_by_name(kind, label):
     ("    type: cron\n    config: {schedule: '0 8 * * *'}\n", "type", "write `type: Schedule` with `config.cron`"),
     ("    slack: {channels: ['#ops']}\n    webhook: {path: /x}\n", "slack",
      "a trigger is `{type: ..., config: {...}}`"),
+    ("    type: Match\n    patterns: [x]\n", "type", "unknown trigger type `Match`"),
+    ("    type: Slack\n    config: {events: [app_mention], commands: [/report]}\n", "commands",
+     "unknown key `commands` in spec.trigger.config; known: bot_token, channels, events, patterns, signing_secret, "
+     "users"),
 ], ids=["cron 4 fields", "cron minute 61", "cron with seconds", "cron @every", "timezone", "no cron",
         "pagerduty event", "event_types", "webhook event_types", "slash command", "bad regex", "lowercase webhook",
-        "cron type", "platform map"])
+        "cron type", "platform map", "explicit Match", "slack config keys"])
 def test_bad_triggers_are_errors_at_their_line(trigger, needle, message):
     text = flow(trigger)
     found = problems(text)
