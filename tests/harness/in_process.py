@@ -1,7 +1,7 @@
 """The environment of an Airflow run inside one process (`dag.test()` in a subprocess): no servers.
 
 Shared by the tests that run a DAG in-process against stand-ins; the servers' environment is
-`aof_lab.local.stack.LocalAirflow`'s. Nothing of the caller's Airflow, aof or LLM settings leaks in.
+`aof_lab.local.stack.LocalAirflow`'s. Nothing of the caller's Airflow, aof or LLM (Anthropic, OpenAI, Gemini) settings leaks in.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def in_process_env(home: Path, dags: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AOF_", "ANTHROPIC", "OPENAI"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AOF_", "ANTHROPIC", "OPENAI", "GEMINI", "GOOGLE_API_KEY",
+                                                                  "GOOGLE_GEMINI", "GOOGLE_GENAI"))}
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
