@@ -13,8 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def in_process_env(home: Path, dags: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AOF_", "ANTHROPIC", "OPENAI", "GEMINI", "GOOGLE_API_KEY",
-                                                                  "GOOGLE_GEMINI", "GOOGLE_GENAI"))}
+    private = ("AIRFLOW", "AOF_", "ANTHROPIC", "OPENAI", "GEMINI", "GOOGLE_API_KEY", "GOOGLE_GEMINI", "GOOGLE_GENAI")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(private)}
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
