@@ -1,4 +1,9 @@
-"""Which flow answers which webhook path: built from each AgentFlow's `trigger` (type Webhook).
+"""Which flow answers which webhook path: built from each AgentFlow's `trigger` (a Webhook, or a PagerDuty
+trigger: any trigger whose config has a `path`).
+
+The trigger's config is read by field name, not by model class, so a trigger model that adds fields (an
+`events:` list on a PagerDuty trigger) slots in: `events` (or the Webhook config's `event_types`) say which
+event types start a run, `*` and `incident.*` patterns included; default `incident.triggered`.
 
 A flows folder is re-read when its files change (checked every few seconds), so deploying a flow
 does not need a relay restart. Two flows on one path is a configuration error: the first one keeps it.
@@ -6,45 +11,74 @@ does not need a relay restart. Two flows on one path is a configuration error: t
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Union
+from typing import Any, Iterable, Mapping, Union
 
-from aof_airflow.spec.models import AgentFlow, BearerAuth, HMACAuth, WebhookConfig, WebhookTrigger
+from aof_airflow.spec.models import AgentFlow, BearerAuth, HMACAuth
 
 log = logging.getLogger(__name__)
 
 FlowSource = Union[None, str, Path, Iterable[Union[str, Path]], Mapping[str, AgentFlow]]
 
 
+DEFAULT_EVENTS = ("incident.triggered",)
+WEBHOOK_TRIGGERS = ("Webhook", "PagerDuty")
+
+
+def config_field(config: Any, name: str, default: Any = None) -> Any:
+    """A trigger config's field, whether the config is a model or (from a newer spec) a plain mapping."""
+    value = config.get(name) if isinstance(config, Mapping) else getattr(config, name, None)
+    return default if value is None else value
+
+
 @dataclass(frozen=True)
 class Route:
     flow: AgentFlow
-    config: WebhookConfig
+    config: Any  # the trigger's config (spec.models.WebhookConfig, or another trigger's with a `path`)
 
     @property
     def dag_id(self) -> str:
         return self.flow.name  # the DAG factory names each DAG after its flow
 
     @property
+    def path(self) -> str:
+        return "/" + str(config_field(self.config, "path", "")).strip("/")
+
+    @property
+    def methods(self) -> list[str]:
+        return list(config_field(self.config, "methods", ["POST"]))
+
+    @property
     def bearer(self) -> BearerAuth | None:
-        return self.config.auth if isinstance(self.config.auth, BearerAuth) else None
+        auth = config_field(self.config, "auth")
+        return auth if isinstance(auth, BearerAuth) else None
 
     @property
     def signature(self) -> HMACAuth | None:
-        return self.config.auth if isinstance(self.config.auth, HMACAuth) else None
+        auth = config_field(self.config, "auth")
+        return auth if isinstance(auth, HMACAuth) else None
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        return tuple(config_field(self.config, "events") or config_field(self.config, "event_types") or DEFAULT_EVENTS)
+
+    def starts_run(self, event_type: str) -> bool:
+        """Whether the trigger's `events` ask for this event type (exact names or patterns like `incident.*`)."""
+        return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.events)
 
 
 def build_routes(flows: Mapping[str, AgentFlow]) -> dict[str, Route]:
     routes: dict[str, Route] = {}
     for name in sorted(flows):
         trig = flows[name].spec.trigger
-        if not isinstance(trig, WebhookTrigger):
+        if getattr(trig, "type", None) not in WEBHOOK_TRIGGERS or not config_field(getattr(trig, "config", None), "path"):
             continue
-        path = "/" + trig.config.path.strip("/")
+        path = Route(flows[name], trig.config).path
         if path in routes:
             log.error("relay: flows %s and %s both claim webhook path %s; keeping %s",
                       routes[path].flow.name, name, path, routes[path].flow.name)
