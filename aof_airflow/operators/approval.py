@@ -13,7 +13,6 @@ from typing import Any, Sequence
 
 from aof_airflow.approvals.sensor import SlackApprovalSensor
 from aof_airflow.operators.base import NodeMixin, render_or_fail
-from aof_airflow.operators.mrkdwn import render_mrkdwn
 from aof_airflow.operators.slack import with_notice
 
 
@@ -43,6 +42,8 @@ class ApprovalNodeSensor(NodeMixin, SlackApprovalSensor):
         return result
 
     def prepare_message(self, context: Any) -> str:
+        from aof_airflow.operators.mrkdwn import render_mrkdwn
+
         tctx = self._tctx if self._tctx is not None else self.prepare(context)
         return with_notice(self, context, render_or_fail(self.node.id, "message", render_mrkdwn,
                                                          self.node.config.message, tctx))

@@ -15,7 +15,6 @@ from typing import Any
 
 from aof_airflow.config import setting
 from aof_airflow.operators.base import NodeOperator, render_or_fail
-from aof_airflow.operators.mrkdwn import escape, render_mrkdwn
 
 DEFAULT_CONN = "slack_default"
 
@@ -49,6 +48,8 @@ def enrichment_notice(task: Any, conf: Any) -> str | None:
     info = (conf.get("aof") or {}).get("enrichment") if isinstance(conf, dict) else None
     if not isinstance(info, dict):
         return None
+    from aof_airflow.operators.mrkdwn import escape  # with the templating: not at DAG-parse time
+
     if any(getattr(getattr(t, "node", None), "type", None) == "Slack" for t in task.get_flat_relatives(upstream=True)):
         return None  # an earlier Slack node already said it
     return (f"⚠️ _This run started without {escape(str(info.get('what') or 'its enrichment'))} "
@@ -64,6 +65,7 @@ class SlackMessageOperator(NodeOperator):
     ui_color = "#e3f6ec"
 
     def run(self, tctx: Any, context: Any) -> dict[str, Any]:
+        from aof_airflow.operators.mrkdwn import render_mrkdwn
         from aof_airflow.templating import render_text
 
         cfg = self.node.config
