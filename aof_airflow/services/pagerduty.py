@@ -98,8 +98,15 @@ def first_alert_details(base_url: str, api_key: str, incident_id: str, timeout: 
         raise DetailsUnavailable(f"PagerDuty answered {r.status_code}", retry_after(r.status_code, r.headers))
     if r.status_code != 200:
         raise DetailsRefused(f"PagerDuty answered {r.status_code}: {r.text[:200]}")
-    alerts = (r.json() or {}).get("alerts") or []
-    if not alerts:
-        return {}
-    details = ((alerts[0] or {}).get("body") or {}).get("details")
+    try:
+        return details_of(r.json())
+    except ValueError:
+        raise DetailsRefused("PagerDuty answered 200 with a body that is not JSON") from None
+
+
+def details_of(alerts_page: Any) -> dict[str, Any]:
+    """`alerts[0].body.details` of a `GET /incidents/{id}/alerts` answer; {} when there is none."""
+    alerts = (alerts_page or {}).get("alerts") if isinstance(alerts_page, dict) else None
+    first = alerts[0] if isinstance(alerts, list) and alerts and isinstance(alerts[0], dict) else {}
+    details = (first.get("body") or {}).get("details") if isinstance(first.get("body"), dict) else None
     return details if isinstance(details, dict) else {"details": details} if details else {}
