@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -152,3 +153,21 @@ def test_a_run_that_cannot_get_its_details_starts_without_them_and_says_so(clien
     enrichment = conf["aof"]["enrichment"]
     assert enrichment["status"] == "unavailable" and "429" in enrichment["reason"]
     assert "started without custom_details" in relay.outbox.rows()[0]["last_error"]
+
+
+def test_only_the_first_slack_message_of_a_run_without_details_says_so():
+    from aof_airflow.factory.scan import build_dags
+    from aof_airflow.operators.slack import enrichment_notice, with_notice
+    from aof_airflow.relay.normalize import without_details
+
+    root = Path(__file__).resolve().parents[3]
+    (dag,) = build_dags([root / "dags/flows", root / "dags/agents"], use_cache=False).values()
+    conf = without_details({"event": {"incident": {"id": "Q1", "title": "t"}}}, "PagerDuty answered 429 <!channel>")
+    first, later = dag.get_task("notify-diagnosis"), dag.get_task("notify-success")
+    notice = enrichment_notice(first, conf)
+    assert notice.startswith("⚠️ _This run started without custom_details (namespace, resource)")
+    assert "429 &lt;!channel&gt;" in notice  # the reason is text, never markup
+    assert enrichment_notice(later, conf) is None and enrichment_notice(dag.get_task("request-approval"), conf) is None
+    assert enrichment_notice(first, {"event": {}}) is None
+    context = {"dag_run": SimpleNamespace(conf=conf)}
+    assert with_notice(first, context, "🚨 *Incident Detected*").endswith("._\n🚨 *Incident Detected*")
