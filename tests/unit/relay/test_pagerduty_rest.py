@@ -171,3 +171,13 @@ def test_only_the_first_slack_message_of_a_run_without_details_says_so():
     assert enrichment_notice(first, {"event": {}}) is None
     context = {"dag_run": SimpleNamespace(conf=conf)}
     assert with_notice(first, context, "🚨 *Incident Detected*").endswith("._\n🚨 *Incident Detected*")
+
+
+def test_the_incident_record_says_the_run_started_without_its_details():
+    from aof_airflow.incidents.collector import RunView, build_record
+    from aof_airflow.relay.normalize import without_details
+
+    conf = without_details({"event": {"incident": {"id": "Q1", "title": "t", "custom_details": {}}}}, "PagerDuty answered 429")
+    rec = build_record(RunView("incident-auto-response", "pd-Q1", "success", conf=conf))
+    assert rec.enrichment["status"] == "unavailable" and rec.enrichment["reason"] == "PagerDuty answered 429"
+    assert build_record(RunView("d", "r", "success", conf={"event": {"incident": {"id": "Q2"}}})).enrichment is None
