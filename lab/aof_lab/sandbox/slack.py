@@ -63,7 +63,7 @@ DEFAULT_USERGROUPS = {  # id -> (handle, members)
     "S_ONCALL": ("oncall", ["U_ONCALL"]),
     "S_SRE_LEAD": ("sre-lead", ["U_SRE_LEAD"]),
 }
-DEFAULT_CHANNELS = ("incidents", "sre-alerts", "general")
+DEFAULT_CHANNELS = ("incidents", "sre-alerts", "sre-postmortems", "general")  # the seed posts to the first and third
 # The bot scopes the README asks for (its Slack table); a test holds the two together.
 DEFAULT_SCOPES = ("chat:write", "channels:history", "groups:history", "reactions:read", "usergroups:read")
 # What each method needs (slack-api-specs' `security`, bot-token names): any one scope of a tuple, the one
