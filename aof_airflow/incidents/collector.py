@@ -153,6 +153,7 @@ def build_record(run: RunView) -> IncidentRecord:
     rec.url = av.get("INCIDENT_URL") or incident.get("html_url")
     rec.namespace = av.get("K8S_NAMESPACE") or _dig(incident, "custom_details", "namespace")
     rec.resource = av.get("K8S_RESOURCE") or _dig(incident, "custom_details", "resource")
+    rec.enrichment = _dig(run.conf, "aof", "enrichment")  # the relay could not fetch the custom details
     rec.severity = dv.get("severity")
     rec.root_cause = dv.get("root_cause")
     rec.recommended_action = dv.get("recommended_action")

@@ -86,6 +86,7 @@ class IncidentRecord:
     url: str | None = None
     namespace: str | None = None
     resource: str | None = None
+    enrichment: dict[str, Any] | None = None  # set when the run started without its custom details, and why
     root_cause: str | None = None
     recommended_action: str | None = None
     remediation: dict[str, Any] | None = None  # the remediation agent's output (action_taken, result, ...)

@@ -5,7 +5,7 @@
   conditional.py  ConditionalOperator   {name: bool} or bool
   slack.py        SlackMessageOperator  SlackHook chat.postMessage (mrkdwn) -> {channel, ts, permalink}
   approval.py     ApprovalNodeSensor    approvals.sensor.SlackApprovalSensor + the node semantics
-  http.py         HttpNodeOperator      HttpHook; Connection per host; PagerDuty From header; JSON escaping
+  http.py         HttpNodeOperator      HttpHook; Connection per host; its API profile (headers, rate limit); escaping
   agent.py        AgentOperator         agent.runtime.run_agent -> contract output, `aof_meta` XCom
   escalation.py   Slack escalation when a node fails for good (on_failure_callback) or the run times out
   base.py         NodeMixin / NodeOperator: context, conditions, secret masking

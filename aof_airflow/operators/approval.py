@@ -2,7 +2,8 @@
 
 Imported only when a flow has a `wait_for_reaction: true` Slack node (the registry does it lazily). Before
 posting, the node reads its ancestors and checks its `conditions` like every other node (skipped when none
-holds), and its message is our `${...}` template rendered then turned into Slack mrkdwn.
+holds), and its message is our `${...}` template turned into Slack mrkdwn, every value escaped
+(operators/mrkdwn.py).
 Output (from the sensor): `{reaction, user, decided_at, channel, ts, outcome}`.
 """
 
@@ -12,7 +13,7 @@ from typing import Any, Sequence
 
 from aof_airflow.approvals.sensor import SlackApprovalSensor
 from aof_airflow.operators.base import NodeMixin, render_or_fail
-from aof_airflow.operators.mrkdwn import to_mrkdwn
+from aof_airflow.operators.slack import with_notice
 
 
 class ApprovalNodeSensor(NodeMixin, SlackApprovalSensor):
@@ -41,7 +42,8 @@ class ApprovalNodeSensor(NodeMixin, SlackApprovalSensor):
         return result
 
     def prepare_message(self, context: Any) -> str:
-        from aof_airflow.templating import render_text
+        from aof_airflow.operators.mrkdwn import render_mrkdwn
 
         tctx = self._tctx if self._tctx is not None else self.prepare(context)
-        return to_mrkdwn(render_or_fail(self.node.id, "message", render_text, self.node.config.message, tctx))
+        return with_notice(self, context, render_or_fail(self.node.id, "message", render_mrkdwn,
+                                                         self.node.config.message, tctx))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
+from aof_airflow.services.event_text import clean
+
 NOT_RUN = None  # what xcom_pull answers for a task that pushed nothing: skipped, or never ran
 
 
@@ -38,14 +40,18 @@ def build_roots(
     flow: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Template roots: flow variables (exports of ancestor Transforms, in topological order, later wins),
-    then every top-level key of the run's conf, then `<node>.output`, then `flow`."""
+    then every top-level key of the run's conf, then `<node>.output`, then `flow`.
+
+    The conf's and the outputs' text is made carriable here too (services/event_text.py): the relay already did
+    it for what it delivers, but a run triggered from the UI, the REST API or the CLI, or a model answering
+    with a NUL, must not make a later node fail (a NUL cannot be an environment variable of a Transform)."""
     roots: dict[str, Any] = {}
     for tid in transforms:
         exported = outputs.get(tid)
         if isinstance(exported, Mapping):
             roots.update(exported)
-    roots.update(conf or {})
+    roots.update(clean(dict(conf or {}), {}))
     for tid, value in outputs.items():
-        roots[tid] = {"output": value}
+        roots[tid] = {"output": clean(value, {})}
     roots["flow"] = dict(flow)
     return roots

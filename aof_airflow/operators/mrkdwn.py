@@ -1,52 +1,100 @@
-"""Markdown (as flow authors write it) -> Slack mrkdwn (as Slack renders it).
+"""Markdown (as flow authors write it) -> Slack mrkdwn (as Slack renders it), with values kept inert.
 
-Slack reads `*bold*`, `_italic_`, `~strike~`, `<url|text>`; and `<`, `>`, `&` must be escaped, which also
-keeps a webhook value such as `<!channel>` from pinging everyone. Code spans and blocks stay verbatim.
+Slack reads `*bold*`, `_italic_`, `~strike~`, `<url|text>` links and `<!channel>`, `<@U..>`, `<!subteam^..>`
+mentions; `&`, `<` and `>` must be escaped. Only the flow author's template text is converted: a value from
+the event, the cluster or a model is escaped and pasted in afterwards (`render_mrkdwn`), so an incident titled
+`[Acknowledge here](https://evil.example/login)` or `<!channel>` shows as that text, never as a live link or
+a ping. A value's bidi controls (right-to-left overrides) are isolated so they cannot reorder the text
+around it. Code spans and blocks stay verbatim (escaped only).
+
+Every pattern is bounded, so no input (NUL, 40 kB of brackets, ...) makes the converter hang.
 """
 
 from __future__ import annotations
 
 import re
 
-_CODE = re.compile(r"```.*?```|`[^`\n]+`", re.S)
-_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
-_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
-_ITALIC = re.compile(r"(?<![*\w])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![*\w])")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*#*$", re.M)
-_BULLET = re.compile(r"^(\s*)[-*+]\s+", re.M)
+from aof_airflow.templating import TemplateContext, render_marked
+from aof_airflow.templating.render import TOKEN
+
+REPLACEMENT = "\ufffd"
+_HOLD_OPEN, _HOLD_CLOSE = "\ue002", "\ue003"  # private use: the converter's own markers
+_HOLD = re.compile(f"{_HOLD_OPEN}([0-9]+){_HOLD_CLOSE}")
+# Controls (but tab and newline), surrogates, our markers; value tokens too when escaping a value.
+_TEMPLATE_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ue002\ue003]")
+_VALUE_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ue000-\ue003]")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_SPAN = 500  # the longest link text, bold or strike run converted; a longer one stays as written
+_CODE = re.compile(r"```.*?```|`[^`\n]{1,%d}`" % _SPAN, re.S)
+_LINK = re.compile(r"\[([^\[\]\n]{1,%d})\]\((https?://[^)\s]{1,%d}|%s)\)" % (_SPAN, 4 * _SPAN, TOKEN.pattern))
+_BOLD = re.compile(r"\*\*(?=\S)([^\n]{1,%d}?)(?<=\S)\*\*|__(?=\S)([^\n]{1,%d}?)(?<=\S)__" % (_SPAN, _SPAN))
+_ITALIC = re.compile(r"(?<![*\w])\*(?=[^\s*])([^*\n]{1,%d}?)(?<=[^\s*])\*(?![*\w])" % _SPAN)
+_STRIKE = re.compile(r"~~(?=\S)([^\n]{1,%d}?)(?<=\S)~~" % _SPAN)
+_HEADING = re.compile(r"^#{1,6}[ \t]+([^\n]+?)[ \t]*#*$", re.M)
+_BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+", re.M)
+_SAFE_URL = re.compile(r"https?://[^\s<>|\"\\]{1,2000}")
+_FILLED = re.compile(r"<%s\|([^>]*)>|%s" % (TOKEN.pattern, TOKEN.pattern))
 
 
-def escape(text: str) -> str:
+def _entities(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape(value: str) -> str:
+    """A value as inert mrkdwn: `&`, `<`, `>` as entities (no link or mention can form), controls as U+FFFD,
+    bidi controls isolated (FSI ... PDI) so they end with the value."""
+    text = _entities(_VALUE_UNSAFE.sub(REPLACEMENT, value))
+    return f"\u2068{text}\u2069" if _BIDI.search(text) else text
 
 
 def _convert(text: str) -> str:
     keep: list[str] = []
 
     def hold(s: str) -> str:
-        keep.append(s)
-        return f"\0{len(keep) - 1}\0"
+        keep.append(_restore(s, keep))  # resolved now, so restoring is a single pass
+        return f"{_HOLD_OPEN}{len(keep) - 1}{_HOLD_CLOSE}"
 
-    text = escape(text)
-    text = _LINK.sub(lambda m: hold(f"<{m.group(2)}|{m.group(1)}>"), text)
+    text = _LINK.sub(lambda m: hold(f"<{m.group(2)}|{m.group(1)}>"), _entities(text))
     text = _BOLD.sub(lambda m: hold(f"*{m.group(1) or m.group(2)}*"), text)
     text = _HEADING.sub(lambda m: hold(f"*{m.group(1)}*"), text)
     text = _ITALIC.sub(lambda m: f"_{m.group(1)}_", text)
     text = _STRIKE.sub(lambda m: f"~{m.group(1)}~", text)
     text = _BULLET.sub(lambda m: f"{m.group(1)}• ", text)
-    while "\0" in text:
-        text = re.sub(r"\0(\d+)\0", lambda m: keep[int(m.group(1))], text)
-    return text
+    return _restore(text, keep)
+
+
+def _restore(text: str, keep: list[str]) -> str:
+    return _HOLD.sub(lambda m: keep[int(m.group(1))], text)
 
 
 def to_mrkdwn(markdown: str) -> str:
-    """Convert outside code spans; inside them only escape (Slack shows code literally)."""
+    """The author's Markdown as mrkdwn: converted outside code spans, only escaped inside them."""
+    markdown = _TEMPLATE_UNSAFE.sub(REPLACEMENT, markdown)
     out: list[str] = []
     pos = 0
     for m in _CODE.finditer(markdown):
         out.append(_convert(markdown[pos : m.start()]))
-        out.append(escape(m.group(0)))
+        out.append(_entities(m.group(0)))
         pos = m.end()
     out.append(_convert(markdown[pos:]))
     return "".join(out)
+
+
+def render_mrkdwn(template: str, ctx: TemplateContext) -> str:
+    """The template's Markdown as mrkdwn, each `${...}` value escaped and pasted in where it stood.
+
+    A value that is the whole target of the author's link (`[Open](${INCIDENT_URL})`) becomes the link's URL
+    only when it is a plain http(s) URL; anything else is shown as text next to the link's label.
+    """
+    marked = render_marked(template, ctx)
+    values = marked.values
+
+    def fill(m: re.Match) -> str:
+        if m.group(1) is None:
+            return escape(values[int(m.group(3))])
+        url, label = values[int(m.group(1))], TOKEN.sub(lambda t: escape(values[int(t.group(1))]), m.group(2))
+        if _SAFE_URL.fullmatch(url):
+            return f"<{url.replace('&', '&amp;')}|{label}>"
+        return f"{label} ({escape(url)})"
+
+    return _FILLED.sub(fill, to_mrkdwn(marked.text))

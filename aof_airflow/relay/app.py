@@ -86,7 +86,8 @@ def create_app(flows: FlowSource = None, settings: RelaySettings | None = None) 
             await run_in_threadpool(relay.outbox.ping)
         except Exception as exc:
             return JSONResponse({"ok": False, "detail": f"database unreachable: {type(exc).__name__}"}, status_code=503)
-        return JSONResponse({"ok": True, "routes": {p: r.flow.name for p, r in relay.flows.routes().items()}})
+        return JSONResponse({"ok": True, "routes": {p: r.flow.name for p, r in relay.flows.routes().items()},
+                             "ignored": dict(relay.ignored)})
 
     @app.api_route("/{path:path}", methods=ALL_METHODS)
     async def webhook(path: str, request: Request) -> Response:
@@ -94,9 +95,9 @@ def create_app(flows: FlowSource = None, settings: RelaySettings | None = None) 
         route = relay.flows.get(path)
         if route is None:
             return JSONResponse({"detail": "no flow is triggered by this path"}, status_code=404)
-        if request.method not in route.config.methods:
+        if request.method not in route.methods:
             return JSONResponse({"detail": f"method {request.method} not allowed"}, status_code=405,
-                                headers={"Allow": ", ".join(route.config.methods)})
+                                headers={"Allow": ", ".join(route.methods)})
         denied = relay.check_bearer(route, request.headers.get("authorization"))
         if denied is not None:
             return _reply(denied)

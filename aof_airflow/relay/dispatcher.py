@@ -12,14 +12,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from aof_airflow.relay import pagerduty
 from aof_airflow.airflow_rest import AirflowAPI, AirflowUnavailable
-from aof_airflow.relay.normalize import merge_details
+from aof_airflow.relay.normalize import merge_details, without_details
 from aof_airflow.relay.outbox import DELIVERED, Outbox, Outcome, Row, delivered, failed, retry
 from aof_airflow.relay.settings import RelaySettings
+from aof_airflow.services import pagerduty
 
 log = logging.getLogger(__name__)
-DETAIL_ATTEMPTS = 5  # after these, deliver without custom_details rather than not at all
 RECEIVING_WINDOW = 0.5  # seconds since the last accepted webhook during which the relay counts as receiving
 PACED_PASS = 0.25  # seconds per paced delivery pass while receiving
 
@@ -123,18 +122,34 @@ class Dispatcher:
         self.delivered += sum(1 for o in outcomes if o.values.get("state") == DELIVERED)
         return len(rows)
 
+    def _with_details(self, row: Row) -> dict:
+        """The row's conf with the incident's custom details (namespace, resource...), which v3 webhooks lack."""
+        if not self.settings.pagerduty_api_key:
+            raise pagerduty.DetailsRefused("no PagerDuty API key is configured ([aof] pagerduty_api_key, "
+                                           "PAGERDUTY_API_KEY or Connection pagerduty_default)")
+        return merge_details(row.conf, pagerduty.first_alert_details(
+            self.settings.pagerduty_api_url, self.settings.pagerduty_api_key, row.incident_id,
+            self.settings.request_timeout_seconds))
+
     def _deliver(self, row: Row) -> tuple[Outcome, bool]:
         """What became of the row, and False when Airflow was unreachable (the caller backs off)."""
-        conf, new_conf = row.conf, None
-        if row.needs_details and self.settings.pagerduty_api_key:
+        conf, new_conf, note = row.conf, None, None
+        if row.needs_details:
             try:
-                details = pagerduty.first_alert_details(self.settings.pagerduty_api_url, self.settings.pagerduty_api_key,
-                                                        row.incident_id, self.settings.request_timeout_seconds)
-                conf = new_conf = merge_details(conf, details)
+                conf = new_conf = self._with_details(row)
             except pagerduty.DetailsUnavailable as exc:
-                if row.attempts + 1 < DETAIL_ATTEMPTS:
-                    return retry(row, f"custom_details: {exc}", self._backoff(row.attempts)), True
-                log.warning("relay: %s: custom_details unavailable (%s); delivering without", row.dag_run_id, exc)
+                waited = time.time() - row.created_at
+                delay = max(self._backoff(row.attempts), exc.retry_after or 0.0)
+                if waited + delay < self.settings.details_wait_seconds:
+                    return retry(row, f"custom_details: {exc}", delay), True
+                reason = f"{exc}; gave up after {waited:.0f}s ([aof] relay_details_wait_seconds)"
+                conf = new_conf = without_details(conf, reason)
+                note = f"started without custom_details: {reason}"
+            except pagerduty.DetailsRefused as exc:
+                conf = new_conf = without_details(conf, str(exc))
+                note = f"started without custom_details: {exc}"
+            if note:
+                log.warning("relay: %s: %s", row.dag_run_id, note)
         try:
             res = self.client.trigger_run(row.dag_id, row.dag_run_id, conf)
         except AirflowUnavailable as exc:
@@ -142,7 +157,8 @@ class Dispatcher:
             return retry(row, str(exc), self._backoff(row.attempts), conf=new_conf), False
         if res.ok:
             log.info("relay: %s/%s %s", row.dag_id, row.dag_run_id, res.detail)
-            return delivered(row, None if res.created else res.detail, conf=new_conf), True
+            return delivered(row, "; ".join(n for n in (note, None if res.created else res.detail) if n) or None,
+                             conf=new_conf), True
         if res.status == 404:  # DAG not parsed yet (or paused deploy): keep trying, slowly
             return retry(row, f"404: {res.detail}", self.settings.backoff_max_seconds, conf=new_conf), True
         log.error("relay: %s/%s rejected by Airflow: %s %s", row.dag_id, row.dag_run_id, res.status, res.detail)

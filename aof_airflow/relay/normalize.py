@@ -1,8 +1,17 @@
 """Parse and normalise a webhook body into the seed's shape `{"event": {"incident": {...}}}`.
 
-Two input shapes: the tutorial's (`event.incident.*`, passed through exactly as received) and the
-real PagerDuty v3 one (`event.event_type`, `event.data`), mapped onto the tutorial's field names so
-one flow serves both. Anything malformed raises `BadEvent` with a reason the sender can act on.
+Two input shapes: the tutorial's (`event.incident.*`, passed through as received) and the real PagerDuty v3
+one (`event.event_type`, `event.data`), mapped onto the tutorial's field names so one flow serves both.
+
+Only a body that is not a JSON object is refused (`BadEvent`, a 400). Any other well-authenticated delivery is
+answered 2xx: PagerDuty counts a 4xx as a dropped webhook and disables the subscription after three in a row.
+What starts nothing -- `pagey.ping`, `service.*`, an event without a usable incident -- comes back as an
+`Event` whose `ignore` says why. Sub-events (notes, responders, conference bridge, custom fields, role
+assignments, ...) name their incident in `data.incident.id` (role assignments: in each assignment), not
+`data.id`; the trigger's `events:` decide whether such an event starts a run.
+
+Control characters are handled here, once (see services/event_text.py): the conf carries cleaned text and
+`conf["aof"]["received"]` the strings as they arrived.
 """
 
 from __future__ import annotations
@@ -12,22 +21,26 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from aof_airflow.services.event_text import clean
+
 # Becomes part of the Airflow dag_run_id: keep to characters Airflow accepts and no path tricks.
 INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 TUTORIAL_EVENT_TYPE = "incident.triggered"
+META = "aof"  # conf key of what the relay adds: received text, enrichment status (never a field of the event)
 
 
 class BadEvent(ValueError):
-    """A 400: the body is not a usable incident event."""
+    """A 400: the body is not a JSON object."""
 
 
 @dataclass(frozen=True)
 class Event:
     event_type: str
-    incident_id: str
+    incident_id: str  # "" when the event names no usable incident
     conf: dict[str, Any]  # the DAG run's conf
     source: str  # "tutorial" | "pagerduty.v3"
     needs_details: bool  # v3: custom_details still to be fetched from the incident's first alert
+    ignore: str | None = None  # why this delivery starts no run, whatever the trigger's events
 
 
 def parse_json(body: bytes, max_depth: int) -> Any:
@@ -71,80 +84,131 @@ def _depth_exceeds(text: str, limit: int) -> bool:
     return False
 
 
-def _obj(v: Any, where: str) -> dict[str, Any]:
-    if not isinstance(v, dict):
-        raise BadEvent(f"`{where}` must be an object")
-    return v
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
 
 
-def _str(d: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:
-    v = d.get(key)
-    if v is None and not required:
-        return None
-    if not isinstance(v, str) or not v.strip():
-        raise BadEvent(f"`{where}.{key}` is required and must be a non-empty string")
-    return v
-
-
-def _incident_id(v: str, where: str) -> str:
-    if not INCIDENT_ID.match(v):
-        raise BadEvent(f"`{where}` must match {INCIDENT_ID.pattern}")
-    return v
+def _text(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
 
 
 def normalize(payload: Any) -> Event:
-    root = _obj(payload, "(body)")
-    event = _obj(root.get("event"), "event")
+    if not isinstance(payload, dict):
+        raise BadEvent("the body must be a JSON object")
+    received: dict[str, str] = {}
+    root = clean(payload, received)
+    event = root.get("event")
+    if not isinstance(event, dict):
+        return _ignored("(none)", "tutorial", "no `event` object in the body", root, received)
     if "incident" in event:
-        return _tutorial(root, event)
-    if "data" in event or "event_type" in event:
-        return _v3(event)
-    raise BadEvent("`event` must contain `incident` (tutorial shape) or `event_type` + `data` (PagerDuty v3)")
+        ev = _tutorial(root, event)
+    elif "data" in event or "event_type" in event:
+        ev = _v3(event)
+    else:
+        return _ignored("(none)", "tutorial", "`event` has neither `incident` (tutorial shape) nor `event_type` + "
+                        "`data` (PagerDuty v3)", root, received)
+    if received:
+        ev.conf[META] = {"received": received}
+    return ev
+
+
+def _ignored(etype: str, source: str, why: str, conf: dict[str, Any], received: dict[str, str]) -> Event:
+    if received:
+        conf = {**conf, META: {"received": received}}
+    return Event(etype, "", conf, source, needs_details=False, ignore=why)
+
+
+def _usable_id(v: Any) -> str | None:
+    return v if isinstance(v, str) and INCIDENT_ID.match(v) else None
 
 
 def _tutorial(root: dict[str, Any], event: dict[str, Any]) -> Event:
-    inc = _obj(event["incident"], "event.incident")
-    iid = _incident_id(_str(inc, "id", "event.incident"), "event.incident.id")
-    _str(inc, "title", "event.incident")
-    if "service" in inc:
-        _obj(inc["service"], "event.incident.service")
-    if "custom_details" in inc:
-        _obj(inc["custom_details"], "event.incident.custom_details")
-    etype = event.get("event_type", TUTORIAL_EVENT_TYPE)
-    if not isinstance(etype, str):
-        raise BadEvent("`event.event_type` must be a string")
-    return Event(etype, iid, root, "tutorial", needs_details=False)
+    etype = _text(event.get("event_type")) or TUTORIAL_EVENT_TYPE
+    inc = event["incident"]
+    why = None
+    if not isinstance(inc, dict):
+        why = "`event.incident` is not an object"
+    elif _usable_id(inc.get("id")) is None:
+        why = f"`event.incident.id` is missing or does not match {INCIDENT_ID.pattern}"
+    elif not (_text(inc.get("title")) or "").strip():
+        why = "`event.incident.title` is missing or not a string"
+    elif "service" in inc and not isinstance(inc["service"], dict):
+        why = "`event.incident.service` is not an object"
+    elif "custom_details" in inc and not isinstance(inc["custom_details"], dict):
+        why = "`event.incident.custom_details` is not an object"
+    if why:
+        return Event(etype, "", root, "tutorial", needs_details=False, ignore=why)
+    return Event(etype, inc["id"], root, "tutorial", needs_details=False)
 
 
 def _v3(event: dict[str, Any]) -> Event:
-    etype = _str(event, "event_type", "event")
-    data = _obj(event.get("data"), "event.data")
-    rtype = event.get("resource_type", "incident")
-    if rtype != "incident":
-        raise BadEvent(f"`event.resource_type` {rtype!r} is not supported (only incident)")
-    iid = _incident_id(_str(data, "id", "event.data"), "event.data.id")
-    title = _str(data, "title", "event.data", required=etype == TUTORIAL_EVENT_TYPE)
-    service = data.get("service") if isinstance(data.get("service"), dict) else {}
-    incident: dict[str, Any] = {
-        "id": iid,
-        "title": title or "",
+    etype = _text(event.get("event_type")) or "(none)"
+    data = _dict(event.get("data"))
+    meta = {"event_type": etype, "id": event.get("id"), "occurred_at": event.get("occurred_at")}
+    incident = _incident_of(event.get("resource_type"), data)
+    if incident is None:
+        return Event(etype, "", {"event": meta}, "pagerduty.v3", needs_details=False,
+                     ignore=f"{etype}: names no incident (resource_type {event.get('resource_type')!r})")
+    if _usable_id(incident.get("id")) is None:
+        return Event(etype, "", {"event": {**meta, "incident": incident}}, "pagerduty.v3", needs_details=False,
+                     ignore=f"{etype}: incident id missing or not matching {INCIDENT_ID.pattern}")
+    conf = {"event": {"incident": incident, **meta}}
+    return Event(etype, incident["id"], conf, "pagerduty.v3", needs_details=True)
+
+
+def _incident_of(resource_type: Any, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The tutorial-shaped incident an event is about: `data` itself for incident events, the incident
+    reference of a sub-event (`data.incident`, or a role assignment's), None for pings and services."""
+    if resource_type not in (None, "incident"):
+        return None
+    if data.get("type") == "incident" or ("incident" not in data and "incident_role_assignments" not in data
+                                          and "id" in data):
+        return _full_incident(data)
+    ref = data.get("incident")
+    if not isinstance(ref, dict):
+        refs = [a.get("incident") for a in data.get("incident_role_assignments") or () if isinstance(a, dict)]
+        ref = next((r for r in refs if isinstance(r, dict)), None)
+    if not isinstance(ref, dict):
+        return None
+    return _drop_none({"id": ref.get("id"), "title": _text(ref.get("summary")) or "", "html_url": ref.get("html_url"),
+                       "service": {"name": "", "id": None}, "custom_details": {}})
+
+
+def _full_incident(data: dict[str, Any]) -> dict[str, Any]:
+    service = _dict(data.get("service"))
+    priority = _dict(data.get("priority"))
+    return _drop_none({
+        "id": data.get("id"),
+        "title": _text(data.get("title")) or "",
         "service": {"name": service.get("summary") or service.get("name") or "", "id": service.get("id")},
         "urgency": data.get("urgency"),
         "html_url": data.get("html_url"),
         "status": data.get("status"),
         "number": data.get("number"),
         "created_at": data.get("created_at"),
-        "priority": (data.get("priority") or {}).get("summary") if isinstance(data.get("priority"), dict) else None,
+        "priority": priority.get("summary"),
         "custom_details": {},
-    }
-    incident = {k: v for k, v in incident.items() if v is not None}
-    conf = {"event": {"incident": incident, "event_type": etype, "id": event.get("id"),
-                      "occurred_at": event.get("occurred_at")}}
-    return Event(etype, iid, conf, "pagerduty.v3", needs_details=True)
+    })
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
 
 
 def merge_details(conf: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
-    """conf with the first alert's `body.details` as `event.incident.custom_details`."""
+    """conf with the first alert's `body.details` as `event.incident.custom_details`, cleaned like the event."""
     out = json.loads(json.dumps(conf))
-    out["event"]["incident"]["custom_details"] = details
+    received: dict[str, str] = {}
+    out["event"]["incident"]["custom_details"] = clean(details, received, "alert.body.details")
+    if received:
+        out.setdefault(META, {}).setdefault("received", {}).update(received)
+    return out
+
+
+def without_details(conf: dict[str, Any], reason: str) -> dict[str, Any]:
+    """conf for a run that starts without its custom_details, saying so (the record and the first Slack
+    message read `aof.enrichment`)."""
+    out = json.loads(json.dumps(conf))
+    out.setdefault(META, {})["enrichment"] = {"status": "unavailable", "what": "custom_details (namespace, resource)",
+                                              "from": "the incident's first PagerDuty alert", "reason": reason}
     return out

@@ -89,6 +89,7 @@ class Row:
     conf: dict[str, Any]
     attempts: int
     claim: str = ""
+    created_at: float = 0.0  # when the webhook was accepted (time.time())
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ class Outbox:
             c.execute(_CLAIM, {"c_now": now, "c_limit": limit, "c_until": now + lease_seconds, "c_token": token})
             got = c.execute(_CLAIMED, {"c_token": token}).mappings().all()
         return [Row(r["id"], r["flow"], r["dag_id"], r["dag_run_id"], r["incident_id"], bool(r["needs_details"]),
-                    json.loads(r["conf"]), r["attempts"], token) for r in got]
+                    json.loads(r["conf"]), r["attempts"], token, r["created_at"]) for r in got]
 
     def settle(self, outcomes: list[Outcome]) -> None:
         """Record what became of claimed rows, all in one transaction (one statement per kind of outcome).

@@ -1,12 +1,14 @@
 """The relay's decision for one webhook, independent of HTTP plumbing (used by app.py and the CLI).
 
 Order matters: authenticate, then check the body, then parse, then dedup/store -- so nothing a
-stranger sends reaches the parser, and nothing malformed reaches the outbox.
+stranger sends reaches the parser. Only bad auth, a body that is not a JSON object and an oversized body
+get a 4xx; every other delivery is answered 2xx and recorded, as `ignored` when it starts no run.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -15,7 +17,7 @@ from aof_airflow.airflow_rest import AirflowAPI
 from aof_airflow.relay.queued import QueuedCache
 from aof_airflow.relay.dispatcher import Dispatcher
 from aof_airflow.relay.flows import FlowSource, FlowTable, Route, service_id
-from aof_airflow.relay.normalize import BadEvent, normalize, parse_json
+from aof_airflow.relay.normalize import BadEvent, Event, normalize, parse_json
 from aof_airflow.relay.outbox import IGNORED, Outbox
 from aof_airflow.relay.settings import RelaySettings
 
@@ -52,6 +54,7 @@ class Relay:
                                  timeout=settings.request_timeout_seconds)
         self.queued = QueuedCache(self.client, settings.queued_cache_seconds)
         self.dispatcher = Dispatcher(self.outbox, self.client, settings)
+        self.ignored: Counter[str] = Counter()  # deliveries answered 2xx that started nothing, by event type
 
     def close(self) -> None:
         self.dispatcher.stop()
@@ -96,20 +99,33 @@ class Relay:
                     return Reply(fail.status, {"detail": fail.reason})
         webhook_id = headers.get("x-webhook-id") or None
         if webhook_id is not None and (len(webhook_id) > MAX_WEBHOOK_ID or not webhook_id.isprintable()):
-            return Reply(400, {"detail": "X-Webhook-Id is too long or not printable"})
+            log.warning("relay: %s: X-Webhook-Id too long or not printable; deduplicating on the incident only",
+                        route.flow.name)
+            webhook_id = None
         try:
             event = normalize(parse_json(body, self.settings.max_json_depth))
         except BadEvent as exc:
             return Reply(400, {"detail": str(exc)})
         row = dict(flow=route.flow.name, dag_id=route.dag_id, webhook_id=webhook_id, incident_id=event.incident_id,
                    source=event.source, conf=event.conf)
-        if not route.starts_run(event.event_type, service_id(event)):
-            return Store(route, dict(row, dag_run_id=None, event_type=event.event_type[:100], needs_details=False,
-                                     state=IGNORED),
-                         Reply(202, {"status": "ignored", "event_type": event.event_type, "incident_id": event.incident_id}))
+        why = event.ignore or (None if route.starts_run(event.event_type, service_id(event)) else
+                               f"{event.event_type}: not among the trigger's events {list(route.events)}")
+        if why:
+            return self._ignored(route, row, event, why)
         run_id = run_id_for(event.incident_id)
         return Store(route, dict(row, dag_run_id=run_id, event_type=event.event_type, needs_details=event.needs_details),
                      Reply(202, {"status": "accepted", "dag_id": route.dag_id, "dag_run_id": run_id}))
+
+    def _ignored(self, route: Route, row: dict[str, Any], event: Event, why: str) -> Store:
+        """A well-authenticated delivery that starts nothing: recorded (a redelivery dedups on its webhook id),
+        logged, counted, and answered 2xx -- PagerDuty disables a subscription after three 4xx in a row."""
+        self.ignored[event.event_type[:100]] += 1
+        log.info("relay: %s: ignored %s%s: %s", route.flow.name, event.event_type,
+                 f" ({event.incident_id})" if event.incident_id else "", why)
+        return Store(route, dict(row, dag_run_id=None, event_type=event.event_type[:100], needs_details=False,
+                                 state=IGNORED),
+                     Reply(202, {"status": "ignored", "event_type": event.event_type, "incident_id": event.incident_id,
+                                 "reason": why}))
 
     # -- step 3 (blocking I/O: the Airflow API and the database)
     def over_queue_limit(self, store: Store) -> Reply | None:

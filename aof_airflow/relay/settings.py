@@ -1,4 +1,5 @@
-"""Relay settings: `[aof]` / `AOF_<NAME>` settings, else the Airflow Connection `aof_airflow_api`.
+"""Relay settings: `[aof]` / `AOF_<NAME>` settings, else the Airflow Connections `aof_airflow_api` and
+`pagerduty_default` (the same PagerDuty Connection the flow's HTTP nodes use: password = API key, host = API).
 
 One frozen object per app, so a test (or two relays in one process) can run with different settings.
 """
@@ -9,12 +10,11 @@ import logging
 from dataclasses import dataclass, field
 
 from aof_airflow.config import setting
+from aof_airflow.services import pagerduty
 
 log = logging.getLogger(__name__)
 
 AIRFLOW_CONN_ID = "aof_airflow_api"
-PAGERDUTY_CONN_ID = "pagerduty_api"
-PAGERDUTY_API_URL = "https://api.pagerduty.com"
 
 
 def _connection(conn_id: str):
@@ -38,7 +38,7 @@ class RelaySettings:
     airflow_username: str = ""
     airflow_password: str = field(default="", repr=False)
     database_url: str | None = None  # None: aof_airflow.db's URL (the Airflow metadata DB)
-    pagerduty_api_url: str = PAGERDUTY_API_URL
+    pagerduty_api_url: str = pagerduty.API_URL
     pagerduty_api_key: str = field(default="", repr=False)
     pagerduty_signing_secrets: tuple[str, ...] = field(default=(), repr=False)
     max_body_bytes: int = 256 * 1024
@@ -51,12 +51,13 @@ class RelaySettings:
     dispatch_workers: int = 1  # concurrent dagRuns POSTs per relay (an api-server on a small machine is slow, not idle)
     dispatch_rate_while_receiving: float = 20.0  # rows/s delivered while webhooks arrive; 0 = no pacing
     request_timeout_seconds: float = 10.0
+    details_wait_seconds: float = 90.0  # how long a v3 run waits for its custom details (429s, outages)
     start_dispatcher: bool = True
     sqlite_synchronous: str = "FULL"  # relay-only SQLite outbox: FULL = fsync per webhook (see outbox.py)
 
     @classmethod
     def load(cls, **overrides) -> "RelaySettings":
-        """Settings from `[aof]`/`AOF_*`, the `aof_airflow_api` / `pagerduty_api` connections, env."""
+        """Settings from `[aof]`/`AOF_*`, the `aof_airflow_api` / `pagerduty_default` connections, env."""
         import os
 
         kw: dict = {}
@@ -76,21 +77,22 @@ class RelaySettings:
                 kw["airflow_api_url"] = f"{host}:{conn.port}" if conn.port else host
             kw["airflow_username"] = conn.login or ""
             kw["airflow_password"] = conn.password or ""
+        pd = _connection(pagerduty.CONNECTION_ID)
+        if pd is not None and pagerduty.base_url_of(pd):
+            kw["pagerduty_api_url"] = pagerduty.base_url_of(pd)
         for name in ("airflow_api_url", "airflow_username", "airflow_password", "pagerduty_api_url"):
             v = setting(name)
             if v:
                 kw[name] = v
         kw["database_url"] = setting("relay_database_url") or None
-        key = setting("pagerduty_api_key") or os.environ.get("PAGERDUTY_API_KEY")
-        if not key:
-            pd = _connection(PAGERDUTY_CONN_ID)
-            key = pd.password if pd is not None else None
+        key = setting("pagerduty_api_key") or os.environ.get(pagerduty.KEY_VARIABLE) or (pd.password if pd else None)
         kw["pagerduty_api_key"] = key or ""
         secrets = setting("pagerduty_signing_secret") or os.environ.get("PAGERDUTY_SIGNING_SECRET") or ""
         kw["pagerduty_signing_secrets"] = tuple(s.strip() for s in secrets.split(",") if s.strip())
         kw["sqlite_synchronous"] = setting("relay_sqlite_synchronous") or "FULL"
         kw["max_body_bytes"] = int(_float("relay_max_body_bytes", cls.max_body_bytes))
         kw["backoff_max_seconds"] = _float("relay_backoff_max_seconds", cls.backoff_max_seconds)
+        kw["details_wait_seconds"] = _float("relay_details_wait_seconds", cls.details_wait_seconds)
         kw["dispatch_workers"] = max(1, int(_float("relay_dispatch_workers", cls.dispatch_workers)))
         kw["dispatch_rate_while_receiving"] = _float("relay_dispatch_rate_while_receiving",
                                                      cls.dispatch_rate_while_receiving)

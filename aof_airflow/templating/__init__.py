@@ -5,11 +5,14 @@ from aof_airflow.templating.context import TemplateContext
 from aof_airflow.templating.errors import ConditionError, TemplateError, UnknownReference
 from aof_airflow.templating.placeholders import Placeholder, placeholders
 from aof_airflow.templating.render import (
+    Marked,
     ShellScript,
     render_data,
     render_json,
+    render_marked,
     render_shell,
     render_text,
+    render_url,
     value_to_text,
 )
 from aof_airflow.templating.when import evaluate_when
@@ -17,6 +20,7 @@ from aof_airflow.templating.when import evaluate_when
 __all__ = [
     "Condition",
     "ConditionError",
+    "Marked",
     "Placeholder",
     "ShellScript",
     "TemplateContext",
@@ -27,8 +31,10 @@ __all__ = [
     "placeholders",
     "render_data",
     "render_json",
+    "render_marked",
     "render_shell",
     "render_text",
+    "render_url",
     "to_bool",
     "value_to_text",
 ]

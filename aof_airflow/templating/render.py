@@ -1,4 +1,5 @@
-"""Rendering a template in one pass, for the place its text goes: plain text, a JSON document, a bash script.
+"""Rendering a template in one pass, for the place its text goes: plain text, a JSON document, a bash script,
+a URL, Slack markup.
 
 One pass: a value that itself contains `${...}` (a webhook title, a model's answer) is never expanded.
 """
@@ -9,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from aof_airflow.templating.context import TemplateContext
 from aof_airflow.templating.errors import TemplateError
@@ -237,3 +239,48 @@ def render_shell(script: str, ctx: TemplateContext) -> ShellScript:
         out.append({"plain": f'"{ref}"', "squote": f"'\"{ref}\"'"}.get(where, ref))
         state.feed("x")
     return ShellScript("".join(out), env)
+
+
+# ------------------------------------------------------------------------------------------------ URL
+
+
+def render_url(template: str, ctx: TemplateContext) -> str:
+    """A URL: a value that starts the template is its base and is used as it is; every other value is
+    percent-encoded, so an incident id or title can add no path segment, query parameter or fragment."""
+    out: list[str] = []
+    for s in segments(template):
+        if isinstance(s, Literal):
+            out.append(s.text)
+        else:
+            text = value_to_text(value_of(s, ctx))
+            out.append(text if not out else quote(text, safe=""))
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------------- Slack (markup)
+
+# Where a value stands in the author's text while that text is turned into markup: private-use characters
+# no Markdown or mrkdwn rule touches (any the template itself holds become U+FFFD first).
+TOKEN = re.compile("\ue000([0-9]+)\ue001")
+
+
+@dataclass(frozen=True)
+class Marked:
+    """A template's own text with placeholder n replaced by `TOKEN` n, and value n as text."""
+
+    text: str
+    values: list[str]
+
+
+def render_marked(template: str, ctx: TemplateContext) -> Marked:
+    """One pass with the values kept apart: the caller turns the author's text into its markup, then pastes
+    each value in escaped for it (operators/mrkdwn.py for Slack), so no value can become markup."""
+    text: list[str] = []
+    values: list[str] = []
+    for s in segments(template):
+        if isinstance(s, Literal):
+            text.append(s.text.replace("\ue000", "\ufffd").replace("\ue001", "\ufffd"))
+        else:
+            values.append(value_to_text(value_of(s, ctx)))
+            text.append(f"\ue000{len(values) - 1}\ue001")
+    return Marked("".join(text), values)

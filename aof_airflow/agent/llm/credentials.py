@@ -25,13 +25,15 @@ class Source:
 
     key_vars: tuple[str, ...]  # env vars, first set wins
     url_var: str
-    connection: str  # default Airflow connection id; `[aof] <connection minus _default>_conn_id` overrides it
+    connection: str  # default Airflow connection id
+    conn_setting: str  # the `[aof]` setting that names another connection
 
 
 SOURCES = {
-    "anthropic": Source(("ANTHROPIC_API_KEY",), "ANTHROPIC_BASE_URL", "anthropic_default"),
-    "openai": Source(("OPENAI_API_KEY",), "OPENAI_BASE_URL", "openai_default"),
-    "google": Source(("GOOGLE_API_KEY", "GEMINI_API_KEY"), "GOOGLE_GEMINI_BASE_URL", "google_genai_default"),
+    "anthropic": Source(("ANTHROPIC_API_KEY",), "ANTHROPIC_BASE_URL", "anthropic_default", "anthropic_conn_id"),
+    "openai": Source(("OPENAI_API_KEY",), "OPENAI_BASE_URL", "openai_default", "openai_conn_id"),
+    "google": Source(("GOOGLE_API_KEY", "GEMINI_API_KEY"), "GOOGLE_GEMINI_BASE_URL", "google_genai_default",
+                     "google_genai_conn_id"),
 }
 
 
@@ -43,8 +45,8 @@ class Credentials:
 
 
 def conn_id(provider: str) -> str:
-    default = SOURCES[provider].connection
-    return setting(default.removesuffix("_default") + "_conn_id") or default
+    source = SOURCES[provider]
+    return setting(source.conn_setting) or source.connection
 
 
 def resolve(provider: str, base_url_override: str | None = None) -> Credentials:

@@ -34,7 +34,7 @@ CREDENTIALS: dict[str, tuple[str, ...]] = {
 # The sandbox env keys that stand for each service.
 SANDBOX_KEYS: dict[str, tuple[str, ...]] = {
     "slack": ("AIRFLOW_CONN_SLACK_DEFAULT",),
-    "pagerduty": ("AIRFLOW_CONN_PAGERDUTY_DEFAULT", "AOF_PAGERDUTY_BASE_URL", "AOF_PAGERDUTY_FROM"),
+    "pagerduty": ("AIRFLOW_CONN_PAGERDUTY_DEFAULT", "AOF_PAGERDUTY_API_URL", "AOF_PAGERDUTY_FROM"),
     "kubernetes": ("KUBECONFIG", "AIRFLOW_CONN_KUBERNETES_DEFAULT"),
 }
 

@@ -22,6 +22,7 @@ from aof_lab.sandbox.kube_patch import PatchError, json_patch, merge_patch, stra
 from aof_lab.sandbox.kube_sim import POD, ActionRecord, ClusterSim
 from aof_lab.sandbox.kube_store import Store, matches, now_iso, selector_string
 from aof_lab.sandbox.kube_tables import to_table
+from aof_lab.sandbox.kube_validate import causes, invalid_status
 from aof_lab.sandbox.scenario import Scenario, load_scenario
 from aof_lab.sandbox.tls import make_server_cert
 
@@ -234,10 +235,11 @@ class KubeAPI(HTTPService):
             replicas = int(scale["spec"]["replicas"])
         except (PatchError, KeyError, TypeError, ValueError) as e:
             return status(422, "Invalid", f"invalid scale: {e}")
-        if replicas < 0:
-            return status(422, "Invalid", "spec.replicas: must be greater than or equal to 0")
         new = deepcopy(obj)
         new["spec"]["replicas"] = replicas
+        bad = causes(new)
+        if bad:  # the API server validates the Scale against the object it scales
+            return Response.json(invalid_status(new, bad), 422)
         if dry:
             return Response.json(as_scale(new))
         new["metadata"]["generation"] = int(obj["metadata"].get("generation", 1)) + 1
@@ -267,6 +269,9 @@ class KubeAPI(HTTPService):
             if k in obj["metadata"]:
                 meta[k] = obj["metadata"][k]
         new["kind"], new["apiVersion"] = obj["kind"], obj["apiVersion"]
+        bad = causes(new)
+        if bad:
+            return Response.json(invalid_status(new, bad), 422)
         if (new.get("spec") != obj.get("spec")) and rt.kind in ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet"):
             meta["generation"] = int(obj["metadata"].get("generation", 1)) + 1
         if dry:
@@ -299,6 +304,9 @@ class KubeAPI(HTTPService):
         if self.store.get(rt, meta.get("namespace", ""), meta.get("name", "")):
             return status(409, "AlreadyExists", f'{rt.plural} "{meta.get("name")}" already exists')
         obj["kind"], obj["apiVersion"] = rt.kind, rt.api_version
+        bad = causes(obj)
+        if bad:
+            return Response.json(invalid_status(obj, bad), 422)
         if dry:
             return Response.json(obj, 201)
         return Response.json(self.store.put(obj), 201)

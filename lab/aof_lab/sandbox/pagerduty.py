@@ -1,8 +1,13 @@
 """`PagerDutyAPI`: a local server speaking PagerDuty's REST API v2 for incidents, so the flow's HTTP
 node (and the relay's alert lookup) run unchanged when no PagerDuty account is configured.
 
-It enforces what real PagerDuty enforces on the calls the flow makes -- `Authorization: Token
-token=KEY`, and a `From` email on incident updates -- so a request that would fail for real fails here.
+It enforces what PagerDuty's OpenAPI spec (PagerDuty/api-schema, reference/REST/openapiv3.json) marks
+`required` on the calls the flow makes -- `Authorization: Token token=KEY`, `Accept:
+application/vnd.pagerduty+json;version=2`, `Content-Type: application/json` (the spec's only allowed value,
+GET included), and a `From` email on writes -- and PagerDuty's rate limit: past `rate_limit` requests per
+window a 429 with `ratelimit-limit`, `ratelimit-remaining`, `ratelimit-reset` and the documented body
+(developer docs, "Rate Limits"). A request that would fail for real fails here. (PagerDuty itself falls
+back to the token's API version without `Accept`; the stand-in holds callers to what the spec requires.)
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from aof_lab.sandbox.httpserver import HTTPService, Request, Response
+from aof_lab.sandbox.ratelimit import RateLimiter
 
 STATUSES = ("triggered", "acknowledged", "resolved")
 _LOG_TYPES = {"triggered": "trigger_log_entry", "acknowledged": "acknowledge_log_entry", "resolved": "resolve_log_entry"}
 BANNER = "SANDBOX -- not PagerDuty"
+ACCEPT = "application/vnd.pagerduty+json;version=2"
+RATE_LIMIT = (960, 60.0)  # PagerDuty's REST API: 960 requests per minute per user token
 
 
 def _now() -> str:
@@ -59,9 +67,13 @@ def _service_id(name: str) -> str:
 class PagerDutyAPI(HTTPService):
     """PagerDuty REST API v2 stand-in; `base_url` stands for https://api.pagerduty.com."""
 
-    def __init__(self, *, api_key: str | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, *, api_key: str | None = None, rate_limit: tuple[int, float] = RATE_LIMIT,
+                 host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(host, port)
         self.api_key = api_key or "sandbox-pd-" + secrets.token_hex(10)
+        self.rate_limit = rate_limit
+        self.limiter = RateLimiter({"rest": rate_limit[0]}, rate_limit[1])
+        self._throttled: tuple[int, int] = (0, 1)  # (requests still to refuse, their ratelimit-reset)
         self.requests: list[RecordedRequest] = []
         self._incidents: dict[str, _Incident] = {}
         self._lock = threading.RLock()
@@ -80,6 +92,12 @@ class PagerDutyAPI(HTTPService):
             inc = _Incident(id, len(self._incidents) + 1, title, service, urgency, dict(details or {}))
             inc.log.append({"type": "trigger_log_entry", "created_at": inc.created_at, "summary": "Triggered (sandbox seed)"})
             self._incidents[id] = inc
+
+    def throttle(self, requests: int, reset_seconds: int = 1) -> None:
+        """Answer the next `requests` API calls with 429 (`ratelimit-reset: reset_seconds`), as when another
+        client of the same token used up its minute."""
+        with self._lock:
+            self._throttled = (requests, reset_seconds)
 
     def incident(self, id: str) -> dict[str, Any]:
         """The incident as GET /incidents/{id} shows it (for tests and the demo timeline)."""
@@ -138,6 +156,13 @@ class PagerDutyAPI(HTTPService):
         m = re.fullmatch(r"Token token=(\S+)", auth.strip())
         if not m or m.group(1) != self.api_key:
             return _error(401, 2006, "Authentication failed" if m else "Unauthorized")
+        limited = self._rate_limited()
+        if limited is not None:
+            return limited
+        if (req.headers.get("Accept") or "").replace(" ", "") != ACCEPT:
+            return _error(400, 2001, "Invalid Input Provided", [f"Accept header must be {ACCEPT}"])
+        if req.content_type != "application/json":
+            return _error(400, 2001, "Invalid Input Provided", ["Content-Type header must be application/json"])
         parts = [p for p in req.path.split("/") if p]
         with self._lock:
             if parts == ["incidents"] and req.method == "GET":
@@ -214,6 +239,18 @@ class PagerDutyAPI(HTTPService):
                 for i in self._incidents.values()
             )
         return _PAGE.format(banner=BANNER, rows=rows or '<tr><td colspan="8">No incidents.</td></tr>')
+
+
+    def _rate_limited(self) -> Response | None:
+        with self._lock:
+            left, reset = self._throttled
+            self._throttled = (max(0, left - 1), reset)
+        wait = reset if left > 0 else self.limiter.check("rest")
+        if not wait:
+            return None
+        return Response.json({"error": {"message": "Rate Limit Exceeded", "code": 2020}}, 429,
+                             {"ratelimit-limit": str(self.rate_limit[0]), "ratelimit-remaining": "0",
+                              "ratelimit-reset": str(wait)})
 
 
 def _error(status: int, code: int, message: str, errors: list[str] | None = None) -> Response:

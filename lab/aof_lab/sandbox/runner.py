@@ -76,7 +76,7 @@ class Sandbox:
             "AOF_SANDBOX_SLACK_URL": self.slack.url,
             "AOF_SANDBOX_SLACK_PAGE": self.slack.page_url("incidents"),
             "AIRFLOW_CONN_PAGERDUTY_DEFAULT": json.dumps(pd_conn),
-            "AOF_PAGERDUTY_BASE_URL": self.pagerduty.base_url,
+            "AOF_PAGERDUTY_API_URL": self.pagerduty.base_url,
             "AOF_PAGERDUTY_FROM": PAGERDUTY_FROM,
             "AOF_SANDBOX_PAGERDUTY_API_KEY": self.pagerduty.api_key,
             "AOF_SANDBOX_PAGERDUTY_PAGE": self.pagerduty.url + "/",

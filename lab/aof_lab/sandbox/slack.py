@@ -4,6 +4,12 @@ runs unchanged against it when no real Slack workspace is configured.
 It keeps channels, messages, threads and reactions in memory, answers `invalid_auth` for other
 tokens and 429 + Retry-After beyond a per-method limit, and serves a browser page where a person
 (or a test) reacts ✅ ⏸️ ❌ as a chosen sandbox user. Everything it shows says SANDBOX.
+
+It refuses what Slack refuses on the calls the product makes (slackapi/slack-api-specs, Slack's Block Kit
+reference): a channel that does not exist is `channel_not_found` (only chat.postMessage takes a name; every
+other method wants the id), a method whose scope the token lacks is `missing_scope` with `needed` and
+`provided`, and blocks beyond Block Kit's limits are `invalid_blocks`; text over 40,000 characters is
+truncated with Slack's `message_truncated` warning.
 """
 
 from __future__ import annotations
@@ -57,7 +63,23 @@ DEFAULT_USERGROUPS = {  # id -> (handle, members)
     "S_ONCALL": ("oncall", ["U_ONCALL"]),
     "S_SRE_LEAD": ("sre-lead", ["U_SRE_LEAD"]),
 }
-DEFAULT_CHANNELS = ("incidents", "sre-alerts", "general")
+DEFAULT_CHANNELS = ("incidents", "sre-alerts", "sre-postmortems", "general")  # the seed posts to the first and third
+# The bot scopes the README asks for (its Slack table); a test holds the two together.
+DEFAULT_SCOPES = ("chat:write", "channels:history", "groups:history", "channels:read", "groups:read", "reactions:read",
+                  "usergroups:read")
+# What each method needs (slack-api-specs' `security`, bot-token names): any one scope of a tuple, the one
+# for the channel's kind where it is a dict. Methods absent here need none (auth.test, chat.getPermalink).
+METHOD_SCOPES: dict[str, Any] = {
+    "chat.postMessage": ("chat:write",), "chat.update": ("chat:write",), "chat.delete": ("chat:write",),
+    "conversations.history": {"public": "channels:history", "private": "groups:history"},
+    "conversations.replies": {"public": "channels:history", "private": "groups:history"},
+    "conversations.info": {"public": "channels:read", "private": "groups:read"},
+    "conversations.list": ("channels:read",), "conversations.join": ("channels:join",),
+    "reactions.get": ("reactions:read",), "reactions.add": ("reactions:write",),
+    "reactions.remove": ("reactions:write",), "users.info": ("users:read",), "users.list": ("users:read",),
+    "usergroups.list": ("usergroups:read",), "usergroups.users.list": ("usergroups:read",),
+}
+MAX_TEXT = 40_000
 
 
 def channel_id_for(name: str) -> str:
@@ -126,6 +148,8 @@ class SlackWebAPI(HTTPService):
         rate_limits: dict[str, int] | None = None,
         rate_window_seconds: float = 60.0,
         channels: tuple[str, ...] = DEFAULT_CHANNELS,
+        private_channels: tuple[str, ...] = (),
+        scopes: tuple[str, ...] = DEFAULT_SCOPES,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -138,11 +162,15 @@ class SlackWebAPI(HTTPService):
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
+        self.scopes = tuple(scopes)
         self._names: dict[str, str] = {}  # channel id -> name
+        self._private: set[str] = set()
         self._messages: dict[str, dict[str, _Message]] = {}  # channel id -> ts -> message (insertion order)
         self._last_ts = 0.0
         for name in channels:
-            self._channel(name, create=True)
+            self.add_channel(name)
+        for name in private_channels:
+            self.add_channel(name, private=True)
 
     # ----- URLs -----------------------------------------------------------------------------
     @property
@@ -152,6 +180,16 @@ class SlackWebAPI(HTTPService):
 
     def page_url(self, channel: str = "incidents") -> str:
         return f"{self.url}/channel/{self._names.get(self._channel(channel), channel)}"
+
+    def add_channel(self, name: str, *, private: bool = False) -> str:
+        """Create a channel (as someone would in Slack; the API never creates one by posting)."""
+        with self._lock:
+            cid = channel_id_for(name.lstrip("#"))
+            self._names.setdefault(cid, name.lstrip("#"))
+            self._messages.setdefault(cid, {})
+            if private:
+                self._private.add(cid)
+            return cid
 
     def set_rate_limit(self, method: str, per_window: int | None) -> None:
         self.limiter.set_limit(method, per_window)
@@ -197,20 +235,14 @@ class SlackWebAPI(HTTPService):
             return list(self._names.values())
 
     # ----- state --------------------------------------------------------------------------------
-    def _channel(self, ref: str, create: bool = True) -> str:
-        """Resolve '#name', 'name' or a known id to a channel id; names are created on first use."""
+    def _channel(self, ref: str, by_name: bool = True) -> str:
+        """A channel id from an id, or (test helpers, chat.postMessage) from '#name' / 'name'."""
         ref = (ref or "").strip()
         if ref in self._names:
             return ref
-        name = ref.lstrip("#")
-        if not name:
-            raise SlackError("channel_not_found")
-        cid = channel_id_for(name)
+        cid = channel_id_for(ref.lstrip("#")) if by_name and ref else None
         if cid not in self._names:
-            if not create or (ref.startswith("C") and ref.upper() == ref and not ref.startswith("#")):
-                raise SlackError("channel_not_found")
-            self._names[cid] = name
-            self._messages[cid] = {}
+            raise SlackError("channel_not_found")
         return cid
 
     def _new_ts(self) -> str:
@@ -282,6 +314,16 @@ class SlackWebAPI(HTTPService):
                 params.update({k: v[-1] for k, v in parse_qs(req.body.decode(), keep_blank_values=True).items()})
         return params
 
+    def _scope_needed(self, method: str, params: dict[str, Any]) -> str | None:
+        """The scope the call lacks, or None."""
+        need = METHOD_SCOPES.get(method)
+        if need is None:
+            return None
+        if isinstance(need, dict):
+            cid = str(params.get("channel") or "")
+            need = (need["private" if cid in self._private else "public"],)
+        return None if any(n in self.scopes for n in need) else need[0]
+
     def _web_api(self, req: Request, method: str) -> Response:
         params = self._params(req)
         auth = req.headers.get("Authorization") or ""
@@ -295,6 +337,11 @@ class SlackWebAPI(HTTPService):
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return Response.json({"ok": False, "error": "unknown_method", "req_method": method}, 404)
+        scope_header = {"X-OAuth-Scopes": ",".join(self.scopes)}
+        needed = self._scope_needed(method, params)
+        if needed:
+            return Response.json({"ok": False, "error": "missing_scope", "needed": needed,
+                                  "provided": ",".join(self.scopes)}, 200, scope_header)
         wait = self.limiter.check(method)
         if wait:
             return Response.json({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(wait)})
@@ -302,8 +349,8 @@ class SlackWebAPI(HTTPService):
             with self._lock:
                 result = handler(params)
         except SlackError as e:
-            return Response.json({"ok": False, "error": e.error, **e.extra})
-        return Response.json({"ok": True, **result})
+            return Response.json({"ok": False, "error": e.error, **e.extra}, 200, scope_header)
+        return Response.json({"ok": True, **result}, 200, scope_header)
 
     # Web API methods: each takes the merged params and returns the body besides "ok".
     def _m_api_test(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -316,22 +363,23 @@ class SlackWebAPI(HTTPService):
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         cid = self._channel(str(p.get("channel", "")))
         blocks, attachments = _jsonish(p.get("blocks")), _jsonish(p.get("attachments"))
-        text = str(p.get("text") or "")
+        check_blocks(blocks)
+        text, warn = _truncated(str(p.get("text") or ""))
         if not text and not blocks and not attachments:
             raise SlackError("no_text")
         broadcast = str(p.get("reply_broadcast", "")).lower() in ("1", "true")
         msg = self._post(cid, BOT_USER_ID, text, blocks, attachments, p.get("thread_ts") or None, broadcast)
-        return {"channel": cid, "ts": msg.ts, "message": msg.to_api()}
+        return {"channel": cid, "ts": msg.ts, "message": msg.to_api(), **warn}
 
     def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
-        cid = self._channel(str(p.get("channel", "")), create=False)
+        cid = self._channel(str(p.get("channel", "")), by_name=False)
         msg = self._get(cid, p.get("ts"))
         if msg.user != BOT_USER_ID:
             raise SlackError("cant_update_message")
         if "text" in p:
-            msg.text = str(p["text"])
+            msg.text = _truncated(str(p["text"]))[0]
         if "blocks" in p:
-            msg.blocks = _jsonish(p["blocks"])
+            msg.blocks = check_blocks(_jsonish(p["blocks"]))
         if "attachments" in p:
             msg.attachments = _jsonish(p["attachments"])
         msg.edited = {"user": BOT_USER_ID, "ts": self._new_ts()}
@@ -339,13 +387,13 @@ class SlackWebAPI(HTTPService):
         return {"channel": cid, "ts": msg.ts, "text": msg.text, "message": msg.to_api(self._replies(cid, msg))}
 
     def _m_chat_delete(self, p: dict[str, Any]) -> dict[str, Any]:
-        cid = self._channel(str(p.get("channel", "")), create=False)
+        cid = self._channel(str(p.get("channel", "")), by_name=False)
         msg = self._get(cid, p.get("ts"))
         del self._messages[cid][msg.ts]
         return {"channel": cid, "ts": msg.ts}
 
     def _m_chat_getPermalink(self, p: dict[str, Any]) -> dict[str, Any]:
-        cid = self._channel(str(p.get("channel", "")), create=False)
+        cid = self._channel(str(p.get("channel", "")), by_name=False)
         msg = self._get(cid, p.get("message_ts"))
         link = f"{self.url}/archives/{cid}/p{msg.ts.replace('.', '')}"
         if msg.is_reply:
@@ -360,7 +408,7 @@ class SlackWebAPI(HTTPService):
         return [m for m in msgs if oldest < float(m.ts) < latest]
 
     def _m_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
-        cid = self._channel(str(p.get("channel", "")), create=False)
+        cid = self._channel(str(p.get("channel", "")), by_name=False)
         msgs = [m for m in self._messages[cid].values() if not m.is_reply or m.broadcast]
         msgs = sorted(self._window(msgs, p), key=lambda m: float(m.ts), reverse=True)
         cursor = _decode_cursor(p.get("cursor"))
@@ -375,7 +423,7 @@ class SlackWebAPI(HTTPService):
         }
 
     def _m_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
-        cid = self._channel(str(p.get("channel", "")), create=False)
+        cid = self._channel(str(p.get("channel", "")), by_name=False)
         msg = self._messages[cid].get(str(p.get("ts") or ""))
         if not msg:
             raise SlackError("thread_not_found")
@@ -394,12 +442,12 @@ class SlackWebAPI(HTTPService):
         }
 
     def _m_reactions_get(self, p: dict[str, Any]) -> dict[str, Any]:
-        cid = self._channel(str(p.get("channel", "")), create=False)
+        cid = self._channel(str(p.get("channel", "")), by_name=False)
         msg = self._get(cid, p.get("timestamp"))
         return {"type": "message", "channel": cid, "message": msg.to_api(self._replies(cid, msg))}
 
     def _m_reactions_add(self, p: dict[str, Any]) -> dict[str, Any]:
-        cid = self._channel(str(p.get("channel", "")), create=False)
+        cid = self._channel(str(p.get("channel", "")), by_name=False)
         name = str(p.get("name") or "").strip(":")
         if not name:
             raise SlackError("invalid_name")
@@ -407,7 +455,7 @@ class SlackWebAPI(HTTPService):
         return {}
 
     def _m_reactions_remove(self, p: dict[str, Any]) -> dict[str, Any]:
-        cid = self._channel(str(p.get("channel", "")), create=False)
+        cid = self._channel(str(p.get("channel", "")), by_name=False)
         self._remove_reaction(cid, str(p.get("timestamp") or ""), str(p.get("name") or "").strip(":"), BOT_USER_ID)
         return {}
 
@@ -434,7 +482,7 @@ class SlackWebAPI(HTTPService):
         return {"users": list(group[1])}
 
     def _channel_api(self, cid: str) -> dict[str, Any]:
-        return {"id": cid, "name": self._names[cid], "is_channel": True, "is_private": False,
+        return {"id": cid, "name": self._names[cid], "is_channel": True, "is_private": cid in self._private,
                 "is_archived": False, "is_member": True, "num_members": len(self.users),
                 "topic": {"value": "SANDBOX -- not Slack"}, "purpose": {"value": ""}}
 
@@ -442,10 +490,89 @@ class SlackWebAPI(HTTPService):
         return {"channels": [self._channel_api(c) for c in self._names], "response_metadata": {"next_cursor": ""}}
 
     def _m_conversations_info(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"channel": self._channel_api(self._channel(str(p.get("channel", "")), create=False))}
+        return {"channel": self._channel_api(self._channel(str(p.get("channel", "")), by_name=False))}
 
     def _m_conversations_join(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"channel": self._channel_api(self._channel(str(p.get("channel", "")), create=False))}
+        return {"channel": self._channel_api(self._channel(str(p.get("channel", "")), by_name=False))}
+
+
+def _truncated(text: str) -> tuple[str, dict[str, Any]]:
+    """Slack posts text past 40,000 characters cut short, with a warning (changelog 2018-04)."""
+    if len(text) <= MAX_TEXT:
+        return text, {}
+    return text[:MAX_TEXT], {"warning": "message_truncated", "response_metadata": {
+        "warnings": ["message_truncated"],
+        "messages": ["[WARN] Your message was truncated but still posted. The `text` field accepts up to 40,000 characters."]}}
+
+
+# Block Kit's documented limits (docs.slack.dev, "Blocks" and "Block elements"): the ones the product can reach.
+MAX_BLOCKS, SECTION_TEXT, SECTION_FIELDS, FIELD_TEXT, HEADER_TEXT = 50, 3000, 10, 2000, 150
+BUTTON_TEXT, BUTTON_VALUE, ID_LENGTH, ACTIONS_ELEMENTS, CONTEXT_ELEMENTS = 75, 2000, 255, 25, 10
+BLOCK_TYPES = {"section", "actions", "context", "divider", "header", "image", "rich_text", "markdown", "input", "file",
+               "video", "table", "context_actions"}
+
+
+def check_blocks(blocks: Any) -> Any:
+    """`blocks` as Slack would take them, or SlackError("invalid_blocks") with Slack's json-pointer errors."""
+    if blocks is None:
+        return None
+    errors: list[str] = []
+
+    def bad(msg: str, where: str) -> None:
+        errors.append(f"{msg} [json-pointer:{where}]")
+
+    def text_obj(t: Any, where: str, limit: int, plain_only: bool = False) -> None:
+        if not isinstance(t, dict) or t.get("type") not in ("plain_text", "mrkdwn") or not isinstance(t.get("text"), str):
+            return bad("must provide an object with a type and a text", where)
+        if plain_only and t["type"] != "plain_text":
+            bad("must be a plain_text object", where)
+        if not t["text"]:
+            bad("must be more than 0 characters", f"{where}/text")
+        if len(t["text"]) > limit:
+            bad(f"must be less than {limit + 1} characters", f"{where}/text")
+
+    if not isinstance(blocks, list):
+        raise SlackError("invalid_blocks_format")
+    if len(blocks) > MAX_BLOCKS:
+        bad(f"must be less than {MAX_BLOCKS + 1} items", "/blocks")
+    for i, b in enumerate(blocks):
+        at = f"/blocks/{i}"
+        if not isinstance(b, dict) or b.get("type") not in BLOCK_TYPES:
+            bad("failed to match all allowed schemas", at)
+            continue
+        if len(str(b.get("block_id", ""))) > ID_LENGTH:
+            bad(f"must be less than {ID_LENGTH + 1} characters", f"{at}/block_id")
+        if b["type"] == "section":
+            if "text" not in b and "fields" not in b:
+                bad("must provide either text or fields", at)
+            if "text" in b:
+                text_obj(b["text"], f"{at}/text", SECTION_TEXT)
+            fields = b.get("fields") or []
+            if len(fields) > SECTION_FIELDS:
+                bad(f"must be less than {SECTION_FIELDS + 1} items", f"{at}/fields")
+            for j, f in enumerate(fields):
+                text_obj(f, f"{at}/fields/{j}", FIELD_TEXT)
+        elif b["type"] == "header":
+            text_obj(b.get("text"), f"{at}/text", HEADER_TEXT, plain_only=True)
+        elif b["type"] in ("actions", "context"):
+            elements = b.get("elements") or []
+            limit = ACTIONS_ELEMENTS if b["type"] == "actions" else CONTEXT_ELEMENTS
+            if not elements or len(elements) > limit:
+                bad(f"must provide between 1 and {limit} items", f"{at}/elements")
+            for j, e in enumerate(elements):
+                where = f"{at}/elements/{j}"
+                if b["type"] == "actions" and isinstance(e, dict) and e.get("type") == "button":
+                    text_obj(e.get("text"), f"{where}/text", BUTTON_TEXT, plain_only=True)
+                    if len(str(e.get("value", ""))) > BUTTON_VALUE:
+                        bad(f"must be less than {BUTTON_VALUE + 1} characters", f"{where}/value")
+                    if len(str(e.get("action_id", ""))) > ID_LENGTH:
+                        bad(f"must be less than {ID_LENGTH + 1} characters", f"{where}/action_id")
+                elif b["type"] == "context" and isinstance(e, dict) and e.get("type") in ("plain_text", "mrkdwn"):
+                    text_obj(e, where, SECTION_TEXT)
+    if errors:
+        raise SlackError("invalid_blocks", errors=errors,
+                         response_metadata={"messages": [f"[ERROR] {e}" for e in errors]})
+    return blocks
 
 
 def _jsonish(value: Any) -> Any:

@@ -16,18 +16,22 @@ PRODUCT = ROOT / "aof_airflow"
 
 # Modules every part may use: settings, our own database, the one Airflow REST client.
 FOUNDATION = {"aof_airflow", "config", "db", "airflow_rest", "celery_config"}
-PARTS = {"spec", "templating", "factory", "operators", "agent", "approvals", "relay", "incidents", "cli", "plugin"}
+PARTS = {"spec", "templating", "factory", "operators", "agent", "approvals", "relay", "incidents", "cli", "plugin",
+         "services"}
 
 ALLOWED: dict[str, set[str]] = {
     "spec": {"templating"},                      # spec checks ${...} references with the template parser
     "templating": set(),
     "factory": {"spec", "templating", "operators",
                 "incidents"},                    # the daily report's DAG reads incident records
-    "operators": {"spec", "templating", "agent", "approvals"},
+    "operators": {"spec", "templating", "agent", "approvals",
+                  "services"},                   # an HTTP node's API profile, the conf's text made carriable
     "agent": {"spec"},
     "approvals": {"spec"},
-    "relay": {"spec", "approvals"},              # a Slack button click is written to the approval decision store
+    "relay": {"spec", "approvals",               # a Slack button click is written to the approval decision store
+              "services"},                       # PagerDuty's alert lookup, the event's text made carriable
     "incidents": {"spec"},
+    "services": set(),                           # PagerDuty's API, API profiles by host, carriable event text
     "cli": PARTS - {"cli", "plugin"},            # the command line is a client of every part
     "plugin": {"relay", "incidents"},
 }

@@ -57,11 +57,18 @@ def test_non_trigger_v3_event_needs_no_title():
     assert ev.event_type == "incident.acknowledged"
 
 
-@pytest.mark.parametrize("body", [b"[", b"{}", b'{"event": []}', b"\xff", b"[" * 100 + b"]" * 100,
-                                  json.dumps(tutorial("a b")).encode()])
-def test_bad_bodies(body):
+@pytest.mark.parametrize("body", [b"[", b"\xff", b"[" * 100 + b"]" * 100, b"[1]", b'"event"', b"null"])
+def test_bodies_that_are_not_a_json_object_are_refused(body):
     with pytest.raises(BadEvent):
         normalize(parse_json(body, 32))
+
+
+@pytest.mark.parametrize("body", [b"{}", b'{"event": []}', json.dumps(tutorial("a b")).encode(),
+                                  json.dumps(tutorial("X1", title={"a": 1})).encode(),
+                                  json.dumps(v3(iid=None)).encode(), json.dumps({"event": {"data": []}}).encode()])
+def test_json_objects_that_are_no_usable_incident_are_ignored_with_a_reason(body):
+    ev = normalize(parse_json(body, 32))
+    assert ev.ignore and ev.incident_id == ""
 
 
 def test_depth_limit_counts_only_outside_strings():

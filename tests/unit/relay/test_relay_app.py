@@ -46,6 +46,13 @@ def test_hostile_requests(client, standin, case):
     assert standin.runs == {} and standin.posts == 0
 
 
+def test_an_unreadable_webhook_id_is_not_a_reason_to_drop_the_incident(client):
+    for _ in range(2):  # without a usable webhook id, the incident's run id still deduplicates
+        r = _post(client, tutorial("LONGWH"), headers=headers_for({**AUTH, "X-Webhook-Id": "w" * 500}))
+        assert r.status_code == 202, r.text
+    assert [(row["dag_run_id"], row["webhook_id"]) for row in client.relay.outbox.rows()] == [("pd-LONGWH", None)]
+
+
 def test_unknown_path_is_404(client):
     _, method, path, headers, body, status = UNKNOWN_PATH
     assert client.request(method, path, content=body, headers=headers_for(headers)).status_code == status

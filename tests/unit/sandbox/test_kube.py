@@ -220,3 +220,38 @@ def test_stop_ends_open_watches_quickly():
     t0 = time.monotonic()
     api.stop()
     assert done.wait(5) and time.monotonic() - t0 < 5
+
+
+def test_invalid_changes_are_refused_422_in_the_api_servers_status_shape(k):
+    """What the real API server's validation refuses, the sandbox refuses the same way (and stores nothing)."""
+    before = k.json("get", "deployment", "api")
+    cases = [
+        (["patch", "deployment", "api", "-p", '{"spec":{"replicas":-1}}'], "spec.replicas", "FieldValueInvalid"),
+        (["patch", "deployment", "api", "--type=json", "-p",
+          '[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":""}]'],
+         "spec.template.spec.containers[0].image", "FieldValueRequired"),
+        (["patch", "deployment", "api", "--type=json", "-p",
+          '[{"op":"add","path":"/spec/template/spec/containers/0/resources","value":{"limits":{"memory":"512Mx"}}}]'],
+         "spec.template.spec.containers[0].resources.limits[memory]", "FieldValueInvalid"),
+    ]
+    for args, field, reason in cases:
+        r = k.run(*args, "-o", "json", check=False)
+        assert r.returncode != 0 and "is invalid" in r.stderr, (args, r.stderr)
+        assert field in r.stderr, (args, r.stderr)
+    # the Status itself, as client-go reads it
+    token = k.api.token
+    with httpx.Client(verify=False, headers={"Authorization": f"Bearer {token}"}) as c:
+        r = c.patch(f"{k.api.url}/apis/apps/v1/namespaces/production/deployments/api", json={"spec": {"replicas": -1}},
+                    headers={"Content-Type": "application/merge-patch+json"})
+        scale = c.patch(f"{k.api.url}/apis/apps/v1/namespaces/production/deployments/api/scale",
+                        json={"spec": {"replicas": -3}}, headers={"Content-Type": "application/merge-patch+json"})
+    assert scale.status_code == 422 and scale.json()["details"]["causes"][0]["field"] == "spec.replicas"
+    body = r.json()
+    assert r.status_code == 422 and body["kind"] == "Status" and body["reason"] == "Invalid" and body["code"] == 422
+    assert body["message"] == ('Deployment.apps "api" is invalid: spec.replicas: Invalid value: -1: '
+                               "must be greater than or equal to 0")
+    assert body["details"] == {"name": "api", "group": "apps", "kind": "Deployment", "causes": [
+        {"reason": "FieldValueInvalid", "message": "Invalid value: -1: must be greater than or equal to 0",
+         "field": "spec.replicas"}]}
+    after = k.json("get", "deployment", "api")
+    assert after["spec"] == before["spec"] and [a.action for a in k.api.actions] == []

@@ -24,8 +24,10 @@ def test_sandbox_env_points_clients_at_the_stand_ins(tmp_path):
         slack = json.loads(env["AIRFLOW_CONN_SLACK_DEFAULT"])
         WebClient(token=slack["password"], base_url=slack["extra"]["base_url"]).chat_postMessage(channel="#incidents", text="hi")
         assert sb.slack.messages("#incidents")[0]["text"] == "hi"
-        pd = httpx.get(f"{env['AOF_PAGERDUTY_BASE_URL']}/incidents",
-                       headers={"Authorization": f"Token token={env['AOF_SANDBOX_PAGERDUTY_API_KEY']}"}).json()
+        pd = httpx.get(f"{env['AOF_PAGERDUTY_API_URL']}/incidents",
+                       headers={"Authorization": f"Token token={env['AOF_SANDBOX_PAGERDUTY_API_KEY']}",
+                                "Accept": "application/vnd.pagerduty+json;version=2",
+                                "Content-Type": "application/json"}).json()
         assert [i["id"] for i in pd["incidents"]] == ["TEST001", "TEST002"]
         if shutil.which("kubectl"):
             r = subprocess.run(["kubectl", "get", "sts", "postgres", "-o", "name"], capture_output=True, text=True, timeout=60,

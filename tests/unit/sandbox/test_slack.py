@@ -48,15 +48,22 @@ def test_post_then_history_shows_reactions_and_thread(srv):
 
 def test_history_newest_first_with_latest_and_paging(srv):
     c = client(srv)
+    cid = channel_id_for("incidents")
     ts = [c.chat_postMessage(channel="#incidents", text=f"m{i}")["ts"] for i in range(5)]
-    page = c.conversations_history(channel="#incidents", limit=2)
+    page = c.conversations_history(channel=cid, limit=2)
     assert [m["text"] for m in page["messages"]] == ["m4", "m3"] and page["has_more"]
-    nxt = c.conversations_history(channel="#incidents", limit=2, cursor=page["response_metadata"]["next_cursor"])
+    nxt = c.conversations_history(channel=cid, limit=2, cursor=page["response_metadata"]["next_cursor"])
     assert [m["text"] for m in nxt["messages"]] == ["m2", "m1"]
-    assert [m["text"] for m in c.conversations_history(channel="#incidents", latest=ts[2], inclusive=True)["messages"]] == ["m2", "m1", "m0"]
+    assert [m["text"] for m in c.conversations_history(channel=cid, latest=ts[2], inclusive=True)["messages"]] == ["m2", "m1", "m0"]
 
 
-def test_update_permalink_users_groups_channels(srv):
+def test_update_permalink_users_groups_channels():
+    with SlackWebAPI(scopes=("chat:write", "channels:history", "channels:read", "reactions:write", "users:read",
+                             "usergroups:read")) as srv:
+        _update_permalink_users_groups_channels(srv)
+
+
+def _update_permalink_users_groups_channels(srv):
     c = client(srv)
     p = c.chat_postMessage(channel="#incidents", text="waiting")
     up = c.chat_update(channel=p["channel"], ts=p["ts"], text="approved by <@U_ONCALL>")
@@ -81,7 +88,7 @@ def test_update_permalink_users_groups_channels(srv):
 def test_get_requests_work_too(srv):
     c = client(srv)
     c.chat_postMessage(channel="#incidents", text="x")
-    r = c.api_call("conversations.history", http_verb="GET", params={"channel": "#incidents"})
+    r = c.api_call("conversations.history", http_verb="GET", params={"channel": channel_id_for("incidents")})
     assert r["messages"][0]["text"] == "x"
 
 
@@ -94,17 +101,17 @@ def test_other_tokens_are_rejected(srv):
 
 def test_rate_limit_answers_429_with_retry_after():
     with SlackWebAPI(rate_limits={"conversations.history": 2}, rate_window_seconds=1.5) as srv:
-        c = client(srv)
-        c.conversations_history(channel="#incidents")
-        c.conversations_history(channel="#incidents")
+        c, cid = client(srv), channel_id_for("incidents")
+        c.conversations_history(channel=cid)
+        c.conversations_history(channel=cid)
         with pytest.raises(SlackApiError) as e:
-            c.conversations_history(channel="#incidents")
+            c.conversations_history(channel=cid)
         assert e.value.response.status_code == 429
         assert e.value.response["error"] == "ratelimited"
         assert int(e.value.response.headers["Retry-After"]) >= 1
         c.chat_postMessage(channel="#incidents", text="other methods are not limited")
         time.sleep(1.6)
-        c.conversations_history(channel="#incidents")  # the window has moved on
+        c.conversations_history(channel=cid)  # the window has moved on
 
 
 def test_slack_hook_from_connection_env(srv, monkeypatch):
@@ -145,3 +152,52 @@ def test_stop_is_clean_with_open_keepalive_connection():
     assert time.monotonic() - t0 < 2
     with pytest.raises(OSError):
         urllib.request.urlopen(url, timeout=1)
+
+
+def _error(call) -> dict:
+    with pytest.raises(SlackApiError) as e:
+        call()
+    return e.value.response.data
+
+
+def test_channels_must_exist_and_only_posting_takes_a_name(srv):
+    c = client(srv)
+    assert _error(lambda: c.chat_postMessage(channel="#no-such-channel", text="x"))["error"] == "channel_not_found"
+    assert "no-such-channel" not in srv.channel_names()  # posting creates nothing
+    c.chat_postMessage(channel="#incidents", text="x")
+    assert _error(lambda: c.conversations_history(channel="#incidents"))["error"] == "channel_not_found"
+    assert _error(lambda: c.reactions_get(channel="incidents", timestamp="1.0"))["error"] == "channel_not_found"
+    assert c.conversations_history(channel=channel_id_for("incidents"))["messages"][0]["text"] == "x"
+
+
+def test_a_token_without_the_methods_scope_gets_missing_scope_with_needed_and_provided():
+    with SlackWebAPI(scopes=("chat:write",), private_channels=("sre-private",)) as srv:
+        c = client(srv)
+        err = _error(lambda: c.usergroups_users_list(usergroup="S_ONCALL"))
+        assert err == {"ok": False, "error": "missing_scope", "needed": "usergroups:read", "provided": "chat:write"}
+        assert _error(lambda: c.conversations_history(channel=channel_id_for("incidents")))["needed"] == "channels:history"
+    with SlackWebAPI(scopes=("chat:write", "channels:history"), private_channels=("sre-private",)) as srv:
+        c = client(srv)
+        c.conversations_history(channel=channel_id_for("incidents"))
+        assert _error(lambda: c.conversations_history(channel=channel_id_for("sre-private")))["needed"] == "groups:history"
+        p = c.chat_postMessage(channel="#sre-private", text="x")
+        assert c.chat_getPermalink(channel=p["channel"], message_ts=p["ts"])["ok"]
+
+
+def test_block_kit_limits_are_enforced_like_slack():
+    with SlackWebAPI() as srv:
+        c = client(srv)
+        section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+        c.chat_postMessage(channel="#incidents", text="ok", blocks=[section] * 50)
+        err = _error(lambda: c.chat_postMessage(channel="#incidents", text="x", blocks=[section] * 51))
+        assert err["error"] == "invalid_blocks" and "must be less than 51 items [json-pointer:/blocks]" in err["errors"]
+        long = {"type": "section", "text": {"type": "mrkdwn", "text": "y" * 3001}}
+        err = _error(lambda: c.chat_postMessage(channel="#incidents", text="x", blocks=[long]))
+        assert err["errors"] == ["must be less than 3001 characters [json-pointer:/blocks/0/text/text]"]
+        button = {"type": "actions", "elements": [{"type": "button", "action_id": "a", "value": "v",
+                                                   "text": {"type": "plain_text", "text": "b" * 76}}]}
+        assert _error(lambda: c.chat_postMessage(channel="#incidents", text="x", blocks=[button]))["errors"] == [
+            "must be less than 76 characters [json-pointer:/blocks/0/elements/0/text/text]"]
+        r = c.chat_postMessage(channel="#incidents", text="z" * 40_500)
+        assert r["response_metadata"]["warnings"] == ["message_truncated"]
+        assert len(srv.messages("#incidents")[-1]["text"]) == 40_000
