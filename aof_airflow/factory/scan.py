@@ -36,7 +36,7 @@ class Scan:
 
 def folders() -> list[Path]:
     """The flows folder(s) (`[aof] flows_folder`, several separated by `:`) and the agents folder."""
-    raw = config.setting("flows_folder") or ""
+    raw = config.settings().flows_folder
     flows = [Path(p) for p in raw.split(os.pathsep) if p] or [config.flows_folder()]
     out: list[Path] = []
     for p in [*flows, config.agents_folder()]:
@@ -58,7 +58,7 @@ def _digest(files: list[Path]) -> str:
 
 
 def cache_dir() -> Path:
-    d = config.setting("cache_folder")
+    d = config.settings().cache_folder
     return Path(d) if d else Path(tempfile.gettempdir()) / f"aof-airflow-cache-{os.getuid()}"
 
 

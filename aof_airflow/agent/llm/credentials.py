@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from aof_airflow.agent.masking import mask
 from aof_airflow.agent.types import ProviderError
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 
 log = logging.getLogger("aof.agent")
 ENV = {
@@ -30,7 +30,7 @@ class Credentials:
 
 
 def conn_id(provider: str) -> str:
-    return setting(f"{provider}_conn_id") or f"{provider}_default"
+    return getattr(settings(), f"{provider}_conn_id")
 
 
 def resolve(provider: str, base_url_override: str | None = None) -> Credentials:

@@ -14,7 +14,7 @@ import time
 from typing import Callable, TypeVar
 
 from aof_airflow.agent.types import AgentError, ProviderError
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 
 log = logging.getLogger("aof.agent")
 T = TypeVar("T")
@@ -24,7 +24,7 @@ MAX_DELAY = 60.0
 
 
 def base_delay() -> float:
-    return float(setting("llm_retry_base_delay", "1.0") or 1.0)
+    return settings().llm_retry_base_delay
 
 
 def call(fn: Callable[[], T], *, label: str, max_retries: int, deadline: float, timeout: float) -> T:
