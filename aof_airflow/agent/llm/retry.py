@@ -7,7 +7,6 @@ respected -- a `retry-after` beyond the deadline fails now instead of sleeping p
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import time
@@ -15,6 +14,7 @@ from typing import Callable, TypeVar
 
 from aof_airflow.agent.types import AgentError, ProviderError
 from aof_airflow.config import settings
+from aof_airflow.retry_after import retry_after_seconds
 
 log = logging.getLogger("aof.agent")
 T = TypeVar("T")
@@ -68,26 +68,9 @@ def classify(e: Exception) -> tuple[int | None, float | None, str | None]:
     if isinstance(e, (anthropic.APIStatusError, openai.APIStatusError)):
         status = e.status_code
         if status in RETRY_STATUS or status >= 500:
-            return status, _retry_after(e.response.headers), "retry"
+            return status, retry_after_seconds(e.response.headers), "retry"
         return status, None, "provider" if status in PROVIDER_STATUS else "fatal"
     return None, None, None
-
-
-def _retry_after(headers) -> float | None:
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        parsed = email.utils.parsedate_tz(raw)
-        return max(0.0, email.utils.mktime_tz(parsed) - time.time()) if parsed else None
 
 
 def _message(e: Exception) -> str:
