@@ -14,9 +14,13 @@ import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
+
+from airflow.sdk import DAG
 
 from aof_airflow import config
+from aof_airflow.spec.models import Agent, AgentFlow
+from aof_airflow.spec.problems import Problem
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = "3"
@@ -26,12 +30,12 @@ CACHE_VERSION = "3"
 class Scan:
     """What the folders hold: valid flows (with their file), agents, and the problems/warnings found."""
 
-    flows: dict[str, Any] = field(default_factory=dict)
+    flows: dict[str, AgentFlow] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # flow name -> file
     reads: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # flow -> node -> ancestors it reads
-    agents: dict[str, Any] = field(default_factory=dict)
-    problems: list[Any] = field(default_factory=list)
-    warnings: list[Any] = field(default_factory=list)
+    agents: dict[str, Agent] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def folders() -> list[Path]:
@@ -117,15 +121,14 @@ def scan(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> Scan
     return result
 
 
-def build_dags(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> dict[str, Any]:
+def build_dags(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> dict[str, DAG]:
     """{dag_id: DAG} for every valid flow; every bad file is reported as its own import error."""
     from aof_airflow.factory.builder import build_dag
     from aof_airflow.factory.errors import report_problems, report_warnings
-    from aof_airflow.spec.problems import Problem
 
     s = scan(paths, use_cache=use_cache)
     problems = list(s.problems)
-    dags: dict[str, Any] = {}
+    dags: dict[str, DAG] = {}
     for name, flow in s.flows.items():
         try:
             dags[name] = build_dag(flow, s.agents, source=s.sources[name], reads=s.reads.get(name))

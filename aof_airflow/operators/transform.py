@@ -12,12 +12,17 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
 from aof_airflow.operators.base import NodeOperator, render_or_fail
+from aof_airflow.spec.models import TransformNode
 from aof_airflow.subprocesses import SAFE_ENV, kill_group, safe_env
+
+if TYPE_CHECKING:
+    from aof_airflow.templating import TemplateContext
 
 VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SHELL_NOISE = {"PWD", "OLDPWD", "SHLVL", "_"}
@@ -68,9 +73,10 @@ def _tail(text: str) -> str:
 
 class TransformOperator(NodeOperator):
     ui_color = "#fff4d6"
+    node: TransformNode
 
-    def run(self, tctx: Any, context: Any) -> dict[str, str]:
-        from aof_airflow.templating import render_shell
+    def run(self, tctx: TemplateContext, context: Context) -> dict[str, str]:
+        from aof_airflow.templating import render_shell  # off the DAG-parse path (test_dag_shape)
 
         cfg = self.node.config
         shell = render_or_fail(self.node.id, "script", render_shell, cfg.script, tctx)

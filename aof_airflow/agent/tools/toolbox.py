@@ -22,10 +22,10 @@ from aof_airflow.agent.tools import http as http_tool
 from aof_airflow.agent.tools import idempotency, shell
 from aof_airflow.agent.tools.kubeconfig import KubeAccess, KubeConnectionError, kube_access
 from aof_airflow.agent.tools.kubectl import KubeCall, KubePolicy, check_helm, check_kubectl
-from aof_airflow.agent.tools.mcp import MCPHub, MCPServerError
+from aof_airflow.agent.tools.mcp import MCPHub, MCPServer, MCPServerError, MCPToolSpec
 from aof_airflow.agent.tools.shell import Refused
 from aof_airflow.agent.types import Action, AgentScope, ToolCall
-from aof_airflow.spec.models import Agent, HTTPTool, MCPTool, ShellTool
+from aof_airflow.spec.models import Agent, HTTPTool, MCPTool, MCPToolConfig, ShellTool
 from aof_airflow.subprocesses import safe_env
 
 log = logging.getLogger("aof.agent")
@@ -55,9 +55,9 @@ class Toolbox:
         self._shell = next((t.config for t in agent.spec.tools if isinstance(t, ShellTool)), None)
         self._http = next((t.config for t in agent.spec.tools if isinstance(t, HTTPTool)), None)
         self._policy = KubePolicy.for_agent(self._shell.allowed_verbs if self._shell else None, agent.metadata.labels)
-        self._mcp_tools: dict[str, tuple[Any, Any]] = {}  # exposed name -> (server, MCPToolSpec)
+        self._mcp_tools: dict[str, tuple[MCPServer, MCPToolSpec]] = {}  # exposed name -> (server, tool)
         self._hub: MCPHub | None = None
-        self._mcp_configs: list[Any] | None = [t.config for t in agent.spec.tools if isinstance(t, MCPTool)]
+        self._mcp_configs: list[MCPToolConfig] | None = [t.config for t in agent.spec.tools if isinstance(t, MCPTool)]
         self._kube: KubeAccess | None = None  # the cluster credentials, looked up on the first command
         self._kube_lock = threading.Lock()
         if self._http is not None and not self._http.allowed_urls:
