@@ -60,11 +60,9 @@ class IncidentProfile:
             if name not in known:
                 raise ValueError(f"{where}: metadata.annotations[{key!r}] is not an incident field; known: "
                                  f"{', '.join(ANNOTATION_PREFIX + k for k in sorted(known))}")
-            from aof_airflow.templating import TemplateError  # only a flow with a profile annotation pays for it
-
             try:
                 changes[name] = split_candidates(value)
-            except TemplateError as exc:
+            except ValueError as exc:  # TemplateError
                 raise ValueError(f"{where}: metadata.annotations[{key!r}]: {exc}") from None
         return replace(cls(), **changes)
 
@@ -74,7 +72,7 @@ class IncidentProfile:
 
 def split_candidates(value: str) -> tuple[str, ...]:
     """`"${a}, ${b:-x}"` -> ("${a}", "${b:-x}"): commas outside `${...}` separate the templates."""
-    from aof_airflow.templating import TemplateError
+    from aof_airflow.templating import TemplateError  # only a flow with a profile annotation pays for it
     from aof_airflow.templating.placeholders import Literal, segments
 
     cuts: list[int] = []
@@ -89,7 +87,7 @@ def split_candidates(value: str) -> tuple[str, ...]:
 
 
 def first_text(candidates: tuple[str, ...], tctx: TemplateContext) -> str | None:
-    from aof_airflow.templating import TemplateError, render_text
+    from aof_airflow.templating import TemplateError, render_text  # run time only, off the DAG-parse path
 
     for template in candidates:
         try:
