@@ -7,14 +7,13 @@ refused, timeout, 5xx, no token) into `AirflowUnavailable`, which its dispatcher
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 import httpx
+import jwt
 
 
 class AirflowAPIError(RuntimeError):
@@ -39,10 +38,8 @@ TRIGGER_ATTEMPTS = 4  # a 5xx is retried only for a named run: a retried create 
 def jwt_expiry(token: str) -> float:
     """The `exp` claim, read without verifying (the server verifies); unknown -> five minutes from now."""
     try:
-        payload = token.split(".")[1]
-        payload += "=" * (-len(payload) % 4)
-        return float(json.loads(base64.urlsafe_b64decode(payload))["exp"])
-    except Exception:
+        return float(jwt.decode(token, options={"verify_signature": False})["exp"])
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
         return time.time() + 300
 
 

@@ -1,4 +1,5 @@
-"""`provider:model` -> Engine, through a lazy import table (an SDK is imported only when its models are used)."""
+"""`provider:model` -> Engine, through a lazy import table: only the engine a model names is imported (measured:
+importing all three modules takes ~0.5 s, the rules engine ~0.27 s of it, which every Agent task would pay)."""
 
 from __future__ import annotations
 

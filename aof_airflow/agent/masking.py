@@ -1,7 +1,10 @@
-"""Secrets never reach a log: register them with Airflow's masker (task log + supervisor) and redact our own lines.
+"""The one masker: secrets never reach a log. Register them with Airflow's masker (task log + supervisor) and
+redact our own lines with it; node operators, the escalation notifier and the agent runtime all use this.
 
-Outside a task (plain CLI use) the same masker still works in-process; if Airflow's SDK cannot be imported we
-fall back to a local set, so redaction never silently turns off.
+Outside a task (plain CLI use, `aofctl eval`) the same masker still works in-process. Airflow is imported
+on first use, not at module import: loading it costs seconds where it is not loaded yet (the agent runtime
+runs in `aofctl` too). If it cannot be imported we fall back to a local set, so redaction never silently
+turns off.
 """
 
 from __future__ import annotations
@@ -19,17 +22,17 @@ def mask(secret: str | None, name: str | None = None) -> None:
         return
     _local.add(secret)
     try:
-        from airflow.sdk.log import mask_secret
+        from airflow.sdk.log import mask_secret  # deferred: see the module docstring
 
         mask_secret(secret, name)
-    except Exception:  # SDK unavailable: our own redact() below still covers aof.agent lines
+    except Exception:  # SDK unavailable: our own redact() below still covers our lines
         pass
 
 
 def redact(value: Any) -> Any:
     """`value` with every registered secret replaced by ***; Airflow's masker first, then ours."""
     try:
-        from airflow.sdk._shared.secrets_masker import redact as airflow_redact
+        from airflow.sdk.log import redact as airflow_redact  # deferred: see the module docstring
 
         value = airflow_redact(value)
     except Exception:

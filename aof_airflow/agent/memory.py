@@ -17,7 +17,7 @@ from sqlalchemy import Column, DateTime, Integer, String, Table, Text, select
 
 from aof_airflow import db
 from aof_airflow.agent.types import AgentResult, AgentScope
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 from aof_airflow.spec.models import Agent
 
 memory_table = Table(
@@ -89,11 +89,11 @@ def store_for(agent: Agent) -> MemoryStore | None:
         return None
     # Several workers (CeleryExecutor) cannot share a local SQLite file: `[aof] memory_backend = airflow`
     # moves every agent's memory into the metadata DB without editing the agents' YAML.
-    if mem.type == "Airflow" or (setting("memory_backend") or "").lower() == "airflow":
+    if mem.type == "Airflow" or settings().memory_backend.lower() == "airflow":
         return AirflowMemory(agent.name)
     path = Path(mem.config.path or f"{agent.name}-memory.db").expanduser()
     if not path.is_absolute():
-        path = Path(setting("memory_dir") or ".").expanduser() / path
+        path = Path(settings().memory_dir or ".").expanduser() / path
     return SQLiteMemory(path.resolve(), agent.name)
 
 

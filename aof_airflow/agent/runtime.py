@@ -13,7 +13,7 @@ import time
 
 from aof_airflow.agent import contract as contracts
 from aof_airflow.agent import memory
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 from aof_airflow.agent.engines import get_engine
 from aof_airflow.agent.masking import redact
 from aof_airflow.agent.tools.toolbox import Toolbox
@@ -62,7 +62,7 @@ def run_agent(agent: Agent, prompt: str, *, scope: AgentScope, timeout_seconds: 
 def model_chain(agent: Agent) -> list[str]:
     """The agent's model, its own fallbacks, then the operator's `[aof] fallback_models` (e.g. the rules
     diagnostician chosen on purpose for an LLM outage or a local quick start), each once."""
-    operator = [m.strip() for m in (setting("fallback_models") or "").split(",") if m.strip()]
+    operator = [m.strip() for m in settings().fallback_models.split(",") if m.strip()]
     return list(dict.fromkeys([agent.spec.model, *agent.spec.fallback_models, *operator]))
 
 

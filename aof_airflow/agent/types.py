@@ -7,7 +7,12 @@ The factory's Agent operator only ever sees `run_agent(...) -> AgentResult`; eng
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aof_airflow.spec.models import Agent
+
+if TYPE_CHECKING:  # the toolbox imports this module
+    from aof_airflow.agent.tools.toolbox import Toolbox
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,8 @@ class AgentResult:
 class Engine(Protocol):
     """One model behind an agent: `anthropic:...`, `openai:...`, `builtin:k8s-rules`."""
 
-    def run(self, agent: Any, prompt: str, *, toolbox: Any, scope: AgentScope, deadline: float) -> AgentResult:
-        """Answer `prompt` as `agent` (a spec.models.Agent), using only `toolbox`, before `deadline` (time.monotonic())."""
+    def run(self, agent: Agent, prompt: str, *, toolbox: Toolbox, scope: AgentScope, deadline: float) -> AgentResult:
+        """Answer `prompt` as `agent`, using only `toolbox`, before `deadline` (time.monotonic())."""
         ...
 
 

@@ -2,8 +2,8 @@
 
 Why: with these wired up a decision reaches the waiting trigger (via the
 task instance's XCom) within seconds,
-without waiting for the next poll. Requests are verified with Slack's signing secret (v0 HMAC-SHA256 over
-`v0:<timestamp>:<raw body>`, timestamps older than 5 minutes refused). The approver rule is applied by the
+without waiting for the next poll. Requests are verified with Slack's signing secret by slack_sdk's
+`SignatureVerifier` (v0 HMAC-SHA256 over `v0:<timestamp>:<raw body>`, timestamps older than 5 minutes refused). The approver rule is applied by the
 trigger when it reads the decision, exactly as for reactions it polls, so a click here is only a claim.
 
 The relay mounts it: `app.include_router(aof_airflow.approvals.actions.router)` (paths /slack/actions,
@@ -29,8 +29,8 @@ from aof_airflow.config import setting
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/slack", tags=["slack approvals"])
-MAX_SKEW_SECONDS = 300
 ACTION_PREFIX = "aof_approval:"
+MAX_SKEW_SECONDS = 300  # the replay window Slack documents (and SignatureVerifier uses)
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

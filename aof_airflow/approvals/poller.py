@@ -26,8 +26,10 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Iterable
 
 from aof_airflow.approvals.outcome import Decision, Ignored, pick_from_reactions, pick_from_records
+from aof_airflow.retry_after import retry_after_seconds
 
 log = logging.getLogger(__name__)
+DEFAULT_RATE_LIMIT_WAIT = 30.0  # a 429 without a readable Retry-After
 
 ClientFactory = Callable[[str], Awaitable[Any]]  # conn_id -> slack_sdk AsyncWebClient
 DecisionReader = Callable[[Any], Awaitable[list[dict]]]  # a watch's ref -> its recorded decisions
@@ -271,7 +273,8 @@ class ChannelPoller:
         except SlackApiError as exc:
             r = exc.response
             if getattr(r, "status_code", None) == 429 or _slack_error(exc) == "ratelimited":
-                raise RateLimited(_retry_after(getattr(r, "headers", {}) or {})) from exc
+                wait = retry_after_seconds(getattr(r, "headers", None))
+                raise RateLimited(max(1.0, DEFAULT_RATE_LIMIT_WAIT if wait is None else wait)) from exc
             raise
         return resp.data if hasattr(resp, "data") else resp
 
@@ -343,20 +346,6 @@ def _slack_error(exc: BaseException) -> str:
         return str(resp["error"]) if resp is not None else type(exc).__name__
     except Exception:
         return type(exc).__name__
-
-
-def _retry_after(headers: Any) -> float:
-    for k in ("Retry-After", "retry-after"):
-        try:
-            v = headers.get(k)
-        except Exception:
-            v = None
-        if v:
-            try:
-                return max(1.0, float(v if not isinstance(v, list) else v[0]))
-            except ValueError:
-                pass
-    return 30.0
 
 
 # ---------------------------------------------------------------------- the process-wide registry

@@ -16,12 +16,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from airflow.sdk import DAG, Param, TriggerRule
+from airflow.sdk import DAG, BaseOperator, Param, TriggerRule
 
 from aof_airflow.factory.registry import build_task
 from aof_airflow.factory.schedule import dag_schedule
-from aof_airflow.operators.escalation import Escalation, RunTimeoutEscalation
+from aof_airflow.operators.escalation import NodeFailureNotifier, RunTimeoutNotifier
+from aof_airflow.operators.incident import IncidentProfile
 from aof_airflow.spec.graph import ancestor_table, decided_children, topological_order
+from aof_airflow.spec.models import Agent, AgentFlow, Node
 from aof_airflow.spec.trigger_docs import bound_schedule
 from aof_airflow.spec.triggers import ScheduleConfig
 
@@ -31,7 +33,7 @@ SLACK_TIMEOUT = 120
 GRACE = 15  # seconds Airflow waits beyond a node's own timeout, so the node reports its own clean error
 
 
-def execution_timeout(node: Any) -> timedelta | None:
+def execution_timeout(node: Node) -> timedelta | None:
     cfg = node.config
     if node.type == "Agent":
         return timedelta(seconds=cfg.timeout_seconds + GRACE) if cfg.timeout_seconds else None
@@ -44,14 +46,14 @@ def execution_timeout(node: Any) -> timedelta | None:
     return None  # Conditional: no I/O; approvals: the sensor's own timeout
 
 
-def escalation_channel(flow: Any) -> str:
+def escalation_channel(flow: AgentFlow) -> str:
     for n in flow.spec.nodes:
         if n.type == "Slack" and "${" not in n.config.channel:
             return n.config.channel
     return DEFAULT_CHANNEL
 
 
-def doc_md(flow: Any, source: str | None) -> str:
+def doc_md(flow: AgentFlow, source: str | None) -> str:
     meta = flow.metadata
     lines = [f"# {meta.name}", "", meta.description or "AgentFlow run by aof-airflow.", ""]
     if source:
@@ -63,7 +65,8 @@ def doc_md(flow: Any, source: str | None) -> str:
     return "\n".join(lines)
 
 
-def dag_kwargs(flow: Any, source: str | None, schedule: ScheduleConfig | None = None) -> dict[str, Any]:
+def dag_kwargs(flow: AgentFlow, source: str | None, incident: IncidentProfile,
+               schedule: ScheduleConfig | None = None) -> dict[str, Any]:
     spec = flow.spec
     labels = flow.metadata.labels
     kw: dict[str, Any] = dict(
@@ -79,7 +82,8 @@ def dag_kwargs(flow: Any, source: str | None, schedule: ScheduleConfig | None = 
         kw["max_active_runs"] = spec.rate_limit.max_concurrent
     if spec.rate_limit.timeout_seconds:
         kw["dagrun_timeout"] = timedelta(seconds=spec.rate_limit.timeout_seconds)
-        kw["on_failure_callback"] = RunTimeoutEscalation(flow.name, escalation_channel(flow))
+        kw["on_failure_callback"] = RunTimeoutNotifier(flow_name=flow.name, channel=escalation_channel(flow),
+                                                       incident=incident)
     return kw
 
 
@@ -89,7 +93,7 @@ def trigger_params() -> dict[str, Param]:
                                        "key of the run conf is a template root.")}
 
 
-def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None,
+def build_dag(flow: AgentFlow, agents: Mapping[str, Agent], *, source: str | None = None,
               reads: Mapping[str, list[str]] | None = None, schedule: ScheduleConfig | None = None) -> DAG:
     """`reads`: the scan's {node: ancestors it reads} (computed once per YAML content); derived here when absent.
     `schedule`: a Schedule `kind: Trigger` bound to the flow (its own Schedule trigger is read from the flow)."""
@@ -97,16 +101,17 @@ def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None
     up = flow.upstream()
     anc = ancestor_table(flow)
     if reads is None:
-        from aof_airflow.spec.references import outputs_read
+        from aof_airflow.spec.references import outputs_read  # the ${...} parser: off the cached parse path
 
         reads = outputs_read(flow, anc.__getitem__)
     types = {n.id: n.type for n in flow.spec.nodes}
     transforms = {nid: [a for a in anc[nid] if types[a] == "Transform"] for nid in order}
     decides = decided_children(flow)
-    escalate = Escalation(flow.name, escalation_channel(flow))
+    incident = IncidentProfile.for_flow(flow)
+    escalate = NodeFailureNotifier(flow_name=flow.name, channel=escalation_channel(flow), incident=incident)
     owner = flow.metadata.labels.get("team", "aof")
-    tasks: dict[str, Any] = {}
-    with DAG(**dag_kwargs(flow, source, schedule)) as dag:
+    tasks: dict[str, BaseOperator] = {}
+    with DAG(**dag_kwargs(flow, source, incident, schedule)) as dag:
         for nid in order:
             node = flow.node(nid)
             kw: dict[str, Any] = dict(
@@ -125,6 +130,8 @@ def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None
             )
             if node.type == "Slack" and node.config.wait_for_reaction:
                 kw["approvers"] = flow.spec.approvers
+            if node.type == "Agent":
+                kw["incident"] = incident
             timeout = execution_timeout(node)
             if timeout is not None:
                 kw["execution_timeout"] = timeout

@@ -14,9 +14,14 @@ import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
+
+from airflow.sdk import DAG
 
 from aof_airflow import config
+from aof_airflow.spec.models import Agent, AgentFlow
+from aof_airflow.spec.problems import Problem
+from aof_airflow.spec.triggers import ScheduleConfig
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = "4"
@@ -26,18 +31,18 @@ CACHE_VERSION = "4"
 class Scan:
     """What the folders hold: valid flows (with their file), agents, and the problems/warnings found."""
 
-    flows: dict[str, Any] = field(default_factory=dict)
+    flows: dict[str, AgentFlow] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # flow name -> file
     reads: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # flow -> node -> ancestors it reads
-    agents: dict[str, Any] = field(default_factory=dict)
-    schedules: dict[str, Any] = field(default_factory=dict)  # flow -> ScheduleConfig of a `kind: Trigger` bound to it
-    problems: list[Any] = field(default_factory=list)
-    warnings: list[Any] = field(default_factory=list)
+    agents: dict[str, Agent] = field(default_factory=dict)
+    schedules: dict[str, ScheduleConfig] = field(default_factory=dict)  # flow -> a bound `kind: Trigger`'s schedule
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def folders() -> list[Path]:
     """The flows folder(s) (`[aof] flows_folder`, several separated by `:`) and the agents folder."""
-    raw = config.setting("flows_folder") or ""
+    raw = config.settings().flows_folder
     flows = [Path(p) for p in raw.split(os.pathsep) if p] or [config.flows_folder()]
     out: list[Path] = []
     for p in [*flows, config.agents_folder()]:
@@ -59,7 +64,7 @@ def _digest(files: list[Path]) -> str:
 
 
 def cache_dir() -> Path:
-    d = config.setting("cache_folder")
+    d = config.settings().cache_folder
     return Path(d) if d else Path(tempfile.gettempdir()) / f"aof-airflow-cache-{os.getuid()}"
 
 
@@ -121,15 +126,14 @@ def scan(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> Scan
     return result
 
 
-def build_dags(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> dict[str, Any]:
+def build_dags(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> dict[str, DAG]:
     """{dag_id: DAG} for every valid flow; every bad file is reported as its own import error."""
     from aof_airflow.factory.builder import build_dag
     from aof_airflow.factory.errors import report_problems, report_warnings
-    from aof_airflow.spec.problems import Problem
 
     s = scan(paths, use_cache=use_cache)
     problems = list(s.problems)
-    dags: dict[str, Any] = {}
+    dags: dict[str, DAG] = {}
     for name, flow in s.flows.items():
         try:
             dags[name] = build_dag(flow, s.agents, source=s.sources[name], reads=s.reads.get(name),

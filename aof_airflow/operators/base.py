@@ -7,42 +7,49 @@ context and condition semantics (DESIGN §4) instead of re-implementing them.
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.types import DagRunProtocol
 from airflow.sdk.bases.skipmixin import XCOM_SKIPMIXIN_KEY, XCOM_SKIPMIXIN_SKIPPED
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, DownstreamTasksSkipped
 
+from aof_airflow.agent.masking import mask
 from aof_airflow.operators.context import build_roots, flow_info, pull_outputs
+from aof_airflow.spec.models import Node
+
+if TYPE_CHECKING:
+    from aof_airflow.templating import TemplateContext
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+Decided = tuple[Node, Sequence[str]]  # a child this node decides, and the child's ancestor Transforms
 
 
-def mask(value: Any) -> None:
-    """Register a secret with Airflow's log masker (task logs show *** instead)."""
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - older SDKs
-        from airflow.sdk.execution_time.secrets_masker import mask_secret  # type: ignore[no-redef]
-    mask_secret(value)
-
-
-def template_context(dag_run: Any, flow_name: str, outputs: dict[str, Any], transforms: Sequence[str]) -> Any:
+def template_context(dag_run: DagRunProtocol, flow_name: str, outputs: dict[str, Any],
+                     transforms: Sequence[str]) -> TemplateContext:
     """The `${...}` context of a node that sees `outputs` and the exports of `transforms`, secrets masked."""
-    from aof_airflow.templating import TemplateContext
+    from aof_airflow.templating import TemplateContext  # templating stays off the DAG-parse path (test_dag_shape)
 
     flow = flow_info(flow_name, getattr(dag_run, "run_id", None), getattr(dag_run, "start_date", None))
     roots = build_roots(getattr(dag_run, "conf", None) or {}, outputs, transforms, flow)
     return TemplateContext(roots, on_secret=mask)
 
 
-def skip_reason(node: Any, tctx: Any, outputs: dict[str, Any]) -> str | None:
+def conf_context(dag_run: DagRunProtocol | None) -> TemplateContext:
+    """Only the trigger payload (no flow variables, environment or Variables): what a DAG-level callback sees."""
+    from aof_airflow.templating import TemplateContext  # templating stays off the DAG-parse path
+
+    return TemplateContext(dict(getattr(dag_run, "conf", None) or {}), environ={}, variables=None)
+
+
+def skip_reason(node: Node, tctx: TemplateContext, outputs: dict[str, Any]) -> str | None:
     """None when the node runs: it has no `conditions`, or ANY entry holds (an entry whose `from` node did not
     run is false). Otherwise why it is skipped. A condition that cannot be evaluated fails the node."""
     entries = getattr(node, "conditions", None) or []
     if not entries:
         return None
-    from aof_airflow.templating import TemplateError, evaluate_when
+    from aof_airflow.templating import TemplateError, evaluate_when  # off the DAG-parse path
 
     seen: list[str] = []
     for c in entries:
@@ -70,13 +77,13 @@ class NodeMixin:
     """
 
     flow_name: str
-    node: Any
+    node: Node
     ancestors: Sequence[str]
     transforms: Sequence[str]
-    decides: Sequence[tuple[Any, Sequence[str]]]
+    decides: Sequence[Decided]
 
-    def init_node(self, *, flow_name: str, node: Any, ancestors: Sequence[str], transforms: Sequence[str],
-                  decides: Sequence[tuple[Any, Sequence[str]]] = ()) -> None:
+    def init_node(self, *, flow_name: str, node: Node, ancestors: Sequence[str], transforms: Sequence[str],
+                  decides: Sequence[Decided] = ()) -> None:
         self.flow_name = flow_name
         self.node = node
         self.ancestors = tuple(ancestors)
@@ -86,19 +93,19 @@ class NodeMixin:
             self._can_skip_downstream = True  # serialized: a cleared child stays skipped (NotPreviouslySkippedDep)
 
     # ------------------------------------------------------------------ context
-    def node_context(self, context: Any) -> tuple[Any, dict[str, Any]]:
+    def node_context(self, context: Context) -> tuple[TemplateContext, dict[str, Any]]:
         """(TemplateContext, {ancestor: output}) for this run, secrets masked as resolved."""
         outputs = pull_outputs(context["ti"], self.ancestors)
         return template_context(context["dag_run"], self.flow_name, outputs, self.transforms), outputs
 
     # --------------------------------------------------------------- conditions
-    def check_conditions(self, tctx: Any, outputs: dict[str, Any]) -> None:
+    def check_conditions(self, tctx: TemplateContext, outputs: dict[str, Any]) -> None:
         """Run if ANY `conditions` entry holds; else skip (see skip_reason)."""
         why = skip_reason(self.node, tctx, outputs)
         if why:
             raise AirflowSkipException(why)
 
-    def skip_decided(self, context: Any, result: Any) -> None:
+    def skip_decided(self, context: Context, result: Any) -> None:
         """Skip, now, the children this node decides whose conditions are all false, as Airflow's branch
         operators do: the scheduler marks them skipped without starting a process for each, and a join waiting
         on one does not wait for its start-up. Each child's conditions are evaluated exactly as the child
@@ -127,7 +134,7 @@ class NodeMixin:
             ti.xcom_push(key=XCOM_SKIPMIXIN_KEY, value={XCOM_SKIPMIXIN_SKIPPED: skipped})
             raise DownstreamTasksSkipped(tasks=skipped)
 
-    def prepare(self, context: Any) -> Any:
+    def prepare(self, context: Context) -> TemplateContext:
         """Context, then conditions: the two steps every node takes before its own work."""
         tctx, outputs = self.node_context(context)
         self.check_conditions(tctx, outputs)
@@ -154,24 +161,24 @@ class NodeOperator(NodeMixin, BaseOperator):
     template_fields: Sequence[str] = ()
     ui_color = "#e8f0fe"
 
-    def __init__(self, *, flow_name: str, node: Any, ancestors: Sequence[str] = (), transforms: Sequence[str] = (),
-                 decides: Sequence[tuple[Any, Sequence[str]]] = (), **kwargs: Any) -> None:
+    def __init__(self, *, flow_name: str, node: Node, ancestors: Sequence[str] = (), transforms: Sequence[str] = (),
+                 decides: Sequence[Decided] = (), **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms, decides=decides)
 
-    def execute(self, context: Any) -> Any:
+    def execute(self, context: Context) -> Any:
         tctx = self.prepare(context)
         result = self.run(tctx, context)
         self.skip_decided(context, result)
         return result
 
-    def run(self, tctx: Any, context: Any) -> Any:  # pragma: no cover - abstract
+    def run(self, tctx: TemplateContext, context: Context) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-def render_or_fail(node_id: str, what: str, fn: Any, *args: Any) -> Any:
+def render_or_fail(node_id: str, what: str, fn: Callable[..., T], *args: Any) -> T:
     """Render with a message naming the node and the reference, as an error that does not retry."""
-    from aof_airflow.templating import TemplateError
+    from aof_airflow.templating import TemplateError  # off the DAG-parse path
 
     try:
         return fn(*args)

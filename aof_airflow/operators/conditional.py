@@ -6,16 +6,23 @@ with the expression, because it is the author's bug, not a quiet False.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+from airflow.sdk import Context
 
 from aof_airflow.operators.base import NodeOperator, render_or_fail
+from aof_airflow.spec.models import ConditionalNode
+
+if TYPE_CHECKING:
+    from aof_airflow.templating import TemplateContext
 
 
 class ConditionalOperator(NodeOperator):
     ui_color = "#f3e8fd"
+    node: ConditionalNode
 
-    def run(self, tctx: Any, context: Any) -> dict[str, bool] | bool:
-        from aof_airflow.templating import parse_condition
+    def run(self, tctx: TemplateContext, context: Context) -> dict[str, bool] | bool:
+        from aof_airflow.templating import parse_condition  # off the DAG-parse path (test_dag_shape)
 
         cfg = self.node.config
 

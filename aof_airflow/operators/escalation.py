@@ -1,95 +1,106 @@
-"""Failure escalation (DESIGN §4 "Failure"): a node that fails for good posts to Slack; no failure is silent.
+"""Failure escalation (DESIGN §4 "Failure") as Airflow notifiers: no failure is silent.
 
-Wired as each node task's `on_failure_callback`, which Airflow calls only once retries are used up. Chosen
-over a final ONE_FAILED task because the failed node stays the red square in the grid, the run stays
-`failed`, and the post is logged in the failed task's own log, next to the error. PagerDuty is not touched:
-the incident stays open for the human.
+`NodeFailureNotifier` is every node task's `on_failure_callback` (Airflow calls it once retries are used
+up), and works as well on any other Airflow task. Chosen over a final ONE_FAILED task because the failed
+node stays the red square in the grid, the run stays `failed`, and the post is logged in the failed
+task's own log, next to the error. `RunTimeoutNotifier` is the DAG's callback for a run that hit
+`rate_limit.timeout_seconds`. Both post one Slack message naming the flow, the node and the error through
+the Slack provider's hook, and leave the incident open for the human. No Jinja: the error text carries
+event values, so the message is built in code and escaped for Slack mrkdwn.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from airflow.sdk import BaseNotifier, Context
 
-from aof_airflow.config import setting
+from aof_airflow.agent.masking import redact
+from aof_airflow.config import settings
+from aof_airflow.operators.base import NodeMixin, conf_context
+from aof_airflow.operators.incident import Incident, IncidentProfile
+from aof_airflow.operators.slack import post_message, slack_conn_id
 
-log = logging.getLogger(__name__)
 MAX_ERROR = 1500
 
 
-def _redact(text: str) -> str:
-    try:
-        from airflow.sdk.log import redact
-
-        return str(redact(text))
-    except Exception:  # pragma: no cover - masker unavailable: still post, secrets were never in the error text
-        return text
+def slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("```", "'''")
 
 
-def incident_id(conf: Any) -> str | None:
-    try:
-        return str(conf["event"]["incident"]["id"])
-    except (KeyError, TypeError):
-        return None
+def error_text(error: object) -> str:
+    err = redact(f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error or "unknown"))
+    return err if len(err) <= MAX_ERROR else err[:MAX_ERROR] + " …[cut]"
 
 
-def escalation_text(flow: str, node: str, error: Any, run_id: str | None, attempt: Any, conf: Any) -> str:
-    err = _redact(f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error or "unknown"))
-    if len(err) > MAX_ERROR:
-        err = err[:MAX_ERROR] + " …[cut]"
-    err = err.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("```", "'''")
-    lines = [
+def incident_line(incident: Incident) -> list[str]:
+    if not incident.id:
+        return []
+    label = f"{incident.system} incident" if incident.system else "Incident"
+    return [f"*{label}*: {slack_escape(incident.id)} left open for manual handling"]
+
+
+def escalation_text(flow: str, node: str, error: object, run_id: str | None, attempt: object,
+                    incident: Incident) -> str:
+    return "\n".join([
         f"🔴 *AOF flow `{flow}` failed at node `{node}`*",
-        f"*Error*: ```{err}```",
+        f"*Error*: ```{slack_escape(error_text(error))}```",
         f"*Run*: `{run_id}` (attempt {attempt})",
-    ]
-    inc = incident_id(conf)
-    if inc:
-        lines.append(f"*PagerDuty incident*: {inc} left open for manual handling")
-    lines.append("@oncall please investigate")
-    return "\n".join(lines)
+        *incident_line(incident),
+        "@oncall please investigate",
+    ])
 
 
-class Escalation:
-    """The callable given to every node task; holds only names, so it is cheap to build at parse time."""
+class EscalationNotifier(BaseNotifier):
+    """Posts `message(context)` to the escalation channel (`[aof] escalation_channel`, else `channel`)."""
 
-    def __init__(self, flow_name: str, channel: str, conn_id: str | None = None) -> None:
+    template_fields = ()  # nothing is Jinja-rendered: see the module docstring
+
+    def __init__(self, *, flow_name: str, channel: str, slack_conn_id: str | None = None,
+                 incident: IncidentProfile | None = None) -> None:
+        super().__init__()
         self.flow_name = flow_name
         self.channel = channel
-        self.conn_id = conn_id
+        self.slack_conn_id = slack_conn_id
+        self.incident = incident or IncidentProfile()
 
-    def __call__(self, context: Any) -> None:
-        from aof_airflow.operators.slack import post_message, slack_conn_id
+    def message(self, context: Context) -> str | None:  # pragma: no cover - abstract
+        raise NotImplementedError
 
-        ti = context.get("ti")
-        dag_run = context.get("dag_run")
-        node = getattr(ti, "task_id", "?")
-        text = escalation_text(self.flow_name, node, context.get("exception"), getattr(dag_run, "run_id", None),
-                               getattr(ti, "try_number", "?"), getattr(dag_run, "conf", None))
-        channel = setting("escalation_channel") or self.channel
+    def notify(self, context: Context) -> None:
+        text = self.message(context)
+        if text is None:
+            return
+        channel = settings().escalation_channel or self.channel
         try:
-            out = post_message(slack_conn_id(self.conn_id), channel, text)
-            log.warning("escalated the failure of %s to Slack %s (ts=%s)", node, out["channel"], out["ts"])
+            out = post_message(slack_conn_id(self.slack_conn_id), channel, text)
+            self.log.warning("escalated to Slack %s (ts=%s)", out["channel"], out["ts"])
         except Exception:  # the run is failed either way; say loudly that the escalation did not go out
-            log.exception("could not post the escalation for %s to Slack %s", node, channel)
+            self.log.exception("could not post the escalation of %s to Slack %s", self.flow_name, channel)
 
 
-class RunTimeoutEscalation(Escalation):
-    """DAG-level `on_failure_callback` (run by the dag-processor). It only speaks for a run that hit
+class NodeFailureNotifier(EscalationNotifier):
+    """A task failed for good: name the node, the error and the run."""
+
+    def message(self, context: Context) -> str:
+        ti, dag_run, task = context.get("ti"), context.get("dag_run"), context.get("task")
+        try:  # an AgentFlow node resolves the profile as its templates do (flow variables included)
+            tctx = task.node_context(context)[0] if isinstance(task, NodeMixin) else conf_context(dag_run)
+        except Exception:  # the ancestors' XComs are out of reach: the trigger payload still names the incident
+            tctx = conf_context(dag_run)
+        return escalation_text(self.flow_name, getattr(ti, "task_id", "?"), context.get("exception"),
+                               getattr(dag_run, "run_id", None), getattr(ti, "try_number", "?"),
+                               self.incident.resolve(tctx))
+
+
+class RunTimeoutNotifier(EscalationNotifier):
+    """DAG-level callback (run by the dag-processor). It only speaks for a run that hit
     `rate_limit.timeout_seconds` (reason `timed_out`): a failed node has already escalated itself."""
 
-    def __call__(self, context: Any) -> None:
+    def message(self, context: Context) -> str | None:
         if context.get("reason") != "timed_out":
-            return
-        from aof_airflow.operators.slack import post_message, slack_conn_id
-
+            return None
         dag_run = context.get("dag_run")
         run_id = context.get("run_id") or getattr(dag_run, "run_id", None)
-        inc = incident_id(getattr(dag_run, "conf", None))
-        text = (f"🔴 *AOF flow `{self.flow_name}` timed out* (rate_limit.timeout_seconds); its running nodes were stopped.\n"
-                f"*Run*: `{run_id}`" + (f"\n*PagerDuty incident*: {inc} left open for manual handling" if inc else "")
-                + "\n@oncall please investigate")
-        try:
-            post_message(slack_conn_id(self.conn_id), setting("escalation_channel") or self.channel, text)
-        except Exception:
-            log.exception("could not post the run-timeout escalation of %s", self.flow_name)
+        lines = [f"🔴 *AOF flow `{self.flow_name}` timed out* (rate_limit.timeout_seconds); its running nodes "
+                 "were stopped.", f"*Run*: `{run_id}`", *incident_line(self.incident.resolve(conf_context(dag_run))),
+                 "@oncall please investigate"]
+        return "\n".join(lines)

@@ -8,20 +8,22 @@ whatever the script added or changed is the node's output.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException
 
 from aof_airflow.operators.base import NodeOperator, render_or_fail
+from aof_airflow.spec.models import TransformNode
+from aof_airflow.subprocesses import SAFE_ENV, kill_group, safe_env
 
-# Inherited from the worker so bash and the usual tools behave; nothing else (no secrets) leaks in.
-PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
+if TYPE_CHECKING:
+    from aof_airflow.templating import TemplateContext
+
 VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SHELL_NOISE = {"PWD", "OLDPWD", "SHLVL", "_"}
 MAX_LOG = 4000
@@ -45,8 +47,7 @@ def exported_variables(before: dict[str, str], after_dump: bytes) -> dict[str, s
 
 def run_script(script: str, env: dict[str, str], timeout: float) -> tuple[int, str, str, dict[str, str]]:
     """Run `script` with bash and `env`; (exit code, stdout, stderr, exported variables)."""
-    base = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
-    full_env = {**base, **env}
+    full_env = safe_env(env)
     with tempfile.TemporaryDirectory(prefix="aof-transform-") as tmp:
         script_path, dump_path = Path(tmp, "script.sh"), Path(tmp, "env.dump")
         script_path.write_text(script, encoding="utf-8")
@@ -58,7 +59,7 @@ def run_script(script: str, env: dict[str, str], timeout: float) -> tuple[int, s
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill_group(proc)
             proc.communicate()
             raise AirflowException(f"script did not finish within {timeout:g}s (killed)")
         dump = dump_path.read_bytes() if dump_path.exists() else b""
@@ -72,14 +73,15 @@ def _tail(text: str) -> str:
 
 class TransformOperator(NodeOperator):
     ui_color = "#fff4d6"
+    node: TransformNode
 
-    def run(self, tctx: Any, context: Any) -> dict[str, str]:
-        from aof_airflow.templating import render_shell
+    def run(self, tctx: TemplateContext, context: Context) -> dict[str, str]:
+        from aof_airflow.templating import render_shell  # off the DAG-parse path (test_dag_shape)
 
         cfg = self.node.config
         shell = render_or_fail(self.node.id, "script", render_shell, cfg.script, tctx)
         # Flow variables are also plain env vars (`$INCIDENT_ID` in bash works); placeholders win on a clash.
-        env = {k: v for k, v in self.flow_variables().items() if VAR_NAME.match(k) and k not in PASS_ENV}
+        env = {k: v for k, v in self.flow_variables().items() if VAR_NAME.match(k) and k not in SAFE_ENV}
         code, out, err, exported = run_script(shell.script, {**env, **shell.env}, cfg.timeout_seconds)
         if out.strip():
             self.log.info("stdout:\n%s", _tail(out))

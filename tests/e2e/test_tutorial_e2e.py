@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page
 
 from aof_lab.sandbox.scenario import load_scenario
 from aof_lab.local.demo import CREDENTIALS, FLOW, DemoSystem
+from tests.harness.browser import chromium, page  # noqa: F401  (pytest fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
@@ -97,9 +99,7 @@ def test_test001_is_auto_remediated_verified_and_resolved(system):
     assert record["incident_id"] == "TEST001" and record["result"] == "success"
 
 
-def test_test002_waits_deferred_until_an_approver_clicks_in_the_sandbox_page(system):
-    from tests.harness.browser import Browser
-
+def test_test002_waits_deferred_until_an_approver_clicks_in_the_sandbox_page(system, page: Page):
     client = system.airflow.client
     system.wait_for_run("pd-TEST002")
     deadline = time.monotonic() + SETTLE
@@ -113,12 +113,10 @@ def test_test002_waits_deferred_until_an_approver_clicks_in_the_sandbox_page(sys
     assert "Database cluster down" in approval["text"]
 
     button = f"#react-white_check_mark-{approval['ts'].replace('.', '-')}"
-    with Browser() as browser:
-        page = browser.open(system.sandbox.slack.page_url("incidents"))
-        page.wait_for(f"document.querySelector({json.dumps(button)}) !== null")
-        page.eval("document.getElementById('user').value = 'U_ONCALL'")
-        page.click(button)
-        page.wait_for("document.body.innerText.includes('U_ONCALL') || document.querySelector('.reaction') !== null")
+    page.goto(system.sandbox.slack.page_url("incidents"))
+    page.select_option("#user", "U_ONCALL")
+    page.click(button)  # waits for the button, then a real mouse click
+    page.wait_for_function("document.body.innerText.includes('U_ONCALL') || document.querySelector('.reaction') !== null")
 
     state, tasks = settle(system, "pd-TEST002")
     tasks.expect(tasks["request-approval"] == "success", 'tasks["request-approval"] == "success"')

@@ -59,3 +59,14 @@ def test_an_unnamed_run_is_not_retried_and_errors_name_the_dag():
     api = client([(500, {})] * airflow_api.TRIGGER_ATTEMPTS, [])
     with pytest.raises(AirflowAPIError, match="500"):
         api.trigger("d", {}, run_id="r1")
+
+
+def test_token_expiry_is_read_from_the_jwt_without_its_key():
+    import time
+
+    import jwt
+
+    token = jwt.encode({"sub": "admin", "exp": 4102444800}, "the-api-servers-secret-not-ours", algorithm="HS512")
+    assert airflow_api.jwt_expiry(token) == 4102444800.0
+    for unreadable in ("not-a-jwt", jwt.encode({"sub": "no exp"}, "k", algorithm="HS256")):
+        assert time.time() + 290 < airflow_api.jwt_expiry(unreadable) <= time.time() + 300

@@ -7,7 +7,6 @@ respected -- a `retry-after` beyond the deadline fails now instead of sleeping p
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import sys
@@ -15,7 +14,8 @@ import time
 from typing import Callable, TypeVar
 
 from aof_airflow.agent.types import AgentError, ProviderError
-from aof_airflow.config import setting
+from aof_airflow.config import settings
+from aof_airflow.retry_after import retry_after_seconds
 
 log = logging.getLogger("aof.agent")
 T = TypeVar("T")
@@ -25,7 +25,7 @@ MAX_DELAY = 60.0
 
 
 def base_delay() -> float:
-    return float(setting("llm_retry_base_delay", "1.0") or 1.0)
+    return settings().llm_retry_base_delay
 
 
 def call(fn: Callable[[], T], *, label: str, max_retries: int, deadline: float, timeout: float) -> T:
@@ -73,7 +73,7 @@ def classify(e: Exception) -> tuple[int | None, float | None, str | None]:
 
 def _by_status(status: int, headers, retry_after: float | None = None) -> tuple[int, float | None, str]:
     if status in RETRY_STATUS or status >= 500:
-        return status, retry_after if retry_after is not None else _retry_after(headers), "retry"
+        return status, retry_after if retry_after is not None else retry_after_seconds(headers), "retry"
     return status, None, "provider" if status in PROVIDER_STATUS else "fatal"
 
 
@@ -107,23 +107,6 @@ def _retry_info(details: list) -> float | None:
             except ValueError:
                 return None
     return None
-
-
-def _retry_after(headers) -> float | None:
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        parsed = email.utils.parsedate_tz(raw)
-        return max(0.0, email.utils.mktime_tz(parsed) - time.time()) if parsed else None
 
 
 def _message(e: Exception) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 from aof_airflow.spec.models import MCPToolConfig
 
 log = logging.getLogger("aof.agent")
@@ -157,7 +157,7 @@ class StartFailures:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or Path(tempfile.gettempdir()) / f"aof-mcp-start-failures-{os.getuid()}.json"
-        self.ttl = float(setting("mcp_retry_after_seconds") or 600)
+        self.ttl = settings().mcp_retry_after_seconds
 
     @staticmethod
     def key(config: MCPToolConfig) -> str:

@@ -17,7 +17,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aof_airflow.spec.models import ShellToolConfig
+from aof_airflow.subprocesses import kill_group, safe_env
 
 FORBIDDEN_TEXT = {
     "|": "a pipe",
@@ -44,8 +44,6 @@ LAUNCHERS = {
     "timeout", "time", "watch", "strace", "exec", "eval", "command", "builtin", "python", "python3", "perl",
     "ruby", "node", "npx", "find", "awk", "sed", "ssh", "chroot", "setsid", "stdbuf", "script",
 }
-SAFE_ENV = ("PATH", "HOME", "KUBECONFIG", "KUBECACHEDIR", "LANG", "LC_ALL", "TZ", "USER", "TMPDIR",
-            "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 TRUNCATION_MARKER = "\n...[output truncated: {dropped} more bytes not shown]"
 
@@ -125,19 +123,11 @@ def workdir(allowed_paths: list[str]) -> Path:
     return empty
 
 
-def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Only what a CLI needs to find its binary and its kubeconfig: no API keys, no tokens."""
-    env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ}
-    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
-    env.update(extra or {})
-    return env
-
-
 def run(
     argv: list[str], *, timeout: float, max_bytes: int, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> Completed:
     """Run argv (no shell) in its own process group; kill the whole group at `timeout`; keep `max_bytes` of output."""
-    env = env if env is not None else scrubbed_env()
+    env = env if env is not None else safe_env()
     exe = shutil.which(argv[0], path=env.get("PATH"))
     if exe is None:
         return Completed(argv, 127, f"{argv[0]}: command not found on PATH", False, False)
@@ -162,7 +152,7 @@ def run(
         proc.wait(timeout=max(0.01, timeout))
     except subprocess.TimeoutExpired:
         timed_out = True
-        _kill_group(proc)
+        kill_group(proc)
     reader.join(timeout=5)
     text = buf.decode("utf-8", errors="replace")
     if dropped[0]:
@@ -170,23 +160,6 @@ def run(
     if timed_out:
         text += f"\n[killed: timed out after {timeout:.0f}s]"
     return Completed(argv, None if timed_out else proc.returncode, text, bool(dropped[0]), timed_out)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group, then SIGKILL what is left: children of the tool die with it."""
-    try:
-        pgid = os.getpgid(proc.pid)
-    except ProcessLookupError:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):  # KILL the group even if the leader left on TERM
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def quote(argv: list[str]) -> str:

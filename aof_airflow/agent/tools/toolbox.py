@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,11 +20,13 @@ from typing import Any, Sequence
 from aof_airflow.agent.masking import redact
 from aof_airflow.agent.tools import http as http_tool
 from aof_airflow.agent.tools import idempotency, shell
+from aof_airflow.agent.tools.kubeconfig import KubeAccess, KubeConnectionError, kube_access
 from aof_airflow.agent.tools.kubectl import KubeCall, KubePolicy, check_helm, check_kubectl
-from aof_airflow.agent.tools.mcp import MCPHub, MCPServerError
+from aof_airflow.agent.tools.mcp import MCPHub, MCPServer, MCPServerError, MCPToolSpec
 from aof_airflow.agent.tools.shell import Refused
 from aof_airflow.agent.types import Action, AgentScope, ToolCall
-from aof_airflow.spec.models import Agent, HTTPTool, MCPTool, ShellTool
+from aof_airflow.spec.models import Agent, HTTPTool, MCPTool, MCPToolConfig, ShellTool
+from aof_airflow.subprocesses import safe_env
 
 log = logging.getLogger("aof.agent")
 SHELL = "shell"
@@ -52,9 +55,11 @@ class Toolbox:
         self._shell = next((t.config for t in agent.spec.tools if isinstance(t, ShellTool)), None)
         self._http = next((t.config for t in agent.spec.tools if isinstance(t, HTTPTool)), None)
         self._policy = KubePolicy.for_agent(self._shell.allowed_verbs if self._shell else None, agent.metadata.labels)
-        self._mcp_tools: dict[str, tuple[Any, Any]] = {}  # exposed name -> (server, MCPToolSpec)
+        self._mcp_tools: dict[str, tuple[MCPServer, MCPToolSpec]] = {}  # exposed name -> (server, tool)
         self._hub: MCPHub | None = None
-        self._mcp_configs: list[Any] | None = [t.config for t in agent.spec.tools if isinstance(t, MCPTool)]
+        self._mcp_configs: list[MCPToolConfig] | None = [t.config for t in agent.spec.tools if isinstance(t, MCPTool)]
+        self._kube: KubeAccess | None = None  # the cluster credentials, looked up on the first command
+        self._kube_lock = threading.Lock()
         if self._http is not None and not self._http.allowed_urls:
             self._note("HTTP tool not offered: no allowed_urls configured for it")
 
@@ -207,10 +212,22 @@ class Toolbox:
 
     def _execute(self, argv: list[str]) -> shell.Completed:
         assert self._shell is not None
+        try:
+            env = safe_env(self._kube_access().env if argv[0] in ("kubectl", "helm") else None)
+        except KubeConnectionError as e:
+            self._note(f"{argv[0]} not run: {e}")
+            return shell.Completed(argv, 1, f"not run, no cluster credentials: {e}", False, False)
         return shell.run(
             argv, timeout=self._timeout(self._shell.timeout_seconds), max_bytes=self._shell.max_output_chars,
-            env=shell.scrubbed_env(), cwd=shell.workdir(self._shell.allowed_paths),
+            env=env, cwd=shell.workdir(self._shell.allowed_paths),
         )
+
+    def _kube_access(self) -> KubeAccess:
+        with self._kube_lock:
+            if self._kube is None:
+                self._kube = kube_access()
+                log.info("kubectl credentials: %s", self._kube.source)
+            return self._kube
 
     def _timeout(self, configured: float) -> float:
         if self.deadline is None:
@@ -258,6 +275,9 @@ class Toolbox:
         if self._hub:
             self._hub.close()
             self._hub = None
+        if self._kube is not None:
+            self._kube.close()
+            self._kube = None
 
     def __enter__(self) -> "Toolbox":
         return self

@@ -1,4 +1,4 @@
-"""Headless Chromium renders the Incidents page (served by uvicorn on an ephemeral port): table and charts."""
+"""Headless Chromium (Playwright) renders the Incidents page (served by uvicorn on an ephemeral port): table and charts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page
+
+from tests.harness.browser import chromium, page  # noqa: F401  (pytest fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -44,21 +47,18 @@ def server(tmp_path, monkeypatch):
     t.join(10)
 
 
-def test_screenshot_shows_table_and_charts(server, tmp_path):
-    from tests.harness.browser import Browser
-
+def test_screenshot_shows_table_and_charts(server, tmp_path, page: Page):
     shot = Path(os.environ.get("AOF_SCREENSHOT_DIR", tmp_path)) / "incidents-page.png"
-    with Browser() as b:
-        page = b.open(f"{server}/?flow=incident-auto-response&days=7")
-        page.wait_for("document.querySelectorAll('#incidents tbody tr').length > 0")
-        assert page.eval("document.querySelectorAll('#incidents tbody a.run').length") == 8
-        # the charts are laid out and visible (non-zero boxes), with drawn bars and points
-        boxes = page.eval("[...document.querySelectorAll('svg.chart')].map(s => {const r = s.getBoundingClientRect();"
+    page.goto(f"{server}/?flow=incident-auto-response&days=7")
+    page.wait_for_function("document.querySelectorAll('#incidents tbody tr').length > 0")
+    assert page.locator("#incidents tbody a.run").count() == 8
+    # the charts are laid out and visible (non-zero boxes), with drawn bars and points
+    boxes = page.evaluate("[...document.querySelectorAll('svg.chart')].map(s => {const r = s.getBoundingClientRect();"
                           " return [r.width, r.height, s.querySelectorAll('rect.bar, circle.pt').length]})")
-        assert len(boxes) == 2 and all(w > 300 and h > 100 and n >= 2 for w, h, n in boxes)
-        text = page.text()
-        assert "MTTR (median, auto-resolved) per day" in text and "Auto-resolution rate per day" in text
-        assert "skipped_at_approval" in text and "INC005" in text
-        page.screenshot(shot)
+    assert len(boxes) == 2 and all(w > 300 and h > 100 and n >= 2 for w, h, n in boxes)
+    text = page.inner_text("body")
+    assert "MTTR (median, auto-resolved) per day" in text and "Auto-resolution rate per day" in text
+    assert "skipped_at_approval" in text and "INC005" in text
+    page.screenshot(path=shot)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a real, non-blank render

@@ -177,10 +177,15 @@ def test_env_is_scrubbed(canary_bin, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-should-never-reach-a-tool")
     monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql://secret")
     monkeypatch.setenv("KUBECONFIG", "/tmp/kubeconfig")
+    monkeypatch.delenv("AIRFLOW_CONN_KUBERNETES_DEFAULT", raising=False)
     canary_bin.add("showenv", "/usr/bin/env")
-    box = Toolbox(make_agent(tools=[shell_tool("showenv")]), SCOPE)
+    canary_bin.add("kubectl", "/usr/bin/env")
+    box = Toolbox(make_agent(tools=[shell_tool("showenv", "kubectl")]), SCOPE)
     out = box.shell("showenv").output
-    assert "KUBECONFIG=/tmp/kubeconfig" in out
+    assert "PATH=" in out and "KUBECONFIG" not in out  # cluster credentials go to kubectl and helm only
+    assert "sk-should-never" not in out and "SQL_ALCHEMY" not in out and "ANTHROPIC" not in out
+    out = box.shell("kubectl get pods").output
+    assert "KUBECONFIG=/tmp/kubeconfig" in out  # no kubernetes_default Connection: the worker's KUBECONFIG
     assert "sk-should-never" not in out and "SQL_ALCHEMY" not in out and "ANTHROPIC" not in out
 
 

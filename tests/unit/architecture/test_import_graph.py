@@ -14,8 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 PRODUCT = ROOT / "aof_airflow"
 
-# Modules every part may use: settings, our own database, the one Airflow REST client.
-FOUNDATION = {"aof_airflow", "config", "db", "airflow_rest", "celery_config"}
+# Modules every part may use: settings, our own database, the one Airflow REST client, how child processes
+# run (safe env, process-group kill), the one Retry-After parser.
+FOUNDATION = {"aof_airflow", "config", "db", "airflow_rest", "celery_config", "subprocesses", "retry_after"}
 PARTS = {"spec", "templating", "factory", "operators", "agent", "approvals", "relay", "incidents", "cli", "plugin",
          "services"}
 

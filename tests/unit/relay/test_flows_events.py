@@ -1,5 +1,5 @@
-"""A trigger's `events` decide which event types start a run; the config is read by field name, so a newer
-trigger model (a PagerDuty trigger with `events:`) or a plain mapping serves as well as WebhookConfig."""
+"""A trigger's `events` decide which event types start a run (exact names or patterns); a flow without a relay
+trigger gets no route."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from aof_airflow.relay.flows import Route, build_routes
 from aof_airflow.relay.normalize import normalize
-from aof_airflow.spec.models import WebhookConfig
+from aof_airflow.spec.triggers import PagerDutyConfig, PagerDutyTrigger, ScheduleTrigger, WebhookConfig
 
 
 def _flow(name: str, trigger) -> SimpleNamespace:
@@ -21,17 +21,16 @@ def test_webhook_config_defaults_to_incident_triggered():
     assert not r.starts_run("incident.acknowledged") and r.methods == ["POST"] and r.path == "/x"
 
 
-def test_events_patterns_and_a_plain_mapping_config():
-    r = Route(_flow("f", None), {"path": "pd/", "events": ["incident.triggered", "incident.responder.*"]})
+def test_events_patterns():
+    r = Route(_flow("f", None), WebhookConfig(path="/pd", events=["incident.triggered", "incident.responder.*"]))
     assert r.path == "/pd" and r.starts_run("incident.responder.added") and not r.starts_run("service.updated")
-    assert Route(_flow("f", None), {"path": "/p", "events": ["*"]}).starts_run("pagey.ping")
+    assert Route(_flow("f", None), WebhookConfig(path="/p", events=["*"])).starts_run("pagey.ping")
 
 
 def test_a_pagerduty_trigger_with_events_is_routed_and_others_are_not():
-    flows = {"a": _flow("a", SimpleNamespace(type="PagerDuty", config=SimpleNamespace(path="/pd", events=["incident.*"],
-                                                                                 methods=None, auth=None))),
-             "b": _flow("b", SimpleNamespace(type="Schedule", config=SimpleNamespace(cron="* * * * *"))),
-             "c": _flow("c", SimpleNamespace(type="Slack", config={"path": "/slack/x"}))}
+    flows = {"a": _flow("a", PagerDutyTrigger(type="PagerDuty", config=PagerDutyConfig(path="/pd", events=["incident.*"]))),
+             "b": _flow("b", ScheduleTrigger(type="Schedule", config={"cron": "* * * * *"})),
+             "c": _flow("c", None)}
     routes = build_routes(flows)
     assert list(routes) == ["/pd"] and routes["/pd"].starts_run("incident.acknowledged")
     assert routes["/pd"].methods == ["POST"]

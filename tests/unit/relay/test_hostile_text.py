@@ -24,6 +24,7 @@ from pydantic import TypeAdapter
 
 from aof_airflow.operators.escalation import escalation_text
 from aof_airflow.operators.http import HttpNodeOperator
+from aof_airflow.operators.incident import IncidentProfile
 from aof_airflow.operators.mrkdwn import render_mrkdwn
 from aof_airflow.operators.slack import post_message
 from aof_airflow.operators.transform import TransformOperator
@@ -155,7 +156,8 @@ def test_hostile_text_in_every_slack_and_http_bound_field(client, slack, slack_c
 
                         sensor = SlackApprovalSensor(task_id="a", channel="#incidents", message="m")
                         check_blocks(sensor._payload(text)["blocks"])
-                esc = _timed(escalation_text, "f", "diagnose", RuntimeError(value), "r", 1, conf)
+                incident = IncidentProfile().resolve(TemplateContext(dict(conf, **exports)))
+                esc = _timed(escalation_text, "f", "diagnose", RuntimeError(value), "r", 1, incident)
                 TALLY["live links or mentions"] += _live(esc)
                 pd.add_incident(f"T{i}HOSTILE", "x")
                 _timed(_close_pagerduty, pd, f"T{i}HOSTILE", value, monkeypatch)

@@ -1,0 +1,81 @@
+"""Settings (README "Settings"): `AOF_<NAME>`, then `AIRFLOW__AOF__<NAME>`, then `[aof]` in airflow.cfg, then the
+default; typed, and a value that does not fit names the setting and the three places to fix it.
+
+Each case runs in a fresh interpreter: Airflow reads airflow.cfg once, when `airflow.configuration` is imported."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+PROBE = textwrap.dedent("""
+    import json
+    from aof_airflow.config import setting, settings
+    s = settings()
+    print(json.dumps({"channel": s.escalation_channel, "timeout": s.approval_timeout_seconds,
+                      "mount": s.relay_mount, "conn": s.slack_conn_id, "text": setting("approval_timeout_seconds"),
+                      "undeclared": setting("some_future_setting"),
+                      "secret": setting("slack_signing_secret"), "secret_repr": repr(s.slack_signing_secret)}))
+""")
+
+
+def probe(tmp_path, env: dict[str, str], cfg: str = "") -> subprocess.CompletedProcess:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    (home / "airflow.cfg").write_text(cfg)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AOF_", "AIRFLOW"))}
+    return subprocess.run([sys.executable, "-c", PROBE], env={**clean, "AIRFLOW_HOME": str(home), **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def values(out: subprocess.CompletedProcess) -> dict:
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+CFG = "[aof]\nescalation_channel = #from-cfg\napproval_timeout_seconds = 120\nrelay_mount = false\n" \
+      "some_future_setting = cfg-value\nslack_signing_secret = s3cret-from-cfg\n"
+
+
+def test_airflow_cfg_then_defaults(tmp_path):
+    v = values(probe(tmp_path, {}, CFG))
+    assert (v["channel"], v["timeout"], v["mount"], v["conn"]) == ("#from-cfg", 120.0, False, "slack_default")
+    assert v["text"] == "120.0" and v["undeclared"] == "cfg-value"
+    assert v["secret"] == "s3cret-from-cfg" and "s3cret" not in v["secret_repr"]
+
+
+def test_airflows_env_beats_the_file_and_ours_beats_both(tmp_path):
+    v = values(probe(tmp_path, {"AIRFLOW__AOF__ESCALATION_CHANNEL": "#airflow-env",
+                                "AIRFLOW__AOF__APPROVAL_TIMEOUT_SECONDS": "300"}, CFG))
+    assert (v["channel"], v["timeout"]) == ("#airflow-env", 300.0)
+    v = values(probe(tmp_path, {"AIRFLOW__AOF__ESCALATION_CHANNEL": "#airflow-env", "AOF_ESCALATION_CHANNEL": "#aof-env",
+                                "AOF_SOME_FUTURE_SETTING": "env-value"}, CFG))
+    assert (v["channel"], v["timeout"], v["undeclared"]) == ("#aof-env", 120.0, "env-value")
+
+
+def test_nothing_set_gives_the_documented_defaults(tmp_path):
+    v = values(probe(tmp_path, {}))
+    assert (v["channel"], v["timeout"], v["mount"], v["conn"], v["undeclared"]) == (None, None, True, "slack_default", None)
+
+
+@pytest.mark.parametrize("where", ["AOF_APPROVAL_TIMEOUT_SECONDS", "cfg"])
+def test_a_value_of_the_wrong_type_names_the_setting(tmp_path, where):
+    env, cfg = ({where: "ten minutes"}, "") if where != "cfg" else ({}, "[aof]\napproval_timeout_seconds = ten minutes\n")
+    out = probe(tmp_path, env, cfg)
+    assert out.returncode != 0
+    assert "setting approval_timeout_seconds = 'ten minutes'" in out.stderr
+    assert "AOF_APPROVAL_TIMEOUT_SECONDS, AIRFLOW__AOF__APPROVAL_TIMEOUT_SECONDS or [aof] approval_timeout_seconds" in out.stderr
+
+
+def test_a_changed_environment_is_seen_in_the_same_process(monkeypatch):
+    from aof_airflow.config import settings
+
+    monkeypatch.setenv("AOF_ESCALATION_CHANNEL", "#one")
+    assert settings().escalation_channel == "#one"
+    monkeypatch.setenv("AOF_ESCALATION_CHANNEL", "#two")
+    assert settings().escalation_channel == "#two"
