@@ -19,12 +19,16 @@ from typing import Any, Mapping
 from airflow.sdk import DAG, Param, TriggerRule
 
 from aof_airflow.factory.registry import build_task
+from aof_airflow.operators.base import NodeWiring
 from aof_airflow.operators.escalation import Escalation, RunTimeoutEscalation
-from aof_airflow.spec.graph import ancestor_table, decided_children, topological_order
+from aof_airflow.spec.graph import ancestor_table, decided_children, effective_conditions, topological_order
+from aof_airflow.spec.nodes.wait import duration_seconds
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 DEFAULT_CHANNEL = "#incidents"
 SLACK_TIMEOUT = 120
+DEFAULT_RETRY_DELAY = 30  # seconds, a node's `retry_delay_seconds` when neither it nor spec.config.retry sets one
+JOIN_RULES = {"all": TriggerRule.ALL_SUCCESS, "any": TriggerRule.ONE_SUCCESS, "majority": TriggerRule.ALL_DONE}
 GRACE = 15  # seconds Airflow waits beyond a node's own timeout, so the node reports its own clean error
 
 
@@ -34,11 +38,62 @@ def execution_timeout(node: Any) -> timedelta | None:
         return timedelta(seconds=cfg.timeout_seconds + GRACE) if cfg.timeout_seconds else None
     if node.type == "Transform":
         return timedelta(seconds=cfg.timeout_seconds + GRACE)
+    if node.type == "Script":
+        return timedelta(seconds=cfg.script_config.timeout_seconds + GRACE)
     if node.type == "HTTP":
         return timedelta(seconds=2 * cfg.timeout_seconds + GRACE)
-    if node.type == "Slack" and not cfg.wait_for_reaction:
+    if node.type in ("Slack", "Response") and not getattr(cfg, "wait_for_reaction", False):
         return timedelta(seconds=SLACK_TIMEOUT)
-    return None  # Conditional: no I/O; approvals: the sensor's own timeout
+    return None  # Conditional, Parallel, Join, End: no I/O; approvals and Wait: deferred, bounded by their own timeout
+
+
+def with_flow_defaults(node: Any, flow: Any) -> Any:
+    """The node as its task runs it: `spec.config`'s default timeout where the node sets none, its conditional
+    connections as `conditions`, and an approval's channel (the flow's escalation channel) where it names none."""
+    cfg = flow.spec.config
+    conditions = effective_conditions(flow)[node.id]
+    update: dict[str, Any] = {"conditions": conditions} if conditions != list(node.conditions) else {}
+    config = node.config
+    target = config.script_config if node.type == "Script" else config
+    if (cfg.default_timeout_seconds and "timeout_seconds" in type(target).model_fields
+            and "timeout_seconds" not in target.model_fields_set):
+        target = target.model_copy(update={"timeout_seconds": cfg.default_timeout_seconds})
+        config = config.model_copy(update={"script_config": target}) if node.type == "Script" else target
+    if node.type in ("Approval", "HumanApproval") and config.channel is None:
+        config = config.model_copy(update={"channel": escalation_channel(flow)})
+    if config is not node.config:
+        update["config"] = config
+    return node.model_copy(update=update) if update else node
+
+
+def retry_kwargs(node: Any, flow: Any) -> dict[str, Any]:
+    """The node's `retries` / `retry_delay_seconds`, else `spec.config.retry` (AOF: max_attempts, initial_delay,
+    backoff_multiplier, max_delay); neither: the deployment's `[core] default_task_retries`."""
+    retry = flow.spec.config.retry
+    kw: dict[str, Any] = {}
+    if node.retries is not None:
+        kw["retries"] = node.retries
+    elif retry is not None:
+        kw["retries"] = retry.max_attempts
+    if node.retry_delay_seconds is not None:
+        kw["retry_delay"] = timedelta(seconds=node.retry_delay_seconds)
+    elif retry is not None:
+        kw["retry_delay"] = timedelta(seconds=duration_seconds(retry.initial_delay))
+        if retry.backoff_multiplier > 1:
+            kw["retry_exponential_backoff"] = retry.backoff_multiplier
+        if retry.max_delay:
+            kw["max_retry_delay"] = timedelta(seconds=duration_seconds(retry.max_delay))
+    else:
+        kw["retry_delay"] = timedelta(seconds=DEFAULT_RETRY_DELAY)
+    return kw
+
+
+def trigger_rule(node: Any, flow: Any, upstream: list[str]) -> str:
+    if node.id == flow.spec.config.error_handler:
+        return TriggerRule.ONE_FAILED
+    if node.type == "Join":
+        return JOIN_RULES[node.config.strategy]
+    return TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if len(upstream) > 1 else TriggerRule.ALL_SUCCESS
 
 
 def escalation_channel(flow: Any) -> str:
@@ -50,12 +105,19 @@ def escalation_channel(flow: Any) -> str:
 
 def doc_md(flow: Any, source: str | None) -> str:
     meta = flow.metadata
-    lines = [f"# {meta.name}", "", meta.description or "AgentFlow run by aof-airflow.", ""]
+    lines = [f"# {meta.name}", "", flow.description or "AgentFlow run by aof-airflow.", ""]
     if source:
         lines += [f"Source: `{source}`", ""]
+    if meta.annotations:
+        lines += ["| annotation | value |", "|---|---|"]
+        lines += [f"| `{k}` | {str(v).replace('|', '/')} |" for k, v in sorted(meta.annotations.items())]
+        lines.append("")
+    conds = effective_conditions(flow)
     lines += ["| node | type | runs when |", "|---|---|---|"]
     for n in flow.spec.nodes:
-        when = " OR ".join(f"{c.from_}: `{c.when}`" for c in n.conditions) or "upstream succeeded"
+        when = " OR ".join(f"{c.from_}: {c.text}" for c in conds[n.id]) or "upstream succeeded"
+        if n.id == flow.spec.config.error_handler:
+            when = "a node failed (error handler)"
         lines.append(f"| `{n.id}` | {n.type} | {when} |")
     return "\n".join(lines)
 
@@ -70,7 +132,7 @@ def dag_kwargs(flow: Any, source: str | None) -> dict[str, Any]:
         start_date=START,
         catchup=False,
         doc_md=doc_md(flow, source),
-        description=(flow.metadata.description or f"AgentFlow {flow.name}")[:200],
+        description=(flow.description or f"AgentFlow {flow.name}")[:200],
         tags=sorted({"aof", *(f"{k}:{v}"[:100] for k, v in labels.items())}),
     )
     if spec.rate_limit.max_concurrent:
@@ -102,10 +164,12 @@ def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None
     decides = decided_children(flow)
     escalate = Escalation(flow.name, escalation_channel(flow))
     owner = flow.metadata.labels.get("team", "aof")
+    context = flow.spec.context.as_root()
+    nodes = {nid: with_flow_defaults(flow.node(nid), flow) for nid in order}
     tasks: dict[str, Any] = {}
     with DAG(**dag_kwargs(flow, source)) as dag:
         for nid in order:
-            node = flow.node(nid)
+            node = nodes[nid]
             kw: dict[str, Any] = dict(
                 task_id=nid,
                 owner=owner,
@@ -113,14 +177,15 @@ def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None
                 node=node,
                 ancestors=reads[nid],
                 transforms=transforms[nid],
-                decides=[(flow.node(child), transforms[child]) for child in decides[nid]],
-                **({} if node.retries is None else {"retries": node.retries}),
-                retry_delay=timedelta(seconds=node.retry_delay_seconds),
-                trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if len(up[nid]) > 1 else TriggerRule.ALL_SUCCESS,
-                on_failure_callback=escalate,
+                decides=[(nodes[child], transforms[child]) for child in decides[nid]],
+                wiring=NodeWiring(context=context, previous=up[nid][0] if len(up[nid]) == 1 else None,
+                                  verbose=flow.spec.config.verbose, error_handler=nid == flow.spec.config.error_handler),
+                **retry_kwargs(node, flow),
+                trigger_rule=trigger_rule(node, flow, up[nid]),
+                on_failure_callback=None if nid == flow.spec.config.error_handler else escalate,
                 doc_md=node.description,
             )
-            if node.type == "Slack" and node.config.wait_for_reaction:
+            if node.type in ("Slack", "Approval", "HumanApproval"):
                 kw["approvers"] = flow.spec.approvers
             timeout = execution_timeout(node)
             if timeout is not None:

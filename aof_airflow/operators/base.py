@@ -7,7 +7,9 @@ context and condition semantics (DESIGN §4) instead of re-implementing them.
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.bases.skipmixin import XCOM_SKIPMIXIN_KEY, XCOM_SKIPMIXIN_SKIPPED
@@ -27,13 +29,40 @@ def mask(value: Any) -> None:
     mask_secret(value)
 
 
-def template_context(dag_run: Any, flow_name: str, outputs: dict[str, Any], transforms: Sequence[str]) -> Any:
+def template_context(dag_run: Any, flow_name: str, outputs: dict[str, Any], transforms: Sequence[str],
+                     wiring: "NodeWiring | None" = None) -> Any:
     """The `${...}` context of a node that sees `outputs` and the exports of `transforms`, secrets masked."""
     from aof_airflow.templating import TemplateContext
 
     flow = flow_info(flow_name, getattr(dag_run, "run_id", None), getattr(dag_run, "start_date", None))
     roots = build_roots(getattr(dag_run, "conf", None) or {}, outputs, transforms, flow)
+    if wiring is not None:
+        roots.update(wiring.roots(outputs))
     return TemplateContext(roots, on_secret=mask)
+
+
+@dataclass(frozen=True)
+class NodeWiring:
+    """What a node knows of its flow beyond its ancestors' outputs: `${context.*}` (spec.context), which node
+    `${previous.output}` is (its one direct upstream), and whether the flow asked for `verbose` logs."""
+
+    context: Mapping[str, Any] = field(default_factory=dict)
+    previous: str | None = None
+    verbose: bool = False
+    error_handler: bool = False  # spec.config.error_handler: runs when a node failed; the run stays failed
+
+    def roots(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"context": dict(self.context)} if self.context else {}
+        if self.previous is not None and self.previous in outputs:
+            out["previous"] = {"output": outputs[self.previous]}
+        return out
+
+    def environment(self) -> dict[str, str]:
+        """spec.context as the environment of a shell node: its `env`, and KUBECONFIG from `kubeconfig`."""
+        env = dict(self.context.get("env") or {})
+        if self.context.get("kubeconfig"):
+            env.setdefault("KUBECONFIG", os.path.expanduser(str(self.context["kubeconfig"])))
+        return env
 
 
 def skip_reason(node: Any, tctx: Any, outputs: dict[str, Any]) -> str | None:
@@ -42,7 +71,7 @@ def skip_reason(node: Any, tctx: Any, outputs: dict[str, Any]) -> str | None:
     entries = getattr(node, "conditions", None) or []
     if not entries:
         return None
-    from aof_airflow.templating import TemplateError, evaluate_when
+    from aof_airflow.templating import TemplateError, evaluate_condition
 
     seen: list[str] = []
     for c in entries:
@@ -50,13 +79,13 @@ def skip_reason(node: Any, tctx: Any, outputs: dict[str, Any]) -> str | None:
             seen.append(f"{c.from_} did not run")
             continue
         try:
-            held = evaluate_when(c.when, outputs[c.from_], from_node=c.from_, resolve_ref=tctx.resolve)
+            held = evaluate_condition(c, outputs[c.from_], resolve_ref=tctx.resolve)
         except (TemplateError, LookupError, ValueError) as exc:
-            raise AirflowFailException(f"node {node.id!r}: condition `{c.when}` from {c.from_!r}: {exc}") from exc
+            raise AirflowFailException(f"node {node.id!r}: condition {c.text} from {c.from_!r}: {exc}") from exc
         if held:
-            log.info("node %s: condition holds: from %s when %s", node.id, c.from_, c.when)
+            log.info("node %s: condition holds: from %s, %s", node.id, c.from_, c.text)
             return None
-        seen.append(f"{c.from_}: `{c.when}` is false")
+        seen.append(f"{c.from_}: {c.text} is false")
     return f"node {node.id!r} skipped, no condition holds ({'; '.join(seen)})"
 
 
@@ -76,8 +105,9 @@ class NodeMixin:
     decides: Sequence[tuple[Any, Sequence[str]]]
 
     def init_node(self, *, flow_name: str, node: Any, ancestors: Sequence[str], transforms: Sequence[str],
-                  decides: Sequence[tuple[Any, Sequence[str]]] = ()) -> None:
+                  decides: Sequence[tuple[Any, Sequence[str]]] = (), wiring: NodeWiring | None = None) -> None:
         self.flow_name = flow_name
+        self.wiring = wiring or NodeWiring()
         self.node = node
         self.ancestors = tuple(ancestors)
         self.transforms = tuple(transforms)
@@ -89,7 +119,7 @@ class NodeMixin:
     def node_context(self, context: Any) -> tuple[Any, dict[str, Any]]:
         """(TemplateContext, {ancestor: output}) for this run, secrets masked as resolved."""
         outputs = pull_outputs(context["ti"], self.ancestors)
-        return template_context(context["dag_run"], self.flow_name, outputs, self.transforms), outputs
+        return template_context(context["dag_run"], self.flow_name, outputs, self.transforms, self.wiring), outputs
 
     # --------------------------------------------------------------- conditions
     def check_conditions(self, tctx: Any, outputs: dict[str, Any]) -> None:
@@ -113,7 +143,8 @@ class NodeMixin:
         skipped = []
         for child, transforms in self.decides:
             try:
-                why = skip_reason(child, template_context(context["dag_run"], self.flow_name, outputs, transforms), outputs)
+                why = skip_reason(child, template_context(context["dag_run"], self.flow_name, outputs, transforms,
+                                                          self.wiring), outputs)
             except AirflowFailException:
                 continue
             if why:
@@ -155,13 +186,22 @@ class NodeOperator(NodeMixin, BaseOperator):
     ui_color = "#e8f0fe"
 
     def __init__(self, *, flow_name: str, node: Any, ancestors: Sequence[str] = (), transforms: Sequence[str] = (),
-                 decides: Sequence[tuple[Any, Sequence[str]]] = (), **kwargs: Any) -> None:
+                 decides: Sequence[tuple[Any, Sequence[str]]] = (), wiring: NodeWiring | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms, decides=decides)
+        self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms, decides=decides,
+                       wiring=wiring)
 
     def execute(self, context: Any) -> Any:
         tctx = self.prepare(context)
         result = self.run(tctx, context)
+        if self.wiring.verbose:
+            self.log.info("output (spec.config.verbose): %.4000s", result)
+        if self.wiring.error_handler:
+            if result is not None:
+                context["ti"].xcom_push(key="return_value", value=result)
+            raise AirflowFailException(f"flow {self.flow_name!r}: a node failed; error handler {self.node.id!r} "
+                                       "ran, and the run stays failed")
         self.skip_decided(context, result)
         return result
 
