@@ -34,7 +34,8 @@ class ResponseOperator(NodeOperator):
         out: dict[str, Any] = {"message": text, "format": cfg.format}
         target = None
         if cfg.channel is not None:
-            target = (render_or_fail(self.node.id, "channel", render_text, cfg.channel, tctx), None)
+            thread = render_or_fail(self.node.id, "thread_ts", render_text, cfg.thread_ts, tctx) if cfg.thread_ts else None
+            target = (render_or_fail(self.node.id, "channel", render_text, cfg.channel, tctx), thread or None)
         else:
             target = reply_target(getattr(context["dag_run"], "conf", None))
         if target is None:

@@ -54,6 +54,8 @@ def templates_of(node: Any, index: int) -> Iterator[tuple[tuple, str]]:
     c = node.config
     if isinstance(node, AgentNode):
         yield base + ("input",), c.input
+        for name, value in c.context.items():
+            yield base + ("context", name), value
     elif isinstance(node, TransformNode):
         yield base + ("script",), c.script
     elif isinstance(node, ConditionalNode):
@@ -79,6 +81,8 @@ def templates_of(node: Any, index: int) -> Iterator[tuple[tuple, str]]:
     elif isinstance(node, (ApprovalNode, ResponseNode)):
         if c.channel is not None:
             yield base + ("channel",), c.channel
+        if getattr(c, "thread_ts", None) is not None:
+            yield base + ("thread_ts",), c.thread_ts
         yield base + ("message",), c.message
     elif isinstance(node, EndNode) and c.message is not None:
         yield base + ("message",), c.message

@@ -25,6 +25,8 @@ class AgentNodeConfig(Strict):
     agent: str | None = Field(default=None, min_length=1)
     inline: InlineAgent | None = None
     input: str = ""
+    # AOF's "context variables to pass to the agent": each `name: template` is added to the prompt
+    context: dict[str, str] = Field(default_factory=dict)
     timeout_seconds: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT)
 
     @model_validator(mode="after")

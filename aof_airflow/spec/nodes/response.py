@@ -14,6 +14,7 @@ class ResponseNodeConfig(Strict):
     message: str = Field(min_length=1)
     format: Literal["text", "markdown"] = "markdown"
     channel: str | None = Field(default=None, min_length=1)  # post here instead of the trigger's channel
+    thread_ts: str | None = Field(default=None, min_length=1)  # reply in this thread (AOF's Slack field)
     connection_id: str | None = None
 
 
