@@ -38,6 +38,8 @@ def template_context(dag_run: Any, flow_name: str, outputs: dict[str, Any], tran
     roots = build_roots(getattr(dag_run, "conf", None) or {}, outputs, transforms, flow)
     if wiring is not None:
         roots.update(wiring.roots(outputs))
+        for name, value in (wiring.context.get("env") or {}).items():  # spec.context.env: `${NAME}` reads it too
+            roots.setdefault(name, value)
     return TemplateContext(roots, on_secret=mask)
 
 
