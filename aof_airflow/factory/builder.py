@@ -13,6 +13,7 @@ Semantics carried by the DAG shape (visible in the Airflow graph and the seriali
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
@@ -47,11 +48,11 @@ def execution_timeout(node: Any) -> timedelta | None:
     return None  # Conditional, Parallel, Join, End: no I/O; approvals and Wait: deferred, bounded by their own timeout
 
 
-def with_flow_defaults(node: Any, flow: Any) -> Any:
+def with_flow_defaults(node: Any, flow: Any, conditions: list[Any]) -> Any:
     """The node as its task runs it: `spec.config`'s default timeout where the node sets none, its conditional
-    connections as `conditions`, and an approval's channel (the flow's escalation channel) where it names none."""
+    connections as `conditions` (`effective_conditions`), and an approval's channel (the flow's escalation
+    channel) where it names none."""
     cfg = flow.spec.config
-    conditions = effective_conditions(flow)[node.id]
     update: dict[str, Any] = {"conditions": conditions} if conditions != list(node.conditions) else {}
     config = node.config
     target = config.script_config if node.type == "Script" else config
@@ -149,9 +150,22 @@ def trigger_params() -> dict[str, Param]:
                                        "key of the run conf is a template root.")}
 
 
-def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None,
-              reads: Mapping[str, list[str]] | None = None) -> DAG:
-    """`reads`: the scan's {node: ancestors it reads} (computed once per YAML content); derived here when absent."""
+@dataclass(frozen=True)
+class FlowPlan:
+    """Everything the DAG of a flow is built from that depends only on the YAML: computed once per content by the
+    scan and kept in its disk cache, so a task's re-parse constructs operators and nothing else."""
+
+    order: list[str]
+    upstream: dict[str, list[str]]
+    nodes: dict[str, Any]  # node id -> the node as its task runs it (with_flow_defaults)
+    reads: dict[str, list[str]]
+    transforms: dict[str, list[str]]
+    decides: dict[str, list[str]]
+    dag_kwargs: dict[str, Any]  # without the callbacks (objects built per parse)
+    task_kwargs: dict[str, dict[str, Any]]
+
+
+def plan_flow(flow: Any, source: str | None = None, reads: Mapping[str, list[str]] | None = None) -> FlowPlan:
     order = topological_order(flow)
     up = flow.upstream()
     anc = ancestor_table(flow)
@@ -160,39 +174,56 @@ def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None
 
         reads = outputs_read(flow, anc.__getitem__)
     types = {n.id: n.type for n in flow.spec.nodes}
-    transforms = {nid: [a for a in anc[nid] if types[a] == "Transform"] for nid in order}
-    decides = decided_children(flow)
-    escalate = Escalation(flow.name, escalation_channel(flow))
+    conds = effective_conditions(flow)
+    nodes = {nid: with_flow_defaults(flow.node(nid), flow, conds[nid]) for nid in order}
     owner = flow.metadata.labels.get("team", "aof")
     context = flow.spec.context.as_root()
-    nodes = {nid: with_flow_defaults(flow.node(nid), flow) for nid in order}
+    cfg = flow.spec.config
+    task_kwargs: dict[str, dict[str, Any]] = {}
+    for nid in order:
+        node = nodes[nid]
+        kw: dict[str, Any] = dict(
+            owner=owner,
+            wiring=NodeWiring(context=context, previous=up[nid][0] if len(up[nid]) == 1 else None,
+                              verbose=cfg.verbose, error_handler=nid == cfg.error_handler),
+            **retry_kwargs(node, flow),
+            trigger_rule=trigger_rule(node, flow, up[nid]),
+            doc_md=node.description,
+        )
+        if node.type in ("Slack", "Approval", "HumanApproval"):
+            kw["approvers"] = flow.spec.approvers
+        timeout = execution_timeout(node)
+        if timeout is not None:
+            kw["execution_timeout"] = timeout
+        task_kwargs[nid] = kw
+    kwargs = dag_kwargs(flow, source)
+    kwargs.pop("on_failure_callback", None)
+    return FlowPlan(order=order, upstream=up, nodes=nodes, reads=dict(reads),
+                    transforms={nid: [a for a in anc[nid] if types[a] == "Transform"] for nid in order},
+                    decides=decided_children(flow), dag_kwargs=kwargs, task_kwargs=task_kwargs)
+
+
+def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None,
+              reads: Mapping[str, list[str]] | None = None, plan: FlowPlan | None = None) -> DAG:
+    """`plan`: the scan's FlowPlan of this flow (computed once per YAML content); derived here when absent."""
+    plan = plan or plan_flow(flow, source, reads)
+    channel = escalation_channel(flow)
+    escalate = Escalation(flow.name, channel)
+    kwargs = dict(plan.dag_kwargs)
+    if flow.spec.rate_limit.timeout_seconds:
+        kwargs["on_failure_callback"] = RunTimeoutEscalation(flow.name, channel)
+    handler = flow.spec.config.error_handler
     tasks: dict[str, Any] = {}
-    with DAG(**dag_kwargs(flow, source)) as dag:
-        for nid in order:
-            node = nodes[nid]
-            kw: dict[str, Any] = dict(
-                task_id=nid,
-                owner=owner,
-                flow_name=flow.name,
-                node=node,
-                ancestors=reads[nid],
-                transforms=transforms[nid],
-                decides=[(nodes[child], transforms[child]) for child in decides[nid]],
-                wiring=NodeWiring(context=context, previous=up[nid][0] if len(up[nid]) == 1 else None,
-                                  verbose=flow.spec.config.verbose, error_handler=nid == flow.spec.config.error_handler),
-                **retry_kwargs(node, flow),
-                trigger_rule=trigger_rule(node, flow, up[nid]),
-                on_failure_callback=None if nid == flow.spec.config.error_handler else escalate,
-                doc_md=node.description,
-            )
-            if node.type in ("Slack", "Approval", "HumanApproval"):
-                kw["approvers"] = flow.spec.approvers
-            timeout = execution_timeout(node)
-            if timeout is not None:
-                kw["execution_timeout"] = timeout
+    with DAG(**kwargs) as dag:
+        for nid in plan.order:
+            node = plan.nodes[nid]
+            kw = dict(plan.task_kwargs[nid], task_id=nid, flow_name=flow.name, node=node, ancestors=plan.reads[nid],
+                      transforms=plan.transforms[nid],
+                      decides=[(plan.nodes[c], plan.transforms[c]) for c in plan.decides[nid]],
+                      on_failure_callback=None if nid == handler else escalate)
             tasks[nid] = build_task(node, kw, agents)
-        for nid in order:
-            for u in up[nid]:
+        for nid in plan.order:
+            for u in plan.upstream[nid]:
                 tasks[u] >> tasks[nid]
     # Params for the trigger form / REST validation, set once the tasks exist: every operator constructor
     # deep-copies the DAG's params and default_args, which made parsing 200 flows several times slower.

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from aof_airflow import config
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = "3"
+CACHE_VERSION = "4"
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Scan:
 
     flows: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # flow name -> file
-    reads: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # flow -> node -> ancestors it reads
+    plans: dict[str, Any] = field(default_factory=dict)  # flow -> builder.FlowPlan (graph work done once per content)
     agents: dict[str, Any] = field(default_factory=dict)
     problems: list[Any] = field(default_factory=list)
     warnings: list[Any] = field(default_factory=list)
@@ -72,6 +72,7 @@ def _private(d: Path) -> bool:
 
 
 def _load(paths: list[Path]) -> Scan:
+    from aof_airflow.factory.builder import plan_flow
     from aof_airflow.spec.graph import ancestor_table
     from aof_airflow.spec.loader import load_paths
     from aof_airflow.spec.references import outputs_read
@@ -84,7 +85,7 @@ def _load(paths: list[Path]) -> Scan:
         if src not in bad:
             scan.flows[name] = flow
             scan.sources[name] = src
-            scan.reads[name] = outputs_read(flow, ancestor_table(flow).__getitem__)
+            scan.plans[name] = plan_flow(flow, src, outputs_read(flow, ancestor_table(flow).__getitem__))
     return scan
 
 
@@ -128,7 +129,7 @@ def build_dags(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -
     dags: dict[str, Any] = {}
     for name, flow in s.flows.items():
         try:
-            dags[name] = build_dag(flow, s.agents, source=s.sources[name], reads=s.reads.get(name))
+            dags[name] = build_dag(flow, s.agents, source=s.sources[name], plan=s.plans.get(name))
         except Exception as exc:  # one flow that cannot be built never hides the others
             log.exception("flow %s could not be built", name)
             problems.append(Problem(s.sources[name], 1, 1, f"flow {name!r} cannot be built: {type(exc).__name__}: {exc}"))

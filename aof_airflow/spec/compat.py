@@ -213,9 +213,24 @@ def _flow_spec(spec: dict[str, Any], out: list[Finding]) -> None:
                           f"a {n['type']} node's config", out)
 
 
+def _has_aof_spellings(data: dict[str, Any]) -> bool:
+    """False for a document with nothing to read differently: it is then used as it is, without a copy (a
+    folder of flows is re-read on every dag-processor pass)."""
+    if data.get("apiVersion") != API_VERSION or data.get("kind") != "AgentFlow":
+        return True
+    spec = data.get("spec")
+    if not isinstance(spec, dict):
+        return False
+    if any(isinstance(c, dict) and c.get("from") == "trigger" for c in spec.get("connections") or ()):
+        return True
+    return bool(NODE_CONFIG_IGNORED) and any(
+        isinstance(n, dict) and isinstance(n.get("config"), dict) and NODE_CONFIG_IGNORED & n["config"].keys()
+        for n in spec.get("nodes") or ())
+
+
 def normalize(data: Any) -> tuple[Any, list[Finding]]:
     """(the document in our spellings, what was read differently or refused); `data` is not changed."""
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not _has_aof_spellings(data):
         return data, []
     data = copy.deepcopy(data)
     out: list[Finding] = []

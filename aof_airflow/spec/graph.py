@@ -47,9 +47,23 @@ class Edge:
     loc: tuple  # YAML path of the `to` item (connections[i].to[j])
 
 
+_EDGES: dict[int, tuple[AgentFlow, list[Edge]]] = {}  # id(flow) -> (flow, its edges): flows are frozen
+
+
 def edges(flow: AgentFlow) -> list[Edge]:
     """Every edge between nodes: `connections` (not those from `start`, the flow's entry), each node's
     `depends_on`, a Parallel node's `branches`, and the error handler after every other node."""
+    hit = _EDGES.get(id(flow))
+    if hit is not None and hit[0] is flow:
+        return hit[1]
+    if len(_EDGES) > 4096:
+        _EDGES.clear()
+    out = _edges(flow)
+    _EDGES[id(flow)] = (flow, out)
+    return out
+
+
+def _edges(flow: AgentFlow) -> list[Edge]:
     out = [Edge(c.from_, t, ("spec", "connections", i, "to", j))
            for i, c in enumerate(flow.spec.connections) if c.from_ != START for j, t in enumerate(c.to)]
     for i, n in enumerate(flow.spec.nodes):
