@@ -88,9 +88,15 @@ class ScriptOperator(TransformOperator):
         try:
             if sc.command is not None:
                 return self._command(sc, tctx)
-            from aof_airflow.templating import render_data
+            from aof_airflow.templating import render_data, render_json
 
-            args = render_or_fail(self.node.id, "args", render_data, dict(sc.args), tctx)
+            raw = dict(sc.args)
+            text_input = sc.tool == "json" and sc.action == "parse" and isinstance(raw.get("input"), str)
+            # JSON text to parse: values are JSON-escaped where they stand, so a quote in one cannot break it
+            json_input = render_or_fail(self.node.id, "args.input", render_json, raw.pop("input"), tctx) if text_input else None
+            args = render_or_fail(self.node.id, "args", render_data, raw, tctx)
+            if text_input:
+                args["input"] = json_input
             return getattr(self, f"_{sc.tool}")(sc, args)
         except ScriptFailed as exc:
             if sc.fail_on_error:
