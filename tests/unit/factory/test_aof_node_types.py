@@ -54,3 +54,39 @@ def test_join_strategies_and_the_error_handler():
     handler = d.get_task("on-failure")
     assert handler.trigger_rule == "one_failed" and handler.upstream_task_ids == {t.task_id for t in d.tasks} - {"on-failure"}
     assert handler.wiring.error_handler and not handler.on_failure_callback
+
+
+def test_approval_and_human_approval_are_the_deferrable_slack_approval():
+    text = """\
+apiVersion: aof.dev/v1
+kind: AgentFlow
+metadata: {name: approve}
+spec:
+  approvers: [U1]
+  nodes:
+    - id: note
+      type: Slack
+      config: {channel: "#ops", message: hi}
+    - id: a
+      type: Approval
+      config: {message: "deploy?", timeout_seconds: 300}
+    - id: b
+      type: HumanApproval
+      config: {message: "really?", channel: "#prod"}
+    - id: go
+      type: End
+      conditions: [{from: b, reaction: white_check_mark}]
+  connections:
+    - {from: start, to: note}
+    - {from: note, to: a}
+    - {from: a, to: b}
+    - {from: b, to: go}
+"""
+    parsed = load_text(text, "a.yaml")
+    assert not parsed.problems, parsed.problems
+    d = build_dag(parsed.documents[0].model, {})
+    a, b = d.get_task("a"), d.get_task("b")
+    assert type(a).__name__ == type(b).__name__ == "ApprovalNodeSensor"
+    assert a.node.config.channel == "#ops" and b.node.config.channel == "#prod"  # default: the flow's channel
+    assert a.retries == 0 and list(a.approvers) == ["U1"]
+    assert [c.id for c, _ in b.decides] == ["go"]
