@@ -155,6 +155,10 @@ class FlowPlan:
     """Everything the DAG of a flow is built from that depends only on the YAML: computed once per content by the
     scan and kept in its disk cache, so a task's re-parse constructs operators and nothing else."""
 
+    name: str
+    channel: str  # where failures are escalated
+    run_timeout: bool  # rate_limit.timeout_seconds is set: the run's own timeout escalates too
+    error_handler: str | None
     order: list[str]
     upstream: dict[str, list[str]]
     nodes: dict[str, Any]  # node id -> the node as its task runs it (with_flow_defaults)
@@ -198,26 +202,30 @@ def plan_flow(flow: Any, source: str | None = None, reads: Mapping[str, list[str
         task_kwargs[nid] = kw
     kwargs = dag_kwargs(flow, source)
     kwargs.pop("on_failure_callback", None)
-    return FlowPlan(order=order, upstream=up, nodes=nodes, reads=dict(reads),
+    return FlowPlan(name=flow.name, channel=escalation_channel(flow), run_timeout=bool(flow.spec.rate_limit.timeout_seconds),
+                    error_handler=cfg.error_handler, order=order, upstream=up, nodes=nodes, reads=dict(reads),
                     transforms={nid: [a for a in anc[nid] if types[a] == "Transform"] for nid in order},
                     decides=decided_children(flow), dag_kwargs=kwargs, task_kwargs=task_kwargs)
 
 
 def build_dag(flow: Any, agents: Mapping[str, Any], *, source: str | None = None,
-              reads: Mapping[str, list[str]] | None = None, plan: FlowPlan | None = None) -> DAG:
-    """`plan`: the scan's FlowPlan of this flow (computed once per YAML content); derived here when absent."""
-    plan = plan or plan_flow(flow, source, reads)
-    channel = escalation_channel(flow)
-    escalate = Escalation(flow.name, channel)
+              reads: Mapping[str, list[str]] | None = None) -> DAG:
+    """`reads`: {node: ancestors it reads}, derived here when absent."""
+    return build_planned(plan_flow(flow, source, reads), agents)
+
+
+def build_planned(plan: FlowPlan, agents: Mapping[str, Any]) -> DAG:
+    """The DAG of a planned flow (the scan keeps plans, not flows, in its cache: less to unpickle per parse)."""
+    escalate = Escalation(plan.name, plan.channel)
     kwargs = dict(plan.dag_kwargs)
-    if flow.spec.rate_limit.timeout_seconds:
-        kwargs["on_failure_callback"] = RunTimeoutEscalation(flow.name, channel)
-    handler = flow.spec.config.error_handler
+    if plan.run_timeout:
+        kwargs["on_failure_callback"] = RunTimeoutEscalation(plan.name, plan.channel)
+    handler = plan.error_handler
     tasks: dict[str, Any] = {}
     with DAG(**kwargs) as dag:
         for nid in plan.order:
             node = plan.nodes[nid]
-            kw = dict(plan.task_kwargs[nid], task_id=nid, flow_name=flow.name, node=node, ancestors=plan.reads[nid],
+            kw = dict(plan.task_kwargs[nid], task_id=nid, flow_name=plan.name, node=node, ancestors=plan.reads[nid],
                       transforms=plan.transforms[nid],
                       decides=[(plan.nodes[c], plan.transforms[c]) for c in plan.decides[nid]],
                       on_failure_callback=None if nid == handler else escalate)

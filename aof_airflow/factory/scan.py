@@ -19,16 +19,17 @@ from typing import Any, Iterable
 from aof_airflow import config
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = "4"
+CACHE_VERSION = "5"
 
 
 @dataclass
 class Scan:
-    """What the folders hold: valid flows (with their file), agents, and the problems/warnings found."""
+    """What the folders hold: the valid flows (planned, with their file), agents, and the problems/warnings found."""
 
-    flows: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # flow name -> file
-    plans: dict[str, Any] = field(default_factory=dict)  # flow -> builder.FlowPlan (graph work done once per content)
+    # flow name -> builder.FlowPlan: what its DAG is built from (graph work done once per content); the plans,
+    # not the flow models, are what a re-parse unpickles
+    plans: dict[str, Any] = field(default_factory=dict)
     agents: dict[str, Any] = field(default_factory=dict)
     problems: list[Any] = field(default_factory=list)
     warnings: list[Any] = field(default_factory=list)
@@ -75,6 +76,7 @@ def _load(paths: list[Path]) -> Scan:
     from aof_airflow.factory.builder import plan_flow
     from aof_airflow.spec.graph import ancestor_table
     from aof_airflow.spec.loader import load_paths
+    from aof_airflow.spec.problems import Problem
     from aof_airflow.spec.references import outputs_read
 
     res = load_paths(paths)
@@ -83,9 +85,12 @@ def _load(paths: list[Path]) -> Scan:
     for name, flow in res.flows.items():
         src = str(res.source(name))
         if src not in bad:
-            scan.flows[name] = flow
             scan.sources[name] = src
-            scan.plans[name] = plan_flow(flow, src, outputs_read(flow, ancestor_table(flow).__getitem__))
+            try:
+                scan.plans[name] = plan_flow(flow, src, outputs_read(flow, ancestor_table(flow).__getitem__))
+            except Exception as exc:  # one flow that cannot be planned never hides the others
+                log.exception("flow %s could not be planned", name)
+                scan.problems.append(Problem(src, 1, 1, f"flow {name!r} cannot be built: {type(exc).__name__}: {exc}"))
     return scan
 
 
@@ -120,16 +125,16 @@ def scan(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> Scan
 
 def build_dags(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> dict[str, Any]:
     """{dag_id: DAG} for every valid flow; every bad file is reported as its own import error."""
-    from aof_airflow.factory.builder import build_dag
+    from aof_airflow.factory.builder import build_planned
     from aof_airflow.factory.errors import report_problems, report_warnings
     from aof_airflow.spec.problems import Problem
 
     s = scan(paths, use_cache=use_cache)
     problems = list(s.problems)
     dags: dict[str, Any] = {}
-    for name, flow in s.flows.items():
+    for name, plan in s.plans.items():
         try:
-            dags[name] = build_dag(flow, s.agents, source=s.sources[name], plan=s.plans.get(name))
+            dags[name] = build_planned(plan, s.agents)
         except Exception as exc:  # one flow that cannot be built never hides the others
             log.exception("flow %s could not be built", name)
             problems.append(Problem(s.sources[name], 1, 1, f"flow {name!r} cannot be built: {type(exc).__name__}: {exc}"))
