@@ -1,4 +1,4 @@
-"""Join node: where parallel branches meet. Its trigger rule carries the strategy (the factory sets it):
+"""Join node: where parallel branches meet. Its trigger rule carries the strategy (factory.builder.JOIN_RULES):
 `all` -> all_success, `any` -> one_success, `majority` -> all_done, then counted here. Its output maps each
 branch that succeeded to that branch's output."""
 
@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
 from aof_airflow.operators.base import NodeOperator
-
-TRIGGER_RULES = {"all": TriggerRule.ALL_SUCCESS, "any": TriggerRule.ONE_SUCCESS, "majority": TriggerRule.ALL_DONE}
 
 
 class JoinOperator(NodeOperator):
