@@ -13,60 +13,124 @@ Semantics carried by the DAG shape (visible in the Airflow graph and the seriali
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from airflow.sdk import DAG, BaseOperator, Param, TriggerRule
+from airflow.sdk import DAG, Param, TriggerRule
 
 from aof_airflow.factory.registry import build_task
 from aof_airflow.factory.schedule import dag_schedule
+from aof_airflow.operators.base import NodeWiring
 from aof_airflow.operators.escalation import NodeFailureNotifier, RunTimeoutNotifier
 from aof_airflow.operators.incident import IncidentProfile
-from aof_airflow.spec.graph import ancestor_table, decided_children, topological_order
-from aof_airflow.spec.models import Agent, AgentFlow, Node
+from aof_airflow.spec.graph import ancestor_table, decided_children, effective_conditions, topological_order
+from aof_airflow.spec.models import Agent, AgentFlow
+from aof_airflow.spec.nodes.wait import duration_seconds
 from aof_airflow.spec.trigger_docs import bound_schedule
 from aof_airflow.spec.triggers import ScheduleConfig
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 DEFAULT_CHANNEL = "#incidents"
 SLACK_TIMEOUT = 120
+DEFAULT_RETRY_DELAY = 30  # seconds, a node's `retry_delay_seconds` when neither it nor spec.config.retry sets one
+JOIN_RULES = {"all": TriggerRule.ALL_SUCCESS, "any": TriggerRule.ONE_SUCCESS, "majority": TriggerRule.ALL_DONE}
 GRACE = 15  # seconds Airflow waits beyond a node's own timeout, so the node reports its own clean error
 
 
-def execution_timeout(node: Node) -> timedelta | None:
+def execution_timeout(node: Any) -> timedelta | None:
     cfg = node.config
     if node.type == "Agent":
         return timedelta(seconds=cfg.timeout_seconds + GRACE) if cfg.timeout_seconds else None
     if node.type == "Transform":
         return timedelta(seconds=cfg.timeout_seconds + GRACE)
+    if node.type == "Script":
+        return timedelta(seconds=cfg.script_config.timeout_seconds + GRACE)
     if node.type == "HTTP":
         return timedelta(seconds=2 * cfg.timeout_seconds + GRACE)
-    if node.type == "Slack" and not cfg.wait_for_reaction:
+    if node.type in ("Slack", "Response") and not getattr(cfg, "wait_for_reaction", False):
         return timedelta(seconds=SLACK_TIMEOUT)
-    return None  # Conditional: no I/O; approvals: the sensor's own timeout
+    return None  # Conditional, Parallel, Join, End: no I/O; approvals and Wait: deferred, bounded by their own timeout
 
 
-def escalation_channel(flow: AgentFlow) -> str:
+def with_flow_defaults(node: Any, flow: Any, conditions: list[Any]) -> Any:
+    """The node as its task runs it: `spec.config`'s default timeout where the node sets none, its conditional
+    connections as `conditions` (`effective_conditions`), and an approval's channel (the flow's escalation
+    channel) where it names none."""
+    cfg = flow.spec.config
+    update: dict[str, Any] = {"conditions": conditions} if conditions != list(node.conditions) else {}
+    config = node.config
+    target = config.script_config if node.type == "Script" else config
+    if (cfg.default_timeout_seconds and "timeout_seconds" in type(target).model_fields
+            and "timeout_seconds" not in target.model_fields_set):
+        target = target.model_copy(update={"timeout_seconds": cfg.default_timeout_seconds})
+        config = config.model_copy(update={"script_config": target}) if node.type == "Script" else target
+    if node.type in ("Approval", "HumanApproval") and config.channel is None:
+        config = config.model_copy(update={"channel": escalation_channel(flow)})
+    if config is not node.config:
+        update["config"] = config
+    return node.model_copy(update=update) if update else node
+
+
+def retry_kwargs(node: Any, flow: Any) -> dict[str, Any]:
+    """The node's `retries` / `retry_delay_seconds`, else `spec.config.retry` (AOF: max_attempts, initial_delay,
+    backoff_multiplier, max_delay); neither: the deployment's `[core] default_task_retries`."""
+    retry = flow.spec.config.retry
+    kw: dict[str, Any] = {}
+    if node.retries is not None:
+        kw["retries"] = node.retries
+    elif retry is not None:
+        kw["retries"] = retry.max_attempts
+    if node.retry_delay_seconds is not None:
+        kw["retry_delay"] = timedelta(seconds=node.retry_delay_seconds)
+    elif retry is not None:
+        kw["retry_delay"] = timedelta(seconds=duration_seconds(retry.initial_delay))
+        if retry.backoff_multiplier > 1:
+            kw["retry_exponential_backoff"] = retry.backoff_multiplier
+        if retry.max_delay:
+            kw["max_retry_delay"] = timedelta(seconds=duration_seconds(retry.max_delay))
+    else:
+        kw["retry_delay"] = timedelta(seconds=DEFAULT_RETRY_DELAY)
+    return kw
+
+
+def trigger_rule(node: Any, flow: Any, upstream: list[str]) -> str:
+    if node.id == flow.spec.config.error_handler:
+        return TriggerRule.ONE_FAILED
+    if node.type == "Join":
+        return JOIN_RULES[node.config.strategy]
+    return TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if len(upstream) > 1 else TriggerRule.ALL_SUCCESS
+
+
+def escalation_channel(flow: Any) -> str:
     for n in flow.spec.nodes:
         if n.type == "Slack" and "${" not in n.config.channel:
             return n.config.channel
     return DEFAULT_CHANNEL
 
 
-def doc_md(flow: AgentFlow, source: str | None) -> str:
+def doc_md(flow: Any, source: str | None) -> str:
     meta = flow.metadata
-    lines = [f"# {meta.name}", "", meta.description or "AgentFlow run by aof-airflow.", ""]
+    lines = [f"# {meta.name}", "", flow.description or "AgentFlow run by aof-airflow.", ""]
     if source:
         lines += [f"Source: `{source}`", ""]
+    if meta.annotations:
+        lines += ["| annotation | value |", "|---|---|"]
+        lines += [f"| `{k}` | {str(v).replace('|', '/')} |" for k, v in sorted(meta.annotations.items())]
+        lines.append("")
+    conds = effective_conditions(flow)
     lines += ["| node | type | runs when |", "|---|---|---|"]
     for n in flow.spec.nodes:
-        when = " OR ".join(f"{c.from_}: `{c.when}`" for c in n.conditions) or "upstream succeeded"
+        when = " OR ".join(f"{c.from_}: {c.text}" for c in conds[n.id]) or "upstream succeeded"
+        if n.id == flow.spec.config.error_handler:
+            when = "a node failed (error handler)"
         lines.append(f"| `{n.id}` | {n.type} | {when} |")
     return "\n".join(lines)
 
 
-def dag_kwargs(flow: AgentFlow, source: str | None, incident: IncidentProfile,
-               schedule: ScheduleConfig | None = None) -> dict[str, Any]:
+def dag_kwargs(flow: AgentFlow, source: str | None, schedule: ScheduleConfig | None = None) -> dict[str, Any]:
+    """The DAG's own arguments; its callbacks are objects, built per parse by `build_planned`.
+    `schedule`: a Schedule `kind: Trigger` bound to the flow (its own Schedule trigger is read from the flow)."""
     spec = flow.spec
     labels = flow.metadata.labels
     kw: dict[str, Any] = dict(
@@ -75,15 +139,13 @@ def dag_kwargs(flow: AgentFlow, source: str | None, incident: IncidentProfile,
         start_date=START,
         catchup=False,
         doc_md=doc_md(flow, source),
-        description=(flow.metadata.description or f"AgentFlow {flow.name}")[:200],
+        description=(flow.description or f"AgentFlow {flow.name}")[:200],
         tags=sorted({"aof", *(f"{k}:{v}"[:100] for k, v in labels.items())}),
     )
     if spec.rate_limit.max_concurrent:
         kw["max_active_runs"] = spec.rate_limit.max_concurrent
     if spec.rate_limit.timeout_seconds:
         kw["dagrun_timeout"] = timedelta(seconds=spec.rate_limit.timeout_seconds)
-        kw["on_failure_callback"] = RunTimeoutNotifier(flow_name=flow.name, channel=escalation_channel(flow),
-                                                       incident=incident)
     return kw
 
 
@@ -93,51 +155,93 @@ def trigger_params() -> dict[str, Param]:
                                        "key of the run conf is a template root.")}
 
 
-def build_dag(flow: AgentFlow, agents: Mapping[str, Agent], *, source: str | None = None,
-              reads: Mapping[str, list[str]] | None = None, schedule: ScheduleConfig | None = None) -> DAG:
-    """`reads`: the scan's {node: ancestors it reads} (computed once per YAML content); derived here when absent.
-    `schedule`: a Schedule `kind: Trigger` bound to the flow (its own Schedule trigger is read from the flow)."""
+@dataclass(frozen=True)
+class FlowPlan:
+    """Everything the DAG of a flow is built from that depends only on the YAML: computed once per content by the
+    scan and kept in its disk cache, so a task's re-parse constructs operators and nothing else."""
+
+    name: str
+    channel: str  # where failures are escalated
+    run_timeout: bool  # rate_limit.timeout_seconds is set: the run's own timeout escalates too
+    error_handler: str | None
+    order: list[str]
+    upstream: dict[str, list[str]]
+    nodes: dict[str, Any]  # node id -> the node as its task runs it (with_flow_defaults)
+    reads: dict[str, list[str]]
+    transforms: dict[str, list[str]]
+    decides: dict[str, list[str]]
+    dag_kwargs: dict[str, Any]  # without the callbacks (objects built per parse)
+    task_kwargs: dict[str, dict[str, Any]]
+    incident: IncidentProfile  # where the flow's incident comes from (messages, the agents' scope)
+
+
+def plan_flow(flow: AgentFlow, source: str | None = None, reads: Mapping[str, list[str]] | None = None,
+              schedule: ScheduleConfig | None = None) -> FlowPlan:
     order = topological_order(flow)
     up = flow.upstream()
     anc = ancestor_table(flow)
     if reads is None:
-        from aof_airflow.spec.references import outputs_read  # the ${...} parser: off the cached parse path
+        from aof_airflow.spec.references import outputs_read
 
         reads = outputs_read(flow, anc.__getitem__)
     types = {n.id: n.type for n in flow.spec.nodes}
-    transforms = {nid: [a for a in anc[nid] if types[a] == "Transform"] for nid in order}
-    decides = decided_children(flow)
-    incident = IncidentProfile.for_flow(flow)
-    escalate = NodeFailureNotifier(flow_name=flow.name, channel=escalation_channel(flow), incident=incident)
+    conds = effective_conditions(flow)
+    nodes = {nid: with_flow_defaults(flow.node(nid), flow, conds[nid]) for nid in order}
     owner = flow.metadata.labels.get("team", "aof")
-    tasks: dict[str, BaseOperator] = {}
-    with DAG(**dag_kwargs(flow, source, incident, schedule)) as dag:
-        for nid in order:
-            node = flow.node(nid)
-            kw: dict[str, Any] = dict(
-                task_id=nid,
-                owner=owner,
-                flow_name=flow.name,
-                node=node,
-                ancestors=reads[nid],
-                transforms=transforms[nid],
-                decides=[(flow.node(child), transforms[child]) for child in decides[nid]],
-                **({} if node.retries is None else {"retries": node.retries}),
-                retry_delay=timedelta(seconds=node.retry_delay_seconds),
-                trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if len(up[nid]) > 1 else TriggerRule.ALL_SUCCESS,
-                on_failure_callback=escalate,
-                doc_md=node.description,
-            )
-            if node.type == "Slack" and node.config.wait_for_reaction:
-                kw["approvers"] = flow.spec.approvers
-            if node.type == "Agent":
-                kw["incident"] = incident
-            timeout = execution_timeout(node)
-            if timeout is not None:
-                kw["execution_timeout"] = timeout
+    context = flow.spec.context.as_root()
+    cfg = flow.spec.config
+    incident = IncidentProfile.for_flow(flow)
+    task_kwargs: dict[str, dict[str, Any]] = {}
+    for nid in order:
+        node = nodes[nid]
+        kw: dict[str, Any] = dict(
+            owner=owner,
+            wiring=NodeWiring(context=context, previous=up[nid][0] if len(up[nid]) == 1 else None,
+                              verbose=cfg.verbose, error_handler=nid == cfg.error_handler),
+            **retry_kwargs(node, flow),
+            trigger_rule=trigger_rule(node, flow, up[nid]),
+            doc_md=node.description,
+        )
+        if node.type in ("Slack", "Approval", "HumanApproval"):
+            kw["approvers"] = flow.spec.approvers
+        if node.type == "Agent":
+            kw["incident"] = incident
+        timeout = execution_timeout(node)
+        if timeout is not None:
+            kw["execution_timeout"] = timeout
+        task_kwargs[nid] = kw
+    return FlowPlan(name=flow.name, channel=escalation_channel(flow), run_timeout=bool(flow.spec.rate_limit.timeout_seconds),
+                    error_handler=cfg.error_handler, order=order, upstream=up, nodes=nodes, reads=dict(reads),
+                    transforms={nid: [a for a in anc[nid] if types[a] == "Transform"] for nid in order},
+                    decides=decided_children(flow), dag_kwargs=dag_kwargs(flow, source, schedule), task_kwargs=task_kwargs,
+                    incident=incident)
+
+
+def build_dag(flow: AgentFlow, agents: Mapping[str, Agent], *, source: str | None = None,
+              reads: Mapping[str, list[str]] | None = None, schedule: ScheduleConfig | None = None) -> DAG:
+    """`reads`: {node: ancestors it reads}, derived here when absent; `schedule`: see `dag_kwargs`."""
+    return build_planned(plan_flow(flow, source, reads, schedule), agents)
+
+
+def build_planned(plan: FlowPlan, agents: Mapping[str, Agent]) -> DAG:
+    """The DAG of a planned flow (the scan keeps plans, not flows, in its cache: less to unpickle per parse)."""
+    escalate = NodeFailureNotifier(flow_name=plan.name, channel=plan.channel, incident=plan.incident)
+    kwargs = dict(plan.dag_kwargs)
+    if plan.run_timeout:
+        kwargs["on_failure_callback"] = RunTimeoutNotifier(flow_name=plan.name, channel=plan.channel,
+                                                           incident=plan.incident)
+    handler = plan.error_handler
+    tasks: dict[str, Any] = {}
+    with DAG(**kwargs) as dag:
+        for nid in plan.order:
+            node = plan.nodes[nid]
+            kw = dict(plan.task_kwargs[nid], task_id=nid, flow_name=plan.name, node=node, ancestors=plan.reads[nid],
+                      transforms=plan.transforms[nid],
+                      decides=[(plan.nodes[c], plan.transforms[c]) for c in plan.decides[nid]],
+                      on_failure_callback=None if nid == handler else escalate)
             tasks[nid] = build_task(node, kw, agents)
-        for nid in order:
-            for u in up[nid]:
+        for nid in plan.order:
+            for u in plan.upstream[nid]:
                 tasks[u] >> tasks[nid]
     # Params for the trigger form / REST validation, set once the tasks exist: every operator constructor
     # deep-copies the DAG's params and default_args, which made parsing 200 flows several times slower.

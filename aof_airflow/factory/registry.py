@@ -1,4 +1,4 @@
-"""Node type -> the function that builds its Airflow task. One entry per AgentFlow node type."""
+"""Node type -> the function that builds its Airflow task. One line per AgentFlow node type."""
 
 from __future__ import annotations
 
@@ -9,36 +9,70 @@ from airflow.sdk import BaseOperator
 from aof_airflow.operators.agent import AgentOperator
 from aof_airflow.operators.approval import ApprovalNodeSensor
 from aof_airflow.operators.conditional import ConditionalOperator
+from aof_airflow.operators.end import EndOperator
 from aof_airflow.operators.http import HttpNodeOperator
+from aof_airflow.operators.join import JoinOperator
+from aof_airflow.operators.parallel import ParallelOperator
+from aof_airflow.operators.response import ResponseOperator
+from aof_airflow.operators.script import ScriptOperator
 from aof_airflow.operators.slack import SlackMessageOperator
 from aof_airflow.operators.transform import TransformOperator
-from aof_airflow.spec.models import Agent, Node
+from aof_airflow.operators.wait import WaitOperator
+from aof_airflow.spec.models import Agent, Node, inline_agent
 
 # builder(node, kwargs, agents) -> operator. `kwargs` holds task_id, the NodeMixin fields and BaseOperator args.
 Builder = Callable[[Node, dict[str, Any], Mapping[str, Agent]], BaseOperator]
 
 
+def plain(cls: type[BaseOperator]) -> Builder:
+    """The builder of a node type whose operator takes the node kwargs as they are (most do)."""
+
+    def build(node: Node, kw: dict[str, Any], agents: Mapping[str, Agent]) -> BaseOperator:
+        kw.pop("approvers", None)
+        return cls(**kw)
+
+    return build
+
+
 def _agent(node: Node, kw: dict[str, Any], agents: Mapping[str, Agent]) -> BaseOperator:
-    if node.config.agent not in agents:
-        raise KeyError(f"node {node.id!r} runs agent {node.config.agent!r}, which no Agent file defines "
+    cfg = node.config
+    if cfg.inline is not None:
+        agent = inline_agent(cfg.inline, kw["flow_name"])
+    elif cfg.agent in agents:
+        agent = agents[cfg.agent]
+    else:
+        raise KeyError(f"node {node.id!r} runs agent {cfg.agent!r}, which no Agent file defines "
                        f"(known: {', '.join(sorted(agents)) or 'none'})")
-    return AgentOperator(agent=agents[node.config.agent], **kw)
+    kw.pop("approvers", None)
+    return AgentOperator(agent=agent, **kw)
 
 
-def _slack(node: Node, kw: dict[str, Any], agents: Mapping[str, Agent]) -> BaseOperator:
-    approvers = kw.pop("approvers", None)  # the flow's `approvers`, for approval nodes
-    if not node.config.wait_for_reaction:
-        return SlackMessageOperator(**kw)
+def _approval(node: Node, kw: dict[str, Any], agents: Mapping[str, Agent]) -> BaseOperator:
+    approvers = kw.pop("approvers", None)  # the flow's `approvers`
     # the sensor never retries, whatever default_task_retries says: a second try would ask again
     return ApprovalNodeSensor(approvers=approvers, **{**kw, "retries": 0})
 
 
+def _slack(node: Node, kw: dict[str, Any], agents: Mapping[str, Agent]) -> BaseOperator:
+    if node.config.wait_for_reaction:
+        return _approval(node, kw, agents)
+    return plain(SlackMessageOperator)(node, kw, agents)
+
+
 REGISTRY: dict[str, Builder] = {
-    "Transform": lambda node, kw, agents: TransformOperator(**kw),
-    "Conditional": lambda node, kw, agents: ConditionalOperator(**kw),
-    "HTTP": lambda node, kw, agents: HttpNodeOperator(**kw),
+    "Transform": plain(TransformOperator),
+    "Conditional": plain(ConditionalOperator),
+    "HTTP": plain(HttpNodeOperator),
     "Agent": _agent,
     "Slack": _slack,
+    "Approval": _approval,
+    "HumanApproval": _approval,
+    "Script": plain(ScriptOperator),
+    "Wait": plain(WaitOperator),
+    "Parallel": plain(ParallelOperator),
+    "Join": plain(JoinOperator),
+    "End": plain(EndOperator),
+    "Response": plain(ResponseOperator),
 }
 
 

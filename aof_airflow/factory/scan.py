@@ -14,28 +14,30 @@ import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from airflow.sdk import DAG
 
 from aof_airflow import config
-from aof_airflow.spec.models import Agent, AgentFlow
+from aof_airflow.spec.models import Agent
 from aof_airflow.spec.problems import Problem
-from aof_airflow.spec.triggers import ScheduleConfig
+
+if TYPE_CHECKING:  # the builder imports the operators: only a task's build needs them
+    from aof_airflow.factory.builder import FlowPlan
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = "4"
+CACHE_VERSION = "6"
 
 
 @dataclass
 class Scan:
-    """What the folders hold: valid flows (with their file), agents, and the problems/warnings found."""
+    """What the folders hold: the valid flows (planned, with their file), agents, and the problems/warnings found."""
 
-    flows: dict[str, AgentFlow] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # flow name -> file
-    reads: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # flow -> node -> ancestors it reads
+    # flow name -> builder.FlowPlan: what its DAG is built from (graph work done once per content); the plans,
+    # not the flow models, are what a re-parse unpickles
+    plans: dict[str, FlowPlan] = field(default_factory=dict)
     agents: dict[str, Agent] = field(default_factory=dict)
-    schedules: dict[str, ScheduleConfig] = field(default_factory=dict)  # flow -> a bound `kind: Trigger`'s schedule
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
@@ -78,6 +80,7 @@ def _private(d: Path) -> bool:
 
 
 def _load(paths: list[Path]) -> Scan:
+    from aof_airflow.factory.builder import plan_flow
     from aof_airflow.spec.graph import ancestor_table
     from aof_airflow.spec.loader import load_paths
     from aof_airflow.spec.references import outputs_read
@@ -89,11 +92,13 @@ def _load(paths: list[Path]) -> Scan:
     for name, flow in res.flows.items():
         src = str(res.source(name))
         if src not in bad:
-            scan.flows[name] = flow
             scan.sources[name] = src
-            scan.reads[name] = outputs_read(flow, ancestor_table(flow).__getitem__)
-            if (schedule := bound_schedule(flow, res.triggers)) is not None:
-                scan.schedules[name] = schedule
+            try:
+                scan.plans[name] = plan_flow(flow, src, outputs_read(flow, ancestor_table(flow).__getitem__),
+                                          bound_schedule(flow, res.triggers))
+            except Exception as exc:  # one flow that cannot be planned never hides the others
+                log.exception("flow %s could not be planned", name)
+                scan.problems.append(Problem(src, 1, 1, f"flow {name!r} cannot be built: {type(exc).__name__}: {exc}"))
     return scan
 
 
@@ -128,16 +133,15 @@ def scan(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> Scan
 
 def build_dags(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> dict[str, DAG]:
     """{dag_id: DAG} for every valid flow; every bad file is reported as its own import error."""
-    from aof_airflow.factory.builder import build_dag
+    from aof_airflow.factory.builder import build_planned
     from aof_airflow.factory.errors import report_problems, report_warnings
 
     s = scan(paths, use_cache=use_cache)
     problems = list(s.problems)
     dags: dict[str, DAG] = {}
-    for name, flow in s.flows.items():
+    for name, plan in s.plans.items():
         try:
-            dags[name] = build_dag(flow, s.agents, source=s.sources[name], reads=s.reads.get(name),
-                                   schedule=s.schedules.get(name))
+            dags[name] = build_planned(plan, s.agents)
         except Exception as exc:  # one flow that cannot be built never hides the others
             log.exception("flow %s could not be built", name)
             problems.append(Problem(s.sources[name], 1, 1, f"flow {name!r} cannot be built: {type(exc).__name__}: {exc}"))

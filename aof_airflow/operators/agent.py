@@ -47,6 +47,10 @@ class AgentOperator(NodeOperator):
 
         cfg = self.node.config
         prompt = render_or_fail(self.node.id, "input", render_text, cfg.input, tctx)
+        if cfg.context:  # AOF's node `context`: named values handed to the agent with its input
+            lines = [f"- {k}: {render_or_fail(self.node.id, f'context {k}', render_text, v, tctx)}"
+                     for k, v in cfg.context.items()]
+            prompt = f"{prompt}\n\nContext:\n" + "\n".join(lines)
         scope = scope_for(self.incident, tctx, flow=self.flow_name, run_id=context["dag_run"].run_id,
                           node_id=self.node.id)
         self.log.info("agent %s (%s), scope %s", self.agent.name, self.agent.spec.model, scope)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from aof_airflow.approvals.sensor import SlackApprovalSensor
-from aof_airflow.operators.base import NodeMixin, render_or_fail
+from aof_airflow.operators.base import NodeMixin, NodeWiring, render_or_fail
 from aof_airflow.operators.slack import with_notice
 
 
@@ -21,11 +21,12 @@ class ApprovalNodeSensor(NodeMixin, SlackApprovalSensor):
 
     def __init__(self, *, flow_name: str, node: Any, ancestors: Sequence[str] = (), transforms: Sequence[str] = (),
                  decides: Sequence[tuple[Any, Sequence[str]]] = (), approvers: Sequence[str] | None = None,
-                 **kwargs: Any) -> None:
+                 wiring: NodeWiring | None = None, **kwargs: Any) -> None:
         cfg = node.config
         super().__init__(channel=cfg.channel, message=cfg.message, approvers=cfg.approvers or approvers,
                          timeout_seconds=cfg.timeout_seconds, slack_conn_id=cfg.connection_id, **kwargs)
-        self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms, decides=decides)
+        self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms, decides=decides,
+                       wiring=wiring)
         self._tctx: Any = None
 
     def execute(self, context: Any) -> Any:

@@ -7,7 +7,9 @@ context and condition semantics (DESIGN §4) instead of re-implementing them.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.types import DagRunProtocol
@@ -27,12 +29,16 @@ Decided = tuple[Node, Sequence[str]]  # a child this node decides, and the child
 
 
 def template_context(dag_run: DagRunProtocol, flow_name: str, outputs: dict[str, Any],
-                     transforms: Sequence[str]) -> TemplateContext:
+                     transforms: Sequence[str], wiring: "NodeWiring | None" = None) -> TemplateContext:
     """The `${...}` context of a node that sees `outputs` and the exports of `transforms`, secrets masked."""
     from aof_airflow.templating import TemplateContext  # templating stays off the DAG-parse path (test_dag_shape)
 
     flow = flow_info(flow_name, getattr(dag_run, "run_id", None), getattr(dag_run, "start_date", None))
     roots = build_roots(getattr(dag_run, "conf", None) or {}, outputs, transforms, flow)
+    if wiring is not None:
+        roots.update(wiring.roots(outputs))
+        for name, value in (wiring.context.get("env") or {}).items():  # spec.context.env: `${NAME}` reads it too
+            roots.setdefault(name, value)
     return TemplateContext(roots, on_secret=mask)
 
 
@@ -43,13 +49,37 @@ def conf_context(dag_run: DagRunProtocol | None) -> TemplateContext:
     return TemplateContext(dict(getattr(dag_run, "conf", None) or {}), environ={}, variables=None)
 
 
+@dataclass(frozen=True)
+class NodeWiring:
+    """What a node knows of its flow beyond its ancestors' outputs: `${context.*}` (spec.context), which node
+    `${previous.output}` is (its one direct upstream), and whether the flow asked for `verbose` logs."""
+
+    context: Mapping[str, Any] = field(default_factory=dict)
+    previous: str | None = None
+    verbose: bool = False
+    error_handler: bool = False  # spec.config.error_handler: runs when a node failed; the run stays failed
+
+    def roots(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"context": dict(self.context)} if self.context else {}
+        if self.previous is not None and self.previous in outputs:
+            out["previous"] = {"output": outputs[self.previous]}
+        return out
+
+    def environment(self) -> dict[str, str]:
+        """spec.context as the environment of a shell node: its `env`, and KUBECONFIG from `kubeconfig`."""
+        env = dict(self.context.get("env") or {})
+        if self.context.get("kubeconfig"):
+            env.setdefault("KUBECONFIG", os.path.expanduser(str(self.context["kubeconfig"])))
+        return env
+
+
 def skip_reason(node: Node, tctx: TemplateContext, outputs: dict[str, Any]) -> str | None:
     """None when the node runs: it has no `conditions`, or ANY entry holds (an entry whose `from` node did not
     run is false). Otherwise why it is skipped. A condition that cannot be evaluated fails the node."""
     entries = getattr(node, "conditions", None) or []
     if not entries:
         return None
-    from aof_airflow.templating import TemplateError, evaluate_when  # off the DAG-parse path
+    from aof_airflow.templating import TemplateError, evaluate_condition  # off the DAG-parse path
 
     seen: list[str] = []
     for c in entries:
@@ -57,13 +87,13 @@ def skip_reason(node: Node, tctx: TemplateContext, outputs: dict[str, Any]) -> s
             seen.append(f"{c.from_} did not run")
             continue
         try:
-            held = evaluate_when(c.when, outputs[c.from_], from_node=c.from_, resolve_ref=tctx.resolve)
+            held = evaluate_condition(c, outputs[c.from_], resolve_ref=tctx.resolve)
         except (TemplateError, LookupError, ValueError) as exc:
-            raise AirflowFailException(f"node {node.id!r}: condition `{c.when}` from {c.from_!r}: {exc}") from exc
+            raise AirflowFailException(f"node {node.id!r}: condition {c.text} from {c.from_!r}: {exc}") from exc
         if held:
-            log.info("node %s: condition holds: from %s when %s", node.id, c.from_, c.when)
+            log.info("node %s: condition holds: from %s, %s", node.id, c.from_, c.text)
             return None
-        seen.append(f"{c.from_}: `{c.when}` is false")
+        seen.append(f"{c.from_}: {c.text} is false")
     return f"node {node.id!r} skipped, no condition holds ({'; '.join(seen)})"
 
 
@@ -83,8 +113,9 @@ class NodeMixin:
     decides: Sequence[Decided]
 
     def init_node(self, *, flow_name: str, node: Node, ancestors: Sequence[str], transforms: Sequence[str],
-                  decides: Sequence[Decided] = ()) -> None:
+                  decides: Sequence[Decided] = (), wiring: NodeWiring | None = None) -> None:
         self.flow_name = flow_name
+        self.wiring = wiring or NodeWiring()
         self.node = node
         self.ancestors = tuple(ancestors)
         self.transforms = tuple(transforms)
@@ -96,7 +127,7 @@ class NodeMixin:
     def node_context(self, context: Context) -> tuple[TemplateContext, dict[str, Any]]:
         """(TemplateContext, {ancestor: output}) for this run, secrets masked as resolved."""
         outputs = pull_outputs(context["ti"], self.ancestors)
-        return template_context(context["dag_run"], self.flow_name, outputs, self.transforms), outputs
+        return template_context(context["dag_run"], self.flow_name, outputs, self.transforms, self.wiring), outputs
 
     # --------------------------------------------------------------- conditions
     def check_conditions(self, tctx: TemplateContext, outputs: dict[str, Any]) -> None:
@@ -120,7 +151,8 @@ class NodeMixin:
         skipped = []
         for child, transforms in self.decides:
             try:
-                why = skip_reason(child, template_context(context["dag_run"], self.flow_name, outputs, transforms), outputs)
+                why = skip_reason(child, template_context(context["dag_run"], self.flow_name, outputs, transforms,
+                                                          self.wiring), outputs)
             except AirflowFailException:
                 continue
             if why:
@@ -162,13 +194,21 @@ class NodeOperator(NodeMixin, BaseOperator):
     ui_color = "#e8f0fe"
 
     def __init__(self, *, flow_name: str, node: Node, ancestors: Sequence[str] = (), transforms: Sequence[str] = (),
-                 decides: Sequence[Decided] = (), **kwargs: Any) -> None:
+                 decides: Sequence[Decided] = (), wiring: NodeWiring | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms, decides=decides)
+        self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms, decides=decides,
+                       wiring=wiring)
 
     def execute(self, context: Context) -> Any:
         tctx = self.prepare(context)
         result = self.run(tctx, context)
+        if self.wiring.verbose:
+            self.log.info("output (spec.config.verbose): %.4000s", result)
+        if self.wiring.error_handler:
+            if result is not None:
+                context["ti"].xcom_push(key="return_value", value=result)
+            raise AirflowFailException(f"flow {self.flow_name!r}: a node failed; error handler {self.node.id!r} "
+                                       "ran, and the run stays failed")
         self.skip_decided(context, result)
         return result
 

@@ -45,15 +45,16 @@ def exported_variables(before: dict[str, str], after_dump: bytes) -> dict[str, s
     return out
 
 
-def run_script(script: str, env: dict[str, str], timeout: float) -> tuple[int, str, str, dict[str, str]]:
-    """Run `script` with bash and `env`; (exit code, stdout, stderr, exported variables)."""
+def run_script(script: str, env: dict[str, str], timeout: float,
+               cwd: str | None = None) -> tuple[int, str, str, dict[str, str]]:
+    """Run `script` with bash and `env` (in `cwd`, else a fresh folder); (exit code, stdout, stderr, exports)."""
     full_env = safe_env(env)
     with tempfile.TemporaryDirectory(prefix="aof-transform-") as tmp:
         script_path, dump_path = Path(tmp, "script.sh"), Path(tmp, "env.dump")
         script_path.write_text(script, encoding="utf-8")
         proc = subprocess.Popen(
             ["bash", "--noprofile", "--norc", "-c", WRAPPER, "aof-transform", str(dump_path), str(script_path)],
-            env=full_env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            env=full_env, cwd=cwd or tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         try:
@@ -76,18 +77,27 @@ class TransformOperator(NodeOperator):
     node: TransformNode
 
     def run(self, tctx: TemplateContext, context: Context) -> dict[str, str]:
-        from aof_airflow.templating import render_shell  # off the DAG-parse path (test_dag_shape)
-
         cfg = self.node.config
-        shell = render_or_fail(self.node.id, "script", render_shell, cfg.script, tctx)
-        # Flow variables are also plain env vars (`$INCIDENT_ID` in bash works); placeholders win on a clash.
-        env = {k: v for k, v in self.flow_variables().items() if VAR_NAME.match(k) and k not in SAFE_ENV}
-        code, out, err, exported = run_script(shell.script, {**env, **shell.env}, cfg.timeout_seconds)
-        if out.strip():
-            self.log.info("stdout:\n%s", _tail(out))
-        if err.strip():
-            self.log.warning("stderr:\n%s", _tail(err))
+        code, out, err, exported = self.run_bash(cfg.script, tctx, timeout=cfg.timeout_seconds)
         if code != 0:
             raise AirflowException(f"node {self.node.id!r}: script exited with status {code}: {_tail(err).strip()}")
         self.log.info("exported: %s", ", ".join(sorted(exported)) or "nothing")
         return exported
+
+    def run_bash(self, template: str, tctx: TemplateContext, *, timeout: float, env: dict[str, str] | None = None,
+                 cwd: str | None = None) -> tuple[int, str, str, dict[str, str]]:
+        """Render `template` for bash (values only as env vars) and run it; stdout/stderr go to the task log.
+        Its environment: spec.context's env, then the flow variables (plain env vars, `$INCIDENT_ID` works),
+        then `env`, then the placeholders' values, each winning over the one before."""
+        from aof_airflow.templating import render_shell  # off the DAG-parse path (test_dag_shape)
+
+        shell = render_or_fail(self.node.id, "script", render_shell, template, tctx)
+        values = {**self.wiring.environment(), **self.flow_variables(), **(env or {})}
+        safe = {k: v for k, v in values.items() if VAR_NAME.match(k) and k not in SAFE_ENV}
+        code, out, err, exported = run_script(shell.script, {**safe, **shell.env}, timeout,
+                                              cwd=cwd or self.wiring.context.get("working_dir"))
+        if out.strip():
+            self.log.info("stdout:\n%s", _tail(out))
+        if err.strip():
+            self.log.warning("stderr:\n%s", _tail(err))
+        return code, out, err, exported

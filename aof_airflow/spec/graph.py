@@ -18,7 +18,7 @@ import heapq
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Collection, Iterable
 
-from aof_airflow.spec.models import AgentFlow, AgentNode
+from aof_airflow.spec.models import START, AgentFlow, AgentNode, NodeCondition, ParallelNode
 from aof_airflow.spec.problems import Problem
 
 if TYPE_CHECKING:
@@ -47,9 +47,52 @@ class Edge:
     loc: tuple  # YAML path of the `to` item (connections[i].to[j])
 
 
+_EDGES: dict[int, tuple[AgentFlow, list[Edge]]] = {}  # id(flow) -> (flow, its edges): flows are frozen
+
+
 def edges(flow: AgentFlow) -> list[Edge]:
-    return [Edge(c.from_, t, ("spec", "connections", i, "to", j))
-            for i, c in enumerate(flow.spec.connections) for j, t in enumerate(c.to)]
+    """Every edge between nodes: `connections` (not those from `start`, the flow's entry), each node's
+    `depends_on`, a Parallel node's `branches`, and the error handler after every other node."""
+    hit = _EDGES.get(id(flow))
+    if hit is not None and hit[0] is flow:
+        return hit[1]
+    if len(_EDGES) > 4096:
+        _EDGES.clear()
+    out = _edges(flow)
+    _EDGES[id(flow)] = (flow, out)
+    return out
+
+
+def _edges(flow: AgentFlow) -> list[Edge]:
+    out = [Edge(c.from_, t, ("spec", "connections", i, "to", j))
+           for i, c in enumerate(flow.spec.connections) if c.from_ != START for j, t in enumerate(c.to)]
+    for i, n in enumerate(flow.spec.nodes):
+        out.extend(Edge(d, n.id, ("spec", "nodes", i, "depends_on", j)) for j, d in enumerate(n.depends_on))
+        if isinstance(n, ParallelNode):
+            out.extend(Edge(n.id, b, ("spec", "nodes", i, "config", "branches", j))
+                       for j, b in enumerate(n.config.branches))
+    handler = flow.spec.config.error_handler
+    if handler is not None and any(n.id == handler for n in flow.spec.nodes):
+        out.extend(Edge(n.id, handler, ("spec", "config", "error_handler")) for n in flow.spec.nodes if n.id != handler)
+    return out
+
+
+def entries(flow: AgentFlow) -> list[str]:
+    """The nodes AOF's `from: start` connections name."""
+    return list(dict.fromkeys(t for c in flow.spec.connections if c.from_ == START for t in c.to))
+
+
+def edge_conditions(flow: AgentFlow) -> dict[str, list[tuple[str, str | None, tuple]]]:
+    """{node id: [(from node, condition or None, YAML path)]} for every node with a conditional connection into
+    it: it runs on an edge whose condition holds or, for an unconditional edge, whose `from` node ran."""
+    incoming: dict[str, list[tuple[str, str | None, tuple]]] = {}
+    for i, c in enumerate(flow.spec.connections):
+        if c.from_ == START:
+            continue
+        loc = ("spec", "connections", i, "when" if c.when is not None else "condition")
+        for t in c.to:
+            incoming.setdefault(t, []).append((c.from_, c.test, loc))
+    return {n: es for n, es in incoming.items() if any(test is not None for _, test, _ in es)}
 
 
 def _adjacency(flow: AgentFlow) -> tuple[list[str], dict[str, list[str]], dict[str, list[str]]]:
@@ -156,12 +199,22 @@ def check_flow(flow: AgentFlow, *, agents: Collection[str] | None = None, locate
             ids[n.id] = i
 
     for i, c in enumerate(flow.spec.connections):
-        if c.from_ not in ids:
+        if c.from_ not in ids and c.from_ != START:
             out.append(problem(("spec", "connections", i, "from"),
-                               f"connection from unknown node `{c.from_}`{suggest(c.from_, ids)}"))
+                               f"connection from unknown node `{c.from_}`{suggest(c.from_, ids)} (the flow's entry "
+                               f"is `{START}`)"))
+    for i, c in enumerate(flow.spec.connections):
+        if c.from_ == START:
+            for j, t in enumerate(c.to):
+                if t not in ids:
+                    out.append(problem(("spec", "connections", i, "to", j),
+                                       f"connection to unknown node `{t}`{suggest(t, ids)}"))
     for e in edges(flow):
+        if e.src not in ids:
+            out.append(problem(e.loc, f"unknown node `{e.src}`{suggest(e.src, ids)}"))
         if e.dst not in ids:
             out.append(problem(e.loc, f"connection to unknown node `{e.dst}`{suggest(e.dst, ids)}"))
+    out.extend(_error_handler(flow, ids, problem))
 
     cycles = find_cycles(flow)
     in_cycle: set[str] = set()
@@ -172,6 +225,8 @@ def check_flow(flow: AgentFlow, *, agents: Collection[str] | None = None, locate
                            f"cycle: {' -> '.join(cyc)}; a flow must not loop back (remove one of these connections)"))
 
     out.extend(_reachability(flow, in_cycle, problem))
+    out.extend(_edge_condition_problems(flow, problem))
+    out.extend(_inline_agents(flow, problem))
     if agents is not None:
         out.extend(_agent_refs(flow, agents, problem))
     if not cycles:
@@ -187,9 +242,10 @@ def _reachability(flow: AgentFlow, in_cycle: set[str], problem: Callable[[tuple,
     ids, down, up = _adjacency(flow)
     index = {n.id: i for i, n in reversed(list(enumerate(flow.spec.nodes)))}
     out: list[Problem] = []
+    entry = set(entries(flow))
     if len(ids) > 1:
         for n in ids:
-            if not up[n] and not down[n]:
+            if not up[n] and not down[n] and n not in entry:
                 out.append(problem(("spec", "nodes", index[n], "id"),
                                    f"node `{n}` is not connected to the flow: add a `connections` entry "
                                    f"to or from it (every node of a multi-node flow must be connected)"))
@@ -209,13 +265,76 @@ def _reachability(flow: AgentFlow, in_cycle: set[str], problem: Callable[[tuple,
     return out
 
 
+def _error_handler(flow: AgentFlow, ids: dict[str, int], problem: Callable[[tuple, str], Problem]) -> list[Problem]:
+    handler = flow.spec.config.error_handler
+    if handler is None:
+        return []
+    loc = ("spec", "config", "error_handler")
+    if handler not in ids:
+        return [problem(loc, f"error handler `{handler}` is not a node of this flow{suggest(handler, ids)}")]
+    into = [c.from_ for c in flow.spec.connections if handler in c.to]
+    if into:
+        return [problem(loc, f"error handler `{handler}` runs when a node fails, after every other node; remove "
+                             f"its connections from {', '.join(f'`{x}`' for x in into)}")]
+    return []
+
+
+def _inline_agents(flow: AgentFlow, problem: Callable[[tuple, str], Problem]) -> list[Problem]:
+    """An inline agent is checked like an Agent document (its tools, its model)."""
+    from pydantic import ValidationError
+
+    from aof_airflow.spec.models import inline_agent
+
+    out = []
+    for i, n in enumerate(flow.spec.nodes):
+        if isinstance(n, AgentNode) and n.config.inline is not None:
+            try:
+                inline_agent(n.config.inline, flow.name)
+            except ValidationError as exc:
+                for err in exc.errors(include_url=False):
+                    where = ".".join(str(x) for x in err["loc"][1:] if not str(x)[:1].isupper())
+                    out.append(problem(("spec", "nodes", i, "config", "inline"),
+                                       f"node `{n.id}`: inline agent `{n.config.inline.name}`: {where}: {err['msg']}"))
+    return out
+
+
 def _agent_refs(flow: AgentFlow, agents: Collection[str], problem: Callable[[tuple, str], Problem]) -> list[Problem]:
     out = []
     for i, n in enumerate(flow.spec.nodes):
-        if isinstance(n, AgentNode) and n.config.agent not in agents:
+        if isinstance(n, AgentNode) and n.config.agent is not None and n.config.agent not in agents:
             out.append(problem(("spec", "nodes", i, "config", "agent"),
                                f"node `{n.id}` runs agent `{n.config.agent}`, which is not defined in the files "
                                f"given{suggest(n.config.agent, agents)}"))
+    return out
+
+
+def effective_conditions(flow: AgentFlow) -> dict[str, list[NodeCondition]]:
+    """{node id: the conditions it runs on}: its own `conditions`, or its conditional connections read as
+    `{from, when}` entries (the check refuses a node that has both, or a mix of conditional and plain edges)."""
+    edge = edge_conditions(flow)
+    out: dict[str, list[NodeCondition]] = {}
+    for n in flow.spec.nodes:
+        if n.id in edge and not n.conditions:
+            out[n.id] = [NodeCondition.model_validate({"from": src, "when": test}) for src, test, _ in edge[n.id]
+                         if test is not None]
+        else:
+            out[n.id] = list(n.conditions)
+    return out
+
+
+def _edge_condition_problems(flow: AgentFlow, problem: Callable[[tuple, str], Problem]) -> list[Problem]:
+    out = []
+    index = {n.id: i for i, n in enumerate(flow.spec.nodes)}
+    for node_id, incoming in edge_conditions(flow).items():
+        plain = [src for src, test, _ in incoming if test is None]
+        loc = next(loc for _, test, loc in incoming if test is not None)
+        if plain:
+            out.append(problem(loc, f"node `{node_id}` has conditional connections into it and plain ones (from "
+                                    f"{', '.join(f'`{p}`' for p in plain)}): give every connection into it a "
+                                    f"condition, or none"))
+        elif node_id in index and flow.spec.nodes[index[node_id]].conditions:
+            out.append(problem(loc, f"node `{node_id}` has its own `conditions` and conditional connections into "
+                                    f"it: write its conditions in one place"))
     return out
 
 
@@ -224,10 +343,11 @@ def decided_children(flow: AgentFlow) -> dict[str, list[str]]:
     and no other upstream. When the node ends it knows whether such a child runs, so it can skip it the way
     Airflow's branch operators do; any other conditioned child checks its own conditions when it starts."""
     up = flow.upstream()
+    conds = effective_conditions(flow)
     out: dict[str, list[str]] = {n.id: [] for n in flow.spec.nodes}
     for n in flow.spec.nodes:
         parents = up[n.id]
-        if n.conditions and len(parents) == 1 and all(c.from_ == parents[0] for c in n.conditions):
+        if conds[n.id] and len(parents) == 1 and all(c.from_ == parents[0] for c in conds[n.id]):
             out[parents[0]].append(n.id)
     return out
 
@@ -249,8 +369,6 @@ def _condition_refs(flow: AgentFlow, ids: dict[str, int], anc: dict[str, list[st
                     problem: Callable[[tuple, str], Problem]) -> list[Problem]:
     out = []
     for i, n in enumerate(flow.spec.nodes):
-        if not n.conditions:
-            continue
         upstream = set(anc[n.id])
         for k, cond in enumerate(n.conditions):
             loc = ("spec", "nodes", i, "conditions", k, "from")

@@ -10,21 +10,31 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Union
 
 from pydantic import BaseModel, ValidationError
 
+from aof_airflow.spec.compat import SAME_SCHEMA_VERSIONS, normalize
 from aof_airflow.spec.files import yaml_files
 from aof_airflow.spec.graph import check_flow
-from aof_airflow.spec.marked_yaml import Mark, Path_, Positions, parse_documents
+from aof_airflow.spec.marked_yaml import Mark, MarkedDocument, Path_, Positions, parse_documents
 from aof_airflow.spec.models import API_VERSION, Agent, AgentFlow
 from aof_airflow.spec.problems import Problem, SpecError
 from aof_airflow.spec.trigger_docs import TriggerDocument, check_bindings
 from aof_airflow.spec.validation_errors import problems_from, suggest
 
 KINDS: dict[str, type[BaseModel]] = {"Agent": Agent, "AgentFlow": AgentFlow, "Trigger": TriggerDocument}
+# AOF's other kinds: named as such, never answered with "did you mean AgentFlow"
+OTHER_AOF_KINDS = {
+    "AgentFleet": "a fleet of cooperating agents", "Fleet": "a fleet of cooperating agents",
+    "Workflow": "its step-function workflows", "AgentWorkflow": "its step-function workflows",
+    "Flow": "an older flow schema", "DaemonConfig": "its server settings",
+    "Context": "an execution environment binding", "ToolServer": "a tool server", "Memory": "a memory backend",
+    "ModelConfig": "a model binding", "ToolClassification": "tool risk classes", "Secret": "a Kubernetes Secret",
+    "Service": "a Kubernetes Service",
+}
 Spec = Union[Agent, AgentFlow, TriggerDocument]
 
 __all__ = ["LoadResult", "LoadedDocument", "ParsedFile", "Problem", "SpecError", "load_paths", "load_text"]
@@ -82,6 +92,8 @@ def _header_problem(data: Any, positions: Positions, filename: str) -> Problem |
                       f"not {type(data).__name__}")
     if "apiVersion" not in data:
         return at((), f"missing `apiVersion`: add `apiVersion: {API_VERSION}` at the top of the document")
+    if data.get("kind") in KINDS and data["apiVersion"] in SAME_SCHEMA_VERSIONS:
+        return None  # read by spec.compat: as v1 when the document has the v1 shape, else its own error
     if data["apiVersion"] != API_VERSION:
         return at(("apiVersion",), f"unsupported apiVersion {data['apiVersion']!r}: this tool reads "
                                    f"`{API_VERSION}`")
@@ -89,8 +101,43 @@ def _header_problem(data: Any, positions: Positions, filename: str) -> Problem |
         return at((), f"missing `kind`: add `kind: Agent` or `kind: AgentFlow`")
     kind = data["kind"]
     if kind not in KINDS:
+        if kind in OTHER_AOF_KINDS:  # a real AOF kind, not a typo of ours: no "did you mean"
+            return at(("kind",), f"kind {kind!r} is one of AOF's, which aof-airflow does not run "
+                                 f"({OTHER_AOF_KINDS[kind]}); it runs {' and '.join(KINDS)}")
         return at(("kind",), f"unknown kind {kind!r}{suggest(str(kind), KINDS)}")
     return None
+
+
+def _compat(data: Any, positions: Positions, filename: str) -> tuple[Any, list[Problem], list[Problem]]:
+    """AOF's spellings read as ours (spec.compat): (data, errors, warnings), each at its line."""
+    data, findings = normalize(data)
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    for f in findings:
+        line, col = positions.locate(f.path, key=f.key)
+        p = Problem(filename, line, col, f.message)
+        (errors if f.severity == "error" else warnings).append(p if f.severity == "error" else p.as_warning())
+    return data, errors, warnings
+
+
+def _is_flat_agent(data: Any) -> bool:
+    return isinstance(data, dict) and "apiVersion" not in data and "kind" not in data and {"name", "model"} <= set(data)
+
+
+def _as_kubernetes_form(doc: MarkedDocument) -> MarkedDocument:
+    """AOF's flat agent file (`name`, `model`, ... at the top) as the document it stands for, positions kept."""
+    def move(path: Path_) -> Path_:
+        if not path:
+            return path
+        return ("metadata",) + path if path[0] == "name" else ("spec",) + path
+
+    pos = doc.positions
+    moved = Positions(values={move(k): v for k, v in pos.values.items()}, keys={move(k): v for k, v in pos.keys.items()},
+                      templates={move(k): v for k, v in pos.templates.items()})
+    moved.values[()] = pos.values.get((), (1, 1))
+    rest = {k: v for k, v in doc.data.items() if k != "name"}
+    data = {"apiVersion": API_VERSION, "kind": "Agent", "metadata": {"name": doc.data["name"]}, "spec": rest}
+    return replace(doc, data=data, positions=moved)
 
 
 def _parse(text: str, filename: str) -> ParsedFile:
@@ -98,21 +145,36 @@ def _parse(text: str, filename: str) -> ParsedFile:
     problems: list[Problem] = list(syntax)
     warnings: list[Problem] = []
     loaded: list[LoadedDocument] = []
+    if not syntax and all(doc.data is None for doc in docs):
+        problems.append(Problem(filename, 1, 1, "the file is empty: it holds no Agent or AgentFlow document "
+                                                "(start one with `apiVersion: aof.dev/v1`)"))
     for doc in docs:
         warnings.extend(doc.warnings)
         if doc.data is None:  # an empty document (e.g. a trailing `---`)
             continue
+        if _is_flat_agent(doc.data):
+            doc = _as_kubernetes_form(doc)
+            line, col = doc.positions.locate(("metadata", "name"))
+            warnings.append(Problem(filename, line, col, f"AOF's flat agent form (`name` and `model` at the top) is "
+                                                         f"read as `apiVersion: {API_VERSION}`, `kind: Agent`, "
+                                                         f"metadata.name and spec").as_warning())
         header = _header_problem(doc.data, doc.positions, filename)
         if header:
             problems.append(header)
             problems.extend(doc.problems)
             continue
-        model_cls = KINDS[doc.data["kind"]]
+        data, errors, notes = _compat(doc.data, doc.positions, filename)
+        warnings.extend(notes)
+        if errors:
+            problems.extend(errors)
+            problems.extend(doc.problems)
+            continue
+        model_cls = KINDS[data["kind"]]
         try:
-            model = model_cls.model_validate(doc.data)
+            model = model_cls.model_validate(data)
         except ValidationError as exc:
             problems.extend(doc.problems)
-            problems.extend(problems_from(exc, model_cls, doc.data, doc.positions, filename))
+            problems.extend(problems_from(exc, model_cls, data, doc.positions, filename))
             continue
         problems.extend(doc.problems)
         if not doc.problems:

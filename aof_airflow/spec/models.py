@@ -1,14 +1,53 @@
 """Pydantic models of the two AgentFlow kinds, `Agent` and `AgentFlow` (apiVersion aof.dev/v1).
 
-Every model forbids unknown keys so a typo is an error, not a silently ignored setting; the loader
-(`spec.loader`) turns pydantic's error locations into file:line:col messages.
+The language is AOF's v1 (agenticdevops/aof: `docs/reference/agentflow-spec.md` and the serde structs of
+`crates/aof-core`) plus the tutorial's dialect. Every model forbids unknown keys so a typo is an error; the
+loader (`spec.loader`) turns pydantic's error locations into file:line:col messages, and `spec.compat` first
+reads AOF's spellings of the same things (e.g. `system_prompt`, top-level `temperature`, `tools: [kubectl]`).
+Node types live in `spec.nodes`, one module each; triggers in `spec.triggers`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
+
+from aof_airflow.spec.nodes import (  # noqa: F401  (re-exported: the rest of the package imports them from here)
+    NODE_TYPES,
+    AgentNode,
+    AgentNodeConfig,
+    ApprovalNode,
+    ConditionalNode,
+    ConditionalNodeConfig,
+    EndNode,
+    HTTPNode,
+    HTTPNodeConfig,
+    InlineAgent,
+    JoinNode,
+    NamedCondition,
+    Node,
+    NodeCondition,
+    ParallelNode,
+    ResponseNode,
+    ScriptNode,
+    SlackNode,
+    SlackNodeConfig,
+    Strict,
+    TransformNode,
+    TransformNodeConfig,
+    WaitNode,
+)
+from aof_airflow.spec.nodes.base import MAX_RETRIES, MAX_TIMEOUT
+from aof_airflow.spec.triggers import (  # noqa: F401
+    BearerAuth,
+    HMACAuth,
+    ManualTrigger,
+    ScheduleTrigger,
+    Trigger,
+    WebhookConfig,
+    WebhookTrigger,
+)
 
 from aof_airflow.spec.model_refs import ModelRef
 from aof_airflow.spec.triggers import (  # noqa: F401
@@ -22,17 +61,29 @@ from aof_airflow.spec.triggers import (  # noqa: F401
 )
 
 API_VERSION = "aof.dev/v1"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
+# Programs an Agent may be given by name (`tools: [kubectl]`): each becomes an allowed command of its Shell tool
+CLI_PROGRAMS = frozenset({
+    "kubectl", "helm", "docker", "git", "terraform", "aws", "az", "gcloud", "promtool", "trivy", "semgrep",
+    "jq", "argocd", "flux", "gh", "glab", "kustomize", "istioctl", "velero", "stern",
+})
+START = "start"  # AOF's implicit entry node: `from: start` connects a node to the flow's trigger
 
 
 class Metadata(Strict):
     name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$", max_length=200)
+    namespace: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     description: str | None = None
+
+    @field_validator("labels", "annotations", mode="before")
+    @classmethod
+    def _scalars_as_text(cls, v: Any) -> Any:
+        # Kubernetes-style labels are strings; YAML reads `replicas: 3` or `enabled: true` as other types
+        if isinstance(v, dict):
+            return {k: (str(x).lower() if isinstance(x, bool) else str(x)) if isinstance(x, (bool, int, float)) else x
+                    for k, x in v.items()}
+        return v
 
 
 # ----------------------------------------------------------------------------------------- Agent
@@ -42,33 +93,33 @@ class ModelSettings(Strict):
     """`spec.model_config` (renamed in Python: pydantic reserves `model_config`)."""
 
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, gt=0)
-    timeout_seconds: float = Field(default=120, gt=0)
-    max_retries: int = Field(default=4, ge=0)
+    max_tokens: int | None = Field(default=None, gt=0, le=1_000_000)
+    timeout_seconds: float = Field(default=120, gt=0, le=MAX_TIMEOUT)
+    max_retries: int = Field(default=4, ge=0, le=MAX_RETRIES)
     base_url: str | None = None
 
 
 class ShellToolConfig(Strict):
     allowed_commands: list[str] = Field(min_length=1)
-    timeout_seconds: float = Field(default=60, gt=0)
+    timeout_seconds: float = Field(default=60, gt=0, le=MAX_TIMEOUT)
     # kubectl verbs this agent may use; None = derived from the agent (read-only unless remediation).
     allowed_verbs: list[str] | None = None
     allowed_paths: list[str] = Field(default_factory=list)
-    max_output_chars: int = Field(default=8000, gt=0)
+    max_output_chars: int = Field(default=8000, gt=0, le=1_000_000)
 
 
 class MCPToolConfig(Strict):
     name: str
     command: list[str] = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
-    timeout_seconds: float = Field(default=30, gt=0)
+    timeout_seconds: float = Field(default=30, gt=0, le=MAX_TIMEOUT)
 
 
 class HTTPToolConfig(Strict):
-    timeout_seconds: float = Field(default=10, gt=0)
+    timeout_seconds: float = Field(default=10, gt=0, le=MAX_TIMEOUT)
     allowed_urls: list[str] = Field(default_factory=list)  # URL prefixes; empty = none allowed
     allowed_methods: list[str] = Field(default_factory=lambda: ["GET", "HEAD"])
-    max_bytes: int = Field(default=65536, gt=0)
+    max_bytes: int = Field(default=65536, gt=0, le=100_000_000)
 
 
 class ShellTool(Strict):
@@ -89,9 +140,26 @@ class HTTPTool(Strict):
 Tool = Annotated[Union[ShellTool, MCPTool, HTTPTool], Field(discriminator="type")]
 
 
+class MCPServer(Strict):
+    """AOF's `mcp_servers` entry (McpServerConfig); only the stdio transport is run here."""
+
+    name: str = Field(min_length=1)
+    transport: Literal["stdio"] = "stdio"
+    command: str = Field(min_length=1)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    timeout_secs: float = Field(default=30, gt=0, le=MAX_TIMEOUT)
+    tools: list[str] = Field(default_factory=list)
+    auto_reconnect: bool = True
+
+    def as_tool(self) -> MCPTool:
+        return MCPTool(type="MCP", config=MCPToolConfig(name=self.name, command=[self.command, *self.args],
+                                                         env=self.env, timeout_seconds=self.timeout_secs))
+
+
 class MemoryConfig(Strict):
     path: str | None = None
-    max_entries: int = Field(default=5, ge=0)
+    max_entries: int = Field(default=5, ge=0, le=1000)
 
 
 class Memory(Strict):
@@ -103,10 +171,38 @@ class AgentSpec(Strict):
     model: ModelRef = Field(pattern=r"^[a-z][a-z0-9_-]*:\S+$")
     fallback_models: list[ModelRef] = Field(default_factory=list)
     model_settings: ModelSettings = Field(default_factory=ModelSettings, alias="model_config")
-    instructions: str
-    tools: list[Tool] = Field(default_factory=list)
+    instructions: str = ""
+    description: str | None = None
+    # `tools: [kubectl, helm]` (AOF's plain names) becomes one Shell tool allowing those programs (spec.compat
+    # drops the names this project has no tool for, with a warning)
+    tools: list[Union[Tool, str]] = Field(default_factory=list)
+    mcp_servers: list[MCPServer] = Field(default_factory=list)
     memory: Memory | None = None
-    max_steps: int = Field(default=12, gt=0)
+    max_steps: int = Field(default=12, gt=0, le=1000, validation_alias=AliasChoices("max_steps", "max_iterations"))
+    # AOF's conversation-history bound; each node run here is one fresh conversation, so there is nothing to bound
+    max_context_messages: int | None = Field(default=None, gt=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _plain_tools(self) -> "AgentSpec":
+        """Plain program names -> one Shell tool (the first one's place); MCP servers -> MCP tools."""
+        names = [t for t in self.tools if isinstance(t, str) and t in CLI_PROGRAMS]  # others: see spec.compat
+        if not names and not self.mcp_servers:
+            return self
+        tools: list[Any] = []
+        shell = next((t for t in self.tools if isinstance(t, ShellTool)), None)
+        placed = shell is not None
+        for t in self.tools:
+            if isinstance(t, str):
+                if not placed:
+                    tools.append(ShellTool(type="Shell", config=ShellToolConfig(allowed_commands=list(dict.fromkeys(names)))))
+                    placed = True
+                continue
+            if t is shell and names:
+                cmds = list(dict.fromkeys([*t.config.allowed_commands, *names]))
+                t = t.model_copy(update={"config": t.config.model_copy(update={"allowed_commands": cmds})})
+            tools.append(t)
+        tools.extend(s.as_tool() for s in self.mcp_servers)
+        return self.model_copy(update={"tools": tools, "mcp_servers": []})
 
 
 class Agent(Strict):
@@ -120,125 +216,108 @@ class Agent(Strict):
         return self.metadata.name
 
 
+def inline_agent(inline: InlineAgent, flow_name: str = "") -> Agent:
+    """The Agent an Agent node defines inline (AOF's `config.inline`), validated like an Agent document."""
+    from aof_airflow.spec.compat import normalize_agent_spec
+
+    spec, _ = normalize_agent_spec(inline.model_dump(exclude={"name"}, exclude_none=True))
+    labels = {"aof-flow": flow_name} if flow_name else {}
+    return Agent.model_validate({"apiVersion": API_VERSION, "kind": "Agent",
+                                 "metadata": {"name": inline.name, "labels": labels}, "spec": spec})
+
+
 # ------------------------------------------------------------------------------------- AgentFlow
 
 
 class RateLimit(Strict):
-    max_concurrent: int | None = Field(default=None, gt=0)
-    queue_size: int | None = Field(default=None, gt=0)
-    timeout_seconds: int | None = Field(default=None, gt=0)
-
-
-class NodeCondition(Strict):
-    from_: str = Field(alias="from")
-    when: str | bool
-
-    @field_validator("when", mode="before")
-    @classmethod
-    def _bool_to_text(cls, v: Any) -> Any:
-        # YAML reads `when: true` as a bool; the condition language reads the text "true".
-        return ("true" if v else "false") if isinstance(v, bool) else v
-
-
-class _NodeBase(Strict):
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-    conditions: list[NodeCondition] = Field(default_factory=list)
-    # unset: the deployment's `[core] default_task_retries` (0 unless configured), as for any Airflow task
-    retries: int | None = Field(default=None, ge=0)
-    retry_delay_seconds: float = Field(default=30, ge=0)
-    description: str | None = None
-
-
-class AgentNodeConfig(Strict):
-    agent: str
-    input: str = ""
-    timeout_seconds: float | None = Field(default=None, gt=0)
-
-
-class TransformNodeConfig(Strict):
-    script: str
-    timeout_seconds: float = Field(default=60, gt=0)
-
-
-class NamedCondition(Strict):
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    expression: str
-
-
-class ConditionalNodeConfig(Strict):
-    conditions: list[NamedCondition] | None = None
-    condition: str | None = None
-
-    @model_validator(mode="after")
-    def _one_form(self) -> "ConditionalNodeConfig":
-        if (self.conditions is None) == (self.condition is None):
-            raise ValueError("a Conditional node takes exactly one of `conditions` (a named list) or `condition`")
-        return self
-
-
-class SlackNodeConfig(Strict):
-    channel: str
-    message: str
-    wait_for_reaction: bool = False
-    timeout_seconds: float | None = Field(default=None, gt=0)
-    approvers: list[str] | None = None
-    connection_id: str | None = None
-
-
-class HTTPNodeConfig(Strict):
-    url: str
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: str | dict[str, Any] | list[Any] | None = None
-    timeout_seconds: float = Field(default=30, gt=0)
-    connection_id: str | None = None
-
-
-class AgentNode(_NodeBase):
-    type: Literal["Agent"]
-    config: AgentNodeConfig
-
-
-class TransformNode(_NodeBase):
-    type: Literal["Transform"]
-    config: TransformNodeConfig
-
-
-class ConditionalNode(_NodeBase):
-    type: Literal["Conditional"]
-    config: ConditionalNodeConfig
-
-
-class SlackNode(_NodeBase):
-    type: Literal["Slack"]
-    config: SlackNodeConfig
-
-
-class HTTPNode(_NodeBase):
-    type: Literal["HTTP"]
-    config: HTTPNodeConfig
-
-
-Node = Annotated[
-    Union[AgentNode, TransformNode, ConditionalNode, SlackNode, HTTPNode], Field(discriminator="type")
-]
-NODE_TYPES = ("Agent", "Transform", "Conditional", "Slack", "HTTP")
+    max_concurrent: int | None = Field(default=None, gt=0, le=10_000)
+    queue_size: int | None = Field(default=None, gt=0, le=1_000_000)
+    timeout_seconds: int | None = Field(default=None, gt=0, le=MAX_TIMEOUT)
 
 
 class Connection(Strict):
-    from_: str = Field(alias="from")
+    from_: str = Field(alias="from", min_length=1)
     to: list[str] = Field(min_length=1)
+    # AOF's connection condition, in either spelling (`when` in its parser, `condition` in its docs): the
+    # target runs on this edge only when it holds, read against the `from` node's output
+    when: str | bool | None = Field(default=None, min_length=1)
+    condition: str | bool | None = Field(default=None, min_length=1)
 
     @field_validator("to", mode="before", json_schema_input_type=Union[str, list[str]])
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
 
+    @field_validator("when", "condition", mode="before")
+    @classmethod
+    def _bool_to_text(cls, v: Any) -> Any:
+        return ("true" if v else "false") if isinstance(v, bool) else v
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> "Connection":
+        if self.when is not None and self.condition is not None:
+            raise ValueError("a connection takes `when` or `condition` (the same thing), not both")
+        return self
+
+    @property
+    def test(self) -> str | None:
+        return self.when if self.when is not None else self.condition
+
+
+class FlowContext(Strict):
+    """`spec.context`: `${context.*}` in templates; `env` (and `kubeconfig`) are the environment of Script and
+    Transform nodes, `working_dir` their working directory. Other keys are template variables (AOF's extras)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
+
+    kubeconfig: str | None = Field(default=None, min_length=1)
+    namespace: str | None = Field(default=None, min_length=1)
+    cluster: str | None = Field(default=None, min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    working_dir: str | None = Field(default=None, min_length=1, validation_alias=AliasChoices("working_dir", "workingDir"))
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_text(cls, v: Any) -> Any:
+        return {k: (str(x).lower() if isinstance(x, bool) else str(x)) for k, x in v.items()} if isinstance(v, dict) else v
+
+    def as_root(self) -> dict[str, Any]:
+        """What `${context.*}` sees."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class RetryConfig(Strict):
+    max_attempts: int = Field(default=3, ge=0, le=MAX_RETRIES, validation_alias=AliasChoices("max_attempts", "maxAttempts"))
+    initial_delay: str = Field(default="1s", validation_alias=AliasChoices("initial_delay", "initialDelay"))
+    backoff_multiplier: float = Field(default=2.0, ge=1, le=10, validation_alias=AliasChoices("backoff_multiplier", "backoffMultiplier"))
+    max_delay: str | None = Field(default=None, validation_alias=AliasChoices("max_delay", "maxDelay"))
+
+    @field_validator("initial_delay", "max_delay")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        from aof_airflow.spec.nodes.wait import duration_seconds
+
+        if v is not None and not 0 <= duration_seconds(v) <= MAX_TIMEOUT:
+            raise ValueError(f"{v!r} must be between 0 and 7 days")
+        return v
+
+
+class FlowConfig(Strict):
+    """`spec.config`: defaults for every node, and the node that runs when one fails."""
+
+    default_timeout_seconds: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT, validation_alias=AliasChoices("default_timeout_seconds", "defaultTimeoutSeconds"))
+    retry: RetryConfig | None = None
+    error_handler: str | None = Field(default=None, min_length=1, validation_alias=AliasChoices("error_handler", "errorHandler"))
+    verbose: bool = False
+
 
 class AgentFlowSpec(Strict):
+    description: str | None = None
     trigger: Trigger = Field(default_factory=lambda: ManualTrigger(type="Manual"))
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     approvers: list[str] | None = None
+    context: FlowContext = Field(default_factory=FlowContext)
+    config: FlowConfig = Field(default_factory=FlowConfig)
     nodes: list[Node] = Field(min_length=1)
     connections: list[Connection] = Field(default_factory=list)
 
@@ -253,6 +332,10 @@ class AgentFlow(Strict):
     def name(self) -> str:
         return self.metadata.name
 
+    @property
+    def description(self) -> str | None:
+        return self.spec.description or self.metadata.description
+
     def node(self, node_id: str) -> Node:
         for n in self.spec.nodes:
             if n.id == node_id:
@@ -260,12 +343,13 @@ class AgentFlow(Strict):
         raise KeyError(node_id)
 
     def upstream(self) -> dict[str, list[str]]:
-        """node id -> ids of its direct upstream nodes, in declaration order."""
+        """node id -> ids of its direct upstream nodes, in declaration order (`start` is not a node)."""
+        from aof_airflow.spec.graph import edges
+
         up: dict[str, list[str]] = {n.id: [] for n in self.spec.nodes}
-        for c in self.spec.connections:
-            for t in c.to:
-                if t in up and c.from_ not in up[t]:
-                    up[t].append(c.from_)
+        for e in edges(self):
+            if e.dst in up and e.src in up and e.src not in up[e.dst]:
+                up[e.dst].append(e.src)
         return up
 
 

@@ -16,7 +16,19 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterator
 
-from aof_airflow.spec.models import AgentFlow, AgentNode, ConditionalNode, HTTPNode, SlackNode, TransformNode
+from aof_airflow.spec.models import (
+    AgentFlow,
+    AgentNode,
+    ApprovalNode,
+    ConditionalNode,
+    EndNode,
+    HTTPNode,
+    JoinNode,
+    ResponseNode,
+    ScriptNode,
+    SlackNode,
+    TransformNode,
+)
 from aof_airflow.spec.problems import Problem
 from aof_airflow.spec.validation_errors import suggest
 from aof_airflow.templating import TemplateError, placeholders
@@ -24,6 +36,8 @@ from aof_airflow.templating.context import SECRET_NAME
 
 FLOW_KEYS = ("run_id", "name", "duration_seconds")
 PAYLOAD_ROOT = "event"
+PREVIOUS = "previous"  # `${previous.output}`: the one node connected into the reader
+CONTEXT = "context"  # `${context.*}`: the flow's spec.context
 _EXPORT = re.compile(r"^\s*export\s+([A-Za-z_][A-Za-z0-9_]*)=", re.MULTILINE)
 
 LocateIn = Callable[[tuple, str, int], tuple[int, int]]
@@ -40,6 +54,8 @@ def templates_of(node: Any, index: int) -> Iterator[tuple[tuple, str]]:
     c = node.config
     if isinstance(node, AgentNode):
         yield base + ("input",), c.input
+        for name, value in c.context.items():
+            yield base + ("context", name), value
     elif isinstance(node, TransformNode):
         yield base + ("script",), c.script
     elif isinstance(node, ConditionalNode):
@@ -55,6 +71,21 @@ def templates_of(node: Any, index: int) -> Iterator[tuple[tuple, str]]:
         for name, value in c.headers.items():
             yield base + ("headers", name), value
         yield from _data_strings(base + ("body",), c.body)
+    elif isinstance(node, ScriptNode):
+        sc, sbase = c.script_config, base + ("scriptConfig",)
+        if sc.command is not None:
+            yield sbase + ("command",), sc.command
+        yield from _data_strings(sbase + ("args",), sc.args)
+        for name, value in sc.env.items():
+            yield sbase + ("env", name), value
+    elif isinstance(node, (ApprovalNode, ResponseNode)):
+        if c.channel is not None:
+            yield base + ("channel",), c.channel
+        if getattr(c, "thread_ts", None) is not None:
+            yield base + ("thread_ts",), c.thread_ts
+        yield base + ("message",), c.message
+    elif isinstance(node, EndNode) and c.message is not None:
+        yield base + ("message",), c.message
 
 
 def _data_strings(loc: tuple, value: Any) -> Iterator[tuple[tuple, str]]:
@@ -73,40 +104,47 @@ def outputs_read(flow: AgentFlow, upstream_of: Callable[[str], list[str]]) -> di
     its `conditions` name, and every ancestor Transform (their exports are the flow variables). A node task
     pulls only these XComs (one round trip each) instead of every ancestor's; a node whose text does not
     parse reads them all (it fails at run time with the template's own error)."""
-    from aof_airflow.spec.graph import decided_children
+    from aof_airflow.spec.graph import decided_children, effective_conditions
 
     transforms = {n.id for n in flow.spec.nodes if isinstance(n, TransformNode)}
     decides = decided_children(flow)
+    conds = effective_conditions(flow)
+    up = flow.upstream()
     out: dict[str, list[str]] = {}
     for i, node in enumerate(flow.spec.nodes):
         ancestors = list(upstream_of(node.id))
         try:
-            named = _heads(node, i)
+            named = _heads(node, i, conds[node.id])
             for child in decides[node.id]:  # it evaluates their conditions when it ends
-                named |= _condition_heads(flow.node(child))
+                named |= _condition_heads(conds[child])
         except TemplateError:
             out[node.id] = ancestors
             continue
+        if PREVIOUS in named and len(up[node.id]) == 1:
+            named.add(up[node.id][0])
+        if isinstance(node, JoinNode):  # its output is its branches' outputs
+            named |= set(up[node.id])
         out[node.id] = [a for a in ancestors if a in named or a in transforms]
     return out
 
 
-def _heads(node: Any, index: int) -> set[str]:
+def _heads(node: Any, index: int, conditions: Any) -> set[str]:
     """First names of every path the node's templates and `conditions` read (a node's id among them)."""
-    heads = _condition_heads(node)
+    heads = _condition_heads(conditions)
     for _loc, text in templates_of(node, index):
         heads |= _template_heads(text)
     return heads
 
 
-def _condition_heads(node: Any) -> set[str]:
+def _condition_heads(conditions: Any) -> set[str]:
     from aof_airflow.templating import parse_condition
 
     heads: set[str] = set()
-    for c in node.conditions:
+    for c in conditions:
         heads.add(c.from_)
-        heads.update(p[0] for p in parse_condition(c.when).paths())  # bare names may reach the whole context
-        heads |= _template_heads(c.when)
+        if c.when is not None:
+            heads.update(p[0] for p in parse_condition(c.when).paths())  # bare names may reach the whole context
+            heads |= _template_heads(c.when)
     return heads
 
 
@@ -114,9 +152,31 @@ def _template_heads(text: str) -> set[str]:
     return {path[0] for ph in placeholders(text) for path in ph.paths} if "${" in text else set()
 
 
+def _conditions_to_parse(flow: AgentFlow) -> Iterator[tuple[tuple, str, str]]:
+    """(YAML path, owner, text) of every condition the language must read: a Conditional's `condition` and named
+    expressions, every node `conditions[].when` and every connection's `when` / `condition`."""
+    for i, node in enumerate(flow.spec.nodes):
+        for k, c in enumerate(node.conditions):
+            if c.when is not None:
+                yield ("spec", "nodes", i, "conditions", k, "when"), f"node `{node.id}`", c.when
+        if isinstance(node, ConditionalNode):
+            base = ("spec", "nodes", i, "config")
+            if node.config.condition is not None:
+                yield base + ("condition",), f"node `{node.id}`", node.config.condition
+            for k, named in enumerate(node.config.conditions or ()):
+                yield base + ("conditions", k, "expression"), f"node `{node.id}`", named.expression
+    for i, c in enumerate(flow.spec.connections):
+        if c.test is not None:
+            key = "when" if c.when is not None else "condition"
+            yield ("spec", "connections", i, key), f"connection from `{c.from_}`", c.test
+
+
 def check_references(flow: AgentFlow, upstream_of: Callable[[str], list[str]], *,
                      locate_in: LocateIn | None = None, file: str = "<flow>") -> list[Problem]:
-    """Problems of every `${...}` in `flow`. `upstream_of(id)` -> ancestor ids (the graph must be acyclic)."""
+    """Problems of every `${...}` in `flow`, and of every condition. `upstream_of(id)` -> ancestor ids (the graph
+    must be acyclic)."""
+    from aof_airflow.templating import parse_condition
+
     at = locate_in or (lambda loc, text, offset: (1, 1))
     exporters: dict[str, list[str]] = {}
     for n in flow.spec.nodes:
@@ -124,10 +184,25 @@ def check_references(flow: AgentFlow, upstream_of: Callable[[str], list[str]], *
             for name in transform_exports(n.config.script):
                 exporters.setdefault(name, []).append(n.id)
     node_ids = {n.id for n in flow.spec.nodes}
+    up = flow.upstream()
+    context = flow.spec.context.as_root()
     out: list[Problem] = []
+    for loc, owner, text in _conditions_to_parse(flow):
+        try:
+            parse_condition(text.strip())
+        except TemplateError as exc:
+            line, col = at(loc, text, 0)
+            out.append(Problem(file, line, col, f"{owner}: {exc}"))
     for i, node in enumerate(flow.spec.nodes):
         ancestors = set(upstream_of(node.id))
+        reader = Reader(node.id, ancestors, up[node.id], node_ids, exporters, context)
         for loc, text in templates_of(node, i):
+            old = _OLD_TEMPLATE.search(text)
+            if old:
+                line, col = at(loc, text, old.start())
+                out.append(Problem(file, line, col, f"node `{node.id}`: `{old.group(0)}` is AOF's older template "
+                                                    f"form; write `${{{_modern(old.group(1))}}}` (the trigger's "
+                                                    f"payload is `event`)"))
             if "${" not in text:
                 continue
             try:
@@ -138,38 +213,82 @@ def check_references(flow: AgentFlow, upstream_of: Callable[[str], list[str]], *
                 continue
             for ph in found:
                 for path in sorted(ph.paths):
-                    msg = _problem_with(path, node.id, ancestors, node_ids, exporters)
+                    msg = reader.problem_with(path)
                     if msg:
                         line, col = at(loc, text, ph.start)
                         out.append(Problem(file, line, col, f"node `{node.id}`: ${{{ph.raw.strip()}}}: {msg}"))
     return out
 
 
-def _problem_with(path: tuple[str, ...], reader: str, ancestors: set[str], node_ids: set[str],
-                  exporters: dict[str, list[str]]) -> str | None:
-    head = path[0]
-    if head in node_ids:
-        if len(path) < 2 or path[1] != "output":
-            return f"a node's result is read as `{head}.output...`"
-        if head == reader:
-            return f"a node cannot read its own output"
-        if head not in ancestors:
-            return (f"`{head}` is not upstream of `{reader}`, so its output is not available here; "
-                    f"connect `{head}` (directly or through other nodes) to `{reader}`")
+# `{{trigger.body.message}}`, `{{ event.x }}`: AOF's v1alpha1 templates (a Go-template `{{json .}}` is left alone)
+_OLD_TEMPLATE = re.compile(r"(?<![$\w{])\{\{?\s*((?:trigger|event|input|steps|variables)\.[A-Za-z0-9_.-]+)\s*\}\}?")
+
+
+def _modern(path: str) -> str:
+    head, _, rest = path.partition(".")
+    if head == "trigger":
+        return f"event.{rest}"
+    if head == "steps":
+        node, _, field = rest.partition(".")
+        return f"{node}.{field or 'output'}"
+    return path
+
+
+class Reader:
+    """What one node may read: checks one `${...}` path against the graph and the flow's context."""
+
+    def __init__(self, node_id: str, ancestors: set[str], parents: list[str], node_ids: set[str],
+                 exporters: dict[str, list[str]], context: dict[str, Any]) -> None:
+        self.node_id, self.ancestors, self.parents = node_id, ancestors, parents
+        self.node_ids, self.exporters, self.context = node_ids, exporters, context
+
+    def problem_with(self, path: tuple[str, ...]) -> str | None:
+        head = path[0]
+        reader = self.node_id
+        if head in self.node_ids:
+            if len(path) < 2 or path[1] != "output":
+                return f"a node's result is read as `{head}.output...`"
+            if head == reader:
+                return "a node cannot read its own output"
+            if head not in self.ancestors:
+                return (f"`{head}` is not upstream of `{reader}`, so its output is not available here; "
+                        f"connect `{head}` (directly or through other nodes) to `{reader}`")
+            return None
+        if head == PREVIOUS:
+            if len(path) < 2 or path[1] != "output":
+                return "the upstream node's result is read as `previous.output...`"
+            if len(self.parents) != 1:
+                which = ", ".join(f"`{p}`" for p in self.parents) or "none"
+                return (f"`previous` is the one node connected into `{reader}`, and it has {len(self.parents)} "
+                        f"({which}): name the node instead, e.g. `${{{(self.parents or ['node'])[0]}.output}}`")
+            return None
+        if head == CONTEXT:
+            return self._context(path)
+        if head == "flow" and len(path) >= 2:
+            return None if path[1] in FLOW_KEYS and len(path) == 2 else (
+                f"unknown flow field{suggest(path[1], FLOW_KEYS)} (flow has: {', '.join(FLOW_KEYS)})")
+        if len(path) > 1 or head == PAYLOAD_ROOT:
+            return None  # a path into the trigger payload; its shape is only known at run time
+        exported_by = self.exporters.get(head, [])
+        if any(e in self.ancestors for e in exported_by):
+            return None
+        if exported_by:
+            return (f"flow variable exported by {', '.join(f'`{e}`' for e in exported_by)}, which is not upstream "
+                    f"of `{reader}`; connect it or export the variable upstream")
+        if head in self.context.get("env", {}):
+            return None  # spec.context.env: the flow's own environment
+        if SECRET_NAME.match(head):
+            return None  # an environment variable / Airflow Variable (a secret), resolved at run time
+        known = {name for name, who in self.exporters.items() if any(e in self.ancestors for e in who)}
+        return (f"`{head}` is not exported by any upstream Transform{suggest(head, known | self.node_ids)} "
+                f"(UPPER_CASE names are read from the environment)")
+
+    def _context(self, path: tuple[str, ...]) -> str | None:
+        if len(path) < 2:
+            return "read a field of the flow's context, e.g. `${context.namespace}`"
+        if path[1] not in self.context:
+            have = ", ".join(sorted(self.context)) or "nothing"
+            return f"spec.context has no `{path[1]}`{suggest(path[1], self.context)} (it has: {have})"
+        if path[1] == "env" and len(path) > 2 and path[2] not in self.context["env"]:
+            return f"spec.context.env has no `{path[2]}`{suggest(path[2], self.context['env'])}"
         return None
-    if head == "flow" and len(path) >= 2:
-        return None if path[1] in FLOW_KEYS and len(path) == 2 else (
-            f"unknown flow field{suggest(path[1], FLOW_KEYS)} (flow has: {', '.join(FLOW_KEYS)})")
-    if len(path) > 1 or head == PAYLOAD_ROOT:
-        return None  # a path into the trigger payload; its shape is only known at run time
-    exported_by = exporters.get(head, [])
-    if any(e in ancestors for e in exported_by):
-        return None
-    if exported_by:
-        return (f"flow variable exported by {', '.join(f'`{e}`' for e in exported_by)}, which is not upstream "
-                f"of `{reader}`; connect it or export the variable upstream")
-    if SECRET_NAME.match(head):
-        return None  # an environment variable / Airflow Variable (a secret), resolved at run time
-    known = {name for name, who in exporters.items() if any(e in ancestors for e in who)}
-    return (f"`{head}` is not exported by any upstream Transform{suggest(head, known | node_ids)} "
-            f"(UPPER_CASE names are read from the environment)")

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Union
 from pydantic import BaseModel, ValidationError
 
 from aof_airflow.spec.marked_yaml import Path_, Positions
+from aof_airflow.spec.nodes import UNSUPPORTED as UNSUPPORTED_NODE_TYPES
 from aof_airflow.spec.problems import Problem
 
 _DISCRIMINATORS = ("type", "kind")
@@ -164,6 +165,9 @@ def problems_from(exc: ValidationError, root: type[BaseModel], data: Any, positi
             if kind == "union_tag_invalid":
                 tag = err["ctx"]["tag"]
                 msg = f"{describe(data, path)}: unknown {disc} `{tag}`{suggest(tag, expected)}"
+                if disc == "type" and tag in UNSUPPORTED_NODE_TYPES:
+                    msg = (f"{describe(data, path)}: node type `{tag}` is AOF's, but aof-airflow cannot run it: "
+                           f"{UNSUPPORTED_NODE_TYPES[tag]}; supported types: {', '.join(sorted(expected))}")
                 key, mark = (path, "tag"), positions.locate(path + (disc,))
             else:
                 msg = f"{describe(data, path)}: missing `{disc}` (it selects what this entry is)"

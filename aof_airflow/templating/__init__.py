@@ -15,7 +15,7 @@ from aof_airflow.templating.render import (
     render_url,
     value_to_text,
 )
-from aof_airflow.templating.when import evaluate_when
+from aof_airflow.templating.when import evaluate_condition, evaluate_when
 
 __all__ = [
     "Condition",
@@ -26,6 +26,7 @@ __all__ = [
     "TemplateContext",
     "TemplateError",
     "UnknownReference",
+    "evaluate_condition",
     "evaluate_when",
     "parse_condition",
     "placeholders",

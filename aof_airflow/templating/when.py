@@ -40,3 +40,24 @@ def evaluate_when(
                                name=".".join(path))
 
     return cond.evaluate_bool(resolve)
+
+
+def evaluate_condition(cond: Any, output: Any, *, resolve_ref: Callable[[tuple[str, ...]], Any] | None = None) -> bool:
+    """One `conditions` entry ({from, when} | {from, value} | {from, reaction}) against its `from` node's output.
+
+    `value` holds when the output equals it (a Conditional's bool, or its named result when the output has
+    one field); "true"/"false" text from a shell compares with a bool. `reaction` holds when the approval
+    was decided with that reaction (its output's `reaction`)."""
+    if cond.when is not None:
+        return evaluate_when(cond.when, output, from_node=cond.from_, resolve_ref=resolve_ref)
+    if cond.reaction is not None:
+        if not isinstance(output, Mapping) or "reaction" not in output:
+            raise ConditionError(f"`reaction: {cond.reaction}` reads the reaction of {cond.from_!r}, whose output "
+                                 f"has none: only an approval node decides with a reaction")
+        return str(output["reaction"]).strip(":") == cond.reaction.strip(":")
+    expected = cond.value
+    if isinstance(output, Mapping) and len(output) == 1 and not isinstance(expected, Mapping):
+        output = next(iter(output.values()))
+    if isinstance(expected, bool) and isinstance(output, str) and output.strip().lower() in ("true", "false"):
+        output = output.strip().lower() == "true"
+    return output == expected

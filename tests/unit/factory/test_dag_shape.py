@@ -92,7 +92,7 @@ def test_scan_cache_by_content(tmp_path, monkeypatch):
     first = scan(FOLDERS)
     assert list((tmp_path / "cache").glob("scan-*.pickle"))
     again = scan(FOLDERS)
-    assert list(again.flows) == list(first.flows) and again.agents.keys() == first.agents.keys()
+    assert list(again.plans) == list(first.plans) and again.agents.keys() == first.agents.keys()
 
 
 def test_bad_file_does_not_hide_the_good_flow(tmp_path):

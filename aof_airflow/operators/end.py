@@ -1,0 +1,21 @@
+"""End node: closes a path; its output is its rendered `message`, the flow's result for whoever reads the run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aof_airflow.operators.base import NodeOperator, render_or_fail
+
+
+class EndOperator(NodeOperator):
+    ui_color = "#f5f5f5"
+
+    def run(self, tctx: Any, context: Any) -> Any:
+        from aof_airflow.templating import render_text
+
+        message = self.node.config.message
+        if message is None:
+            return None
+        text = render_or_fail(self.node.id, "message", render_text, message, tctx)
+        self.log.info("result:\n%s", text)
+        return {"message": text}
