@@ -1,4 +1,4 @@
-"""builtin:k8s-rules on every `rules-*` sandbox scenario: accuracy (class, severity, action, contract) and cost
+"""builtin:k8s-rules on every `rules-*` and `ext-*` sandbox scenario: accuracy (class, severity, action, evidence, action safety) and cost
 (kubectl calls and seconds per diagnosis), through the real stack: sandbox Kubernetes API server, the real
 kubectl, the guarded Shell tool. No language model anywhere.
 
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from aof_lab.rules_eval.evaluate import run
+    from aof_lab.rules_eval.evaluate import PREFIXES, run
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=2)
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write per-scenario results here")
     args = ap.parse_args(argv)
     t0 = time.monotonic()
-    outcomes = run(args.scenario, prefix="" if args.all else "rules-", jobs=args.jobs)
+    outcomes = run(args.scenario, prefix="" if args.all else PREFIXES, jobs=args.jobs)
     wall = time.monotonic() - t0
     ok = [o for o in outcomes if o.passed]
     secs = [o.seconds for o in outcomes if not o.error]

@@ -120,10 +120,16 @@ class RulesEngine:
         d.output["evidence"] = d.primary.evidence[:8]
         return obs, d
 
+    def fresh(self, toolbox: Any, ns: str, kind: str, name: str | None) -> tuple[Observation, dx.Diagnosis]:
+        """The check just before a change: the objects first; their logs too when the objects alone show no
+        fault (a Ready, never-restarted pod's logs can hold the only sign of it)."""
+        obs, d = self.diagnose(toolbox, ns, kind, name, logs=False)
+        return self.diagnose(toolbox, ns, kind, name) if d.cls == "no-fault-found" else (obs, d)
+
     def remediate(self, prompt: str, toolbox: Any, ns: str, kind: str, name: str | None, deadline: float) -> tuple[dict[str, Any], str]:
         # The check just before the change: is the fault still there, on which workload and pods. That is
         # read from the objects; the logs that explained the cause were read by the diagnosis.
-        obs, before = self.diagnose(toolbox, ns, kind, name, logs=False)
+        obs, before = self.fresh(toolbox, ns, kind, name)
         action_text = rx.parse_action_line(prompt)
         if before.cls == "no-fault-found":
             p = rx.Plan("none", None, "a fresh diagnosis finds nothing wrong any more; no change needed")
@@ -133,7 +139,7 @@ class RulesEngine:
 
     def rollback(self, prompt: str, toolbox: Any, ns: str, kind: str, name: str | None, deadline: float) -> tuple[dict[str, Any], str]:
         failed = prompt.split(":", 1)[1] if ":" in prompt else prompt
-        obs, before = self.diagnose(toolbox, ns, kind, name, logs=False)
+        obs, before = self.fresh(toolbox, ns, kind, name)
         p = rx.rollback_plan(failed, obs.workload_ref, ns)
         return self._execute(p, toolbox, ns, kind, name, deadline, prompt, before, rollback=True)
 

@@ -35,9 +35,17 @@ def observation(objects: list[dict[str, Any]], ns: str, resource: str | None, *,
         obs.service = obs.target = find("Service", name)
         obs.endpoints = find("Endpoints", name)
         sel = (obs.service or {}).get("spec", {}).get("selector")
+    elif kind == "daemonset":
+        obs.daemonset = obs.target = find("DaemonSet", name)
+        sel = (obs.daemonset or {}).get("spec", {}).get("selector")
+    elif kind == "job":
+        obs.job = obs.target = find("Job", name)
+        sel = (obs.job or {}).get("spec", {}).get("selector")
     elif kind == "pod":
         obs.target = find("Pod", name)
         obs.pods = [obs.target] if obs.target else []
+    obs.networkpolicies = [o for o in inns if o["kind"] == "NetworkPolicy"]
+    obs.services = [o for o in inns if o["kind"] == "Service"]
     pods = [o for o in inns if o["kind"] == "Pod"]
     if sel is not None:
         obs.pods = [p for p in pods if selector_matches(sel, p["metadata"].get("labels"))]

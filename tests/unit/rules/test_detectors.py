@@ -14,7 +14,7 @@ from .offline import from_scenario, load_scenario, observation
 
 
 def obs_of(name: str):
-    return from_scenario(load_scenario(f"rules-{name}"))
+    return from_scenario(load_scenario(name if name.startswith("ext-") else f"rules-{name}"))
 
 
 def healthy_obs():
@@ -34,6 +34,10 @@ POSITIVE = [
     (det.detect_service_no_endpoints, "service-selector-mismatch", "service-selector-mismatch"),
     (det.detect_evicted, "evicted-pods", "evicted"),
     (det.detect_statefulset_down, "statefulset-down", "statefulset-down"),
+    (det.detect_node_not_ready, "ext-node-not-ready", "node-not-ready"),
+    (det.detect_network_policy, "ext-netpol-dns-egress", "network-policy-blocking"),
+    (det.detect_job_failed, "ext-job-failing", "job-failed"),
+    (det.detect_log_errors, "ext-rbac-forbidden-ready-pod", "rbac-forbidden"),
 ]
 
 

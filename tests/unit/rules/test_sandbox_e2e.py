@@ -160,7 +160,7 @@ def test_the_check_before_a_change_reads_state_not_logs(cluster, monkeypatch) ->
     monkeypatch.setenv("AOF_RULES_VERIFY_WINDOW", "0")
     from aof_airflow.agent.tools.toolbox import Toolbox
 
-    sc, api, scope = cluster("rules-oomkilled")
+    sc, api, scope = cluster("high-memory-api")  # TEST001: a leak, so a restart (rules-oomkilled's OOM is not one)
     diag = seed_agent("diagnostic-agent", model=MODEL, memory=None)
     fix = seed_agent("remediation-agent", model=MODEL, memory=None)
     with Toolbox(diag, scope, deadline=time.monotonic() + 120) as tb:
