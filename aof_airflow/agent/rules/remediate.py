@@ -121,6 +121,8 @@ def restart_command(target: str, namespace: str, now: str | None = None) -> str:
 
 def rollback_plan(failed_action: str, workload_ref: str | None, namespace: str) -> Plan:
     """Undo of a failed remediation, where an undo exists: a restart or undo of a Deployment -> `rollout undo`."""
+    if re.match(r"\s*(none|shadow)\b", failed_action, re.I):
+        return Plan("none", None, "the remediation changed nothing (no action, refused by a guard, or shadow mode); nothing to roll back")
     action, d = classify(failed_action)
     target = d.get("target") or workload_ref
     ns = shlex.quote(namespace)
