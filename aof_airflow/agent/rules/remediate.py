@@ -40,6 +40,8 @@ def parse_action_line(prompt: str) -> str:
 def classify(text: str) -> tuple[str, dict[str, Any]]:
     """Recommended action text (ours or a model's) -> (action class, details such as target/replicas/pods)."""
     details: dict[str, Any] = {}
+    if re.match(r"\s*none\b", text, re.I):  # "none: ...; manual fix: kubectl ..." recommends no automated change
+        return "none", details
     if "restartedAt" in text:  # our own restart, written as its patch
         t = _TARGET.search(text)
         if t:
