@@ -206,3 +206,37 @@ def test_a_models_unsupported_restart_needs_approval_and_a_supported_one_does_no
     with Toolbox(agent, scope_for(sc, "llm-2", "diagnose"), deadline=time.monotonic() + 60) as tb:
         action_guard.check(res, tb, scope_for(sc, "llm-2", "diagnose"))
     assert res.output["requires_approval"] is False and "approval_reason" not in res.output
+
+
+def test_the_demo_incidents_keep_their_outcomes(sandbox, monkeypatch) -> None:
+    """The tutorial's incidents as the seed flow's branches see them: TEST001 auto-approved, restarted, healed;
+    TEST002 critical, so it waits for a human, and the approved restart heals; TEST003 recommends no change (a
+    restart would not fix an OOM ~40 s after every start), so remediation fails verification, the rollback has
+    nothing to undo and the flow escalates -- with no change to the cluster."""
+    monkeypatch.setenv("AOF_RULES_VERIFY_WINDOW", "5")
+    scs = {sc.incident.id: sc for sc in (load_scenario(n) for n in DEMO_SCENARIOS)}
+    api = sandbox(*scs.values())
+    out = {}
+    for incident, sc in scs.items():
+        d = diagnose(sc, f"pd-{incident}")
+        r, _ = remediate(sc, f"pd-{incident}", d["recommended_action"])
+        out[incident] = (d, r)
+    d1, r1 = out["TEST001"]
+    assert (d1["severity"], d1["requires_approval"]) == ("high", False)  # is_critical false, needs_approval false
+    assert r1["result"] == "success" and r1["action_taken"].startswith("kubectl patch deployment/api")
+    d2, r2 = out["TEST002"]
+    assert (d2["severity"], d2["requires_approval"]) == ("critical", True)  # request-approval
+    assert r2["result"] == "success" and r2["action_taken"].startswith("kubectl patch statefulset/postgres")
+    d3, r3 = out["TEST003"]
+    assert (d3["severity"], d3["requires_approval"]) == ("high", False) and d3["recommended_action"].startswith("none:")
+    assert r3["result"] == "failed" and "still failing" in r3["verification"]  # remediation-failed: true
+    from aof_airflow.agent.tools.toolbox import Toolbox
+
+    fix = seed_agent("remediation-agent", model=MODEL, memory=None)
+    s = scope_for(scs["TEST003"], "pd-TEST003", "rollback")
+    with Toolbox(fix, s, deadline=time.monotonic() + 60) as tb:
+        rb = RulesEngine().run(fix, f"Rollback the failed remediation: {r3['action_taken']}", toolbox=tb, scope=s,
+                               deadline=time.monotonic() + 60).output
+    assert rb["action_taken"].startswith("none:") and "nothing to roll back" in rb["action_taken"]
+    assert [(a.action, a.resource) for a in api.actions] == [("rollout-restart", "deployment/api"),
+                                                            ("rollout-restart", "statefulset/postgres")]
