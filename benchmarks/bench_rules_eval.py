@@ -34,19 +34,20 @@ def main(argv: list[str] | None = None) -> int:
     ok = [o for o in outcomes if o.passed]
     secs = [o.seconds for o in outcomes if not o.error]
     calls = [o.calls for o in outcomes if not o.error]
-    by_check: dict[str, int] = {}
+    by_check: dict[str, list[int]] = {}
     for o in outcomes:
         for k, v in o.checks.items():
-            by_check[k] = by_check.get(k, 0) + int(v)
+            by_check.setdefault(k, []).append(int(v))
     print(f"scenarios {len(outcomes)}, passed {len(ok)}; wall {wall:.1f}s with {args.jobs} job(s)")
     if secs:
         print(f"per diagnosis: median {statistics.median(secs):.1f}s, max {max(secs):.1f}s; "
               f"kubectl calls median {statistics.median(calls):.0f}, max {max(calls)}")
-    print("checks passed: " + ", ".join(f"{k} {v}/{len(outcomes)}" for k, v in by_check.items()))
+    print("checks passed: " + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in by_check.items()))
     if args.json:
         Path(args.json).write_text(json.dumps([{
             "scenario": o.scenario, "passed": o.passed, "class": o.cls, "action": o.action, "checks": o.checks,
             "seconds": round(o.seconds, 2), "kubectl_calls": o.calls, "error": o.error, "output": o.got,
+            "evidence_problems": o.problems, "unsafe": o.unsafe, "honest_unknown": o.honest_unknown,
         } for o in outcomes], indent=2))
     return 0 if len(ok) == len(outcomes) and outcomes else 1
 
