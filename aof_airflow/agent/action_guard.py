@@ -5,7 +5,11 @@ NetworkPolicy that blocks DNS, with `requires_approval: false`; the tutorial's f
 executes it. Before such an answer leaves the Agent node, the same read-only kubectl the model used is read by
 the deterministic detectors (`builtin:k8s-rules`): the change is supported only when they independently name a
 cause that this very action removes. Otherwise the answer stands, but `requires_approval` becomes true and the
-reason is written beside it -- the model's diagnosis is kept, its autonomy is not.
+reason is written beside it -- the model's diagnosis is kept, its autonomy is not. When the cluster cannot be
+read at all, nothing supports the change either.
+
+`[aof] model_changes_need_evidence = false` turns the check off (an operator's explicit choice, e.g. a test
+bench whose scripted model has no cluster behind it); it is on by default.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from aof_airflow.agent.rules.gather import parse_resource
 from aof_airflow.agent.rules.remediate import classify
 from aof_airflow.agent.tools.guards import Limits
 from aof_airflow.agent.types import AgentResult, AgentScope
+from aof_airflow.config import setting
 
 log = logging.getLogger("aof.agent")
 # A smaller change than the one the evidence supports is supported too (one pod instead of all of them).
@@ -29,7 +34,7 @@ def check(result: AgentResult, toolbox: Any, scope: AgentScope) -> None:
     out = result.output
     if result.source != "llm" or not isinstance(out, dict) or "recommended_action" not in out or "requires_approval" not in out:
         return
-    if out.get("requires_approval") is True:
+    if out.get("requires_approval") is True or (setting("model_changes_need_evidence") or "true").strip().lower() in ("false", "0", "no", "off"):
         return
     action, _details = classify(str(out.get("recommended_action") or ""))
     if action == "none":
