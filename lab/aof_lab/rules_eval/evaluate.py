@@ -139,7 +139,7 @@ def run_one(name: str, agent: Any | None = None, workdir: Path | None = None) ->
                 "read_only": not api.actions,
             }
             if sc.expect.honest_unknown:
-                out.honest_unknown = scoring.honest(out.got, d.cls, d.action)
+                out.honest_unknown = scoring.honest(out.got, d.action)
                 out.checks["honest_unknown"] = out.honest_unknown
         except Exception as e:  # a harness reports, it does not stop at the first broken scenario
             out.error = f"{type(e).__name__}: {e}"
