@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
+from aof_airflow.agent import action_guard
 from aof_airflow.agent import contract as contracts
 from aof_airflow.agent import memory
 from aof_airflow.config import settings
@@ -43,8 +44,9 @@ def run_agent(agent: Agent, prompt: str, *, scope: AgentScope, timeout_seconds: 
             log.info("%s: offered %d past incident(s) of %s", agent.name, len(past), scope.service)
     with Toolbox(agent, scope, deadline=deadline) as toolbox:
         result = _ask_models(agent, prompt, engines, notes, toolbox, scope, deadline)
+        _check_contract(agent, result)
+        action_guard.check(result, toolbox, scope)  # a model's unsupported change waits for a human
     result.notes.extend(memory_notes)
-    _check_contract(agent, result)
     if store is not None:
         try:
             store.add(scope.service, memory.summarize(result, scope))

@@ -40,13 +40,15 @@ class ToolCall:
 
 @dataclass
 class Action:
-    """A mutating call: what ran, its server-side dry run, and the snapshot taken before it."""
+    """A mutating call: what ran (or, in shadow mode, would have run), its server-side dry run, and the snapshot
+    taken before it."""
 
     command: str
     dry_run: str
     snapshot: str
     result: str
     ok: bool
+    shadow: bool = False  # shadow mode: only the server dry run ran; `result` says what would have run
 
 
 @dataclass

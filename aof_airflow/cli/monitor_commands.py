@@ -178,10 +178,18 @@ def _metrics(args: argparse.Namespace) -> int:
         ["mttr_median", _secs(m["mttr_seconds"]["all"]["median"])],
         ["mttr_p90", _secs(m["mttr_seconds"]["all"]["p90"])],
         ["tokens_in/out", f"{m['tokens']['input']}/{m['tokens']['output']}"],
+        ["changes_applied", m["changes_applied"]],
+        ["shadow_would_have_run", f"{m['shadow']['would_have_run']} in {m['shadow']['runs']} run(s)"],
     ], ["METRIC", "VALUE"]))
     if m["results"]:
         print()
         print(table(sorted(m["results"].items()), ["RESULT", "RUNS"]))
+    if m["shadow"]["latest"]:
+        print()
+        print("shadow mode: what would have run (server dry runs, nothing applied)")
+        print(table([[x["when"][:19] if x["when"] else None, x["incident_id"], x["node"], x["command"],
+                      (x["dry_run"].strip().splitlines() or [""])[-1][:60]] for x in m["shadow"]["latest"]],
+                    ["WHEN", "INCIDENT", "NODE", "WOULD HAVE RUN", "DRY RUN ANSWER"]))
     if m["mttr_seconds"]["by_severity"]:
         print()
         print(table([[sev, s["count"], _secs(s["median"]), _secs(s["p90"])]

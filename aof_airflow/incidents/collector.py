@@ -172,7 +172,8 @@ def build_record(run: RunView) -> IncidentRecord:
         if m.get("model"):
             rec.models[n.task_id] = m["model"]
         for a in m.get("actions") or []:
-            rec.actions.append({"node": n.task_id, **{k: a.get(k) for k in ("command", "dry_run", "snapshot", "result", "ok")}})
+            rec.actions.append({"node": n.task_id, **{k: a.get(k) for k in ("command", "dry_run", "snapshot", "result", "ok")},
+                                "shadow": bool(a.get("shadow"))})
         rec.nodes.append({
             "node": n.task_id, "state": n.state, "start": _iso(_aware(n.start)), "end": _iso(_aware(n.end)),
             "duration_seconds": n.duration, "try_number": n.try_number, "operator": n.operator,

@@ -8,6 +8,9 @@ Definitions (kept here, shown by `aofctl flow metrics --help`):
   escalation_rate       runs handed to on-call (escalated after a failed fix, a failed node, a timeout) / runs
   approval wait         seconds between asking in Slack and a human's decision (human approvals only)
   MTTR                  run start -> end of auto-resolved runs, per severity; median and p90 (nearest rank)
+  shadow                changes shadow mode recorded instead of applying ("would have run"): how many, in how
+                        many runs, and the latest ones with the server's dry-run answer
+  changes_applied       mutating commands that really ran
 """
 
 from __future__ import annotations
@@ -74,7 +77,18 @@ def compute(records: Iterable[IncidentRecord], *, flow: str | None = None, since
                          "by_severity": {k: _stats(v) for k, v in sorted(mttr_by_sev.items())}},
         "tokens": {"input": sum(int(r.usage.get("input_tokens", 0)) for r in recs),
                    "output": sum(int(r.usage.get("output_tokens", 0)) for r in recs)},
+        "changes_applied": sum(1 for r in recs for a in r.actions if not a.get("shadow") and a.get("ok")),
+        "shadow": shadow_summary(recs),
     }
+
+
+def shadow_summary(recs: list[IncidentRecord], latest: int = 20) -> dict[str, Any]:
+    """What shadow mode would have done: counts and the latest "would have run" records, newest first."""
+    rows = [{"incident_id": r.incident_id, "run_id": r.run_id, "dag_id": r.dag_id, "node": a.get("node"),
+             "command": a.get("command"), "dry_run": (a.get("dry_run") or "")[-600:],
+             "when": (r.ended_at or r.recorded_at).isoformat() if (r.ended_at or r.recorded_at) else None}
+            for r in recs for a in r.shadow_actions]
+    return {"would_have_run": len(rows), "runs": len({(x["dag_id"], x["run_id"]) for x in rows}), "latest": rows[:latest]}
 
 
 def _when(r: IncidentRecord) -> datetime | None:

@@ -90,7 +90,7 @@ class IncidentRecord:
     root_cause: str | None = None
     recommended_action: str | None = None
     remediation: dict[str, Any] | None = None  # the remediation agent's output (action_taken, result, ...)
-    actions: list[dict[str, Any]] = field(default_factory=list)  # each: node, command, dry_run, snapshot, result, ok
+    actions: list[dict[str, Any]] = field(default_factory=list)  # each: node, command, dry_run, snapshot, result, ok, shadow
     approval: dict[str, Any] | None = None  # {outcome, reaction, by, wait_seconds, node}
     escalated: bool = False
     escalation: dict[str, Any] | None = None  # {node, reason, rollback}
@@ -103,6 +103,11 @@ class IncidentRecord:
     ended_at: datetime | None = None
     duration_seconds: float | None = None
     recorded_at: datetime | None = None
+
+    @property
+    def shadow_actions(self) -> list[dict[str, Any]]:
+        """Changes shadow mode recorded instead of applying them ("would have run")."""
+        return [a for a in self.actions if a.get("shadow")]
 
     @property
     def approval_outcome(self) -> str | None:

@@ -163,7 +163,8 @@ h1{font-size:20px;margin:0 0 12px} .cards{display:flex;gap:12px;flex-wrap:wrap;m
 .ct{font-size:13px;font-weight:600;fill:#202124} .ax{font-size:10px;fill:#5f6368}
 table{border-collapse:collapse;width:100%;font-size:13px} th,td{border-bottom:1px solid #eee;padding:5px 8px;text-align:left}
 th{background:#f8f9fa;position:sticky;top:0} .badge{color:#fff;border-radius:10px;padding:1px 8px;font-size:12px}
-form{margin-bottom:12px;font-size:13px} a{color:#1a73e8}
+form{margin-bottom:12px;font-size:13px} a{color:#1a73e8} h2{font-size:16px;margin:18px 0 8px}
+pre{margin:0;white-space:pre-wrap;font-size:11px;max-width:520px}
 """
 
 
@@ -178,7 +179,8 @@ def render_page(*, flow: str | None, days: int, limit: int, now: datetime | None
     cards = [("runs", str(m["runs"])), ("success rate", _pct(m["success_rate"])),
              ("auto-resolved", _pct(m["auto_resolved_rate"])), ("escalated", _pct(m["escalation_rate"])),
              ("MTTR median", _dur(m["mttr_seconds"]["all"]["median"])), ("MTTR p90", _dur(m["mttr_seconds"]["all"]["p90"])),
-             ("approval wait p90", _dur(m["approvals"]["wait_seconds"]["p90"]))]
+             ("approval wait p90", _dur(m["approvals"]["wait_seconds"]["p90"])),
+             ("changes applied", str(m["changes_applied"])), ("shadow: would have run", str(m["shadow"]["would_have_run"]))]
     options = "".join(f'<option value="{e(f)}"{" selected" if f == flow else ""}>{e(f)}</option>' for f in flows)
     rows = []
     for r in recs[:limit]:
@@ -198,6 +200,7 @@ def render_page(*, flow: str | None, days: int, limit: int, now: datetime | None
             f'<td><a class="run" href="{e(link)}" target="_top">{e(r.dag_id)} / {e(r.run_id)}</a></td>'
             "</tr>")
     body = "".join(rows) or '<tr><td colspan="11">No incident records in this window.</td></tr>'
+    shadow = shadow_section(m["shadow"])
     mttr = chart(series, "mttr_median_seconds", title="MTTR (median, auto-resolved) per day", kind="bar",
                  fmt=_dur, color="#1a73e8")
     rate = chart(series, "auto_resolved_rate", title="Auto-resolution rate per day", kind="line",
@@ -212,4 +215,17 @@ Days <input name="days" type="number" min="1" max="365" value="{days}" style="wi
 <div class="charts">{mttr}{rate}</div>
 <table id="incidents"><thead><tr><th>Ended</th><th>Incident</th><th>Title</th><th>Service</th><th>Severity</th>
 <th>Result</th><th>Approval</th><th>Failed node</th><th>Duration</th><th>Tokens</th><th>Run</th></tr></thead>
-<tbody>{body}</tbody></table></body></html>"""
+<tbody>{body}</tbody></table>{shadow}</body></html>"""
+
+
+def shadow_section(sh: dict[str, Any]) -> str:
+    """What shadow mode would have done: each recorded change with the server's dry-run answer (none applied)."""
+    if not sh["latest"]:
+        return ""
+    rows = "".join(
+        f"<tr><td>{e(x['when'][:16] if x['when'] else '–')}</td><td>{e(x['incident_id'] or '–')}</td>"
+        f"<td>{e(x['node'] or '–')}</td><td><code>would have run: {e(x['command'] or '')}</code></td>"
+        f"<td><pre>{e(x['dry_run'] or '')}</pre></td></tr>" for x in sh["latest"])
+    return (f'<h2 id="shadow">Shadow mode: what would have run <small>{sh["would_have_run"]} change(s) in {sh["runs"]} run(s), '
+            f"none applied (server dry runs)</small></h2><table id=\"shadow-actions\"><thead><tr><th>When</th><th>Incident</th>"
+            f"<th>Node</th><th>Change</th><th>Dry run (server)</th></tr></thead><tbody>{rows}</tbody></table>")

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from .gather import Observation, config_refs, pod_ready, selector_matches
 
 REVISION = "deployment.kubernetes.io/revision"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 # Remediation classes the remediation side knows how to execute.
 ACTIONS = ("rollout-restart", "rollout-undo", "scale", "delete-pod", "none")
@@ -133,7 +134,23 @@ class Revisions:
         s = f"new revision {rs_revision(n)} (replicaset {n['metadata']['name']}, image {images(n)})"
         if p:
             s += f" replaced revision {rs_revision(p)} (image {images(p)})"
+            changed = self.changes()
+            s += f", changing {', '.join(changed)}" if changed else ""
         return s
+
+    def changes(self) -> list[str]:
+        """What the newest pod template changes against the previous one, ignoring what a `rollout restart`
+        writes (the restartedAt annotation) and the controller's hash label: [] = the same pods again."""
+        if not self.previous:
+            return []
+        return template_changes(self.previous.get("spec", {}).get("template", {}),
+                                self.newest.get("spec", {}).get("template", {}))
+
+    def only_restarted(self) -> str:
+        """The evidence line when the revisions differ by nothing an undo would bring back."""
+        n, p = self.newest, self.previous or {}
+        return (f"revision {rs_revision(n)} differs from revision {rs_revision(p)} only by the {RESTARTED_AT} "
+                f"annotation (same image {images(n)}): an undo would run the same pods")
 
 
 def revisions(obs: Observation) -> Revisions | None:
@@ -171,12 +188,44 @@ def observed_at(obs: Observation) -> datetime | None:
     return max(times) if times else None
 
 
+def template_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Names of what differs between two pod templates (per container: image, env, resources, probes, ...;
+    pod level: volumes, serviceAccountName, ...), without the restartedAt annotation and controller labels."""
+    def clean(t: dict[str, Any]) -> dict[str, Any]:
+        t = json.loads(json.dumps(t or {}))
+        meta = t.setdefault("metadata", {})
+        (meta.get("labels") or {}).pop("pod-template-hash", None)
+        (meta.get("annotations") or {}).pop(RESTARTED_AT, None)
+        return t
+
+    a, b = clean(old), clean(new)
+    out: list[str] = []
+    if (a["metadata"].get("labels") or {}) != (b["metadata"].get("labels") or {}):
+        out.append("pod labels")
+    if (a["metadata"].get("annotations") or {}) != (b["metadata"].get("annotations") or {}):
+        out.append("pod annotations")
+    sa, sb = a.get("spec", {}), b.get("spec", {})
+    ca = {c.get("name"): c for c in (sa.get("containers") or []) + (sa.get("initContainers") or [])}
+    cb = {c.get("name"): c for c in (sb.get("containers") or []) + (sb.get("initContainers") or [])}
+    for name in sorted(set(ca) | set(cb)):
+        x, y = ca.get(name), cb.get(name)
+        if x is None or y is None:
+            out.append(f"container {name} {'added' if x is None else 'removed'}")
+            continue
+        out += [f"container {name} {k}" for k in sorted(set(x) | set(y)) if k != "name" and x.get(k) != y.get(k)]
+    out += [k for k in sorted(set(sa) | set(sb)) if k not in ("containers", "initContainers") and sa.get(k) != sb.get(k)]
+    return out
+
+
 def bad_new_revision(obs: Observation, failing: list[dict[str, Any]]) -> Revisions | None:
-    """The failing pods belong to the newest ReplicaSet, an older revision exists, and either the rollout never
-    finished (old pods still serving, or no NewReplicaSetAvailable) or it finished only recently (< 6 h before
-    what the objects show as now): the new revision brought the failure, undo is the fix."""
+    """The failing pods belong to the newest ReplicaSet, an older revision exists whose pod template really
+    differs (not only by a restart's annotation), and either the rollout never finished (old pods still
+    serving, or no NewReplicaSetAvailable) or it finished only recently (< 6 h before what the objects show as
+    now): the new revision brought the failure, undo is the fix."""
     rev = revisions(obs)
     if not rev or not rev.previous or not failing:
+        return None
+    if not rev.changes():
         return None
     if not all(rev.owns(p) for p in failing):
         return None
@@ -202,6 +251,9 @@ def _new_revision_action(obs: Observation, failing: list[dict[str, Any]], f: Fin
         f.command = workload_cmd(obs, otherwise) if otherwise.startswith("rollout") else None
         if otherwise != "none" and f.command is None:
             f.action = "none"  # a bare pod: no controller to restart
+        same = revisions(obs)
+        if same and same.previous and not same.changes() and failing and all(same.owns(p) for p in failing):
+            f.evidence.append(same.only_restarted())
     return f
 
 
@@ -262,13 +314,36 @@ def detect_oom(obs: Observation) -> Finding | None:
           f"restartCount {cs.get('restartCount', 0)}, memory limit {limit or 'none'}"]
     ev += [f"previous log: \"{ln}\"" for ln in tail(obs.logs.get(f"{pod_name(p)}/{cs['name']}/previous"), 2)]
     pods = sorted({pod_name(h[0]) for h in hits})
+    runs = [r for r in (_run_seconds(h[2]) for h in hits) if r is not None]
+    longest = max(runs) if runs else None
+    leak = longest is not None and longest >= LEAK_RUN_SECONDS
+    if longest is not None:
+        ev.append(f"longest run before an OOMKill: {_human(longest)} ({'memory grows until the limit: a leak' if leak else 'killed soon after start: the working set needs more than the limit'})")
     f = Finding(
         cls="oom-killed",
-        summary=f"container {cs['name']} is OOMKilled (memory limit {limit or 'unset'}) in {len(pods)} pod(s)",
-        evidence=ev, action="rollout-restart", confidence=0.85, affected=pods, min_severity="medium",
-        advice=f"raise resources.limits.memory above {limit} or fix the leak" if limit else "set a memory limit and fix the leak",
+        summary=f"container {cs['name']} is OOMKilled (memory limit {limit or 'unset'}) in {len(pods)} pod(s)"
+                + ("" if leak or longest is None else f", {_human(longest)} or less after each start"),
+        evidence=ev, action="none", confidence=0.85, affected=pods, min_severity="medium",
+        advice=(f"fix the leak (or raise resources.limits.memory above {limit}); a restart buys time" if leak else
+                f"raise resources.limits.memory of container {cs['name']} above {limit} (or lower what it loads at start): "
+                "a restart is killed the same way") if limit else "set a memory limit and fix the leak",
     )
-    return _new_revision_action(obs, [h[0] for h in hits], f, "rollout-restart")
+    # A restart removes a leak's accumulated memory; it does nothing for a working set bigger than the limit.
+    return _new_revision_action(obs, [h[0] for h in hits], f, "rollout-restart" if leak else "none")
+
+
+LEAK_RUN_SECONDS = 600  # ran this long before the OOMKill: memory grew over time (a restart resets it)
+
+
+def _run_seconds(terminated: dict[str, Any]) -> float | None:
+    start, end = parse_time(terminated.get("startedAt")), parse_time(terminated.get("finishedAt"))
+    return (end - start).total_seconds() if start and end else None
+
+
+def _human(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    return f"{seconds / 60:.0f}min" if seconds < 7200 else f"{seconds / 3600:.1f}h"
 
 
 def detect_memory_near_limit(obs: Observation) -> Finding | None:
@@ -366,10 +441,15 @@ def detect_image_pull(obs: Observation) -> Finding | None:
     return _new_revision_action(obs, [h[0] for h in hits], f, "none")
 
 
+# A resource name as the scheduler writes it ("Insufficient cpu.", "Insufficient nvidia.com/gpu,"): the
+# sentence's period or comma is not part of it.
+_INSUFFICIENT = re.compile(r"Insufficient ([\w./-]*[\w/-])")
 _SCHED = (
-    ("pending-insufficient-resources", re.compile(r"Insufficient ([\w./-]+)")),
-    ("pending-unbound-pvc", re.compile(r"unbound immediate PersistentVolumeClaims|persistentvolumeclaim \"[^\"]+\" not found|volume node affinity conflict", re.I)),
-    ("pending-node-selector", re.compile(r"didn't match (?:Pod's )?node (?:affinity|selector)|node\(s\) didn't match", re.I)),
+    ("pending-anti-affinity", re.compile(r"didn't match pod (?:anti-)?affinity rules|didn't satisfy existing pods anti-affinity", re.I)),
+    ("pending-volume-node-affinity", re.compile(r"volume node affinity conflict", re.I)),
+    ("pending-insufficient-resources", _INSUFFICIENT),
+    ("pending-unbound-pvc", re.compile(r"unbound immediate PersistentVolumeClaims|persistentvolumeclaim \"[^\"]+\" not found", re.I)),
+    ("pending-node-selector", re.compile(r"didn't match (?:Pod's )?node (?:affinity|selector)|node\(s\) didn't match Pod's node", re.I)),
     ("pending-taint", re.compile(r"untolerated taint|had taint|taint\(s\) that the pod didn't tolerate", re.I)),
 )
 
@@ -398,7 +478,7 @@ def detect_pending(obs: Observation) -> Finding | None:
     ev += [quote_event(e) for e in evs[-1:]]
     summary, advice, conf = f"{len(pending)} pod(s) cannot be scheduled", "", 0.8
     if cls == "pending-insufficient-resources":
-        kinds = sorted(set(re.findall(r"Insufficient ([\w./-]+)", text)))
+        kinds = sorted(set(_INSUFFICIENT.findall(text)))
         summary = f"{len(pending)} pod(s) Pending: no node has enough {', '.join(kinds)}"
         req = _requests(p)
         ev.append("pod requests " + ", ".join(f"{k}={v}" for k, v in sorted(req.items())) if req else "pod has no requests")
@@ -426,9 +506,36 @@ def detect_pending(obs: Observation) -> Finding | None:
                 conf = 0.95
             for e in events_for(obs, cn, ("ProvisioningFailed", "FailedBinding"))[-1:]:
                 ev.append(quote_event(e))
+        unbound = [cn for cn in claims if (pvc_by_name.get(cn) or {}).get("status", {}).get("phase") != "Bound"]
         if not summary.endswith("does not exist"):
-            summary = f"{len(pending)} pod(s) Pending on unbound PersistentVolumeClaim(s) {', '.join(claims)}"
+            summary = (f"{len(pending)} pod(s) Pending on unbound PersistentVolumeClaim(s) {', '.join(unbound)}" if unbound
+                       else f"{len(pending)} pod(s) Pending on PersistentVolumeClaim(s) {', '.join(claims)} (Bound)")
         advice = "create the StorageClass / a matching PersistentVolume, or fix storageClassName"
+    elif cls == "pending-volume-node-affinity":
+        claims = [(v.get("persistentVolumeClaim") or {}).get("claimName") for v in p.get("spec", {}).get("volumes", []) or []]
+        pvc_by_name = {c["metadata"]["name"]: c for c in obs.pvcs}
+        for cn in (c for c in claims if c):
+            pvc = pvc_by_name.get(cn)
+            if pvc is not None:
+                ev.append(f"persistentvolumeclaim {cn}: phase {pvc.get('status', {}).get('phase')}, volume {pvc.get('spec', {}).get('volumeName') or '-'}")
+        if obs.nodes is not None:
+            zones = sorted({n["metadata"].get("labels", {}).get("topology.kubernetes.io/zone", "?") for n in obs.nodes})
+            ev.append(f"nodes are in zone(s): {', '.join(zones)}")
+        summary = (f"{len(pending)} pod(s) Pending: volume node affinity conflict -- the claim is bound to a volume "
+                   "that no schedulable node can reach (zone)")
+        advice = "add a node in the volume's zone, or move the data to a volume in a zone with nodes"
+        conf = 0.85
+    elif cls == "pending-anti-affinity":
+        aa = (p.get("spec", {}).get("affinity") or {}).get("podAntiAffinity") or {}
+        for term in (aa.get("requiredDuringSchedulingIgnoredDuringExecution") or [])[:2]:
+            ev.append(f"pod anti-affinity (required): no two pods matching {term.get('labelSelector', {}).get('matchLabels')} "
+                      f"on the same {term.get('topologyKey')}")
+        running = sum(1 for x in pods_of(obs) if x.get("spec", {}).get("nodeName"))
+        if obs.nodes is not None:
+            ev.append(f"{len(obs.nodes)} node(s) in the cluster, {running} pod(s) already placed, {len(pending)} waiting")
+            conf = 0.9
+        summary = f"{len(pending)} pod(s) Pending: required pod anti-affinity allows one pod per node and there are not enough nodes"
+        advice = "make the anti-affinity preferred instead of required, lower the replicas, or add nodes"
     elif cls == "pending-node-selector":
         sel = p.get("spec", {}).get("nodeSelector")
         ev.append(f"pod nodeSelector {sel}" if sel else "pod has required node affinity")
@@ -517,13 +624,52 @@ def detect_probe_failures(obs: Observation) -> Finding | None:
         evidence=ev, action="rollout-restart", confidence=0.75, affected=[pod_name(p) for p in failing],
         min_severity="medium", advice="check what the probe endpoint depends on; fix the probe or the dependency",
     )
+    wrong = probe_port_mismatch(p0, "livenessProbe" if liveness else "readinessProbe")
+    if wrong:
+        # the probe asks where nothing listens: new pods fail it the same way
+        f.cls, f.confidence = "probe-misconfigured", 0.9
+        f.summary = f"{kind} probe is misconfigured: {wrong}; the probe is wrong, not the pods"
+        f.evidence.append(wrong)
+        f.advice = f"fix the {kind} probe's port in the pod template (a restart asks the same wrong port)"
+        return _new_revision_action(obs, failing, f, "none")
     rev = bad_new_revision(obs, failing)
     if not rev and healthy and len(failing) == 1 and obs.workload_ref:
-        # one stuck pod among healthy siblings: replacing it is the smallest safe action
+        # one stuck pod among healthy siblings (same template, same probe): replacing it is the smallest safe action
         f.action, f.command = "delete-pod", f"kubectl delete pod {pod_name(failing[0])} -n {obs.namespace}"
         f.summary += f" ({len(healthy)} sibling(s) healthy: pod {pod_name(failing[0])} is stuck)"
         return f
+    probes = " ".join(e.get("message") or "" for _, evs in hits for e in evs)
+    wedged = bool(sigs and any(k in " ".join(sigs) for k in ("connection slots exhausted", "lock contention"))) or bool(_WEDGED.search(probes))
+    if not wedged:
+        # the probe fails, but nothing says the process is stuck: a restart is not known to help
+        f.confidence = 0.5
+        f.summary += "; no sign of a stuck process (the probe is refused or its command fails)"
+        f.advice = "check the probe's command/endpoint and what it needs; a restart is not known to help here"
+        return _new_revision_action(obs, failing, f, "none")
+    f.summary += "; the process answers late or with errors (stuck): new pods start clean"
     return _new_revision_action(obs, failing, f, "rollout-restart")
+
+
+# A probe that reached the process and got an error or no answer in time: the process is up but stuck.
+_WEDGED = re.compile(r"statuscode: 5\d\d|context deadline exceeded|Client\.Timeout|timed out|timeout", re.I)
+
+
+def probe_port_mismatch(pod: dict[str, Any], probe: str) -> str | None:
+    """'readinessProbe of container x asks port 8081; it listens on 8080' when the probe's port is none of the
+    container's declared ports (None when it matches, or when the container declares no ports)."""
+    for c in pod.get("spec", {}).get("containers", []) or []:
+        pr = c.get(probe) or {}
+        port = (pr.get("httpGet") or pr.get("tcpSocket") or pr.get("grpc") or {}).get("port")
+        declared = c.get("ports") or []
+        if port is None or not declared:
+            continue
+        numbers = {p.get("containerPort") for p in declared}
+        names = {p.get("name") for p in declared if p.get("name")}
+        if (isinstance(port, int) and port not in numbers) or (isinstance(port, str) and not port.isdigit() and port not in names) \
+                or (isinstance(port, str) and port.isdigit() and int(port) not in numbers):
+            listens = ", ".join(str(p.get("containerPort")) for p in declared)
+            return f"{probe} of container {c.get('name')} asks port {port}; the container listens on {listens}"
+    return None
 
 
 def detect_rollout_stuck(obs: Observation) -> Finding | None:
@@ -552,14 +698,19 @@ def detect_rollout_stuck(obs: Observation) -> Finding | None:
         ev.append(rev.quote())
         for e in events_for(obs, rev.newest["metadata"]["name"], ("FailedCreate",))[-1:]:
             ev.append(quote_event(e))
-    can_undo = bool(rev and rev.previous)
+    can_undo = bool(rev and rev.previous and rev.changes())
+    if rev and rev.previous and not rev.changes():
+        ev.append(rev.only_restarted())
+    quota = next((m for m in (fail.get("message") if fail else "", *(e.get("message") or "" for e in obs.events))
+                  if m and "exceeded quota" in m), None)
     return Finding(
         cls="rollout-stuck",
         summary=f"rollout of deployment/{d['metadata']['name']} is stuck with {st.get('unavailableReplicas', 0) or desired - (st.get('availableReplicas') or 0)} unavailable replica(s)",
         evidence=ev, action="rollout-undo" if can_undo else "none",
         command=workload_cmd(obs, "rollout-undo") if can_undo else None, confidence=0.8,
         affected=[f"deployment/{d['metadata']['name']}"], min_severity="medium", cause=True,
-        advice="find why the new ReplicaSet's pods do not become ready before rolling forward again",
+        advice=("the namespace's ResourceQuota refuses the new pods: raise the quota, lower the requests or maxSurge"
+                if quota else "find why the new ReplicaSet's pods do not become ready before rolling forward again"),
     )
 
 
@@ -653,6 +804,188 @@ def detect_statefulset_down(obs: Observation) -> Finding | None:
     )
 
 
+def _node_ready(node: dict[str, Any]) -> dict[str, Any] | None:
+    """The Ready condition of a node that is NOT ready (None when it is)."""
+    c = condition(node, "Ready")
+    return c if c is not None and c.get("status") != "True" else None
+
+
+def detect_node_not_ready(obs: Observation) -> Finding | None:
+    """A node that is NotReady / stopped reporting, with this workload's pods on it or unschedulable because of it
+    (the unreachable / not-ready taints). The node is the cause; restarting the workload changes nothing there."""
+    if not obs.nodes:
+        return None
+    bad = {n["metadata"]["name"]: c for n in obs.nodes for c in [_node_ready(n)] if c}
+    if not bad:
+        return None
+    on_bad = [p for p in pods_of(obs) if p.get("spec", {}).get("nodeName") in bad]
+    tainted = [p for p in pods_of(obs) if re.search(r"node\.kubernetes\.io/(?:unreachable|not-ready)",
+                                                     " ".join([(condition(p, "PodScheduled") or {}).get("message") or ""]
+                                                              + [e.get("message") or "" for e in events_for(obs, pod_name(p), ("FailedScheduling",))]))]
+    if obs.kind != "node" and not (on_bad or tainted):
+        return None
+    ev = [f"node {n}: condition Ready={c.get('status')} reason {c.get('reason')}: \"{c.get('message', '')}\" (since {c.get('lastTransitionTime', '?')})"
+          for n, c in sorted(bad.items())]
+    ev += [f"pod {pod_name(p)} on node {p['spec']['nodeName']}: not ready" + (" (being deleted)" if p["metadata"].get("deletionTimestamp") else "")
+           for p in on_bad[:3]]
+    ev += [f"pod {pod_name(p)}: Pending, \"{(condition(p, 'PodScheduled') or {}).get('message', '')}\"" for p in tainted[:1]]
+    names = ", ".join(sorted(bad))
+    return Finding(
+        cls="node-not-ready", summary=f"node {names} is not ready ({next(iter(bad.values())).get('reason')}); "
+                                      f"{len(on_bad)} pod(s) on it, {len(tainted)} waiting to be scheduled elsewhere",
+        evidence=ev, action="none", confidence=0.85, affected=[pod_name(p) for p in on_bad + tainted], min_severity="medium",
+        advice=f"investigate node {names} (kubelet, network, the machine); the pods move once it is replaced or back "
+               "-- restarting the workload does not bring a node back",
+    )
+
+
+_DNS_ERRORS = re.compile(r"no such host|EAI_AGAIN|ENOTFOUND|temporary failure in name resolution|:53: i/o timeout", re.I)
+_TIMEOUTS = re.compile(r"i/o timeout|timed out|timeout|ETIMEDOUT", re.I)
+
+
+def _policies_for(obs: Observation, labels: dict[str, str] | None, kind: str) -> list[dict[str, Any]]:
+    """NetworkPolicies of the namespace that select pods with `labels` and restrict `kind` (Ingress/Egress)."""
+    out = []
+    for np in obs.networkpolicies or []:
+        spec = np.get("spec", {})
+        sel = spec.get("podSelector") or {}
+        selects = not (sel.get("matchLabels") or sel.get("matchExpressions")) or selector_matches(sel, labels)
+        types = spec.get("policyTypes") or (["Ingress"] + (["Egress"] if "egress" in spec else []))
+        if selects and kind in types:
+            out.append(np)
+    return out
+
+
+def _admits(rules: list[dict[str, Any]], key: str, labels: dict[str, str] | None, port: int | None = None) -> bool:
+    """Whether any ingress `from` / egress `to` rule admits a peer with `labels` (and the port, when given)."""
+    for r in rules or []:
+        peers = r.get(key)
+        ports = r.get("ports")
+        port_ok = port is None or not ports or any(p.get("port") in (port, str(port)) for p in ports)
+        if not port_ok:
+            continue
+        if not peers:
+            return True
+        for peer in peers:
+            ps = peer.get("podSelector")
+            if peer.get("ipBlock") or peer.get("namespaceSelector") and ps is None:
+                return True
+            if ps is not None and (not (ps.get("matchLabels") or ps.get("matchExpressions")) or selector_matches(ps, labels)):
+                return True
+    return False
+
+
+def detect_network_policy(obs: Observation) -> Finding | None:
+    """Logs show DNS failures or timeouts, and a NetworkPolicy explains them: an egress policy on these pods that
+    does not allow DNS (port 53), or an ingress policy on the Service they call that does not admit them."""
+    if not obs.networkpolicies:
+        return None
+    pods = pods_of(obs)
+    if not pods:
+        return None
+    labels = pods[0]["metadata"].get("labels") or {}
+    names = {pod_name(p) for p in pods}
+    lines = [ln.strip() for key, text in sorted(obs.logs.items()) if key.split("/")[0] in names for ln in (text or "").splitlines()]
+    dns = [ln for ln in lines if _DNS_ERRORS.search(ln)]
+    slow = [ln for ln in lines if _TIMEOUTS.search(ln)]
+    ev: list[str] = []
+    blocking: list[str] = []
+    if dns:
+        for np in _policies_for(obs, labels, "Egress"):
+            if not _admits(np.get("spec", {}).get("egress") or [], "to", {"k8s-app": "kube-dns"}, 53):
+                blocking.append(np["metadata"]["name"])
+                ev.append(f"networkpolicy/{np['metadata']['name']}: selects these pods (podSelector "
+                          f"{np['spec'].get('podSelector') or {}}), policyTypes {np['spec'].get('policyTypes')}, "
+                          f"egress {np['spec'].get('egress') or []}: DNS (port 53) is not allowed")
+        what = "DNS lookups fail"
+        quoted = dns
+    else:
+        quoted = slow
+        what = "connections time out"
+        for svc in obs.services or []:
+            sname, ssel = svc["metadata"]["name"], svc.get("spec", {}).get("selector")
+            if not ssel or not any(sname in ln for ln in slow):
+                continue
+            for np in _policies_for(obs, ssel, "Ingress"):
+                if not _admits(np.get("spec", {}).get("ingress") or [], "from", labels):
+                    allowed = [peer.get("podSelector", {}).get("matchLabels") for r in np["spec"].get("ingress") or [] for peer in r.get("from") or []]
+                    allow = "; ".join(",".join(f"{k}={v}" for k, v in (a or {}).items()) for a in allowed) or "nothing"
+                    blocking.append(np["metadata"]["name"])
+                    ev.append(f"networkpolicy/{np['metadata']['name']}: selects the pods of service/{sname} ({ssel}) and admits "
+                              f"ingress only from pods with {allow}; these pods carry "
+                              + ",".join(f"{k}={v}" for k, v in sorted(labels.items())))
+    if not blocking or not quoted:
+        return None
+    ev = [f"log: \"{ln[:200]}\"" for ln in quoted[-2:]] + ev
+    return Finding(
+        cls="network-policy-blocking",
+        summary=f"{what}: NetworkPolicy {', '.join(dict.fromkeys(blocking))} blocks the traffic these pods need",
+        evidence=ev, action="none", confidence=0.85, affected=sorted(names), min_severity="medium",
+        advice=f"allow the traffic in NetworkPolicy {', '.join(dict.fromkeys(blocking))} (e.g. egress to kube-dns on port 53, "
+               "or ingress from these pods' labels); restarting pods does not change a policy",
+    )
+
+
+_FORBIDDEN = re.compile(r"forbidden: User \"([^\"]+)\" cannot (\w+) resource \"([^\"]*)\"", re.I)
+_APP_ERROR = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback)\b")
+
+
+def detect_log_errors(obs: Observation) -> Finding | None:
+    """Errors in the logs of pods whose status looks fine: RBAC refusals (the ServiceAccount lacks a verb) and, less
+    precisely, repeated ERROR/FATAL lines. Never 'no fault' when the application says it is failing."""
+    names = {pod_name(p) for p in pods_of(obs) if pod_ready(p) and not any(cs.get("restartCount", 0) for cs in statuses(p))}
+    lines = [(key, ln.strip()) for key, text in sorted(obs.logs.items()) if key.split("/")[0] in names
+             for ln in (text or "").splitlines() if ln.strip()]
+    forbidden = [(k, ln, m) for k, ln in lines for m in [_FORBIDDEN.search(ln)] if m]
+    if forbidden:
+        k, ln, m = forbidden[-1]
+        user, verb, res = m.groups()
+        return Finding(
+            cls="rbac-forbidden",
+            summary=f"the API server refuses {user} to {verb} {res}: its Role/ClusterRole lacks the verb",
+            evidence=[f"log of {k}: \"{ln[:240]}\"", f"{len(forbidden)} Forbidden line(s) in the last {len(lines)} log line(s) read"],
+            action="none", confidence=0.9, affected=sorted({k.split('/')[0] for k, _, _ in forbidden}), min_severity="medium",
+            advice=f"grant `{verb}` on `{res}` to {user} (Role + RoleBinding); a restart keeps the same permissions",
+        )
+    errors = [(k, ln) for k, ln in lines if _APP_ERROR.search(ln)]
+    if not errors or len(errors) < 2:
+        return None
+    return Finding(
+        cls="errors-in-logs",
+        summary=f"the pods look healthy but log errors ({len(errors)} line(s)): the cause is in what they report",
+        evidence=[f"log of {k}: \"{ln[:200]}\"" for k, ln in errors[-3:]], action="none", confidence=0.4,
+        affected=sorted({k.split('/')[0] for k, _ in errors}), min_severity="medium",
+        advice="read the application errors above; no automated action is known to fix them",
+    )
+
+
+def detect_job_failed(obs: Observation) -> Finding | None:
+    """A Job with condition Failed (BackoffLimitExceeded, DeadlineExceeded), with its failed pods' last log lines."""
+    job = obs.job
+    if not job:
+        return None
+    failed = condition(job, "Failed")
+    st = job.get("status", {})
+    if not (failed and failed.get("status") == "True") and not (st.get("failed") and not st.get("active") and not st.get("succeeded")):
+        return None
+    name = job["metadata"]["name"]
+    ev = [f"job/{name}: condition Failed reason {(failed or {}).get('reason', '?')}: \"{(failed or {}).get('message', '')}\", "
+          f"failed pods {st.get('failed', 0)}, backoffLimit {job.get('spec', {}).get('backoffLimit', 6)}"]
+    bad = [p for p in pods_of(obs) if p.get("status", {}).get("phase") == "Failed"]
+    for p in bad[-1:]:
+        for cs in statuses(p):
+            t = (cs.get("state") or {}).get("terminated") or {}
+            ev.append(f"pod {pod_name(p)} container {cs['name']}: terminated exit code {t.get('exitCode', '?')} ({t.get('reason', '?')})")
+            ev += [f"log tail: \"{ln}\"" for ln in tail(obs.logs.get(f"{pod_name(p)}/{cs['name']}"), 2)]
+    ev += log_signatures(obs, bad)
+    owner = f"cronjob/{obs.name}" if obs.kind == "cronjob" else f"job/{name}"
+    return Finding(
+        cls="job-failed", summary=f"{owner}: job {name} failed ({(failed or {}).get('reason', 'pods failed')}) after {st.get('failed', 0)} failed pod(s)",
+        evidence=ev, action="none", confidence=0.85 if bad else 0.7, affected=[f"job/{name}"] + [pod_name(p) for p in bad],
+        min_severity="medium", advice="fix what the failed pods' logs report, then re-run the Job (a Job is not restarted by a rollout)",
+    )
+
+
 def _container_spec(pod: dict[str, Any], name: str) -> dict[str, Any]:
     spec = pod.get("spec", {})
     for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
@@ -674,6 +1007,8 @@ def _requests(pod: dict[str, Any]) -> dict[str, str]:
 
 # Order = priority when several causes are found: the most specific, most certain first.
 DETECTORS: list[Callable[[Observation], Finding | None]] = [
+    detect_node_not_ready,
+    detect_network_policy,
     detect_config_missing,
     detect_image_pull,
     detect_oom,
@@ -686,6 +1021,8 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_service_no_endpoints,
     detect_evicted,
     detect_statefulset_down,
+    detect_job_failed,
+    detect_log_errors,
 ]
 
 

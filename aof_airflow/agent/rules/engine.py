@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from aof_airflow.config import setting
+from aof_airflow.agent.tools.guards import Limits
 from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, Usage
 
 from . import BANNER, MODEL, SOURCE
@@ -115,15 +116,28 @@ class RulesEngine:
     def diagnose(self, toolbox: Any, ns: str, kind: str, name: str | None, *, logs: bool = True) -> tuple[Observation, dx.Diagnosis]:
         obs = Gatherer(toolbox, ns, logs=logs).gather(kind, name)
         d = dx.diagnose(obs)
+        denied = Limits.from_settings().namespace_refusal(ns) if d.action != "none" else None
+        if denied:  # the deployment does not let automation change this namespace: recommend the manual fix
+            f = d.primary
+            f.evidence.append(f"not changed automatically: {denied}")
+            d.output["recommended_action"] = (f"none: no automated action; {denied}; manual fix: "
+                                              f"{f.command or ''} ({f.advice})".replace(":  (", ": ("))
+            f.action, f.command = "none", None
         self.last = d
         d.output["diagnosed_by"] = MODEL
         d.output["evidence"] = d.primary.evidence[:8]
         return obs, d
 
+    def fresh(self, toolbox: Any, ns: str, kind: str, name: str | None) -> tuple[Observation, dx.Diagnosis]:
+        """The check just before a change: the objects first; their logs too when the objects alone show no
+        fault (a Ready, never-restarted pod's logs can hold the only sign of it)."""
+        obs, d = self.diagnose(toolbox, ns, kind, name, logs=False)
+        return self.diagnose(toolbox, ns, kind, name) if d.cls == "no-fault-found" else (obs, d)
+
     def remediate(self, prompt: str, toolbox: Any, ns: str, kind: str, name: str | None, deadline: float) -> tuple[dict[str, Any], str]:
         # The check just before the change: is the fault still there, on which workload and pods. That is
         # read from the objects; the logs that explained the cause were read by the diagnosis.
-        obs, before = self.diagnose(toolbox, ns, kind, name, logs=False)
+        obs, before = self.fresh(toolbox, ns, kind, name)
         action_text = rx.parse_action_line(prompt)
         if before.cls == "no-fault-found":
             p = rx.Plan("none", None, "a fresh diagnosis finds nothing wrong any more; no change needed")
@@ -133,7 +147,7 @@ class RulesEngine:
 
     def rollback(self, prompt: str, toolbox: Any, ns: str, kind: str, name: str | None, deadline: float) -> tuple[dict[str, Any], str]:
         failed = prompt.split(":", 1)[1] if ":" in prompt else prompt
-        obs, before = self.diagnose(toolbox, ns, kind, name, logs=False)
+        obs, before = self.fresh(toolbox, ns, kind, name)
         p = rx.rollback_plan(failed, obs.workload_ref, ns)
         return self._execute(p, toolbox, ns, kind, name, deadline, prompt, before, rollback=True)
 
@@ -142,11 +156,16 @@ class RulesEngine:
         logs: list[str] = [f"{BANNER}", f"before: {before.cls}: {before.primary.summary}", f"plan: {p.action}: {p.why}"]
         changed_ok = True
         if p.command:
+            made = len(getattr(toolbox, "actions", []) or [])
             call = toolbox.shell(p.command)
             logs.append(f"$ {p.command}\n{call.output.strip()[:1500]}")
             changed_ok = bool(call.ok)
             if call.refused:
                 logs.append(f"refused by the Shell tool: {call.refused}")
+                return self._not_applied(f"none (refused): {p.command}", f"not attempted: {call.refused}", logs, before)
+            if any(getattr(a, "shadow", False) for a in (getattr(toolbox, "actions", []) or [])[made:]):
+                return self._not_applied(f"shadow: would have run {p.command}",
+                                         "shadow mode: nothing was changed (the server accepted the dry run)", logs, before)
         if p.command and not changed_ok:
             verification = "not verified: the change itself failed (see logs)"
             healthy, after = False, before
@@ -187,6 +206,21 @@ class RulesEngine:
         }
         text = f"Remediation by {MODEL} (deterministic rules, no language model).\n\n```json\n{json.dumps(out, indent=2)}\n```"
         return out, text
+
+    @staticmethod
+    def _not_applied(taken: str, why: str, logs: list[str], before: dx.Diagnosis) -> tuple[dict[str, Any], str]:
+        """A change the guards did not let through, or shadow mode recorded instead: nothing fixed, nothing to
+        undo; the fault as last seen goes to the human the flow escalates to."""
+        out = {
+            "action_taken": taken,
+            "result": "failed",
+            "verification": f"{why}; still failing as checked just before: {before.cls}: {before.primary.summary} "
+                            f"({before.ready}/{before.desired} ready); manual fix: {before.primary.advice or before.output['recommended_action']}",
+            "rollback_needed": False,
+            "logs": "\n".join(logs)[-4000:],
+            "remediated_by": MODEL,
+        }
+        return out, f"Remediation by {MODEL} (deterministic rules, no language model).\n\n```json\n{json.dumps(out, indent=2)}\n```"
 
     @staticmethod
     def _status_target(before: dx.Diagnosis, kind: str, name: str | None) -> str | None:

@@ -22,7 +22,14 @@ _STAMP = r"(\d{4}-\d\d-\d\dT\S+|<none>|<nil>)"
 _EVENT_ROW = re.compile(rf"^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d+|<none>|<nil>)\s+{_STAMP}\s+{_STAMP}(?:\s+(.*))?$")
 LOG_TAIL = 20
 LOG_CALLS = 6  # log reads per diagnosis
+QUIET_LOGS = 2  # current logs of Ready, never-restarted containers read when nothing else looks wrong
 MAX_ITEMS = 8  # per-item reads when a list is too long for the Shell tool's output limit
+# Log lines of a failing network path: the NetworkPolicies and Services of the namespace are then read.
+NETWORK_ERRORS = re.compile(
+    r"no such host|EAI_AGAIN|ENOTFOUND|temporary failure in name resolution|dial (?:tcp|udp) [^ ]+: i/o timeout"
+    r"|i/o timeout|connection timed out|timed out|ETIMEDOUT|timeout", re.I)
+# What builtin:k8s-rules reads for each kind it can be paged for; any other kind is reported "not examined".
+KINDS = ("deployment", "statefulset", "daemonset", "pod", "service", "job", "cronjob", "node", "namespace")
 
 
 class Shell(Protocol):
@@ -40,11 +47,13 @@ class Observation:
     """Everything gathered about one incident's resource. Lists hold Kubernetes objects as the API returns them."""
 
     namespace: str
-    kind: str  # deployment | statefulset | pod | service | namespace
+    kind: str  # one of KINDS, or a kind the engine does not read (then `examined` is False)
     name: str | None
     target: dict[str, Any] | None = None  # the object named by the incident (None when not found)
     deployment: dict[str, Any] | None = None
     statefulset: dict[str, Any] | None = None
+    daemonset: dict[str, Any] | None = None
+    job: dict[str, Any] | None = None  # the Job named (or a CronJob's newest Job)
     service: dict[str, Any] | None = None
     endpoints: dict[str, Any] | None = None
     pods: list[dict[str, Any]] = field(default_factory=list)
@@ -58,13 +67,16 @@ class Observation:
     logs: dict[str, str] = field(default_factory=dict)  # "<pod>/<container>" and "<pod>/<container>/previous"
     memory_usage: dict[str, int] = field(default_factory=dict)  # pod -> bytes, from `kubectl top` when served
     namespace_labels: list[str] = field(default_factory=list)  # "pod: k=v,..." when a Service selects nothing
+    networkpolicies: list[dict[str, Any]] | None = None  # None = not read (read when logs show network errors)
+    services: list[dict[str, Any]] | None = None  # the namespace's Services, read with the NetworkPolicies
+    capped: dict[str, tuple[int, int]] = field(default_factory=dict)  # list -> (items read, items listed)
     errors: list[str] = field(default_factory=list)  # commands that failed or were refused, verbatim
     commands: list[str] = field(default_factory=list)
 
     @property
     def workload(self) -> dict[str, Any] | None:
-        """The controller the pods belong to (Deployment or StatefulSet), if any."""
-        return self.deployment or self.statefulset
+        """The controller the pods belong to (Deployment, StatefulSet or DaemonSet), if any."""
+        return self.deployment or self.statefulset or self.daemonset
 
     @property
     def workload_ref(self) -> str | None:
@@ -72,7 +84,19 @@ class Observation:
             return f"deployment/{self.deployment['metadata']['name']}"
         if self.statefulset:
             return f"statefulset/{self.statefulset['metadata']['name']}"
+        if self.daemonset:
+            return f"daemonset/{self.daemonset['metadata']['name']}"
         return None
+
+    @property
+    def examined(self) -> bool:
+        """Whether this engine reads the incident's kind at all (False: say "not examined", never "not found")."""
+        return self.kind in KINDS
+
+    @property
+    def pods_complete(self) -> bool:
+        """False when the pod list was longer than what was read (counts then come from the controller's status)."""
+        return not any(k.startswith("pods") for k in self.capped)
 
 
 def parse_resource(resource: str | None, service: str | None = None) -> tuple[str, str | None]:
@@ -84,6 +108,10 @@ def parse_resource(resource: str | None, service: str | None = None) -> tuple[st
         "statefulset.apps": "statefulset",
         "pod": "pod", "pods": "pod", "po": "pod",
         "service": "service", "services": "service", "svc": "service",
+        "daemonset": "daemonset", "daemonsets": "daemonset", "ds": "daemonset", "daemonset.apps": "daemonset",
+        "job": "job", "jobs": "job", "job.batch": "job",
+        "cronjob": "cronjob", "cronjobs": "cronjob", "cj": "cronjob", "cronjob.batch": "cronjob",
+        "node": "node", "nodes": "node", "no": "node",
     }
     if resource:
         resource = resource.strip()
@@ -181,11 +209,13 @@ class Gatherer:
     def _item_by_item(self, obs: Observation, args: str) -> dict[str, Any]:
         ns = f"-n {shlex.quote(self.ns)}"
         call = self.run(obs, f"kubectl get {args} {ns} -o name")
-        names = [ln.strip() for ln in (call.output if call is not None else "").splitlines() if "/" in ln][:MAX_ITEMS]
+        listed = [ln.strip() for ln in (call.output if call is not None else "").splitlines() if "/" in ln]
+        names = listed[:MAX_ITEMS]
         calls = self.run_many(obs, [f"kubectl get {shlex.quote(n)} {ns} -o jsonpath={{@}}" for n in names])
         items = [item for item in (self._parse(c) if c is not None else None for c in calls) if item is not None]
-        if len(names) == MAX_ITEMS:
-            obs.errors.append(f"kubectl get {args}: only the first {MAX_ITEMS} items read")
+        if len(listed) > MAX_ITEMS:
+            obs.capped[args] = (len(items), len(listed))
+            obs.errors.append(f"kubectl get {args}: {len(listed)} items, only the first {MAX_ITEMS} read")
         return {"items": items}
 
     def get_cluster_json(self, obs: Observation, args: str) -> dict[str, Any] | None:
@@ -243,10 +273,24 @@ class Gatherer:
             obs.target = obs.service
             if obs.service:
                 selector = obs.service.get("spec", {}).get("selector") or None
+        elif kind == "daemonset" and name:
+            obs.daemonset = obs.target = self.get_json(obs, f"daemonset {q}")
+            if obs.daemonset:
+                selector = obs.daemonset.get("spec", {}).get("selector")
+        elif kind in ("job", "cronjob") and name:
+            obs.target = self.get_json(obs, f"{kind} {q}")
+            obs.job = obs.target if kind == "job" else self._newest_job(obs, name)
+            if obs.job:
+                selector = obs.job.get("spec", {}).get("selector")
+        elif kind == "node" and name:
+            obs.target = self.get_cluster_json(obs, f"node {q}")
+            obs.nodes = [obs.target] if obs.target else None
         elif kind == "pod" and name:
             pod = self.get_json(obs, f"pod {q}")
             obs.target = pod
             obs.pods = [pod] if pod else []
+        elif kind not in KINDS:
+            return obs  # a kind this engine does not read: nothing gathered, reported as not examined
 
         early: dict[str, Any] = {}
         workload = obs.deployment or obs.statefulset
@@ -267,7 +311,24 @@ class Gatherer:
             names = {p["metadata"]["name"] for p in siblings}
             obs.pods = siblings + ([obs.target] if obs.target["metadata"]["name"] not in names else [])
         self._last_round(obs, early)
+        self._network(obs)
         return obs
+
+    def _newest_job(self, obs: Observation, cronjob: str) -> dict[str, Any] | None:
+        """A CronJob's most recent Job (the one whose pods tell why the schedule fails)."""
+        jobs = [j for j in (self.get_json(obs, "jobs", listing=True) or {}).get("items", [])
+                if any(o.get("kind") == "CronJob" and o.get("name") == cronjob
+                       for o in j.get("metadata", {}).get("ownerReferences", []) or [])]
+        return max(jobs, key=lambda j: j["metadata"].get("creationTimestamp") or "") if jobs else None
+
+    def _network(self, obs: Observation) -> None:
+        """Logs that show a failing network path (DNS, timeouts): read what decides it in the namespace --
+        its NetworkPolicies and Services -- in one round."""
+        if not any(NETWORK_ERRORS.search(text or "") for text in obs.logs.values()):
+            return
+        policies, services = self.get_json_many(obs, ["networkpolicies", "services"], listing=True)
+        obs.networkpolicies = (policies or {}).get("items", []) if policies is not None else None
+        obs.services = (services or {}).get("items", []) if services is not None else None
 
     def _round(self, obs: Observation, commands: Sequence[str]) -> list[Any]:
         """The commands run together and recorded; the raw calls (each kind of answer has its own verdict)."""
@@ -415,11 +476,13 @@ class Gatherer:
         obs.events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
 
     def _log_commands(self, obs: Observation) -> list[tuple[str, str]]:
-        """(key, command): the previous instance's logs of restarted containers (the crash) and the recent logs
-        of running ones, except a container that never restarted in a Ready pod: no detector reads those (a
-        healthy pod's logs, e.g. every pod after a fix, would cost a kubectl call each for nothing). A few
-        pods tell the story: no new container once six reads are planned."""
+        """(key, command): the previous instance's logs of restarted containers (the crash), the logs of
+        running ones that restarted or are unready, and of terminated ones (a Job's failed pod). A few pods
+        tell the story: no new container once six reads are planned. When nothing looks wrong, the logs of
+        the first Ready, never-restarted containers are read too: a workload can be Ready and still fail
+        (Forbidden from the API server, timeouts to a dependency) -- silence there is not "no fault"."""
         out: list[tuple[str, str]] = []
+        quiet: list[tuple[str, str]] = []
         for pod in obs.pods:
             pname = pod["metadata"]["name"]
             ready = pod_ready(pod)
@@ -429,11 +492,14 @@ class Gatherer:
                 c = cs.get("name")
                 base = f"kubectl logs {shlex.quote(pname)} -c {shlex.quote(c)} -n {shlex.quote(self.ns)} --tail={self.log_tail}"
                 restarted = cs.get("restartCount", 0) > 0 or bool(cs.get("lastState", {}).get("terminated"))
+                state = cs.get("state") or {}
                 if restarted:
                     out.append((f"{pname}/{c}/previous", base + " --previous"))
-                if "running" in (cs.get("state") or {}) and (restarted or not ready):
+                if ("running" in state and (restarted or not ready)) or "terminated" in state:
                     out.append((f"{pname}/{c}", base))
-        return out
+                elif "running" in state and len(quiet) < QUIET_LOGS:
+                    quiet.append((f"{pname}/{c}", base))
+        return out or quiet
 
     def _claims(self, obs: Observation) -> set[str]:
         """PVC names the pods mount; "*" when a StatefulSet has claim templates (its PVCs are generated)."""
@@ -446,11 +512,13 @@ class Gatherer:
         return claims
 
     def _scheduling(self, obs: Observation) -> None:
-        """Only for unschedulable pods: nodes (cluster scope, may be refused) and StorageClasses."""
-        if not any(p.get("status", {}).get("phase") == "Pending" for p in obs.pods):
+        """Nodes (cluster scope, may be refused) for unschedulable pods and for pods a node may have lost
+        (unready while their containers report ready, or being deleted); StorageClasses for pending claims."""
+        if not any(p.get("status", {}).get("phase") == "Pending" or _lost(p) for p in obs.pods):
             return
-        data = self.get_cluster_json(obs, "nodes")
-        obs.nodes = data.get("items", []) if data is not None else None
+        if obs.nodes is None:
+            data = self.get_cluster_json(obs, "nodes")
+            obs.nodes = data.get("items", []) if data is not None else None
         if obs.pvcs:
             data = self.get_cluster_json(obs, "storageclasses")
             obs.storageclasses = data.get("items", []) if data is not None else None
@@ -505,6 +573,14 @@ def _has_memory_limit(pod_spec: dict[str, Any]) -> bool:
 def pod_ready(pod: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True"
                for c in pod.get("status", {}).get("conditions", []) or [])
+
+
+def _lost(pod: dict[str, Any]) -> bool:
+    """A pod that its node may have lost: being deleted, or unready while every container says ready."""
+    st = pod.get("status", {})
+    cs = st.get("containerStatuses") or []
+    return bool(pod.get("metadata", {}).get("deletionTimestamp")) or (
+        st.get("phase") == "Running" and not pod_ready(pod) and bool(cs) and all(c.get("ready") for c in cs))
 
 
 def _existence(call: Any) -> bool | None:

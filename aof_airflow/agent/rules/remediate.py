@@ -40,6 +40,8 @@ def parse_action_line(prompt: str) -> str:
 def classify(text: str) -> tuple[str, dict[str, Any]]:
     """Recommended action text (ours or a model's) -> (action class, details such as target/replicas/pods)."""
     details: dict[str, Any] = {}
+    if re.match(r"\s*none\b", text, re.I):  # "none: ...; manual fix: kubectl ..." recommends no automated change
+        return "none", details
     if "restartedAt" in text:  # our own restart, written as its patch
         t = _TARGET.search(text)
         if t:
@@ -121,6 +123,8 @@ def restart_command(target: str, namespace: str, now: str | None = None) -> str:
 
 def rollback_plan(failed_action: str, workload_ref: str | None, namespace: str) -> Plan:
     """Undo of a failed remediation, where an undo exists: a restart or undo of a Deployment -> `rollout undo`."""
+    if re.match(r"\s*(none|shadow)\b", failed_action, re.I):
+        return Plan("none", None, "the remediation changed nothing (no action, refused by a guard, or shadow mode); nothing to roll back")
     action, d = classify(failed_action)
     target = d.get("target") or workload_ref
     ns = shlex.quote(namespace)

@@ -31,6 +31,14 @@ ADVICE = {
     "pending-node-selector": "Node selector/affinity mismatch: validate node labels against workload selectors.",
     "pending-taint": "Taints: keep tolerations with the workload definition; document dedicated node pools.",
     "pending-unbound-pvc": "Unbound PVCs: verify StorageClasses exist in every cluster the chart targets.",
+    "pending-volume-node-affinity": "Zonal volumes: keep node capacity in every zone that holds a workload's volumes.",
+    "pending-anti-affinity": "Required anti-affinity: use preferred rules or keep replicas <= nodes (check in CI).",
+    "probe-misconfigured": "Probe on the wrong port: lint probes against containerPorts in CI; use named ports.",
+    "network-policy-blocking": "NetworkPolicies: test egress to kube-dns and the service paths a workload needs before applying a policy.",
+    "node-not-ready": "Lost nodes: alert on node NotReady and keep spare capacity so evicted pods can be rescheduled.",
+    "rbac-forbidden": "RBAC refusals: test ServiceAccount permissions (kubectl auth can-i) with the release; alert on Forbidden in logs.",
+    "job-failed": "Failed Jobs: alert on BackoffLimitExceeded and make Jobs safe to re-run.",
+    "not-examined": "Kinds the rules engine does not read were paged: route them to a human or a language-model diagnosis.",
 }
 
 

@@ -5,7 +5,8 @@ Who may change things (the rule, in code):
 - not set: read-only verbs, plus the mutating ones when the agent is labelled `purpose: remediation`
   (the seed's remediation agent). So the diagnostic agent is read-only by default.
 
-Namespace: the incident's (`AgentScope.namespace`) only. `-A/--all-namespaces` and any other namespace are
+Namespace: the incident's (`AgentScope.namespace`) only, and a change only where the deployment lets automation
+act (`guards.Limits.namespace_refusal`: kube-system and friends denied by default). `-A/--all-namespaces` and any other namespace are
 refused; without a namespace flag, `--namespace=<scope>` is added explicitly, so the kubeconfig's current
 context can never widen the scope. Mutations need a scope namespace, and never touch cluster-scoped kinds.
 """
@@ -16,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from aof_airflow.agent.tools.guards import Limits
 from aof_airflow.agent.tools.shell import Refused
 from aof_airflow.agent.types import AgentScope
 
@@ -161,6 +163,9 @@ def check_kubectl(argv: list[str], policy: KubePolicy, scope: AgentScope) -> Kub
     if mutating:
         if not scope.namespace:
             raise Refused("refused: a change needs the incident's namespace (no namespace in scope)")
+        denied = Limits.from_settings().namespace_refusal(ns)
+        if denied:
+            raise Refused(f"refused: {denied}")
         kinds = {t.split("/")[0].split(".")[0].lower() for t in targets}
         if kinds & CLUSTER_KINDS:
             raise Refused(f"refused: {sorted(kinds & CLUSTER_KINDS)} are cluster-scoped, outside the incident's namespace")

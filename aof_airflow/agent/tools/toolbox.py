@@ -15,11 +15,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from aof_airflow.agent.masking import redact
 from aof_airflow.agent.tools import http as http_tool
-from aof_airflow.agent.tools import idempotency, shell
+from aof_airflow.agent.tools import guards, idempotency, shell
 from aof_airflow.agent.tools.kubeconfig import KubeAccess, KubeConnectionError, kube_access
 from aof_airflow.agent.tools.kubectl import KubeCall, KubePolicy, check_helm, check_kubectl
 from aof_airflow.agent.tools.mcp import MCPHub, MCPServer, MCPServerError, MCPToolSpec
@@ -52,6 +53,9 @@ class Toolbox:
         self.tool_calls: list[ToolCall] = []
         self.actions: list[Action] = []
         self.notes: list[str] = []
+        self.limits = guards.Limits.from_settings()
+        self.shadow = self.limits.shadow_for(scope.flow)  # every change a server dry run, recorded, not applied
+        self._leases: list[int] = []  # ledger rows of changes made here: "running" until close()
         self._shell = next((t.config for t in agent.spec.tools if isinstance(t, ShellTool)), None)
         self._http = next((t.config for t in agent.spec.tools if isinstance(t, HTTPTool)), None)
         self._policy = KubePolicy.for_agent(self._shell.allowed_verbs if self._shell else None, agent.metadata.labels)
@@ -164,8 +168,9 @@ class Toolbox:
 
     # ------------------------------------------------------------------ changes
     def _mutate(self, call: KubeCall, args: dict[str, Any]) -> ToolCall:
-        """Dry run on the server and snapshot of the target (together: both only read), then the change;
-        recorded so a retry does not repeat it."""
+        """The remediation budget and the cap on concurrent remediations first; then the dry run on the server and
+        the snapshot of the target (together: both only read), then the change -- or, in shadow mode, the record
+        of what would have run. Recorded so a retry does not repeat it."""
         command = shell.quote(call.argv)
         try:
             previous = idempotency.recorded(self.scope, command)
@@ -176,6 +181,16 @@ class Toolbox:
             self.actions.append(previous)
             self._note(f"already applied in an earlier try of this run, not repeated: {command}")
             return self._finish(ToolCall(SHELL, args, previous.ok, f"(already applied earlier in this run)\n{previous.result}"))
+        namespace = call.namespace or ""
+        targets = guards.targets_of(call.targets)
+        if not self.shadow:
+            try:
+                refused = guards.refusal(self.limits, self.scope, namespace, targets)
+            except Exception as e:  # the budget cannot be known: a guard that cannot check does not let through
+                refused = f"the remediation ledger is unavailable ({type(e).__name__}: {e}); no change without its check"
+            if refused:
+                self._note(f"refused {command}: {refused}")
+                return self._finish(ToolCall(SHELL, args, False, f"refused: {refused}", refused=refused))
         dry_argv = call.dry_run_argv()
         snap_argv = call.snapshot_argv()
         answers = self._run_together([dry_argv, *([snap_argv] if snap_argv else [])])
@@ -184,6 +199,8 @@ class Toolbox:
             msg = f"server dry run failed; the change was NOT made:\n{_with_status(dry)}"
             return self._finish(ToolCall(SHELL, args, False, msg))
         snapshot = snap.output if snap and snap.ok else f"(no snapshot: {snap.output if snap else 'target not nameable'})"
+        if self.shadow:
+            return self._shadow(call, command, args, dry, dry_argv, snapshot, namespace, targets)
         real = self._run(call.argv)
         dry_record = f"$ {shell.quote(dry_argv)}\n{dry.output}"  # which dry run: restart's is a patch
         action = Action(command=command, dry_run=dry_record, snapshot=snapshot, result=real.output, ok=real.ok)
@@ -193,8 +210,31 @@ class Toolbox:
                 idempotency.record(self.scope, action)
             except Exception as e:
                 self._note(f"could not record the change ({type(e).__name__}: {e}): {command}")
+            self._ledger(namespace, targets, command, "applied")
         out = f"dry run (server): {dry.output.strip()}\nsnapshot taken ({len(snapshot)} chars)\n{_with_status(real)}"
         return self._finish(ToolCall(SHELL, args, real.ok, out, truncated=real.truncated))
+
+    def _shadow(self, call: KubeCall, command: str, args: dict[str, Any], dry: shell.Completed, dry_argv: list[str],
+                snapshot: str, namespace: str, targets: list[str]) -> ToolCall:
+        """Shadow mode: the server accepted the dry run; nothing is applied. The record says what would have run."""
+        said = f"SHADOW MODE: not applied. Would have run: {command}\nserver dry run: {dry.output.strip()}"
+        action = Action(command=command, dry_run=f"$ {shell.quote(dry_argv)}\n{dry.output}", snapshot=snapshot,
+                        result=said, ok=True, shadow=True)
+        self.actions.append(action)
+        self._note(f"shadow mode: would have run {command}")
+        self._ledger(namespace, targets, command, "shadow")
+        return self._finish(ToolCall(SHELL, args, True, said))
+
+    def _ledger(self, namespace: str, targets: list[str], command: str, state: str) -> None:
+        if not self.scope.run_id:
+            return
+        until = None
+        if self.deadline is not None:
+            until = datetime.now(timezone.utc) + timedelta(seconds=max(0.0, self.deadline - time.monotonic()))
+        try:
+            self._leases += guards.record(self.scope, namespace, targets, command, state, deadline=until)
+        except Exception as e:  # the change is made; only its count in the budget is lost
+            self._note(f"could not note the change in the remediation ledger ({type(e).__name__}: {e}): {command}")
 
     # ------------------------------------------------------------------ plumbing
     def _run(self, argv: list[str]) -> shell.Completed:
@@ -272,6 +312,12 @@ class Toolbox:
         log.warning("%s", text)
 
     def close(self) -> None:
+        if self._leases:
+            try:
+                guards.release(self._leases)
+            except Exception as e:  # the lease then ends by itself (guards.LEASE)
+                self._note(f"could not end the remediation's lease ({type(e).__name__}: {e})")
+            self._leases = []
         if self._hub:
             self._hub.close()
             self._hub = None

@@ -22,6 +22,8 @@ from aof_airflow.agent.types import AgentScope
 from aof_airflow.agent.rules import MODEL
 from aof_airflow.agent.rules.engine import RulesEngine
 
+from . import scoring
+
 SEED_DIAGNOSTIC = """\
 apiVersion: aof.dev/v1
 kind: Agent
@@ -67,6 +69,9 @@ class Outcome:
     seconds: float = 0.0
     calls: int = 0
     error: str | None = None
+    problems: list[str] = field(default_factory=list)  # false or missing evidence claims
+    unsafe: bool = False  # a confident mutating action the scenario says would not fix the cause
+    honest_unknown: bool | None = None  # for scenarios whose cause the engine does not read: did it say so
 
     @property
     def passed(self) -> bool:
@@ -121,14 +126,21 @@ def run_one(name: str, agent: Any | None = None, workdir: Path | None = None) ->
 
             c = contracts.parse(agent.spec.instructions)
             _, problems = c.check(out.got) if c else (out.got, [])
+            out.problems = scoring.evidence_problems(sc, out.got)
+            out.unsafe = scoring.unsafe(sc, d.action, out.got)
             out.checks = {
                 "root_cause_class": class_matches(sc.expect.root_cause_class, d.cls, str(out.got.get("root_cause", ""))),
                 "severity": out.got.get("severity") == sc.expect.severity,
                 "action": d.action in sc.expect.actions,
+                "evidence": not out.problems,
+                "safe_action": not out.unsafe,
                 "contract": not problems,
                 "says_rules": MODEL in str(out.got.get("root_cause", "")) and result.source == "rules",
                 "read_only": not api.actions,
             }
+            if sc.expect.honest_unknown:
+                out.honest_unknown = scoring.honest(out.got, d.action)
+                out.checks["honest_unknown"] = out.honest_unknown
         except Exception as e:  # a harness reports, it does not stop at the first broken scenario
             out.error = f"{type(e).__name__}: {e}"
         finally:
@@ -140,7 +152,10 @@ def run_one(name: str, agent: Any | None = None, workdir: Path | None = None) ->
     return out
 
 
-def scenarios(selected: list[str] | None = None, prefix: str = "rules-") -> list[str]:
+PREFIXES = ("rules-", "ext-")  # the engine's own scenarios and the independent ones (modelled on public fixtures)
+
+
+def scenarios(selected: list[str] | None = None, prefix: str | tuple[str, ...] = PREFIXES) -> list[str]:
     from aof_lab.sandbox.scenario import scenario_names
 
     names = scenario_names()
@@ -157,10 +172,34 @@ def _line(o: Outcome) -> str:
         return f"ERROR {o.scenario}: {o.error}"
     failed = [k for k, v in o.checks.items() if not v]
     exp = o.expected
+    approval = "approval" if o.got.get("requires_approval") else "auto"
     return (f"{'PASS' if o.passed else 'FAIL'} {o.scenario:<38} class={o.cls:<31} severity={o.got.get('severity', '?'):<8} "
-            f"action={o.action:<15} ({o.calls} kubectl calls, {o.seconds:.1f}s)"
+            f"action={o.action:<15} {approval:<8} conf={o.got.get('confidence', '?')!s:<4} "
+            f"evidence={'true' if not o.problems else 'FALSE'}{' UNSAFE' if o.unsafe else ''}"
+            + (f" honest={'yes' if o.honest_unknown else 'NO'}" if o.honest_unknown is not None else "")
+            + f" ({o.calls} kubectl calls, {o.seconds:.1f}s)"
             + (f"  expected class={exp['root_cause_class']} severity={exp['severity']} actions={exp['actions']}; failed: {', '.join(failed)}"
-               if failed else ""))
+               if failed else "")
+            + (f"; evidence: {'; '.join(o.problems)}" if o.problems else ""))
+
+
+def totals(outcomes: list[Outcome]) -> list[str]:
+    """The issue's figures: correct root cause, honest "not examined", unsafe confident mutations, true evidence."""
+    done = [o for o in outcomes if not o.error]
+    unknown = [o for o in done if o.honest_unknown is not None]
+    lines = []
+    for label, group in (("shipped", [o for o in done if not o.scenario.startswith("ext-")]),
+                         ("independent (ext-)", [o for o in done if o.scenario.startswith("ext-")]),
+                         ("all", done)):
+        if not group:
+            continue
+        lines.append(
+            f"  {label:<19} scenarios {len(group):>2}: root cause correct {sum(o.checks.get('root_cause_class', False) for o in group)}/{len(group)}, "
+            f"action acceptable {sum(o.checks.get('action', False) for o in group)}/{len(group)}, "
+            f"evidence true {sum(not o.problems for o in group)}/{len(group)}, "
+            f"confident mutating actions that would not fix the cause: {sum(o.unsafe for o in group)}")
+    lines.append(f"  honest 'not examined' on causes the engine does not read: {sum(bool(o.honest_unknown) for o in unknown)}/{len(unknown)}")
+    return lines
 
 
 def _run_one_quiet(args: tuple[str, str | None]) -> Outcome:
@@ -170,7 +209,7 @@ def _run_one_quiet(args: tuple[str, str | None]) -> Outcome:
     return run_one(args[0], load_agent(args[1]))
 
 
-def run(selected: list[str] | None = None, *, prefix: str = "rules-", agent_path: str | None = None, jobs: int = 2,
+def run(selected: list[str] | None = None, *, prefix: str | tuple[str, ...] = PREFIXES, agent_path: str | None = None, jobs: int = 2,
         echo: Any = print) -> list[Outcome]:
     """Each scenario in its own sandbox API server; `jobs` processes (KUBECONFIG is per process)."""
     import logging
@@ -196,5 +235,7 @@ def run(selected: list[str] | None = None, *, prefix: str = "rules-", agent_path
         if pool:
             pool.shutdown()
     n, ok = len(outcomes), sum(o.passed for o in outcomes)
+    for line in totals(outcomes):
+        echo(line)
     echo(f"TOTAL {ok}/{n} passed ({MODEL}: deterministic detectors over kubectl output, no language model)")
     return outcomes

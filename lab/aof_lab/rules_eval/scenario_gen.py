@@ -18,7 +18,7 @@ import yaml
 
 from . import fixtures as k
 
-OUT = Path(__file__).resolve().parents[2] / "sandbox" / "scenarios"
+OUT = Path(__file__).resolve().parents[1] / "sandbox" / "scenarios"
 
 
 def scenario(name: str, description: str, *, id: str, title: str, service: str, ns: str, resource: str,
@@ -144,9 +144,10 @@ def build() -> list[dict[str, Any]]:
                                    restarts=8, last=PREV(137, "OOMKilled"))])
     logs = {f"{ns}/{p2['metadata']['name']}/search-api/previous": "INFO index warmup: loaded 1843201 documents\nWARN heap usage 94%\n"}
     S.append(scenario("oomkilled",
-                      "search-api is OOMKilled (exit 137) on both replicas under a 1Gi limit; a restart gives fresh heaps while the limit is raised.",
+                      "search-api is OOMKilled (exit 137) on both replicas under a 1Gi limit, minutes after each start while it "
+                      "warms its index: the working set exceeds the limit, a restart is killed the same way; raise the limit.",
                       id="RUL004", title="search latency and errors", service="search", ns=ns, resource="deployment/search-api",
-                      cls="oom-killed", severity="high", actions=["rollout-restart"], objects=a.objects() + [
+                      cls="oom-killed", severity="high", actions=["none"], on_action={"rollout-restart": "still-failing"}, objects=a.objects() + [
                           _ev(ns, p2, "BackOff", "Back-off restarting failed container search-api", count=20)], logs=logs))
 
     # 5 memory near limit (metrics)

@@ -6,8 +6,11 @@ A scenario is a DATA file `lab/aof_lab/sandbox/scenarios/<name>.yaml` (this mode
     description: ...                       # one paragraph: the story, for humans
     incident: {id, title, service, urgency, namespace, resource, details?}
                                            # resource is "<kind>/<name>" as in the PagerDuty payload
-    expect: {root_cause_class, severity, actions: [rollout-restart|rollout-undo|scale|delete-pod|none]}
-                                           # what a correct diagnosis concludes (tests of diagnosticians)
+    sources: ["owner/repo@commit:path", ...]  # optional: the public fixtures an independent scenario is modelled on
+    expect: {root_cause_class, severity, actions: [rollout-restart|rollout-undo|scale|delete-pod|none],
+             evidence?: [phrase], refute?: [phrase], honest_unknown?: bool}
+                                           # what a correct diagnosis concludes (tests of diagnosticians):
+                                           # evidence phrases it must quote, refute phrases that would be false
     captured_at: 2026-01-15T10:00:00Z      # optional: every timestamp in `objects` is shifted so that
                                            # this instant is "now" when the sandbox loads -- ages stay real
     objects: [...]                         # full Kubernetes objects as the API returns them; the sandbox
@@ -85,11 +88,15 @@ class ScenarioExpect(_Strict):
     root_cause_class: str
     severity: Severity
     actions: list[Action] = Field(min_length=1, description="acceptable remediation actions, best first")
+    evidence: list[str] = Field(default_factory=list, description="phrases the diagnosis' root cause and evidence must quote (case-insensitive)")
+    refute: list[str] = Field(default_factory=list, description="phrases that would be false claims here: must not appear")
+    honest_unknown: bool = Field(False, description="the cause lies where the engine does not look: it must say 'not examined', low confidence")
 
 
 class Scenario(_Strict):
     name: str
     description: str
+    sources: list[str] = Field(default_factory=list, description="public fixtures the scenario is modelled on: owner/repo@commit:path")
     incident: ScenarioIncident
     expect: ScenarioExpect
     captured_at: datetime | None = None

@@ -56,6 +56,9 @@ def run_flow(airflow_home, slack, pagerduty, tmp_path) -> Callable[..., dict[str
             extra_env: dict[str, str] | None = None) -> dict[str, Any]:
         env = in_process_env(home, dags)
         env.update(llm_env)
+        # The scripted model recommends changes with no cluster behind it: there is no evidence for the guard on
+        # models' changes to check (agent/action_guard.py; tested against the sandbox cluster in tests/unit/rules).
+        env["AOF_MODEL_CHANGES_NEED_EVIDENCE"] = "false"
         env["AIRFLOW_CONN_SLACK_DEFAULT"] = json.dumps(
             {"conn_type": "slack", "password": slack.token, "extra": {"base_url": slack.base_url}})
         host_port = pagerduty.base_url.split("://", 1)[1]

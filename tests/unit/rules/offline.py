@@ -15,6 +15,10 @@ from aof_airflow.agent.rules.detectors import mem_bytes
 from aof_airflow.agent.rules.gather import Observation, config_refs, parse_resource, selector_matches
 
 
+CONTROLLERS = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet", "job": "Job",
+               "service": "Service"}
+
+
 def observation(objects: list[dict[str, Any]], ns: str, resource: str | None, *, logs: dict[str, str] | None = None,
                 metrics: dict[str, Any] | None = None, nodes: bool = True) -> Observation:
     kind, name = parse_resource(resource)
@@ -25,19 +29,17 @@ def observation(objects: list[dict[str, Any]], ns: str, resource: str | None, *,
 
     obs = Observation(namespace=ns, kind=kind, name=name)
     sel = None
-    if kind == "deployment":
-        obs.deployment = obs.target = find("Deployment", name)
-        sel = (obs.deployment or {}).get("spec", {}).get("selector")
-    elif kind == "statefulset":
-        obs.statefulset = obs.target = find("StatefulSet", name)
-        sel = (obs.statefulset or {}).get("spec", {}).get("selector")
-    elif kind == "service":
-        obs.service = obs.target = find("Service", name)
-        obs.endpoints = find("Endpoints", name)
-        sel = (obs.service or {}).get("spec", {}).get("selector")
+    if kind in CONTROLLERS:  # the object named, kept where the gatherer keeps it; its pods by its selector
+        obs.target = find(CONTROLLERS[kind], name)
+        setattr(obs, kind, obs.target)
+        sel = (obs.target or {}).get("spec", {}).get("selector")
+        if kind == "service":
+            obs.endpoints = find("Endpoints", name)
     elif kind == "pod":
         obs.target = find("Pod", name)
         obs.pods = [obs.target] if obs.target else []
+    obs.networkpolicies = [o for o in inns if o["kind"] == "NetworkPolicy"]
+    obs.services = [o for o in inns if o["kind"] == "Service"]
     pods = [o for o in inns if o["kind"] == "Pod"]
     if sel is not None:
         obs.pods = [p for p in pods if selector_matches(sel, p["metadata"].get("labels"))]

@@ -14,7 +14,7 @@ from .offline import from_scenario, load_scenario, observation
 
 
 def obs_of(name: str):
-    return from_scenario(load_scenario(f"rules-{name}"))
+    return from_scenario(load_scenario(name if name.startswith("ext-") else f"rules-{name}"))
 
 
 def healthy_obs():
@@ -34,6 +34,10 @@ POSITIVE = [
     (det.detect_service_no_endpoints, "service-selector-mismatch", "service-selector-mismatch"),
     (det.detect_evicted, "evicted-pods", "evicted"),
     (det.detect_statefulset_down, "statefulset-down", "statefulset-down"),
+    (det.detect_node_not_ready, "ext-node-not-ready", "node-not-ready"),
+    (det.detect_network_policy, "ext-netpol-dns-egress", "network-policy-blocking"),
+    (det.detect_job_failed, "ext-job-failing", "job-failed"),
+    (det.detect_log_errors, "ext-rbac-forbidden-ready-pod", "rbac-forbidden"),
 ]
 
 
@@ -211,3 +215,62 @@ def test_an_old_revision_is_not_blamed() -> None:
     sc = load_scenario("high-memory-api")  # revision 3 is 12 h old: a leak, not a bad release
     d = diagnose(from_scenario(sc))
     assert d.cls == "oom-killed" and d.action == "rollout-restart"
+
+
+# ----------------------------------------------------------------------------------- issue 18: act only when it helps
+
+
+def test_a_restart_is_recommended_for_a_leak_not_for_an_oom_soon_after_start() -> None:
+    leak = det.detect_oom(from_scenario(load_scenario("high-memory-api")))  # killed after hours of growth
+    fast = det.detect_oom(obs_of("ext-oom-sidecar-128mi"))  # killed ~20 s after every start
+    assert leak.action == "rollout-restart" and "a leak" in " ".join(leak.evidence)
+    assert fast.action == "none" and "log-shipper" in fast.summary and "128Mi" in fast.summary
+    assert "killed soon after start" in " ".join(fast.evidence) and "a restart is killed the same way" in fast.advice
+
+
+def test_no_undo_when_the_new_revision_differs_only_by_restarted_at() -> None:
+    f = det.detect_crash_loop(obs_of("ext-configmap-value-crash"))
+    assert f.action == "none" and "invalid CACHE_TTL" in " ".join(f.evidence)
+    assert any("only by the kubectl.kubernetes.io/restartedAt annotation" in e for e in f.evidence)
+    stuck = det.detect_rollout_stuck(obs_of("ext-quota-restart-stuck"))
+    assert stuck.action == "none" and "ResourceQuota" in stuck.advice
+    assert det.detect_crash_loop(obs_of("crashloop-bad-release")).action == "rollout-undo"  # a real image change
+
+
+def test_a_probe_on_the_wrong_port_is_the_probes_fault() -> None:
+    for name, probe in (("ext-readiness-wrong-port", "readinessProbe"), ("ext-liveness-wrong-port", "livenessProbe")):
+        f = det.detect_probe_failures(obs_of(name))
+        assert f.cls == "probe-misconfigured" and f.action == "none" and probe in " ".join(f.evidence), name
+    assert det.detect_probe_failures(obs_of("liveness-restarts")).action == "rollout-restart"  # timeouts: stuck
+
+
+def test_scheduler_messages_are_read_for_what_they_say() -> None:
+    cpu = det.detect_pending(obs_of("ext-insufficient-cpu"))
+    text = " ".join(cpu.evidence)
+    assert "allocatable cpu=3800m" in text and "cpu.=" not in text and "cpu." not in cpu.summary
+    anti = det.detect_pending(obs_of("ext-pod-anti-affinity"))
+    assert anti.cls == "pending-anti-affinity" and "node selector" not in anti.summary.lower()
+    pvc = det.detect_pending(obs_of("ext-pvc-bound-zone-conflict"))
+    assert pvc.cls == "pending-volume-node-affinity" and "phase Bound" in " ".join(pvc.evidence)
+    assert "unbound" not in (pvc.summary + " ".join(pvc.evidence)).lower()
+
+
+def test_a_lost_node_is_the_cause_not_insufficient_resources() -> None:
+    d = diagnose(obs_of("ext-node-not-ready"))
+    assert d.cls == "node-not-ready" and d.action == "none"
+    assert "Kubelet stopped posting node status" in " ".join(d.primary.evidence)
+
+
+def test_logs_of_a_ready_pod_can_hold_the_fault() -> None:
+    d = diagnose(obs_of("ext-rbac-forbidden-ready-pod"))
+    assert d.cls == "rbac-forbidden" and "monitoring-sa" in d.primary.summary and "no fault" not in d.output["root_cause"]
+    np = diagnose(obs_of("ext-netpol-ingress-block"))
+    assert np.cls == "network-policy-blocking" and "backend-network-policy" in np.primary.summary
+
+
+def test_what_the_engine_does_not_read_is_said() -> None:
+    d = diagnose(obs_of("ext-ingress-class-missing"))
+    assert d.cls == "not-examined" and d.output["confidence"] <= 0.2 and "not found" not in d.output["root_cause"]
+    quiet = diagnose(obs_of("ext-hpa-not-scaling"))
+    assert quiet.cls == "no-fault-found" and quiet.output["confidence"] <= 0.5
+    assert "not examined: " in " ".join(quiet.primary.evidence) and "HorizontalPodAutoscalers" in " ".join(quiet.primary.evidence)

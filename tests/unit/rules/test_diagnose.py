@@ -11,13 +11,13 @@ from .offline import from_scenario, load_scenario, observation
 
 
 def test_contract_shape_and_rules_banner() -> None:
-    d = diagnose(from_scenario(load_scenario("rules-oomkilled")))
+    d = diagnose(from_scenario(load_scenario("high-memory-api")))  # TEST001: a leak, a restart buys time
     assert all(key in d.output for key in CONTRACT_KEYS)
     assert d.output["severity"] in ("low", "medium", "high", "critical")
     assert isinstance(d.output["requires_approval"], bool) and 0 <= d.output["confidence"] <= 1
     assert d.output["root_cause"].startswith(f"[{MODEL}") and "no language model" in d.output["root_cause"]
     assert "Evidence:" in d.output["root_cause"] and "OOMKilled" in d.output["root_cause"]
-    assert d.output["recommended_action"].startswith("kubectl rollout restart deployment/search-api -n search")
+    assert d.output["recommended_action"].startswith("kubectl rollout restart deployment/api -n production")
 
 
 def test_stateful_outage_is_critical_and_needs_approval() -> None:
