@@ -58,3 +58,19 @@ def test_page_refreshes_when_the_flow_posts(tmp_path):
         page.wait_for("document.body.innerText.includes('No messages yet')")
         WebClient(token=srv.token, base_url=srv.base_url).chat_postMessage(channel="#incidents", text="🚨 *Incident Detected*")
         page.wait_for("document.body.innerText.includes('Incident Detected')", timeout=10)
+
+
+def test_slack_escapes_show_as_the_characters_slack_shows_and_markup_stays_text(tmp_path):
+    """Slack carries a literal < > & as &lt; &gt; &amp; and shows < > &; a raw tag is never markup."""
+    with SlackWebAPI() as srv, Browser() as browser:
+        client = WebClient(token=srv.token, base_url=srv.base_url)
+        client.chat_postMessage(channel="#incidents",
+                                text="memory &lt; limit &amp;&amp; restarts &gt; 3; literal &amp;lt; stays\n"
+                                     "<img src=x onerror=\"document.title='pwned'\">")
+        page = browser.open(srv.page_url("incidents"))
+        page.wait_for("document.body.innerText.includes('memory')")
+        text = page.text()
+        assert "memory < limit && restarts > 3; literal &lt; stays" in text
+        assert "&lt; limit" not in text and "&amp;&amp;" not in text
+        assert page.eval("document.querySelectorAll('#messages img').length") == 0
+        assert page.eval("document.title") != "pwned"
