@@ -7,9 +7,10 @@ Airflow's own handler moves a DEFERRED task instance with a HITLDetail to SCHEDU
 the event, so no trigger has to notice it.
 
 The HITLDetail row is the one record of the decision, whatever channel it came from: Airflow refuses a
-second response (409), and a decision that reached us through Slack or `aofctl` is written into the row
-when the sensor resumes -- unless a response is already there, in which case that one stands. Everything
-here runs in the task (worker) through the task SDK; nothing touches the metadata DB directly.
+second response (409), and a decision that reached us through Slack or `aofctl` is written into the row by
+the trigger before it resumes the sensor -- unless a response is already there, in which case that one
+stands. Everything here goes through the task SDK (the worker may create the row, the triggerer read and
+answer it); nothing touches the metadata DB directly.
 """
 
 from __future__ import annotations

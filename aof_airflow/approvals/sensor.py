@@ -120,12 +120,13 @@ class SlackApprovalSensor(BaseSensorOperator):
                       permalink, approvers or "ANYONE", deadline.isoformat())
         self._open_required_action(ti, text, permalink)
         self._defer(channel, ts, permalink, deadline, approvers, bot_user_id,
-                    dict(dag_id=ti.dag_id, run_id=run_id, task_id=ti.task_id, map_index=map_index))
+                    dict(dag_id=ti.dag_id, run_id=run_id, task_id=ti.task_id, map_index=map_index, ti_id=str(ti.id)))
 
     def _open_required_action(self, ti: Any, text: str, permalink: str | None) -> None:
         """The same request on Airflow's Required Actions page; Slack alone still works if this fails."""
         first = next((ln.strip(" *_:") for ln in text.splitlines() if ln.strip(" *_:")), ti.task_id)
-        body = f"{text}\n\nSlack: {permalink}" if permalink else text
+        body = text.replace("\n", "  \n")  # the page renders Markdown: keep the message's line breaks
+        body = f"{body}\n\nSlack: {permalink}" if permalink else body
         try:
             required_action.open_request(ti.id, f"{ti.dag_id} / {ti.run_id}: {first}", body)
             self.log.info("approval also open in Airflow's Required Actions (options %s)",
@@ -167,7 +168,7 @@ class SlackApprovalSensor(BaseSensorOperator):
         """Resumed by our trigger (reaction, button, aofctl, timeout) or by Airflow's HITL response (UI, REST)."""
         event = event or {"outcome": TIMED_OUT, "channel": channel, "ts": ts}
         channel, ts = event.get("channel") or channel, event.get("ts") or ts
-        decision = self._decision(context, event)
+        decision = self._decision(event)
         outcome = decision.outcome if decision else TIMED_OUT
         result = {
             "reaction": decision.reaction if decision else None, "outcome": outcome,
@@ -183,22 +184,15 @@ class SlackApprovalSensor(BaseSensorOperator):
         self.log.info("slack approval %s by %s via %s", outcome, result["user"], result["source"])
         return result
 
-    def _decision(self, context: Any, event: dict[str, Any]) -> Decision | None:
-        """The one decision: Airflow's HITL response if there is one, else the trigger's, recorded there now."""
-        ti_id = context["ti"].id
+    def _decision(self, event: dict[str, Any]) -> Decision | None:
+        """Airflow's HITL response (UI, REST API), or what our trigger settled (already in the HITLDetail row)."""
         if required_action.is_response_event(event):
             return required_action.from_response(event.get("chosen_options"), event.get("responded_by_user"),
                                                  event.get("responded_at"), event.get("params_input"))
-        claim = None
-        if event.get("outcome") != TIMED_OUT:
-            claim = Decision(event["reaction"], event["user"], event.get("source") or "reaction",
-                             event.get("decided_at") or datetime.now(timezone.utc).isoformat())
-        decision = required_action.settle(ti_id, claim)
-        if claim is not None and decision != claim:
-            self.log.warning("the %s decision by %s via %s came after %s's via %s; it does not count",
-                             claim.outcome, claim.user, claim.source, decision.user if decision else "?",
-                             decision.source if decision else "?")
-        return decision
+        if event.get("outcome") == TIMED_OUT:
+            return None
+        return Decision(event["reaction"], event["user"], event.get("source") or "reaction",
+                        event.get("decided_at") or datetime.now(timezone.utc).isoformat())
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
         # The backstop timeout (the trigger never fired, e.g. no triggerer running at all) is still "timed out".
