@@ -81,7 +81,7 @@ def _write(session: Any, dag_run: Any, msg: str | None, collector: Any, records:
             dag_run.set_state(DagRunState.FAILED)
             rec.run_state = "failed"
         records.save(rec, conn)
-    _set_note(dag_run, run_note.note_text(rec))
+    _set_note(session, dag_run, run_note.note_text(rec))
     log.info("aof: incident record %s/%s -> %s (run %s)", dag_run.dag_id, dag_run.run_id, rec.result, rec.run_state)
 
 
@@ -90,8 +90,15 @@ def _fails_the_run(rec: Any, msg: str | None) -> bool:
     return rec.result == "escalated" and rec.run_state == "success" and msg == "success"
 
 
-def _set_note(dag_run: Any, text: str) -> None:
-    """The run's note, unless a person wrote one (a note set in the UI or REST API carries its user id)."""
+def _set_note(session: Any, dag_run: Any, text: str) -> None:
+    """The run's note, unless a person wrote one (a note set in the UI or REST API carries its user id).
+    Set on the run as loaded in `session` (the caller's object may be detached, e.g. under `dag.test()`)."""
+    from sqlalchemy.orm import object_session
+
+    if object_session(dag_run) is not session:
+        from airflow.models.dagrun import DagRun
+
+        dag_run = session.get(DagRun, dag_run.id) or dag_run
     current = getattr(dag_run, "dag_run_note", None)
     if current is not None and current.user_id is not None:
         return
