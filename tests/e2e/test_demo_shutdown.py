@@ -68,6 +68,16 @@ def wait_started(proc: subprocess.Popen, read_line) -> list[psutil.Process]:
     return kids
 
 
+def piped_and_reader_dead(tmp_path: Path) -> tuple[subprocess.Popen, list[psutil.Process]]:
+    """The demo writing into a pipe (`| tee`), started; then the pipe's reader closes its end."""
+    r, w = os.pipe()
+    proc, _ = launch(tmp_path, w)
+    os.close(w)
+    with os.fdopen(r, "r") as reader:
+        kids = wait_started(proc, reader.readline)
+    return proc, kids
+
+
 def assert_all_gone(procs: list[psutil.Process]) -> None:
     _gone, alive = psutil.wait_procs(procs, timeout=20)
     assert alive == [], f"left running: {alive}"
@@ -75,12 +85,7 @@ def assert_all_gone(procs: list[psutil.Process]) -> None:
 
 def test_piped_ctrl_c_with_the_reader_dead_first_leaves_no_process(tmp_path):
     """`make demo | tee log` and Ctrl-C: tee dies, the demo gets SIGINT, then every write would fail."""
-    r, w = os.pipe()
-    proc, _ = launch(tmp_path, w)
-    os.close(w)
-    reader = os.fdopen(r, "r")
-    kids = wait_started(proc, reader.readline)
-    reader.close()  # the pipe's reader is gone ...
+    proc, kids = piped_and_reader_dead(tmp_path)  # the pipe's reader is gone ...
     os.killpg(proc.pid, signal.SIGINT)  # ... and the same Ctrl-C reaches the demo's process group
     assert proc.wait(60) == 0
     assert_all_gone(kids)
@@ -89,12 +94,7 @@ def test_piped_ctrl_c_with_the_reader_dead_first_leaves_no_process(tmp_path):
 
 def test_a_closed_stdout_alone_stops_everything(tmp_path):
     """No signal at all: `aofctl demo | head -3`, the reader exits."""
-    r, w = os.pipe()
-    proc, _ = launch(tmp_path, w)
-    os.close(w)
-    reader = os.fdopen(r, "r")
-    kids = wait_started(proc, reader.readline)
-    reader.close()
+    proc, kids = piped_and_reader_dead(tmp_path)
     assert proc.wait(60) == 0
     assert_all_gone(kids)
     err = (tmp_path / "stderr").read_text()
