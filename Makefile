@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/aofctl demo
 
 bench: $(STAMP)
+	$(BIN)/pip install -q -c constraints.txt -e '.[bench]'
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -83,8 +83,9 @@ async def slack_actions(request: Request) -> dict[str, Any]:
         if reaction and channel and ts and user:
             ref = await run_in_threadpool(decisions.ref_for_message, channel, ts)
             if ref is None:
-                log.info("approval button on %s/%s: no approval is waiting on that message", channel, ts)
-                return {"ok": True, "ignored": "no approval waiting on this message"}
+                why = await run_in_threadpool(decisions.why_not_waiting, channel, ts)
+                log.info("approval button on %s/%s by %s: %s", channel, ts, user, why)
+                return {"ok": True, "ignored": why}
             await run_in_threadpool(lambda: decisions.record_decision(ref, reaction=reaction, user=user,
                                                                       source="slack-button"))
             log.info("approval button %s on %s/%s by %s recorded", reaction, channel, ts, user)
@@ -112,7 +113,7 @@ async def slack_events(request: Request) -> dict[str, Any]:
         return {"ok": True, "ignored": "not a decision reaction"}
     ref = await run_in_threadpool(decisions.ref_for_message, channel, ts)
     if ref is None:
-        return {"ok": True, "ignored": "no approval waiting on this message"}
+        return {"ok": True, "ignored": await run_in_threadpool(decisions.why_not_waiting, channel, ts)}
     await run_in_threadpool(lambda: decisions.record_decision(ref, reaction=reaction, user=user,
                                                               source="slack-event"))
     return {"ok": True, "recorded": 1}

@@ -100,5 +100,73 @@ def ref_for_message(channel: str, ts: str) -> TIRef | None:
     return None
 
 
+@dataclass(frozen=True)
+class Decided:
+    """A decision already made on an approval task instance."""
+
+    outcome: str
+    user: str
+    source: str
+    at: str | None
+
+    def __str__(self) -> str:
+        return f"already decided by {self.user} via {self.source}{f' at {self.at[:19]}' if self.at else ''}: {self.outcome}"
+
+
+def decided(run_id: str, task_id: str, dag_id: str | None = None) -> list[tuple[TIRef, Decided]]:
+    """The decisions recorded for approval task instances: their HITLDetail response, else (a run from before
+    the Required Actions page) the sensor's own output."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from aof_airflow.approvals.required_action import from_response
+
+    q = select(TaskInstance, HITLDetail).outerjoin(HITLDetail, HITLDetail.ti_id == TaskInstance.id).where(
+        TaskInstance.run_id == run_id, TaskInstance.task_id == task_id)
+    if dag_id:
+        q = q.where(TaskInstance.dag_id == dag_id)
+    out = []
+    with create_session() as session:
+        for ti, row in session.execute(q):
+            ref = TIRef(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+            if row is not None and row.response_received and row.chosen_options:
+                d = from_response(row.chosen_options, row.responded_by, row.responded_at, row.params_input)
+                out.append((ref, Decided(d.outcome, d.user, d.source, d.decided_at)))
+                continue
+            xrow = session.scalars(XComModel.get_many(run_id=ti.run_id, key="return_value", task_ids=ti.task_id,
+                                                      dag_ids=ti.dag_id, map_indexes=ti.map_index)).first()
+            value = XComModel.deserialize_value(xrow) if xrow is not None else None
+            if isinstance(value, dict) and value.get("outcome") and value.get("user"):
+                out.append((ref, Decided(value["outcome"], value["user"], value.get("source") or "?",
+                                         value.get("decided_at"))))
+    return out
+
+
+def message_ref(channel: str, ts: str) -> TIRef | None:
+    """The approval task instance (waiting or not) that posted `channel`/`ts`, from its request XCom."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(select(XComModel).where(XComModel.key == REQUEST_KEY)
+                               .order_by(XComModel.timestamp.desc()).limit(1000)).all()
+        for row in rows:
+            value = XComModel.deserialize_value(row)
+            if isinstance(value, dict) and value.get("channel") == channel and value.get("ts") == ts:
+                return TIRef(row.dag_id, row.run_id, row.task_id, row.map_index)
+    return None
+
+
+def why_not_waiting(channel: str, ts: str) -> str:
+    """What to answer a click or reaction on a message no approval waits on any more."""
+    ref = message_ref(channel, ts)
+    done = decided(ref.run_id, ref.task_id, ref.dag_id) if ref else []
+    return str(done[0][1]) if done else "no approval waiting on this message"
+
+
 def as_dict(ref: TIRef) -> dict[str, Any]:
     return asdict(ref)

@@ -29,7 +29,7 @@ class Decision:
 
     reaction: str
     user: str
-    source: str  # "reaction" (seen in Slack), "slack-button", "slack-event", "cli"
+    source: str  # "reaction" (seen in Slack), "slack-button", "slack-event", "cli", "airflow-ui"
     decided_at: str  # ISO-8601 UTC
 
     @property
@@ -112,15 +112,22 @@ def no_approvers_warning() -> str:
 def thread_text(outcome: str, user: str | None = None, source: str | None = None,
                 timeout_seconds: float | None = None) -> str:
     """The reply posted in the approval message's thread, so the channel sees what happened and why."""
-    via = {"cli": " (via aofctl)", "slack-button": " (button)", "slack-event": ""}.get(source or "", "")
+    via = {"cli": " (via aofctl)", "slack-button": " (button)", "slack-event": "",
+           "airflow-ui": " in Airflow (Required Actions)"}.get(source or "", "")
+    # An Airflow user name is not a Slack id: shown as text (escaped, never a mention or a link).
+    who = _slack_text(user or "?") if source == "airflow-ui" else f"<@{user}>"
     if outcome == "approved":
-        return f":white_check_mark: Approved by <@{user}>{via}. Auto-remediation is starting."
+        return f":white_check_mark: Approved by {who}{via}. Auto-remediation is starting."
     if outcome == "paused":
-        return f":double_vertical_bar: Paused by <@{user}>{via}. No auto-remediation; investigate manually."
+        return f":double_vertical_bar: Paused by {who}{via}. No auto-remediation; investigate manually."
     if outcome == "skipped":
-        return f":x: Skipped by <@{user}>{via}. Auto-remediation will not run."
+        return f":x: Skipped by {who}{via}. Auto-remediation will not run."
     if outcome == TIMED_OUT:
         mins = f" after {int(timeout_seconds)}s" if timeout_seconds else ""
         return (f":rotating_light: Approval timed out{mins} with no decision from an approver. "
                 "Auto-remediation will NOT run; the incident stays open and is being escalated.")
     raise ValueError(f"unknown outcome {outcome!r}")
+
+
+def _slack_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -11,6 +11,11 @@ truth, and the flow's `conditions` must be able to read the result):
   run's failure escalation fires; the incident stays open. The output is pushed under XCom key `approval`.
 
 Every outcome is also written to the request message's thread.
+
+The request also shows on Airflow's own Required Actions page (a HITLDetail row, approvals/required_action.py);
+answering it there resumes this deferred sensor directly. Whichever channel decides first -- a reaction, a
+button, `aofctl approve`, the UI or the REST API -- is the one decision, recorded in that row with who and
+where; a later one is refused ("already decided by ...").
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from typing import Any, Sequence
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from aof_airflow.approvals import required_action
 from aof_airflow.approvals.decisions import DECISIONS_KEY, REQUEST_KEY
-from aof_airflow.approvals.outcome import TIMED_OUT, no_approvers_warning, thread_text
+from aof_airflow.approvals.outcome import TIMED_OUT, Decision, no_approvers_warning, thread_text
 from aof_airflow.config import setting
 
 DEFAULT_TIMEOUT_SECONDS = 3600.0
@@ -110,10 +116,24 @@ class SlackApprovalSensor(BaseSensorOperator):
         ti.xcom_push(key=REQUEST_KEY, value={"channel": channel, "ts": ts, "permalink": permalink,
                                              "deadline": deadline.isoformat(), "approvers": approvers})
         ti.xcom_push(key=DECISIONS_KEY, value=[])  # aofctl / Slack buttons append here; the trigger reads it
-        self.log.info("approval requested in %s (ts %s, %s); approvers: %s; times out at %s", channel, ts,
+        self.log.info("slack approval requested in %s (ts %s, %s); approvers: %s; times out at %s", channel, ts,
                       permalink, approvers or "ANYONE", deadline.isoformat())
+        self._open_required_action(ti, text, permalink)
         self._defer(channel, ts, permalink, deadline, approvers, bot_user_id,
-                    dict(dag_id=ti.dag_id, run_id=run_id, task_id=ti.task_id, map_index=map_index))
+                    dict(dag_id=ti.dag_id, run_id=run_id, task_id=ti.task_id, map_index=map_index, ti_id=str(ti.id)))
+
+    def _open_required_action(self, ti: Any, text: str, permalink: str | None) -> None:
+        """The same request on Airflow's Required Actions page; Slack alone still works if this fails."""
+        first = next((ln.strip(" *_:") for ln in text.splitlines() if ln.strip(" *_:")), ti.task_id)
+        body = text.replace("\n", "  \n")  # the page renders Markdown: keep the message's line breaks
+        body = f"{body}\n\nSlack: {permalink}" if permalink else body
+        try:
+            required_action.open_request(ti.id, f"{ti.dag_id} / {ti.run_id}: {first}", body)
+            self.log.info("approval also open in Airflow's Required Actions (options %s)",
+                          ", ".join(required_action.OPTIONS))
+        except Exception as exc:
+            self.log.warning("approval not shown in Airflow's Required Actions (Slack and aofctl still work): %s",
+                             exc)
 
     def _payload(self, text: str) -> dict[str, Any]:
         payload: dict[str, Any] = {"channel": self.channel, "text": text, "unfurl_links": False}
@@ -145,20 +165,34 @@ class SlackApprovalSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None, permalink: str | None = None,
                          channel: str | None = None, ts: str | None = None) -> dict[str, Any]:
+        """Resumed by our trigger (reaction, button, aofctl, timeout) or by Airflow's HITL response (UI, REST)."""
         event = event or {"outcome": TIMED_OUT, "channel": channel, "ts": ts}
-        outcome = event["outcome"]
+        channel, ts = event.get("channel") or channel, event.get("ts") or ts
+        decision = self._decision(event)
+        outcome = decision.outcome if decision else TIMED_OUT
         result = {
-            "reaction": event.get("reaction"), "outcome": outcome, "user": event.get("user"),
-            "decided_at": event.get("decided_at") or datetime.now(timezone.utc).isoformat(),
-            "source": event.get("source"), "channel": event["channel"], "ts": event["ts"], "permalink": permalink,
+            "reaction": decision.reaction if decision else None, "outcome": outcome,
+            "user": decision.user if decision else None,
+            "decided_at": decision.decided_at if decision else datetime.now(timezone.utc).isoformat(),
+            "source": decision.source if decision else None, "channel": channel, "ts": ts, "permalink": permalink,
         }
         self._finish(context, result)
         if outcome == TIMED_OUT:
             raise AirflowFailException(
                 f"Approval timed out after {int(self.timeout_seconds)}s with no decision from an approver "
-                f"({permalink or event['channel'] + '/' + event['ts']}); remediation will not run.")
-        self.log.info("approval %s by %s via %s", outcome, result["user"], result["source"])
+                f"({permalink or f'{channel}/{ts}'}); remediation will not run.")
+        self.log.info("slack approval %s by %s via %s", outcome, result["user"], result["source"])
         return result
+
+    def _decision(self, event: dict[str, Any]) -> Decision | None:
+        """Airflow's HITL response (UI, REST API), or what our trigger settled (already in the HITLDetail row)."""
+        if required_action.is_response_event(event):
+            return required_action.from_response(event.get("chosen_options"), event.get("responded_by_user"),
+                                                 event.get("responded_at"), event.get("params_input"))
+        if event.get("outcome") == TIMED_OUT:
+            return None
+        return Decision(event["reaction"], event["user"], event.get("source") or "reaction",
+                        event.get("decided_at") or datetime.now(timezone.utc).isoformat())
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
         # The backstop timeout (the trigger never fired, e.g. no triggerer running at all) is still "timed out".

@@ -2,7 +2,9 @@
 
 Why: Slack may be down, or the on-call engineer is in a terminal. The decision is appended to the waiting task
 instance's XCom (`aof_approval_decisions`, via the metadata DB) and the trigger picks it up within seconds; it counts only if USER is an approver, the same
-rule as for reactions, and the outcome is still written to the Slack thread.
+rule as for reactions, and the outcome is still written to the Slack thread. An approval already decided
+(in Slack, in Airflow's Required Actions, or by an earlier `aofctl approve`) is answered with who decided
+it, where and when, and nothing is recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ def approve(args: argparse.Namespace) -> int:
     from aof_airflow.approvals import decisions
     from aof_airflow.approvals.outcome import DECISION_REACTIONS
 
+    done = decisions.decided(args.run_id, args.node, args.dag)
+    if done:
+        for ref, d in done:
+            print(f"{ref.dag_id}/{ref.run_id}/{ref.task_id}: {d}; your {args.decision} was not recorded",
+                  file=sys.stderr)
+        return 1
     waiting = decisions.waiting_approvals(args.run_id, args.node, args.dag)
     if not waiting:
         print(f"no approval waiting for run {args.run_id!r} node {args.node!r} (not deferred, already decided, "

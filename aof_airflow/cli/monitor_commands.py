@@ -26,11 +26,16 @@ def register(cli) -> None:
     p = cli.command("flow status", _status, help="Recent runs of a flow: state, duration, outcome")
     common(p)
     p.add_argument("--limit", type=int, default=10)
-    p = cli.command("flow logs", _flow_logs, help="Incident responses of a flow; with --run, the log of each node")
+    p = cli.command("flow logs", _flow_logs,
+                    help="Incident responses of a flow, then the log lines of the nodes of its recent runs")
     common(p)
-    p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--run", help="a run id: print the log of every node of that run")
-    p.add_argument("--tail", type=int, default=0, help="with --run: only the last N lines of each node")
+    p.add_argument("--limit", type=int, default=20, help="incident responses listed (default 20)")
+    p.add_argument("--run", help="only this run id")
+    p.add_argument("--runs", type=int, default=3, help="node logs of the N most recent runs (default 3)")
+    p.add_argument("--node", action="append", default=[], help="only this node's log (repeatable)")
+    p.add_argument("--grep", metavar="TEXT", help="only log lines containing TEXT (case-insensitive)")
+    p.add_argument("--tail", type=int, default=0, help="only the last N lines of each node")
+    p.add_argument("--incidents", action="store_true", help="only the incident responses, no node logs")
     p = cli.command("flow metrics", _metrics, help="Runs, success/auto-resolved/escalation rates, approval waits, MTTR")
     common(p, source=False)
     p.add_argument("--window", default="7d", help="how far back: 24h, 7d, 30d ... (default 7d)")
@@ -122,40 +127,108 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _flow_logs(args: argparse.Namespace) -> int:
-    if args.run:
-        from aof_airflow.incidents.airflow_runs import source
-
-        src = source(args.source)
-        logs = []
-        for t in src.task_instances(args.name, args.run):
-            if t.try_number < 1:
-                continue
-            text = _tail(src.log(args.name, args.run, t.task_id, t.try_number), args.tail)
-            logs.append({"node": t.task_id, "state": t.state, "try_number": t.try_number, "log": text})
-        if args.json:
-            _print_json({"flow": args.name, "run_id": args.run, "nodes": logs})
-        else:
-            for entry in logs:
-                print(f"==> {entry['node']} [{entry['state']}, try {entry['try_number']}]")
-                print(entry["log"] or "(no log)")
-        return 0
+    """The tutorial's "view all incident responses", and what `| grep slack` needs: every line says its run
+    and node. With --run/--node/--grep only the log lines are printed."""
     from aof_airflow.incidents import records
 
-    recs = records.query(dag_id=args.name, limit=args.limit)
+    filtered = bool(args.run or args.node or args.grep)
+    recs = [] if filtered else records.query(dag_id=args.name, limit=args.limit)
+    out: dict[str, Any] = {"flow": args.name}
+    if not filtered:
+        out["incidents"] = [r.to_json() for r in recs]
+        if not args.json:
+            print(_incident_table(recs) if recs else f"{args.name}: no incident records yet")
+    if args.incidents:
+        if args.json:
+            _print_json(out)
+        return 0
+    logs, problems = _node_logs(args)
+    out["logs"] = logs
     if args.json:
-        _print_json({"flow": args.name, "incidents": [r.to_json() for r in recs]})
-        return 0
-    if not recs:
-        print(f"{args.name}: no incident records")
-        return 0
-    print(table([[(r.ended_at or r.recorded_at).isoformat()[:19] if (r.ended_at or r.recorded_at) else None,
-                  r.incident_id, (r.title or "")[:40], r.severity, r.result,
-                  (r.approval or {}).get("outcome"), (r.approval or {}).get("by"), r.failed_node,
-                  _secs(r.duration_seconds), r.usage.get("input_tokens", 0) + r.usage.get("output_tokens", 0),
-                  r.run_id] for r in recs],
-                ["ENDED", "INCIDENT", "TITLE", "SEVERITY", "RESULT", "APPROVAL", "BY", "FAILED_NODE",
-                 "DURATION", "TOKENS", "RUN"]))
+        _print_json({**out, "problems": problems})
+    else:
+        if not filtered and recs:
+            print()
+        for entry in logs:
+            if not args.grep:
+                print(f"==> {entry['run_id']} / {entry['node']} [{entry['state']}, try {entry['try_number']}]")
+            for line in entry["lines"]:
+                print(f"{entry['run_id']} {entry['node']}: {line}")
+    for p in problems:
+        print(f"aofctl flow logs: {p}", file=sys.stderr)
+    if problems and not logs:
+        return 1
+    if args.grep and not any(e["lines"] for e in logs):
+        print(f"aofctl flow logs: no log line of {args.name} contains {args.grep!r}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _incident_table(recs: Sequence[Any]) -> str:
+    return table([[(r.ended_at or r.recorded_at).isoformat()[:19] if (r.ended_at or r.recorded_at) else None,
+                   r.incident_id, (r.title or "")[:40], r.severity, r.result,
+                   (r.approval or {}).get("outcome"), (r.approval or {}).get("by"), r.failed_node,
+                   _secs(r.duration_seconds), r.usage.get("input_tokens", 0) + r.usage.get("output_tokens", 0),
+                   r.run_id] for r in recs],
+                 ["ENDED", "INCIDENT", "TITLE", "SEVERITY", "RESULT", "APPROVAL", "BY", "FAILED_NODE",
+                  "DURATION", "TOKENS", "RUN"])
+
+
+def _node_logs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
+    """Log lines of the selected runs' nodes (oldest run first, so the newest ends next to the prompt), and
+    what could not be read and why."""
+    from aof_airflow.incidents.airflow_runs import LogUnavailable, source
+
+    problems: list[str] = []
+    try:
+        src = source(args.source)
+        if args.run:
+            run_ids = [args.run]
+        else:
+            runs = src.runs(args.name, args.runs)
+            if not runs:
+                return [], [_no_runs(src, args.name)]
+            run_ids = [r.run_id for r in reversed(runs)]
+        logs = []
+        needle = (args.grep or "").lower()
+        for run_id in run_ids:
+            tis = [t for t in src.task_instances(args.name, run_id) if t.try_number >= 1
+                   and (not args.node or t.task_id in args.node)]
+            if not tis:
+                problems.append(f"run {run_id}: no node {'named ' + ', '.join(args.node) + ' ' if args.node else ''}"
+                                "has started")
+            for t in tis:
+                try:
+                    lines = _tail(src.log(args.name, run_id, t.task_id, t.try_number), args.tail).splitlines()
+                except LogUnavailable as e:
+                    problems.append(f"{run_id} {t.task_id}: no log: {e}")
+                    continue
+                if needle:
+                    lines = [ln for ln in lines if needle in ln.lower()]
+                if lines or not needle:
+                    logs.append({"run_id": run_id, "node": t.task_id, "state": t.state,
+                                 "try_number": t.try_number, "lines": lines or ["(the log is empty)"]})
+        return logs, problems
+    except Exception as e:  # Airflow unreachable, refused, or its tables missing: say which and how to fix it
+        return [], [f"cannot read the runs of {args.name}: {_reason(e)}"]
+
+
+def _no_runs(src: Any, name: str) -> str:
+    if src.dag(name) is None:
+        return f"Airflow has no DAG {name!r} ({_where()}); is this the right Airflow?"
+    return f"{name} has no runs yet"
+
+
+def _where() -> str:
+    from aof_airflow.config import setting
+
+    url = setting("airflow_api_url")
+    return f"REST API {url}" if url else "metadata DB; set airflow_api_url or AIRFLOW_HOME"
+
+
+def _reason(e: Exception) -> str:
+    return (f"{type(e).__name__}: {str(e)[:300]} ({_where()}). For the demo run `source .state/demo/env` "
+            "in this terminal first.")
 
 
 def _metrics(args: argparse.Namespace) -> int:
@@ -202,13 +275,16 @@ def _describe(args: argparse.Namespace) -> int:
     from aof_airflow.incidents import metrics, records
     from aof_airflow.incidents.airflow_runs import source
 
-    flow = _load_flow(args.name)
+    flow, why = _load_flow(args.name)
+    if flow is None:
+        print(f"aofctl flow describe: cannot show the trigger and nodes of {args.name}: {why}", file=sys.stderr)
+        return 1
     try:
         dag = source(args.source).dag(args.name)
     except Exception as e:  # Airflow unreachable: the definition and the records still describe the flow
-        dag, err = None, str(e)
+        dag, err = None, _reason(e)
     else:
-        err = None
+        err = None if dag is not None else f"Airflow has no DAG {args.name!r} ({_where()})"
     since, until = _window(args.window)
     m = metrics.compute(records.query(dag_id=args.name, since=since, until=until), flow=args.name)
     last = records.query(dag_id=args.name, limit=1)
@@ -216,8 +292,8 @@ def _describe(args: argparse.Namespace) -> int:
         "name": args.name,
         "dag_loaded": dag is not None,
         "paused": (dag or {}).get("is_paused"),
-        "trigger": flow["trigger"] if flow else None,
-        "nodes": flow["nodes"] if flow else None,
+        "trigger": flow["trigger"],
+        "nodes": flow["nodes"],
         "window": args.window,
         "runs": m["runs"],
         "success_rate": m["success_rate"],
@@ -231,46 +307,61 @@ def _describe(args: argparse.Namespace) -> int:
         info["airflow_error"] = err
     if args.json:
         _print_json(info)
-        return 0
-    for k, v in info.items():
-        if k == "nodes" and v:
-            v = ", ".join(f"{n['id']}({n['type']})" for n in v)
-        elif k.endswith("_rate"):
-            v = "-" if v is None else f"{v:.4f}"
-        print(f"{k}: {'-' if v is None else v}")
+    else:
+        for k, v in info.items():
+            if k == "nodes" and v:
+                v = ", ".join(f"{n['id']}({n['type']})" for n in v)
+            elif k.endswith("_rate"):
+                v = "-" if v is None else f"{v:.4f}"
+            print(f"{k}: {'-' if v is None else v}")
+    if err:
+        print(f"aofctl flow describe: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
-def _load_flow(name: str, paths: Iterable[str] = ()) -> dict[str, Any] | None:
-    """The flow's nodes (id, type, agent) from its YAML, or None when the flows folder does not have it."""
-    try:
-        from aof_airflow.config import flows_folder
-        from aof_airflow.spec.loader import load_paths
+def _load_flow(name: str, paths: Iterable[str] = ()) -> tuple[dict[str, Any] | None, str | None]:
+    """The flow's trigger and nodes (id, type, agent) from its YAML, or None and why not."""
+    from aof_airflow.config import flows_folder
+    from aof_airflow.spec.loader import load_paths
 
-        loaded = load_paths(list(paths) or [flows_folder()], check_graph=False)
-    except Exception:
-        return None
+    where = list(paths) or [str(flows_folder())]
+    try:
+        loaded = load_paths(where, check_graph=False)
+    except Exception as e:
+        return None, f"the flows in {', '.join(where)} do not load: {e}"
     flow = loaded.flows.get(name)
     if flow is None:
-        return None
+        return None, _not_found("flow", name, where, sorted(loaded.flows))
     return {
         "trigger": getattr(flow.spec.trigger, "type", None),
         "nodes": [{"id": n.id, "type": n.type, "agent": getattr(getattr(n, "config", None), "agent", None)}
                   for n in flow.spec.nodes],
-    }
+    }, None
 
 
-def _agent_nodes(agent: str, paths: Iterable[str]) -> list[tuple[str, str]]:
+def _not_found(kind: str, name: str, where: list[str], found: list[str]) -> str:
+    return (f"no {kind} {name!r} in {', '.join(where)} (found: {', '.join(found) or 'none'}). Set [aof] "
+            "flows_folder / AOF_FLOWS_FOLDER or AIRFLOW_HOME to the deployment's; for the demo run "
+            "`source .state/demo/env` first")
+
+
+def _agent_nodes(agent: str, paths: Iterable[str]) -> tuple[list[tuple[str, str]], str]:
+    """(flow, node) pairs running `agent`, and where that was looked up (for the error when none)."""
     from aof_airflow.config import flows_folder
     from aof_airflow.spec.loader import load_paths
 
-    loaded = load_paths(list(paths) or [flows_folder()], check_graph=False)
-    out = []
+    where = list(paths) or [str(flows_folder())]
+    loaded = load_paths(where, check_graph=False)
+    out, agents = [], set()
     for fname, flow in sorted(loaded.flows.items()):
         for n in flow.spec.nodes:
-            if n.type == "Agent" and getattr(n.config, "agent", None) == agent:
+            used = getattr(getattr(n, "config", None), "agent", None) if n.type == "Agent" else None
+            if used:
+                agents.add(used)
+            if used == agent:
                 out.append((fname, n.id))
-    return out
+    return out, _not_found("flow node running agent", agent, where, sorted(agents))
 
 
 def _tail(text: str, n: int) -> str:
@@ -280,28 +371,46 @@ def _tail(text: str, n: int) -> str:
 
 
 def _agent_logs(args: argparse.Namespace) -> int:
-    from aof_airflow.incidents.airflow_runs import source
+    from aof_airflow.incidents.airflow_runs import LogUnavailable, source
 
-    nodes = _agent_nodes(args.name, args.flows)
+    nodes, why = _agent_nodes(args.name, args.flows)
     if not nodes:
-        print(f"error: no flow node runs agent {args.name!r}", file=sys.stderr)
+        print(f"aofctl agent logs: {why}", file=sys.stderr)
         return 2
-    src = source(args.source)
     seen: dict[tuple[str, str, str, int], int] = {}  # (flow, run, node, try) -> lines printed
+    told: set[str] = set()  # problems already said (follow mode polls again)
     first = True
     while True:
+        try:
+            src = source(args.source)
+            runs = {flow: src.runs(flow, args.runs) for flow in {f for f, _n in nodes}}
+        except Exception as e:
+            print(f"aofctl agent logs: cannot read the runs of {', '.join(sorted({f for f, _ in nodes}))}: "
+                  f"{_reason(e)}", file=sys.stderr)
+            return 1
         for flow, node in nodes:
-            for run in reversed(src.runs(flow, args.runs)):
+            if not runs[flow] and first:
+                print(f"aofctl agent logs: {_no_runs(src, flow)}", file=sys.stderr)
+            for run in reversed(runs[flow]):
                 for t in src.task_instances(flow, run.run_id):
                     if t.task_id != node or t.try_number < 1:
                         continue
                     key = (flow, run.run_id, node, t.try_number)
-                    lines = src.log(flow, run.run_id, node, t.try_number).splitlines()
+                    try:
+                        lines = src.log(flow, run.run_id, node, t.try_number).splitlines()
+                    except LogUnavailable as e:
+                        msg = f"{flow} / {run.run_id} / {node} try {t.try_number}: no log: {e}"
+                        if msg not in told:
+                            told.add(msg)
+                            print(f"aofctl agent logs: {msg}", file=sys.stderr)
+                        continue
                     done = seen.get(key)
                     if done is None:
                         new = lines[-args.tail:] if (args.tail and first) else lines
                         if not args.json:
                             print(f"==> {flow} / {run.run_id} / {node} [{t.state}, try {t.try_number}] <==")
+                            if not lines:
+                                print("(the log is empty so far)")
                     else:
                         new = lines[done:]
                     seen[key] = len(lines)
@@ -311,6 +420,8 @@ def _agent_logs(args: argparse.Namespace) -> int:
                     elif new:
                         print("\n".join(new))
         sys.stdout.flush()
+        if first and not seen and not args.follow:
+            return 1  # nothing could be shown: the reasons went to stderr
         first = False
         if not args.follow:
             return 0

@@ -36,6 +36,10 @@ class TI:
     duration: float | None = None
 
 
+class LogUnavailable(LookupError):
+    """A task log that cannot be read, with the reason (said to the user, never an empty section)."""
+
+
 class Source(Protocol):
     def runs(self, dag_id: str, limit: int) -> list[Run]: ...
     def task_instances(self, dag_id: str, run_id: str) -> list[TI]: ...
@@ -93,7 +97,8 @@ class DBSource:
         folder = Path(self.log_folder or _log_folder())
         p = folder / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}" / f"attempt={try_number}.log"
         if not p.exists():
-            return ""
+            raise LogUnavailable(f"no log file {p} (logging.base_log_folder is {folder}; on another host than "
+                                 "the workers use --source api)")
         return "\n".join(_fmt_line(ln) for ln in p.read_text(errors="replace").splitlines())
 
 
@@ -129,7 +134,10 @@ def _fmt_entry(d: Any) -> str:
         return str(d)
     ts = str(d.get("timestamp", ""))[:19].replace("T", " ")
     lvl = d.get("level", "")
-    line = f"{ts} {lvl:<7} {d.get('event', '')}".rstrip()
+    # The logger says which part spoke (aof_airflow.operators.slack..., slack_sdk..., the triggerer's
+    # aof_airflow.approvals...): what `aofctl flow logs NAME | grep slack` finds, like Airflow's UI shows it.
+    logger = str(d.get("logger") or "").removeprefix("airflow.task.operators.").removeprefix("airflow.task.")
+    line = f"{ts} {lvl:<7} {f'[{logger}] ' if logger else ''}{d.get('event', '')}".rstrip()
     # An exception is logged as structured `error_detail` (type, value, frames): show what failed and why.
     for err in d.get("error_detail") or []:
         if isinstance(err, dict):
@@ -165,13 +173,21 @@ class APISource:
     def log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
         r = self.api.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
                          params={"full_content": "true"}, headers={"Accept": "application/json"})
-        if r.status_code == 404:
-            return ""
+        if r.status_code in (403, 404):
+            raise LogUnavailable(f"Airflow answered {r.status_code} for the log of {task_id} try {try_number}: "
+                                 f"{_detail(r)}")
         r.raise_for_status()
         content = r.json().get("content") or []
         if isinstance(content, str):
             return content
         return "\n".join(_fmt_entry(e) if isinstance(e, dict) else str(e) for e in content)
+
+
+def _detail(r: Any) -> str:
+    try:
+        return str(r.json().get("detail"))[:300]
+    except ValueError:
+        return r.text[:300]
 
 
 def source(kind: str = "auto") -> Source:

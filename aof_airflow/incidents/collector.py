@@ -118,6 +118,7 @@ def _approval(nodes: list[NodeRun]) -> dict[str, Any] | None:
             "outcome": outcome,
             "reaction": reaction,
             "by": out.get("by") or out.get("user") or out.get("approver") or out.get("decided_by"),
+            "source": out.get("source"),  # reaction, slack-button, cli, airflow-ui
             "wait_seconds": float(wait) if isinstance(wait, (int, float)) else human.duration,
             "requested_at": _iso(human.start),
             "decided_at": _iso(human.end),
@@ -189,7 +190,7 @@ def build_record(run: RunView) -> IncidentRecord:
         unfinished = [n.task_id for n in nodes if n.state not in ("success", "skipped", "failed", "upstream_failed")]
         rec.escalated = True
         rec.escalation = {"node": None, "reason": f"flow timed out; unfinished: {', '.join(unfinished) or '-'}"}
-    elif failed or run.state == "failed":
+    elif failed or (run.state == "failed" and escalate is None):  # an escalation fails its run on purpose
         first = min(failed, key=lambda n: _aware(n.end) or datetime.max.replace(tzinfo=timezone.utc)) if failed else None
         rec.result = "failed"
         rec.failed_node = first.task_id if first else None

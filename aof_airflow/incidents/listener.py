@@ -6,6 +6,12 @@ user marks a run success/failed. Both are server-side processes with ORM access.
 very session that holds the DagRun (`object_session`), inside its transaction: on SQLite a second
 connection would wait on the scheduler's own write lock, and the record commits atomically with the
 run's final state. A record that cannot be built is logged, never raised: it must not break scheduling.
+
+It also says what the incident came to where Airflow shows it: the run's note (auto-resolved, escalated,
+approved by whom, shadow ...). An escalated incident -- remediation failed, rolled back, a human paged --
+ends as a FAILED run when the scheduler finishes it: every task did its job, but the flow did not resolve
+the incident, and a green run would tell the grid, alerts on failed runs and `max_consecutive_failed_dag_runs`
+that nothing needs a human. A person who marks such a run success in the UI is not overruled.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import logging
 from typing import Any
 
 from airflow.listeners import hookimpl
+
+from aof_airflow.incidents import run_note
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +75,34 @@ def _write(session: Any, dag_run: Any, msg: str | None, collector: Any, records:
         # The object in hand is the truth (its end_date may not be flushed to the row we read yet).
         collector.apply_run_state(rec, getattr(dag_run.state, "value", dag_run.state), dag_run.start_date,
                                   dag_run.end_date)
+        if _fails_the_run(rec, msg):
+            from airflow.utils.state import DagRunState
+
+            dag_run.set_state(DagRunState.FAILED)
+            rec.run_state = "failed"
         records.save(rec, conn)
-    log.info("aof: incident record %s/%s -> %s", dag_run.dag_id, dag_run.run_id, rec.result)
+    _set_note(session, dag_run, run_note.note_text(rec))
+    log.info("aof: incident record %s/%s -> %s (run %s)", dag_run.dag_id, dag_run.run_id, rec.result, rec.run_state)
+
+
+def _fails_the_run(rec: Any, msg: str | None) -> bool:
+    """An escalation the scheduler is about to call a success (not a person's manual mark)."""
+    return rec.result == "escalated" and rec.run_state == "success" and msg == "success"
+
+
+def _set_note(session: Any, dag_run: Any, text: str) -> None:
+    """The run's note, unless a person wrote one (a note set in the UI or REST API carries its user id).
+    Set on the run as loaded in `session` (the caller's object may be detached, e.g. under `dag.test()`)."""
+    from sqlalchemy.orm import object_session
+
+    if object_session(dag_run) is not session:
+        from airflow.models.dagrun import DagRun
+
+        dag_run = session.get(DagRun, dag_run.id) or dag_run
+    current = getattr(dag_run, "dag_run_note", None)
+    if current is not None and current.user_id is not None:
+        return
+    dag_run.note = text
 
 
 def _safe(dag_run: Any, msg: str | None) -> None:

@@ -6,9 +6,8 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import threading
 from pathlib import Path
+from typing import Any, Callable
 
 from aof_airflow.cli import Commands
 
@@ -17,59 +16,82 @@ FAILING_SCENARIO = "remediation-fails-verification"
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from aof_lab.sandbox.scenario import load_scenario
-    from aof_lab.local.demo import FLOW, DemoSystem, real_services
-    from aof_lab.local.timeline import Timeline
+    from aof_lab.local.demo import DemoSystem, real_services
+    from aof_lab.local.shutdown import Interrupted, Shutdown, end_children, say
 
+    shutdown = Shutdown().install()  # before anything starts: Ctrl-C during start-up cleans up too
+    out = lambda text: say(text, on_lost=lambda: shutdown.output_lost("stdout closed"))  # noqa: E731
     state = Path(args.state).resolve()
     shutil.rmtree(state, ignore_errors=True)  # a demo starts from nothing: old runs would be deduplicated
     real = real_services(os.environ)
-    print("aof-airflow demo: the tutorial's incident-response flow on a local Airflow")
-    for svc in ("llm", "slack", "pagerduty", "kubernetes"):
-        how = "REAL (credentials found)" if svc in real else (
-            "SANDBOX rules diagnostician (builtin:k8s-rules, no LLM)" if svc == "llm" else "SANDBOX stand-in")
-        print(f"  {svc:<11} {how}")
-    print("Starting Airflow (api-server, scheduler, dag-processor, triggerer) and the relay ...", flush=True)
-
     system = DemoSystem(state, Path(args.dags).resolve(), port=args.port, relay_port=args.relay_port)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
+        out("aof-airflow demo: the tutorial's incident-response flow on a local Airflow")
+        for svc in ("llm", "slack", "pagerduty", "kubernetes"):
+            how = "REAL (credentials found)" if svc in real else (
+                "SANDBOX rules diagnostician (builtin:k8s-rules, no LLM)" if svc == "llm" else "SANDBOX stand-in")
+            out(f"  {svc:<11} {how}")
+        out("Starting Airflow (api-server, scheduler, dag-processor, triggerer) and the relay ...")
         system.start()
-        af = system.airflow
-        assert af is not None
-        print(f"Airflow UI   {af.base_url}   (login {af.username} / {af.password})")
-        print(f"Relay        {system.relay_url}/pagerduty/webhook   (Bearer token in {state}/webhook-token)")
-        (state / "webhook-token").write_text(system.webhook_token)
-        if system.sandbox is not None:
-            print(f"Slack        {system.sandbox.slack.page_url('incidents')}   (SANDBOX channel page)")
-            print(f"PagerDuty    {system.sandbox.pagerduty.url}/   (SANDBOX incident list)")
-        payloads = [json.loads(Path(p).read_text()) for p in (args.payload or DEFAULT_PAYLOADS)]
-        if system.sandbox is not None and not args.payload:
-            payloads.append(load_scenario(FAILING_SCENARIO).payload())
-        run_ids = []
-        for body in payloads:
-            inc = body["event"]["incident"]["id"]
-            r = system.send(body)
-            print(f"POST /pagerduty/webhook {inc}: {r.status_code} {r.text[:120]}")
-            run_ids.append(f"pd-{inc}")
-        if system.sandbox is not None:
-            print(f"The critical incident waits for a human: open {system.sandbox.slack.page_url('incidents')} "
-                  "and react with ✅ as the on-call approver (U_ONCALL).")
-        timeline = Timeline(af.client, FLOW, sandbox=system.sandbox)
-        done = timeline.follow(run_ids, until=stop.is_set)
-        if done:
-            print("All incidents handled. Airflow and the relay keep running; Ctrl-C stops everything.")
-        if not args.exit_when_done:
-            while not stop.is_set():
-                timeline.poll(run_ids)
-                stop.wait(2)
+        _run(args, system, state, out, shutdown)
         return 0
-    except KeyboardInterrupt:
+    except (Interrupted, KeyboardInterrupt, BrokenPipeError):
         return 0
     finally:
-        print("Stopping ...", flush=True)
-        system.stop()
+        shutdown.shield()
+        why = f" ({shutdown.reason})" if shutdown.reason else ""
+        say(f"Stopping{why}: every process the demo started ...", err=True)
+        n = len(system.airflow.procs.names()) if system.airflow is not None else 0
+        try:
+            system.stop()
+        finally:
+            stray = end_children()
+        say(f"Stopped {n} processes and the sandbox{f' (and {len(stray)} stray)' if stray else ''}.", err=True)
+
+
+def _run(args: argparse.Namespace, system: Any, state: Path, out: Callable[[str], None], shutdown: Any) -> None:
+    from aof_lab.local.demo import FLOW
+    from aof_lab.local.timeline import Timeline
+    from aof_lab.sandbox.scenario import load_scenario
+
+    af = system.airflow
+    out(f"Airflow UI   {af.base_url}   (login {af.username} / {af.password})")
+    out(f"Relay        {system.relay_url}/pagerduty/webhook   (Bearer token in {state}/webhook-token)")
+    (state / "webhook-token").write_text(system.webhook_token)
+    if system.sandbox is not None:
+        out(f"Slack        {system.sandbox.slack.page_url('incidents')}   (SANDBOX channel page)")
+        out(f"PagerDuty    {system.sandbox.pagerduty.url}/   (SANDBOX incident list)")
+    out(f"In another terminal: source {_shown(system.env_path)}   (then `aofctl flow status {FLOW}`, "
+        "`aofctl flow logs ...`, `airflow dags list` ...)")
+    payloads = [json.loads(Path(p).read_text()) for p in (args.payload or DEFAULT_PAYLOADS)]
+    if system.sandbox is not None and not args.payload:
+        payloads.append(load_scenario(FAILING_SCENARIO).payload())
+    run_ids = []
+    for body in payloads:
+        inc = body["event"]["incident"]["id"]
+        r = system.send(body)
+        out(f"POST /pagerduty/webhook {inc}: {r.status_code} {r.text[:120]}")
+        run_ids.append(f"pd-{inc}")
+    if system.sandbox is not None:
+        out(f"The critical incident waits for a human: open {system.sandbox.slack.page_url('incidents')} "
+            "and react with ✅ as the on-call approver (U_ONCALL), or answer it in Airflow's Required Actions "
+            f"({af.base_url}/required_actions), or `aofctl approve pd-TEST002 --decision approve --user U_ONCALL`.")
+    timeline = Timeline(af.client, FLOW, sandbox=system.sandbox, out=out)
+    done = timeline.follow(run_ids, until=shutdown.requested.is_set)
+    if done:
+        out("All incidents handled. Airflow and the relay keep running; Ctrl-C stops everything.")
+    if not args.exit_when_done:
+        while not shutdown.requested.is_set():
+            timeline.poll(run_ids)
+            shutdown.requested.wait(2)
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the current folder when under it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def register(cli: Commands) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -102,8 +103,30 @@ class DemoSystem:
             self.relay_urls.append(f"http://127.0.0.1:{port}")
             self.airflow.procs.wait_http(name, f"{self.relay_urls[-1]}/readyz")
         self.relay_url = self.relay_urls[0]
+        self._share_config({**env, **relay_env})
         self.airflow.client.wait_for_dag(FLOW, timeout=180)
         return self
+
+    @property
+    def env_path(self) -> Path:
+        return self.state_dir / "env"
+
+    def _share_config(self, env: Mapping[str, str]) -> None:
+        """What a second terminal needs to reach this demo: airflow.cfg (with AIRFLOW_HOME alone the `airflow`
+        CLI and aofctl read it) and `env` to source for the rest (connections, sandbox credentials, PATH)."""
+        assert self.airflow is not None
+        self.airflow.config.setdefault("aof", {}).update({
+            "airflow_api_url": self.airflow.base_url, "airflow_username": self.airflow.username,
+            "airflow_password": self.airflow.password})
+        self.airflow.write_config()
+        shared = {"AIRFLOW_HOME": str(self.airflow.home), "AOF_DATABASE_URL": self.airflow.db_url, **env}
+        lines = ["# aofctl demo: `source` this in another terminal to use `airflow` and `aofctl` on the running demo",
+                 f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\""]
+        lines += [f"export {k}={shlex.quote(v)}" for k, v in sorted(shared.items())]
+        tmp = self.env_path.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.chmod(0o600)  # the API password, the webhook token
+        tmp.replace(self.env_path)
 
     def _sandbox_env(self, real: set[str]) -> dict[str, str]:
         stand_in = {"slack", "pagerduty", "kubernetes"} - real
@@ -123,6 +146,7 @@ class DemoSystem:
         return env
 
     def stop(self) -> None:
+        self.env_path.unlink(missing_ok=True)  # nobody should source the ports of a stopped demo
         if self.airflow is not None:
             self.airflow.stop()
         if self.sandbox is not None:

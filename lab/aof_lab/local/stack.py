@@ -9,6 +9,7 @@ file is seen in seconds, not five minutes), examples off, DAGs unpaused at creat
 from __future__ import annotations
 
 import base64
+import configparser
 import hashlib
 import json
 import os
@@ -145,6 +146,10 @@ class LocalAirflow:
                              "task_publish_max_retries": 120}
         for section, kv in self.extra_config.items():
             cfg.setdefault(section, {}).update(kv)
+        # our settings too (AOF_<NAME> == [aof] <name>), so airflow.cfg alone is the whole configuration
+        cfg["aof"] = {"database_url": self.db_url, **{k[4:].lower(): v for k, v in self.extra_env.items()
+                                                       if k.startswith("AOF_") and v}, **cfg.get("aof", {})}
+        self.config = cfg
         # A developer's own AIRFLOW__* settings must not leak into this Airflow.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k != "AIRFLOW_HOME"}
         env.update(AIRFLOW_HOME=str(self.home), PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost",
@@ -153,7 +158,7 @@ class LocalAirflow:
                    AOF_DATABASE_URL=self.db_url)
         for section, kv in cfg.items():
             for key, value in kv.items():
-                env[f"AIRFLOW__{section.upper()}__{key.upper()}"] = ("True" if value else "False") if isinstance(value, bool) else str(value)
+                env[f"AIRFLOW__{section.upper()}__{key.upper()}"] = _cfg_value(value)
         env.update(self.extra_env)
         return env
 
@@ -170,8 +175,24 @@ class LocalAirflow:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def write_config(self) -> Path:
+        """`airflow.cfg` in the home with everything the processes get from their environment, so a second
+        terminal with only AIRFLOW_HOME set (the `airflow` CLI, `aofctl`) sees the same Airflow."""
+        parser = configparser.ConfigParser(interpolation=None)
+        for section, kv in self.config.items():
+            parser[section] = {k: _cfg_value(v) for k, v in kv.items()}
+        path = self.home / "airflow.cfg"
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w") as fh:
+            fh.write("# written by aof_lab.local.stack for this home; the processes get the same as AIRFLOW__*\n")
+            parser.write(fh)
+        tmp.chmod(0o600)  # it holds the fernet key, the JWT secret and the API password
+        tmp.replace(path)
+        return path
+
     def start(self) -> None:
         t0 = time.monotonic()
+        self.write_config()
         self.migrate()
         for name in self.processes:
             self.start_process(name)
@@ -232,6 +253,10 @@ class LocalAirflow:
         for p in sorted(self.procs.log_dir.glob("*.log")):
             print(f"\n===== {p.name} (last {chars} chars) =====\n{p.read_text(errors='replace')[-chars:]}",
                   file=sys.stderr)
+
+
+def _cfg_value(value: Any) -> str:
+    return ("True" if value else "False") if isinstance(value, bool) else str(value)
 
 
 def _template_path() -> Path:

@@ -71,7 +71,8 @@ class Timeline:
             took = f" ({ti['duration']:.1f}s)" if ti.get("duration") and state in ("success", "failed") else ""
             hint = ""
             if state == "deferred" and self.sandbox is not None:
-                hint = f"  <- react in {self.sandbox.slack.page_url('incidents')}"
+                hint = (f"  <- react in {self.sandbox.slack.page_url('incidents')} or answer in "
+                        f"{self.client.base_url}/required_actions")
             self._say(label, f"{ti['task_id']:<20} {state}{took}{hint}")
         if self._run_states.get(run_id) != run["state"]:
             self._run_states[run_id] = run["state"]

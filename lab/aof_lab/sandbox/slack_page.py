@@ -27,13 +27,18 @@ BANNER = "SANDBOX -- not Slack"
 
 
 def mrkdwn(text: str, names: dict[str, str] | None = None) -> str:
-    """Slack mrkdwn to HTML, simply: escapes first, then code, links, bold, italic, strike, emoji."""
+    """Slack mrkdwn to HTML, simply: escapes first, then code, links, bold, italic, strike, emoji.
+
+    Slack's own text escapes `&lt;` `&gt;` `&amp;` (how a message carries a literal < > &) are already HTML:
+    after our one escape they read `&amp;lt;`..., so they are turned back in one pass at the end, never
+    unescaped twice -- what Slack shows as `<`, the page shows as `<`, and no raw `<` ever reaches the DOM.
+    """
     out = html.escape(text, quote=False)
     blocks: list[str] = []  # rendered pieces kept out of later substitutions
     out = re.sub(r"```(.+?)```", lambda m: _stash(blocks, f"<pre>{m.group(1)}</pre>"), out, flags=re.S)
     out = re.sub(r"`([^`\n]+)`", lambda m: _stash(blocks, f"<code>{m.group(1)}</code>"), out)
-    out = re.sub(r"&lt;(https?://[^|&]+?)\|([^&]+?)&gt;", lambda m: _stash(blocks, f'<a href="{m.group(1)}">{m.group(2)}</a>'), out)
-    out = re.sub(r"&lt;(https?://[^&]+?)&gt;", lambda m: _stash(blocks, f'<a href="{m.group(1)}">{m.group(1)}</a>'), out)
+    out = re.sub(r"&lt;(https?://[^|&]+?)\|([^&]+?)&gt;", lambda m: _stash(blocks, f'<a href="{_attr(m.group(1))}">{m.group(2)}</a>'), out)
+    out = re.sub(r"&lt;(https?://[^&]+?)&gt;", lambda m: _stash(blocks, f'<a href="{_attr(m.group(1))}">{m.group(1)}</a>'), out)
     out = re.sub(r"&lt;!subteam\^(\w+)(?:\|([^&]+))?&gt;", lambda m: f'<span class="mention">{m.group(2) or "@" + m.group(1)}</span>', out)
     out = re.sub(r"&lt;@(\w+)&gt;", lambda m: f'<span class="mention">@{html.escape((names or {}).get(m.group(1), m.group(1)))}</span>', out)
     out = re.sub(r"(?<![\w*])\*\*?([^*\n]+?)\*\*?(?![\w*])", r"<b>\1</b>", out)
@@ -41,7 +46,16 @@ def mrkdwn(text: str, names: dict[str, str] | None = None) -> str:
     out = re.sub(r"(?<![\w~])~([^~\n]+?)~(?![\w~])", r"<s>\1</s>", out)
     out = re.sub(r":([a-z0-9_+\-]+):", lambda m: EMOJI.get(m.group(1), m.group(0)), out)
     out = out.replace("\n", "<br>")
-    return re.sub(r"\x00(\d+)\x00", lambda m: blocks[int(m.group(1))], out)
+    out = re.sub(r"\x00(\d+)\x00", lambda m: blocks[int(m.group(1))], out)
+    return _SLACK_ENTITY.sub(r"&\1;", out)
+
+
+_SLACK_ENTITY = re.compile(r"&amp;(lt|gt|amp);")  # Slack's three escapes, as our html.escape left them
+
+
+def _attr(url: str) -> str:
+    """An href value: the text is escaped already (no < > &), quotes must not end the attribute."""
+    return url.replace('"', "&quot;").replace("'", "&#x27;")
 
 
 def _stash(blocks: list[str], rendered: str) -> str:

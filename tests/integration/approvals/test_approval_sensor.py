@@ -256,3 +256,66 @@ def test_slack_button_through_the_relay_in_the_api_server(env):
     assert wait_run(af, "approval_wait", "button", timeout=180) == "success"
     assert states_of(af, "approval_wait", "button")["remediate"] == "skipped"
     assert any("Paused by <@U_ONCALL> (button)" in t for t in replies(slack, req))
+
+
+# ---------------------------------------------------------------- Airflow's Required Actions (human-in-the-loop)
+
+def hitl(af, run_id, dag_id="approval_wait") -> dict:
+    r = af.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/request-approval/-1/hitlDetails")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def answer_in_rest_api(af, run_id, option, dag_id="approval_wait") -> httpx.Response:
+    return af.api("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/request-approval/-1/hitlDetails",
+                  json={"chosen_options": [option], "params_input": {}})
+
+
+def aofctl_approve(af, run_id, decision, user) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).parent / "aofctl"), "approve", run_id, "--decision", decision,
+                           "--user", user], env=af.env, capture_output=True, text=True, timeout=120)
+
+
+def test_approval_answered_on_airflows_required_actions_page_resumes_the_run(env, tmp_path):
+    from tests.harness.airflow_ui import airflow_page
+
+    af, slack = env
+    req = start(af, "ui")
+    pending = af.api("GET", "/api/v2/dags/~/dagRuns/~/hitlDetails", params={"response_received": "false"}).json()
+    mine = [h for h in pending["hitl_details"] if h["task_instance"]["dag_run_id"] == "ui"]
+    assert [h["options"] for h in mine] == [["Approve", "Pause", "Skip"]], pending
+    assert mine[0]["task_instance"]["state"] == "deferred" and "Human Approval Required" in mine[0]["subject"]
+
+    with airflow_page(af.base_url, af.username, af.password, shots=tmp_path) as page:
+        page.goto(f"{af.base_url}/required_actions")
+        page.get_by_text("approval_wait / ui:", exact=False).first.click()  # the pending row's subject
+        page.wait_for_url("**/tasks/request-approval/required_actions")
+        page.get_by_role("button", name="Approve", exact=True).click()
+        page.get_by_text("from admin", exact=False).first.wait_for()
+        page.screenshot(path=str(tmp_path / "answered.png"), full_page=True)
+
+    assert wait_run(af, "approval_wait", "ui", timeout=180) == "success"
+    assert states_of(af, "approval_wait", "ui") == {"request-approval": "success", "remediate": "success"}
+    out = xcom(af, "approval_wait", "ui", "return_value")
+    assert (out["outcome"], out["user"], out["source"]) == ("approved", "admin", "airflow-ui")
+    assert any("Approved by admin in Airflow (Required Actions)" in t for t in replies(slack, req))
+    # one decision: every later one, from any channel, is refused and told who decided
+    assert answer_in_rest_api(af, "ui", "Skip").status_code == 409
+    late = aofctl_approve(af, "ui", "skip", "U_ONCALL")
+    assert late.returncode == 1 and "already decided by admin via airflow-ui" in late.stderr, late.stderr
+    assert hitl(af, "ui")["chosen_options"] == ["Approve"]
+
+
+def test_a_reaction_is_the_one_decision_for_every_other_channel(env):
+    af, slack = env
+    req = start(af, "first")
+    slack.react(req["channel"], req["ts"], "double_vertical_bar", "U_ONCALL")
+    assert wait_run(af, "approval_wait", "first", timeout=180) == "success"
+    row = hitl(af, "first")  # Airflow's Required Actions now shows what Slack decided, by whom and where
+    assert row["response_received"] and row["chosen_options"] == ["Pause"]
+    assert row["params_input"] == {"decided_by": "U_ONCALL", "via": "reaction"}
+    assert answer_in_rest_api(af, "first", "Approve").status_code == 409
+    late = aofctl_approve(af, "first", "approve", "U_SRE_LEAD")
+    assert late.returncode == 1 and "already decided by U_ONCALL via reaction" in late.stderr, late.stderr
+    assert states_of(af, "approval_wait", "first")["remediate"] == "skipped"
+    assert sum("Paused by <@U_ONCALL>" in t for t in replies(slack, req)) == 1

@@ -39,10 +39,14 @@ def main() -> None:
         with create_session() as s:
             tis = s.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dr.run_id).all()
             tasks = {ti.task_id: str(ti.state.value if hasattr(ti.state, "value") else ti.state) for ti in tis}
+            from airflow.models.dagrun import DagRun
+
+            fresh = s.query(DagRun).filter_by(dag_id=dag_id, run_id=dr.run_id).one()
+            state, note = str(getattr(fresh.state, "value", fresh.state)), fresh.note
         rec = records.get(dag_id, dr.run_id)
         rebuilt = collector.collect(dag_id, dr.run_id)
         out["runs"][item["name"]] = {
-            "run_id": dr.run_id, "state": str(getattr(dr.state, "value", dr.state)), "tasks": tasks,
+            "run_id": dr.run_id, "state": state, "note": note, "tasks": tasks,
             "seconds": round(time.monotonic() - t0, 1),
             "record": rec.to_json() if rec else None,
             "rebuilt": rebuilt.to_json(),

@@ -87,6 +87,7 @@ def test_aofctl_over_the_rest_api(stack, tmp_path):
     tail = _aofctl(stack, "agent", "logs", "incident-diagnostic", "--source", "api", "--tail", "2", flows=tmp_path)
     assert len([ln for ln in tail.splitlines() if not ln.startswith("==>")]) == 2
     run_logs = _aofctl(stack, "flow", "logs", DAG_ID, "--run", "fail", "--source", "api")
-    assert "==> remediate [failed, try 1]" in run_logs and "kubectl: connection refused" in run_logs
+    assert "==> fail / remediate [failed, try 1]" in run_logs
+    assert any(ln.startswith("fail remediate: ") and "kubectl: connection refused" in ln for ln in run_logs.splitlines())
     status = _aofctl(stack, "flow", "status", DAG_ID, "--source", "api")
     assert "INC-FAIL" in status and "failed" in status and "auto_resolved" in status

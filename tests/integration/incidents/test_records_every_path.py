@@ -101,7 +101,11 @@ def test_success_record(runs):
 def test_escalated_record(runs):
     r = runs["esc"]["record"]
     _common(r, "INC-ESC")
-    assert r["result"] == "escalated" and r["escalated"] and r["run_state"] == "success"
+    # every task succeeded, but the incident needs a human: the listener fails the run, on purpose
+    assert runs["esc"]["state"] == "failed" and r["run_state"] == "failed"
+    assert r["result"] == "escalated" and r["escalated"]
+    assert runs["esc"]["note"].startswith("**aof: ESCALATED to on-call: needs a human**")
+    assert runs["esc"]["rebuilt"]["result"] == "escalated"
     assert r["escalation"] == {"node": "escalate", "reason": "remediation result: failed",
                                "rollback": {"action_taken": "kubectl rollout undo deployment/api", "result": "success"}}
     assert r["remediation"]["result"] == "failed"
@@ -170,10 +174,11 @@ def test_aofctl_flow_status_reads_airflow_runs_and_our_results(home, runs):
 
 
 def test_aofctl_flow_logs_and_metrics_over_the_real_records(home, runs):
-    listing = json.loads(_aofctl(home, "flow", "logs", DAG_ID, "--json"))["incidents"]
+    listing = json.loads(_aofctl(home, "flow", "logs", DAG_ID, "--incidents", "--json"))["incidents"]
     assert {r["incident_id"] for r in listing} == {"INC-OK", "INC-ESC", "INC-SKIP", "INC-FAIL", "INC-APPR"}
     m = json.loads(_aofctl(home, "flow", "metrics", DAG_ID, "--window", "1d", "--json"))
     assert m["runs"] == 5
     assert m["results"] == {"auto_resolved": 2, "escalated": 1, "failed": 1, "skipped_at_approval": 1}
-    assert (m["success_rate"], m["auto_resolved_rate"], m["escalation_rate"]) == (0.8, 0.4, 0.4)
+    # the escalated run is a failed run: 3 of 5 completed
+    assert (m["success_rate"], m["auto_resolved_rate"], m["escalation_rate"]) == (0.6, 0.4, 0.4)
     assert m["approvals"]["outcomes"] == {"approved": 1, "auto": 3, "skipped": 1}

@@ -25,6 +25,7 @@ def client(monkeypatch):
     monkeypatch.setenv("AOF_SLACK_SIGNING_SECRET", SECRET)
     looked_up = []
     monkeypatch.setattr(decisions, "ref_for_message", lambda ch, ts: looked_up.append((ch, ts)))  # nothing waits
+    monkeypatch.setattr(decisions, "message_ref", lambda ch, ts: None)  # nor was ever posted by an approval
     app = FastAPI()
     app.include_router(router)
     c = TestClient(app)
@@ -112,3 +113,17 @@ def test_outcome_rules_and_texts():
     assert thread_text("approved", "U1").startswith(":white_check_mark: Approved by <@U1>")
     assert "timed out after 600s" in thread_text("timed_out", timeout_seconds=600)
     assert "NOT run" in thread_text("timed_out")
+
+
+def test_a_click_on_a_decided_approval_is_answered_with_who_decided(client, monkeypatch):
+    ref = decisions.TIRef("flow", "run", "request-approval")
+    monkeypatch.setattr(decisions, "message_ref", lambda ch, ts: ref)
+    monkeypatch.setattr(decisions, "decided", lambda run, task, dag: [
+        (ref, decisions.Decided("approved", "admin", "airflow-ui", "2026-12-01T10:00:00+00:00"))])
+    payload = {"type": "block_actions", "user": {"id": "U_ONCALL"},
+               "container": {"type": "message", "channel_id": "C1", "message_ts": "1.2"},
+               "actions": [{"action_id": "aof_approval:skip", "value": "skip"}]}
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    r = client.post("/slack/actions", content=body, headers={**signed(body),
+                                                             "Content-Type": "application/x-www-form-urlencoded"})
+    assert r.json()["ignored"] == "already decided by admin via airflow-ui at 2026-12-01T10:00:00: approved"

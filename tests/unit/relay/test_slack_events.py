@@ -188,6 +188,7 @@ def test_malformed_bodies_get_a_4xx_and_store_nothing(client):
 def test_reaction_events_still_reach_the_approvals(client, monkeypatch):
     looked_up = []
     monkeypatch.setattr(decisions, "ref_for_message", lambda ch, ts: looked_up.append((ch, ts)))
+    monkeypatch.setattr(decisions, "message_ref", lambda ch, ts: None)  # nor one that was decided already
     event = {"type": "reaction_added", "user": "U0HUMAN001", "reaction": "white_check_mark",
              "item": {"type": "message", "channel": "C0PROD0001", "ts": "1764583100.000001"}}
     r = post(client, envelope(event))

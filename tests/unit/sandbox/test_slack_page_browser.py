@@ -49,3 +49,19 @@ def test_page_refreshes_when_the_flow_posts(page: Page):
         expect(page.locator("body")).to_contain_text("No messages yet")
         WebClient(token=srv.token, base_url=srv.base_url).chat_postMessage(channel="#incidents", text="🚨 *Incident Detected*")
         expect(page.locator("body")).to_contain_text("Incident Detected", timeout=10_000)
+
+
+def test_slack_escapes_show_as_the_characters_slack_shows_and_markup_stays_text(page: Page):
+    """Slack carries a literal < > & as &lt; &gt; &amp; and shows < > &; a raw tag is never markup."""
+    with SlackWebAPI() as srv:
+        client = WebClient(token=srv.token, base_url=srv.base_url)
+        client.chat_postMessage(channel="#incidents",
+                                text="memory &lt; limit &amp;&amp; restarts &gt; 3; literal &amp;lt; stays\n"
+                                     "<img src=x onerror=\"document.title='pwned'\">")
+        page.goto(srv.page_url("incidents"))
+        expect(page.locator("body")).to_contain_text("memory", timeout=10_000)
+        text = page.inner_text("body")
+        assert "memory < limit && restarts > 3; literal &lt; stays" in text
+        assert "&lt; limit" not in text and "&amp;&amp;" not in text
+        assert page.evaluate("document.querySelectorAll('#messages img').length") == 0
+        assert page.evaluate("document.title") != "pwned"
