@@ -51,7 +51,8 @@ class Topology:
     state_dir: Path
     workers: int = 2
     relays: int = 2
-    extra_env: dict[str, str] = field(default_factory=dict)
+    # one sandbox workload answers several incidents in one session: more than the default budget of changes
+    extra_env: dict[str, str] = field(default_factory=lambda: {"AOF_REMEDIATION_BUDGET": "20"})
     dags_folder: Path = ROOT / "dags"
     db: PostgresDatabase | None = None
     redis: RedisServer | None = None
