@@ -38,18 +38,8 @@ from aof_airflow.spec.nodes import (  # noqa: F401  (re-exported: the rest of th
     TransformNodeConfig,
     WaitNode,
 )
-from aof_airflow.spec.nodes.base import MAX_RETRIES, MAX_TIMEOUT
-from aof_airflow.spec.triggers import (  # noqa: F401
-    BearerAuth,
-    HMACAuth,
-    ManualTrigger,
-    ScheduleTrigger,
-    Trigger,
-    WebhookConfig,
-    WebhookTrigger,
-)
-
 from aof_airflow.spec.model_refs import ModelRef
+from aof_airflow.spec.nodes.base import MAX_RETRIES, MAX_TIMEOUT
 from aof_airflow.spec.triggers import (  # noqa: F401
     BearerAuth,
     HMACAuth,
