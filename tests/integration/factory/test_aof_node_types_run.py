@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aof_lab.sandbox.kube import KubeAPI
-from aof_lab.sandbox.slack import SlackWebAPI
+from aof_lab.sandbox.slack import DEFAULT_CHANNELS, SlackWebAPI
 from tests.harness.in_process import in_process_env
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def test_every_unattended_node_type_runs(tmp_path):
     title = 'pod "api" $(rm -rf /) `x`'  # a value that must stay a string in bash and JSON
     conf, out = tmp_path / "conf.json", tmp_path / "out.json"
     conf.write_text(json.dumps({"event": {"title": title}}))
-    with KubeAPI("high-memory-api") as kube, SlackWebAPI() as slack:
+    with KubeAPI("high-memory-api") as kube, SlackWebAPI(channels=(*DEFAULT_CHANNELS, "sre")) as slack:
         env = in_process_env(home, dags, KUBECONFIG=str(kube.kubeconfig(tmp_path / "kubeconfig")),
                              AIRFLOW_CONN_SLACK_DEFAULT=json.dumps({"conn_type": "slack", "password": slack.token,
                                                                     "extra": {"base_url": slack.base_url}}))
