@@ -23,7 +23,7 @@ ACTION = {
     "node": "remediate", "command": "kubectl rollout restart deployment/api -n production",
     "dry_run": "deployment.apps/api restarted (server dry run)",
     "snapshot": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n",
-    "result": "deployment.apps/api restarted", "ok": True}
+    "result": "deployment.apps/api restarted", "ok": True, "shadow": False}
 
 
 def payload(iid: str, **extra) -> dict:
