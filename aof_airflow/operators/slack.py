@@ -75,17 +75,3 @@ class SlackMessageOperator(NodeOperator):
         self.log.info("posted to %s ts=%s %s", out["channel"], out["ts"], out["permalink"] or "")
         return out
 
-
-class ApprovalUnavailableOperator(NodeOperator):
-    """Stands in for a `wait_for_reaction` node when the approval sensor is not installed: it never posts a
-    request nobody can answer; when its conditions hold it fails, saying what is missing."""
-
-    ui_color = "#fde2e2"
-
-    def run(self, tctx: Any, context: Any) -> Any:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        raise AirflowFailException(
-            f"node {self.node.id!r} asks for a human approval (wait_for_reaction: true), but "
-            "aof_airflow.approvals.sensor.SlackApprovalSensor cannot be imported; nothing was posted"
-        )
