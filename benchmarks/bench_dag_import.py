@@ -74,6 +74,20 @@ def corpus_flows() -> list[tuple[Path, dict]]:
     return out
 
 
+def corpus_agent_files(corpus: list[tuple[Path, dict]]) -> list[Path]:
+    """The corpus files defining the agents the corpus flows name (the first file per agent name)."""
+    from aof_airflow.spec.loader import load_text
+
+    wanted = {n["config"]["agent"] for _, f in corpus for n in f["spec"]["nodes"] if n.get("config", {}).get("agent")}
+    files: dict[str, Path] = {}
+    for f in sorted(CORPUS.rglob("*.yaml")):
+        parsed = load_text(f.read_text(encoding="utf-8"), str(f))
+        for d in parsed.documents:
+            if d.kind == "Agent" and d.model.metadata.name in wanted and not parsed.problems:
+                files.setdefault(d.model.metadata.name, f)
+    return sorted(set(files.values()))
+
+
 def edges(flow: dict) -> list[tuple[str, str]]:
     return [(c["from"], t) for c in flow["spec"].get("connections", []) if c["from"] != "start" for t in c["to"]]
 
@@ -118,6 +132,8 @@ def write_aof(folder: Path, n: int, corpus: list[tuple[Path, dict]]) -> None:
             text.replace("name: incident-auto-response", f"name: incident-auto-response-{i:03d}"))
     for f, _ in corpus:
         shutil.copy(f, folder / "flows" / ("aof-" + "__".join(f.relative_to(CORPUS).parts)))
+    for f in corpus_agent_files(corpus):
+        shutil.copy(f, folder / "agents" / ("aof-" + "__".join(f.relative_to(CORPUS).parts)))
 
 
 def dag_specs(n: int, flow: dict, corpus: list[tuple[Path, dict]]) -> list[tuple[str, dict]]:

@@ -46,13 +46,16 @@ def without_credentials() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in names}
 
 
+# one sandbox workload answers several incidents in one session: more than the default budget of changes
+SESSION_ENV = {"AOF_REMEDIATION_BUDGET": "20"}
+
+
 @dataclass
 class Topology:
     state_dir: Path
     workers: int = 2
     relays: int = 2
-    # one sandbox workload answers several incidents in one session: more than the default budget of changes
-    extra_env: dict[str, str] = field(default_factory=lambda: {"AOF_REMEDIATION_BUDGET": "20"})
+    extra_env: dict[str, str] = field(default_factory=dict)  # added to SESSION_ENV
     dags_folder: Path = ROOT / "dags"
     db: PostgresDatabase | None = None
     redis: RedisServer | None = None
@@ -66,7 +69,7 @@ class Topology:
             options = {"celery_workers": self.workers, "db_url": self.db.url, "broker_url": self.redis.url,
                        "config": airflow_config(self.workers), "startup_timeout": 240.0}
             self.system = DemoSystem(self.state_dir / "demo", self.dags_folder, port=0, relay_port=0,
-                                     environ=without_credentials(), extra_env=dict(self.extra_env),
+                                     environ=without_credentials(), extra_env={**SESSION_ENV, **self.extra_env},
                                      airflow_options=options, relays=self.relays)
             self.system.start()
         except BaseException:
@@ -96,10 +99,12 @@ def copy_dags(target: Path) -> Path:
 
 def fresh_incident(system: DemoSystem, scenario: str, incident_id: str) -> dict:
     """The scenario's webhook payload under a new incident id, opened in the sandbox PagerDuty too (the flow's
-    close-pagerduty PUT needs an incident to resolve)."""
+    close-pagerduty PUT needs an incident to resolve), with the scenario's workload failing again in the sandbox
+    cluster (an earlier test of the session may have healed it)."""
     from aof_lab.sandbox.scenario import load_scenario
 
     sc = load_scenario(scenario)
+    system.sandbox.kube.rearm(sc.name)
     body = sc.payload()
     inc = body["event"]["incident"]
     inc["id"] = incident_id

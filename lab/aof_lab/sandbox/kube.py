@@ -59,6 +59,10 @@ class KubeAPI(HTTPService):
     def scenarios(self) -> dict[str, Scenario]:
         return dict(self.sim.scenarios)
 
+    def rearm(self, scenario: str) -> None:
+        """Put a loaded scenario back as its file has it (see `ClusterSim.rearm`)."""
+        self.sim.rearm(scenario)
+
     def kubeconfig(self, path: str | Path, namespace: str = "default") -> Path:
         """Write a kubeconfig for this server (context `aof-sandbox`) and return its path."""
         path = Path(path)

@@ -119,6 +119,13 @@ class ClusterSim:
             if (score[0] or restarts) and (not best or score > best["_score"]):
                 self.failure[k] = {**pod, "_score": score}
 
+    def rearm(self, name: str) -> None:
+        """The scenario's objects as its file has them again, failure included: a session whose remediation
+        healed the workload can answer a second incident on it."""
+        sc = self.scenarios[name]
+        self.store.delete_scenario(name)
+        self.load(sc)
+
     # ----- ownership --------------------------------------------------------------------------
     def workload_of(self, pod: Obj) -> Obj | None:
         ref = _controller(pod)

@@ -101,6 +101,16 @@ class Store:
             self.cond.notify_all()
             return obj
 
+    def delete_scenario(self, scenario: str) -> None:
+        """Delete every object the scenario loaded or its workloads' controllers created since."""
+        with self.lock:
+            for key in [k for k, owner in self.owner.items() if owner == scenario]:
+                self.owner.pop(key)
+                obj = self.objects.pop(key)
+                self._bump(obj)
+                self.log.append(WatchEvent(self.rv, "DELETED", key, deepcopy(obj)))
+            self.cond.notify_all()
+
     def scenario_of(self, obj: dict[str, Any]) -> str | None:
         rt = BY_KIND[obj["kind"]]
         return self.owner.get(key_of(rt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))

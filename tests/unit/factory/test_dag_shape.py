@@ -151,3 +151,27 @@ def test_nodes_without_retries_take_the_deployments_default_task_retries(tmp_pat
     assert retries.pop("parse-alert") == 0  # the first Transform node now says `retries: 0`
     assert retries.pop("request-approval") == 0
     assert set(retries.values()) == {2}, retries
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_building_leaves_the_callers_garbage_collector_as_it_was(enabled, monkeypatch):
+    """build_dags pauses the cyclic collector while it builds (see `cyclic_gc_paused`) and gives it back."""
+    import gc
+
+    from aof_airflow.factory import builder
+
+    seen: list[bool] = []
+    real = builder.build_planned
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(builder, "build_planned", spy)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert list(build_dags(FOLDERS, use_cache=False)) == ["incident-auto-response"]
+        assert seen == [False] and gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

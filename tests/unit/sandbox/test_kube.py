@@ -111,6 +111,21 @@ def test_rollout_restart_heals_high_memory(k):
     assert (rec.action, rec.resource, rec.outcome) == ("rollout-restart", "deployment/api", "heal")
 
 
+def test_rearm_brings_back_the_failure_a_restart_healed(k):
+    before = {p["metadata"]["name"] for p in k.pods("app=api")}
+    k.out("rollout", "restart", "deployment/api")
+    k.out("rollout", "status", "deployment/api", "--timeout=20s")
+    assert all(ready(p) for p in k.pods("app=api"))
+    k.api.rearm("high-memory-api")
+    pods = k.pods("app=api")
+    assert {p["metadata"]["name"] for p in pods} == before and not all(ready(p) for p in pods)
+    assert "OOMKilled" in k.out("describe", "pods", "-l", "app=api")
+    assert len(k.api.actions) == 1  # what was done stays on record
+    k.out("rollout", "restart", "deployment/api")  # and the workload heals again
+    k.out("rollout", "status", "deployment/api", "--timeout=20s")
+    assert [r.outcome for r in k.api.actions] == ["heal", "heal"]
+
+
 def test_restart_that_does_not_help_fails_verification_and_undo_is_real(tmp_path):
     with KubeAPI("bad-release-oom") as api:
         k = Kubectl(api, tmp_path)
