@@ -81,7 +81,20 @@ def report_problems(problems: Iterable[Problem]) -> int:
     return len(by_file)
 
 
+SHOWN_ELSEWHERE = 3  # other places named in a warning found in several files
+
+
 def report_warnings(problems: Iterable[Problem]) -> None:
-    """Warnings go through Python's warnings with the YAML file and line, which Airflow shows as DAG warnings."""
+    """Warnings go through Python's warnings with the YAML file and line, which Airflow shows as DAG warnings.
+    A finding repeated across files (flows copied from one template) is one warning at its first place that
+    names the others, not one per copy: Airflow lists every captured warning of the DAG file."""
+    places: dict[str, list[Problem]] = {}
     for p in problems:
-        warnings.warn_explicit(p.message, AofSpecWarning, filename=p.file, lineno=p.line)
+        places.setdefault(p.message, []).append(p)
+    for message, found in places.items():
+        first, others = found[0], found[1:]
+        if others:
+            named = ", ".join(f"{o.file}:{o.line}" for o in others[:SHOWN_ELSEWHERE])
+            more = f" and {len(others) - SHOWN_ELSEWHERE} more" if len(others) > SHOWN_ELSEWHERE else ""
+            message = f"{message} (the same in {len(others)} other place(s): {named}{more})"
+        warnings.warn_explicit(message, AofSpecWarning, filename=first.file, lineno=first.line)

@@ -14,9 +14,10 @@ triggered, so a flow may have several (parallel branches that join later are fin
 
 from __future__ import annotations
 
+import functools
 import heapq
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, TypeVar
 
 from aof_airflow.spec.models import START, AgentFlow, AgentNode, NodeCondition, ParallelNode
 from aof_airflow.spec.problems import Problem
@@ -47,23 +48,34 @@ class Edge:
     loc: tuple  # YAML path of the `to` item (connections[i].to[j])
 
 
-_EDGES: dict[int, tuple[AgentFlow, list[Edge]]] = {}  # id(flow) -> (flow, its edges): flows are frozen
+R = TypeVar("R")
+_MEMO: dict[tuple[str, int], tuple[AgentFlow, object]] = {}
 
 
+def per_flow(fn: Callable[[AgentFlow], R]) -> Callable[[AgentFlow], R]:
+    """`fn(flow)` computed once per flow object (flows are frozen): the checks, the reference analysis and the
+    DAG planner each ask for the same edges, orders and conditions. Callers must not mutate the result."""
+    name = fn.__qualname__
+
+    @functools.wraps(fn)
+    def once(flow: AgentFlow) -> R:
+        key = (name, id(flow))
+        hit = _MEMO.get(key)
+        if hit is not None and hit[0] is flow:
+            return hit[1]  # type: ignore[return-value]
+        if len(_MEMO) > 8192:
+            _MEMO.clear()
+        out = fn(flow)
+        _MEMO[key] = (flow, out)
+        return out
+
+    return once
+
+
+@per_flow
 def edges(flow: AgentFlow) -> list[Edge]:
     """Every edge between nodes: `connections` (not those from `start`, the flow's entry), each node's
     `depends_on`, a Parallel node's `branches`, and the error handler after every other node."""
-    hit = _EDGES.get(id(flow))
-    if hit is not None and hit[0] is flow:
-        return hit[1]
-    if len(_EDGES) > 4096:
-        _EDGES.clear()
-    out = _edges(flow)
-    _EDGES[id(flow)] = (flow, out)
-    return out
-
-
-def _edges(flow: AgentFlow) -> list[Edge]:
     out = [Edge(c.from_, t, ("spec", "connections", i, "to", j))
            for i, c in enumerate(flow.spec.connections) if c.from_ != START for j, t in enumerate(c.to)]
     for i, n in enumerate(flow.spec.nodes):
@@ -82,6 +94,7 @@ def entries(flow: AgentFlow) -> list[str]:
     return list(dict.fromkeys(t for c in flow.spec.connections if c.from_ == START for t in c.to))
 
 
+@per_flow
 def edge_conditions(flow: AgentFlow) -> dict[str, list[tuple[str, str | None, tuple]]]:
     """{node id: [(from node, condition or None, YAML path)]} for every node with a conditional connection into
     it: it runs on an edge whose condition holds or, for an unconditional edge, whose `from` node ran."""
@@ -95,6 +108,7 @@ def edge_conditions(flow: AgentFlow) -> dict[str, list[tuple[str, str | None, tu
     return {n: es for n, es in incoming.items() if any(test is not None for _, test, _ in es)}
 
 
+@per_flow
 def _adjacency(flow: AgentFlow) -> tuple[list[str], dict[str, list[str]], dict[str, list[str]]]:
     """ids in declaration order, downstream and upstream lists (edges to unknown ids are dropped)."""
     ids = list(dict.fromkeys(n.id for n in flow.spec.nodes))
@@ -134,6 +148,7 @@ def find_cycles(flow: AgentFlow) -> list[list[str]]:
     return cycles
 
 
+@per_flow
 def topological_order(flow: AgentFlow) -> list[str]:
     """Node ids, upstream before downstream; ties keep declaration order. Raises CycleError."""
     ids, down, up = _adjacency(flow)
@@ -308,6 +323,7 @@ def _agent_refs(flow: AgentFlow, agents: Collection[str], problem: Callable[[tup
     return out
 
 
+@per_flow
 def effective_conditions(flow: AgentFlow) -> dict[str, list[NodeCondition]]:
     """{node id: the conditions it runs on}: its own `conditions`, or its conditional connections read as
     `{from, when}` entries (the check refuses a node that has both, or a mix of conditional and plain edges)."""
@@ -338,6 +354,7 @@ def _edge_condition_problems(flow: AgentFlow, problem: Callable[[tuple, str], Pr
     return out
 
 
+@per_flow
 def decided_children(flow: AgentFlow) -> dict[str, list[str]]:
     """{node id: the children whose fate it alone decides}: a child with `conditions` that all read this node
     and no other upstream. When the node ends it knows whether such a child runs, so it can skip it the way
@@ -352,6 +369,7 @@ def decided_children(flow: AgentFlow) -> dict[str, list[str]]:
     return out
 
 
+@per_flow
 def ancestor_table(flow: AgentFlow) -> dict[str, list[str]]:
     """Every node's ancestors in topological order, computed in one pass (flow must be acyclic)."""
     _, _, up = _adjacency(flow)

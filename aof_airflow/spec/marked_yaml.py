@@ -29,8 +29,23 @@ _STR_TAG = "tag:yaml.org,2002:str"
 FAN_OUT_KEY = "to"
 
 
+_SCALAR_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}  # (value, implicit) -> tag: keys and words repeat
+
+
 class MarkedLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """Safe loader (libyaml-backed when available); only used to compose nodes and build scalars."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        """The implicit tag of a scalar depends on its text alone (no path resolvers here): remembered."""
+        if kind is not ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _SCALAR_TAGS.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(value) <= 64 and len(_SCALAR_TAGS) < 65536:
+                _SCALAR_TAGS[key] = tag
+        return tag
 
 
 USING_LIBYAML = _BaseLoader is not yaml.SafeLoader
@@ -106,9 +121,10 @@ class _Builder:
         (self.warnings if severity == "warning" else self.problems).append(p)
 
     def build(self, node: Node, path: Path_) -> Any:
-        self.positions.values[path] = _mark(node)
-        if isinstance(node, ScalarNode):
-            value = self._scalar(node)
+        mark = node.start_mark
+        self.positions.values[path] = (mark.line + 1, mark.column + 1)
+        if type(node) is ScalarNode:
+            value = node.value if node.tag == _STR_TAG else self._scalar(node)
             if isinstance(value, str) and "${" in value:
                 self._template_origin(node, path)
             return value
@@ -166,11 +182,11 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
                 continue
-            key = self._key(key_node)
+            key = key_node.value if key_node.tag == _STR_TAG and type(key_node) is ScalarNode else self._key(key_node)
             if key is None:
                 continue
             kpath = path + (key,)
-            kmark = _mark(key_node)
+            kmark = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key not in first_seen:
                 first_seen[key] = kmark
                 self.positions.keys[kpath] = kmark

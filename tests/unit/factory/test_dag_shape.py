@@ -175,3 +175,27 @@ def test_building_leaves_the_callers_garbage_collector_as_it_was(enabled, monkey
         assert seen == [False] and gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_finding_in_copies_of_one_flow_is_one_warning_naming_every_copy(tmp_path):
+    """The seed's repeated `to:` in five copies: two warnings (one per finding), each at the first copy's line
+    and naming the other copies, instead of ten that Airflow would all list on the DAG file."""
+    import shutil
+    import warnings
+
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    seed = (REPO / "dags/flows/incident-response-flow.yaml").read_text()
+    for i in range(5):
+        (flows / f"copy-{i}.yaml").write_text(seed.replace("name: incident-auto-response", f"name: copy-{i}"))
+    shutil.copytree(REPO / "dags/agents", tmp_path / "agents")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dags = build_dags([flows, tmp_path / "agents"], use_cache=False)
+    assert sorted(dags) == [f"copy-{i}" for i in range(5)]
+    found = [w for w in caught if w.category.__name__ == "AofSpecWarning"]
+    assert [(Path(w.filename).name, w.lineno) for w in found] == [("copy-0.yaml", 253), ("copy-0.yaml", 269)]
+    for w in found:
+        text = str(w.message)
+        assert "repeated `to:` key" in text and "the same in 4 other place(s)" in text
+        assert f"{flows / 'copy-1.yaml'}:{w.lineno}" in text and text.endswith("and 1 more)")
