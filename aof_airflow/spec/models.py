@@ -9,7 +9,7 @@ Node types live in `spec.nodes`, one module each; triggers in `spec.triggers`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 
 from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
@@ -74,6 +74,22 @@ class Metadata(Strict):
             return {k: (str(x).lower() if isinstance(x, bool) else str(x)) if isinstance(x, (bool, int, float)) else x
                     for k, x in v.items()}
         return v
+
+
+SpecT = TypeVar("SpecT")
+
+
+class BaseDocument(Strict, Generic[SpecT]):
+    """The header every kind of document shares; a kind narrows `kind` to its own name and says what `spec` is."""
+
+    api_version: Literal["aof.dev/v1"] = Field(alias="apiVersion")
+    kind: str
+    metadata: Metadata
+    spec: SpecT
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
 
 
 # ----------------------------------------------------------------------------------------- Agent
@@ -195,15 +211,8 @@ class AgentSpec(Strict):
         return self.model_copy(update={"tools": tools, "mcp_servers": []})
 
 
-class Agent(Strict):
-    api_version: Literal["aof.dev/v1"] = Field(alias="apiVersion")
+class Agent(BaseDocument[AgentSpec]):
     kind: Literal["Agent"]
-    metadata: Metadata
-    spec: AgentSpec
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
 
 
 def inline_agent(inline: InlineAgent, flow_name: str = "") -> Agent:
@@ -312,15 +321,8 @@ class AgentFlowSpec(Strict):
     connections: list[Connection] = Field(default_factory=list)
 
 
-class AgentFlow(Strict):
-    api_version: Literal["aof.dev/v1"] = Field(alias="apiVersion")
+class AgentFlow(BaseDocument[AgentFlowSpec]):
     kind: Literal["AgentFlow"]
-    metadata: Metadata
-    spec: AgentFlowSpec
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
 
     @property
     def description(self) -> str | None:

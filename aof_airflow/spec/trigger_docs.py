@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Iterable, Literal, Mapping, Un
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from aof_airflow.spec.models import AgentFlow, Metadata, Strict
+from aof_airflow.spec.models import AgentFlow, BaseDocument, Strict
 from aof_airflow.spec.problems import Problem
 from aof_airflow.spec.triggers import (PAGERDUTY_EVENTS, HTTPTrigger, ManualTrigger, PagerDutyTrigger, ScheduleConfig,
                                        ScheduleTrigger, SlackTrigger, WebhookTrigger, check_trigger_type)
@@ -78,15 +78,8 @@ TriggerSpec = Annotated[
 RELAY_SPECS = (WebhookTriggerSpec, HTTPTriggerSpec, PagerDutyTriggerSpec)
 
 
-class TriggerDocument(Strict):
-    api_version: Literal["aof.dev/v1"] = Field(alias="apiVersion")
+class TriggerDocument(BaseDocument[TriggerSpec]):
     kind: Literal["Trigger"]
-    metadata: Metadata
-    spec: TriggerSpec
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
 
 
 @dataclass(frozen=True)

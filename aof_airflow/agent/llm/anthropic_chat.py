@@ -6,36 +6,34 @@ temperature travels in `extra_body`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aof_airflow.agent.llm import credentials
+from aof_airflow.agent.llm.credentials import Credentials
 from aof_airflow.agent.llm.loop import ChatEngine, Requested, Turn
+from aof_airflow.agent.llm.provider_chat import ProviderChat
 from aof_airflow.agent.tools.toolbox import ToolSpec
 from aof_airflow.agent.types import Usage
 from aof_airflow.spec.models import Agent
 
+if TYPE_CHECKING:
+    import anthropic
+
 DEFAULT_MAX_TOKENS = 4096
 
 
-class AnthropicEngine(ChatEngine):
+class AnthropicChat(ProviderChat):
     provider = "anthropic"
 
-    def adapter(self, agent: Agent) -> "AnthropicChat":
-        return AnthropicChat(self.model, agent)
-
-
-class AnthropicChat:
     def __init__(self, model: str, agent: Agent) -> None:
-        import anthropic
-
-        settings = agent.spec.model_settings
-        creds = credentials.resolve("anthropic", settings.base_url)
-        self.client = anthropic.Anthropic(api_key=creds.api_key, base_url=creds.base_url, max_retries=0)
-        self.model = model
-        self.settings = settings
+        super().__init__(model, agent)
         self.system = ""
         self.tools: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
+
+    def connect(self, creds: Credentials) -> anthropic.Anthropic:
+        import anthropic
+
+        return anthropic.Anthropic(api_key=creds.api_key, base_url=creds.base_url, max_retries=0)
 
     def start(self, system: str, prompt: str, tools: list[ToolSpec]) -> None:
         self.system = system
@@ -70,3 +68,7 @@ class AnthropicChat:
             last["content"].append({"type": "text", "text": text})
         else:
             self.messages.append({"role": "user", "content": text})
+
+
+class AnthropicEngine(ChatEngine):
+    chat = AnthropicChat

@@ -7,38 +7,37 @@ that Gemini attaches to function calls travel back with the function responses, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aof_airflow.agent.llm import credentials
+from aof_airflow.agent.llm.credentials import Credentials
 from aof_airflow.agent.llm.loop import ChatEngine, Requested, Turn
+from aof_airflow.agent.llm.provider_chat import ProviderChat
 from aof_airflow.agent.tools.toolbox import ToolSpec
 from aof_airflow.agent.types import AgentError, Usage
 from aof_airflow.spec.models import Agent
 
+if TYPE_CHECKING:
+    from google import genai
 
-class GoogleEngine(ChatEngine):
+
+class GoogleChat(ProviderChat):
     provider = "google"
 
-    def adapter(self, agent: Agent) -> "GoogleChat":
-        return GoogleChat(self.model, agent)
-
-
-class GoogleChat:
     def __init__(self, model: str, agent: Agent) -> None:
-        from google import genai
         from google.genai import types
 
         self.types = types
-        settings = agent.spec.model_settings
-        creds = credentials.resolve("google", settings.base_url)
-        options = types.HttpOptions(base_url=creds.base_url) if creds.base_url else None
-        self.client = genai.Client(vertexai=False, api_key=creds.api_key, http_options=options)
-        self.model = model
-        self.settings = settings
+        super().__init__(model, agent)
         self.system = ""
         self.tools: list[Any] = []
         self.contents: list[Any] = []
         self.unnamed_calls: set[str] = set()  # ids we gave calls that came without one (not sent back)
+
+    def connect(self, creds: Credentials) -> genai.Client:
+        from google import genai
+
+        options = self.types.HttpOptions(base_url=creds.base_url) if creds.base_url else None
+        return genai.Client(vertexai=False, api_key=creds.api_key, http_options=options)
 
     def start(self, system: str, prompt: str, tools: list[ToolSpec]) -> None:
         t = self.types
@@ -96,3 +95,7 @@ class GoogleChat:
             last.parts.append(self.types.Part(text=text))
         else:
             self.contents.append(self.types.Content(role="user", parts=[self.types.Part(text=text)]))
+
+
+class GoogleEngine(ChatEngine):
+    chat = GoogleChat

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aof_airflow.agent import contract as contracts
 from aof_airflow.agent.llm import credentials, retry
@@ -19,6 +19,9 @@ from aof_airflow.agent.masking import redact
 from aof_airflow.agent.tools.toolbox import TOOL_RESULT_CHARS, Toolbox, ToolSpec, truncate
 from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, Usage
 from aof_airflow.spec.models import Agent
+
+if TYPE_CHECKING:
+    from aof_airflow.agent.llm.provider_chat import ProviderChat
 
 log = logging.getLogger("aof.agent")
 
@@ -47,16 +50,20 @@ class ChatAdapter(Protocol):
 
 
 class ChatEngine:
-    """An Engine (see types.Engine) for one `provider:model`, built on a ChatAdapter factory."""
+    """An Engine (see types.Engine) for one `provider:model`, built on its provider's ChatAdapter."""
 
-    provider = ""
+    chat: type[ProviderChat]
 
     def __init__(self, model_ref: str) -> None:
         self.model_ref = model_ref
         self.model = model_ref.split(":", 1)[1]
 
+    @property
+    def provider(self) -> str:
+        return self.chat.provider
+
     def adapter(self, agent: Agent) -> ChatAdapter:
-        raise NotImplementedError
+        return self.chat(self.model, agent)
 
     def preflight(self, agent: Agent) -> None:
         """Fail at once (ProviderError naming the connection / env var) when no key is configured."""

@@ -7,33 +7,31 @@ The base URL makes it work with OpenAI-compatible servers (vLLM, Ollama): set th
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aof_airflow.agent.llm import credentials
+from aof_airflow.agent.llm.credentials import Credentials
 from aof_airflow.agent.llm.loop import ChatEngine, Requested, Turn
+from aof_airflow.agent.llm.provider_chat import ProviderChat
 from aof_airflow.agent.tools.toolbox import ToolSpec
 from aof_airflow.agent.types import Usage
 from aof_airflow.spec.models import Agent
 
+if TYPE_CHECKING:
+    import openai
 
-class OpenAIEngine(ChatEngine):
+
+class OpenAIChat(ProviderChat):
     provider = "openai"
 
-    def adapter(self, agent: Agent) -> "OpenAIChat":
-        return OpenAIChat(self.model, agent)
-
-
-class OpenAIChat:
     def __init__(self, model: str, agent: Agent) -> None:
-        import openai
-
-        settings = agent.spec.model_settings
-        creds = credentials.resolve("openai", settings.base_url)
-        self.client = openai.OpenAI(api_key=creds.api_key, base_url=creds.base_url, max_retries=0)
-        self.model = model
-        self.settings = settings
+        super().__init__(model, agent)
         self.tools: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
+
+    def connect(self, creds: Credentials) -> openai.OpenAI:
+        import openai
+
+        return openai.OpenAI(api_key=creds.api_key, base_url=creds.base_url, max_retries=0)
 
     def start(self, system: str, prompt: str, tools: list[ToolSpec]) -> None:
         self.tools = [
@@ -79,3 +77,7 @@ class OpenAIChat:
 
     def add_user(self, text: str) -> None:
         self.messages.append({"role": "user", "content": text})
+
+
+class OpenAIEngine(ChatEngine):
+    chat = OpenAIChat

@@ -84,6 +84,25 @@ def _ev(ns: str, obj: dict[str, Any], reason: str, msg: str, **kw: Any) -> dict[
     return k.event(ns, obj, reason, msg, **kw)
 
 
+def _never_started(a: App, suffixes: tuple[str, ...], reason: str, message: str, event: str, *, count: int) -> list[dict[str, Any]]:
+    """Pods of `a` whose container waits on `reason` and never starts, with the kubelet's `Failed` event for each."""
+    image = a.template["spec"]["containers"][0]["image"]
+    evs = []
+    for sfx in suffixes:
+        p = a.pod(sfx, [k.waiting(a.name, image, reason, message)])
+        evs.append(_ev(a.ns, p, "Failed", event, count=count))
+    return evs
+
+
+def _unschedulable(a: App, suffixes: tuple[str, ...], message: str, *, count: int) -> list[dict[str, Any]]:
+    """Pending pods of `a` that the scheduler refuses with `message`, with its `FailedScheduling` event for each."""
+    evs = []
+    for sfx in suffixes:
+        p = a.pod(sfx, [], phase="Pending", unschedulable=message, node=None)
+        evs.append(_ev(a.ns, p, "FailedScheduling", message, component="default-scheduler", count=count))
+    return evs
+
+
 def build() -> list[dict[str, Any]]:
     S: list[dict[str, Any]] = []
     PREV = k.terminated
@@ -183,11 +202,9 @@ def build() -> list[dict[str, Any]]:
     # 7 image pull auth failure, no previous revision
     ns = "reports"
     a = App(ns, "reports", "ghcr.io/acme-internal/reports:2026.11.2", replicas=2, ready=0)
-    evs = []
-    for sfx in ("t7y8u", "i9o0p"):
-        p = a.pod(sfx, [k.waiting("reports", "ghcr.io/acme-internal/reports:2026.11.2", "ErrImagePull",
-                                  'failed to pull and unpack image "ghcr.io/acme-internal/reports:2026.11.2": failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized')])
-        evs.append(_ev(ns, p, "Failed", 'Failed to pull image "ghcr.io/acme-internal/reports:2026.11.2": pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials', count=6))
+    evs = _never_started(a, ("t7y8u", "i9o0p"), "ErrImagePull",
+                         'failed to pull and unpack image "ghcr.io/acme-internal/reports:2026.11.2": failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized',
+                         'Failed to pull image "ghcr.io/acme-internal/reports:2026.11.2": pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials', count=6)
     S.append(scenario("imagepull-auth",
                       "reports cannot pull from a private registry: imagePullSecrets missing (401 Unauthorized).",
                       id="RUL007", title="reports down", service="reports", ns=ns, resource="deployment/reports",
@@ -199,10 +216,7 @@ def build() -> list[dict[str, Any]]:
     a.pod("r1s2t", [k.running("analytics", "registry.example.com/data/analytics:8.1.0")])
     a.pod("u3v4w", [k.running("analytics", "registry.example.com/data/analytics:8.1.0")], node="rules-node-2")
     msg = "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod."
-    evs = []
-    for sfx in ("x5y6z", "a7b8c"):
-        p = a.pod(sfx, [], phase="Pending", unschedulable=msg, node=None)
-        evs.append(_ev(ns, p, "FailedScheduling", msg, component="default-scheduler", count=31))
+    evs = _unschedulable(a, ("x5y6z", "a7b8c"), msg, count=31)
     S.append(scenario("pending-insufficient-cpu",
                       "analytics was scaled to 4 replicas of 3 CPU each; the two 4-CPU nodes fit only two.",
                       id="RUL008", title="analytics capacity degraded", service="analytics", ns=ns, resource="deployment/analytics",
@@ -212,21 +226,17 @@ def build() -> list[dict[str, Any]]:
     ns = "ml"
     a = App(ns, "inference", "registry.example.com/ml/inference:0.9.4", replicas=1, ready=0, container_kw={"gpu": "1", "mem_limit": "16Gi", "mem_req": "8Gi"})
     msg = "0/2 nodes are available: 2 Insufficient nvidia.com/gpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod."
-    p = a.pod("g1p2u", [], phase="Pending", unschedulable=msg, node=None)
+    evs = _unschedulable(a, ("g1p2u",), msg, count=12)
     S.append(scenario("pending-gpu",
                       "inference needs one nvidia.com/gpu; no node in the cluster has a GPU.",
                       id="RUL009", title="inference endpoint down", service="inference", ns=ns, resource="deployment/inference",
-                      cls="pending-insufficient-resources", severity="high", actions=["none"],
-                      objects=a.objects() + [_ev(ns, p, "FailedScheduling", msg, component="default-scheduler", count=12)], on_action={}))
+                      cls="pending-insufficient-resources", severity="high", actions=["none"], objects=a.objects() + evs, on_action={}))
 
     # 10 pending: node selector
     ns = "batch"
     a = App(ns, "batch-runner", "registry.example.com/batch/runner:2.0.0", replicas=2, ready=0, spec_kw={"nodeSelector": {"disktype": "nvme"}})
     msg = "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
-    evs = []
-    for sfx in ("n1s2l", "n3s4l"):
-        p = a.pod(sfx, [], phase="Pending", unschedulable=msg, node=None)
-        evs.append(_ev(ns, p, "FailedScheduling", msg, component="default-scheduler", count=8))
+    evs = _unschedulable(a, ("n1s2l", "n3s4l"), msg, count=8)
     S.append(scenario("pending-node-selector",
                       "batch-runner requires nodeSelector disktype=nvme; no node carries that label.",
                       id="RUL010", title="batch jobs not running", service="batch", ns=ns, resource="deployment/batch-runner",
@@ -236,8 +246,8 @@ def build() -> list[dict[str, Any]]:
     ns = "ingest"
     a = App(ns, "ingest", "registry.example.com/data/ingest:4.4.4", replicas=1, ready=0)
     msg = "0/2 nodes are available: 2 node(s) had untolerated taint {dedicated: gpu}. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
-    p = a.pod("t1n2t", [], phase="Pending", unschedulable=msg, node=None)
-    objs = a.objects() + [_ev(ns, p, "FailedScheduling", msg, component="default-scheduler", count=5)]
+    evs = _unschedulable(a, ("t1n2t",), msg, count=5)
+    objs = a.objects() + evs
     sc = scenario("pending-taint", "every node is tainted dedicated=gpu:NoSchedule; ingest has no toleration.",
                   id="RUL011", title="ingest pipeline stalled", service="ingest", ns=ns, resource="deployment/ingest",
                   cls="pending-taint", severity="high", actions=["none"], objects=objs, on_action={})
@@ -254,10 +264,9 @@ def build() -> list[dict[str, Any]]:
     a = App(ns, "uploads", "registry.example.com/web/uploads:1.0.3", replicas=1, ready=0,
             spec_kw={"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "uploads-data"}}]})
     msg = "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
-    p = a.pod("v1p2c", [], phase="Pending", unschedulable=msg, node=None)
     claim = k.pvc("uploads-data", ns, "fast-ssd", phase="Pending")
-    evs = [_ev(ns, p, "FailedScheduling", msg, component="default-scheduler", count=9),
-           _ev(ns, claim, "ProvisioningFailed", 'storageclass.storage.k8s.io "fast-ssd" not found', component="persistentvolume-controller", count=22)]
+    evs = _unschedulable(a, ("v1p2c",), msg, count=9) + [
+        _ev(ns, claim, "ProvisioningFailed", 'storageclass.storage.k8s.io "fast-ssd" not found', component="persistentvolume-controller", count=22)]
     S.append(scenario("pending-pvc-storageclass",
                       "uploads' PVC asks for StorageClass fast-ssd, which does not exist in this cluster; the PVC stays Pending.",
                       id="RUL012", title="uploads unavailable", service="uploads", ns=ns, resource="deployment/uploads",
@@ -267,11 +276,8 @@ def build() -> list[dict[str, Any]]:
     ns = "notify"
     a = App(ns, "notifications", "registry.example.com/notify/notifications:6.0.2", replicas=2, ready=0,
             container_kw={"env_from": [{"configMapRef": {"name": "notifications-config"}}]})
-    evs = []
-    for sfx in ("c1m2a", "c3m4b"):
-        p = a.pod(sfx, [k.waiting("notifications", "registry.example.com/notify/notifications:6.0.2", "CreateContainerConfigError",
-                                  'configmap "notifications-config" not found')])
-        evs.append(_ev(ns, p, "Failed", 'Error: configmap "notifications-config" not found', count=15))
+    evs = _never_started(a, ("c1m2a", "c3m4b"), "CreateContainerConfigError", 'configmap "notifications-config" not found',
+                         'Error: configmap "notifications-config" not found', count=15)
     S.append(scenario("config-missing-configmap",
                       "notifications reads envFrom configmap notifications-config, which was deleted.",
                       id="RUL013", title="notifications not sent", service="notifications", ns=ns, resource="deployment/notifications",
@@ -284,12 +290,12 @@ def build() -> list[dict[str, Any]]:
             prev_ready=2, replicas=2, ready=2, updated=1, new_rs_replicas=1, container_kw={"env": env}, prev_container_kw={})
     for sfx in ("o1l2d", "o3l4d"):
         a.pod(sfx, [k.running("billing", "registry.example.com/billing/billing:9.2.4")], old=True)
-    p = a.pod("n1e2w", [k.waiting("billing", "registry.example.com/billing/billing:9.3.0", "CreateContainerConfigError", 'secret "billing-stripe" not found')])
+    evs = _never_started(a, ("n1e2w",), "CreateContainerConfigError", 'secret "billing-stripe" not found',
+                         'Error: secret "billing-stripe" not found', count=7)
     S.append(scenario("config-missing-secret",
                       "billing 9.3.0 (revision 12) references secret billing-stripe that was never created; 9.2.4 still serves: undo.",
                       id="RUL014", title="billing deploy stuck", service="billing", ns=ns, resource="deployment/billing",
-                      cls="config-missing", severity="medium", actions=["rollout-undo"],
-                      objects=a.objects() + [_ev(ns, p, "Failed", 'Error: secret "billing-stripe" not found', count=7)]))
+                      cls="config-missing", severity="medium", actions=["rollout-undo"], objects=a.objects() + evs))
 
     # 15 readiness failing on all pods
     ns = "web"

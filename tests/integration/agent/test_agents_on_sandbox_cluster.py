@@ -7,13 +7,12 @@ import json
 import os
 import shutil
 import stat
+from pathlib import Path
 
 import pytest
 
 from aof_airflow.agent.runtime import run_agent
 from aof_airflow.agent.types import AgentScope
-from aof_lab.sandbox.kube import KubeAPI
-from tests.fakes.llm_api import FakeLLM
 from tests.unit.agent.helpers import seed_agent
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
@@ -21,28 +20,17 @@ SCOPE = AgentScope(flow="incident-response", run_id="manual__TEST001", node_id="
                    service="api", namespace="production", resource="deployment/api")
 
 
-@pytest.fixture
-def cluster(tmp_path, monkeypatch):
-    for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AOF_ANTHROPIC_CONN_ID", "aof_test_no_such_conn")
-    monkeypatch.setenv("AOF_OPENAI_CONN_ID", "aof_test_no_such_conn")
-    monkeypatch.setenv("AOF_MEMORY_DIR", str(tmp_path / "memory"))
-    monkeypatch.setenv("AOF_DATABASE_URL", f"sqlite:///{tmp_path / 'aof.db'}")
+@pytest.fixture(autouse=True)
+def offline_npx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seed's MCP server (`npx -y @modelcontextprotocol/server-kubectl`) is not on npm: an offline npx that
+    answers 404 keeps these tests off the network; the agent must go on without it either way."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    # The seed's MCP server (`npx -y @modelcontextprotocol/server-kubectl`) is not on npm: an offline npx that
-    # answers 404 keeps this test off the network; the agent must go on without it either way.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     npx = bin_dir / "npx"
     npx.write_text('#!/bin/sh\necho "npm error 404 Not Found - $2" >&2\nexit 1\n')
     npx.chmod(npx.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    with KubeAPI("high-memory-api") as api, FakeLLM() as llm:
-        monkeypatch.setenv("KUBECONFIG", str(api.kubeconfig(tmp_path / "kubeconfig", namespace="default")))
-        for k, v in llm.env().items():
-            monkeypatch.setenv(k, v)
-        yield api, llm
 
 
 def test_diagnostic_agent_investigates_with_kubectl(cluster):

@@ -20,8 +20,6 @@ import pytest
 
 from aof_airflow.agent.runtime import run_agent
 from aof_airflow.agent.types import AgentScope
-from aof_lab.sandbox.kube import KubeAPI
-from tests.fakes.llm_api import FakeLLM
 from tests.unit.agent.helpers import make_agent
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900),
@@ -49,19 +47,14 @@ def installed_server() -> Path:
 
 
 @pytest.fixture
-def cluster(tmp_path, monkeypatch):
-    for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AOF_ANTHROPIC_CONN_ID", "aof_test_no_such_conn")
-    monkeypatch.setenv("AOF_OPENAI_CONN_ID", "aof_test_no_such_conn")
-    monkeypatch.setenv("AOF_MEMORY_DIR", str(tmp_path / "memory"))
-    monkeypatch.setenv("AOF_DATABASE_URL", f"sqlite:///{tmp_path / 'aof.db'}")
-    monkeypatch.setenv("AOF_MCP_RETRY_AFTER_SECONDS", "0")  # this test's servers start afresh
-    with KubeAPI("high-memory-api") as api, FakeLLM() as llm:
-        monkeypatch.setenv("KUBECONFIG", str(api.kubeconfig(tmp_path / "kubeconfig", namespace="production")))
-        for k, v in llm.env().items():
-            monkeypatch.setenv(k, v)
-        yield api, llm
+def kube_namespace() -> str:
+    return "production"
+
+
+@pytest.fixture(autouse=True)
+def fresh_mcp_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test's servers start afresh: a failed start that an earlier run remembered on this machine is not held against them."""
+    monkeypatch.setenv("AOF_MCP_RETRY_AFTER_SECONDS", "0")
 
 
 def test_agent_lists_and_calls_mcp_server_kubernetes_against_the_sandbox_cluster(cluster):

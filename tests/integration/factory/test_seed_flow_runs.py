@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from aof_lab.sandbox.pagerduty import PagerDutyAPI
 from tests.fakes.llm_api import FakeLLM
 
 pytestmark = pytest.mark.integration
@@ -50,6 +51,20 @@ def new_id() -> str:
     return "T" + uuid.uuid4().hex[:10].upper()
 
 
+def open_incident(pagerduty: PagerDutyAPI, title: str = "High memory usage on api-deployment") -> str:
+    """A new incident's id, triggered in the PagerDuty stand-in so that the flow can resolve it."""
+    inc = new_id()
+    pagerduty.add_incident(inc, title)
+    return inc
+
+
+def script_fix(llm: FakeLLM, fix: dict[str, Any], diagnosis: dict[str, Any] = DIAG) -> None:
+    """The model's answers to the three agent nodes every remediating run reaches: diagnose, remediate, verify-fix."""
+    llm.reply("Diagnose this incident", diagnosis)
+    llm.reply("Execute the following remediation", fix)
+    llm.reply("Verify the incident is resolved", VERIFY)
+
+
 def states(out: dict[str, Any]) -> tuple[set[str], set[str], set[str]]:
     t = out["tasks"]
     pick = lambda s: {k for k, v in t.items() if v.endswith(s)}  # noqa: E731
@@ -61,12 +76,9 @@ def texts(slack: Any) -> list[str]:
 
 
 def test_non_critical_auto_approves_remediates_and_resolves_pagerduty(run_flow, slack, pagerduty):
-    inc = new_id()
-    pagerduty.add_incident(inc, "High memory usage on api-deployment")
+    inc = open_incident(pagerduty)
     with FakeLLM() as llm:
-        llm.reply("Diagnose this incident", DIAG)
-        llm.reply("Execute the following remediation", remediation("success"))
-        llm.reply("Verify the incident is resolved", VERIFY)
+        script_fix(llm, remediation("success"))
         out = run_flow(payload(inc), llm.env())
         prompts = [json.dumps(r) for r in llm.requests]
     ran, skipped, failed = states(out)
@@ -103,12 +115,9 @@ def test_non_critical_auto_approves_remediates_and_resolves_pagerduty(run_flow, 
 
 
 def test_failed_remediation_rolls_back_and_escalates_without_resolving(run_flow, slack, pagerduty):
-    inc = new_id()
-    pagerduty.add_incident(inc, "High memory usage on api-deployment")
+    inc = open_incident(pagerduty)
     with FakeLLM() as llm:
-        llm.reply("Diagnose this incident", DIAG)
-        llm.reply("Execute the following remediation", remediation("failed"))
-        llm.reply("Verify the incident is resolved", VERIFY)
+        script_fix(llm, remediation("failed"))
         llm.reply("Rollback the failed remediation", remediation("success", "kubectl rollout undo deployment/api"))
         out = run_flow(payload(inc), llm.env())
     ran, skipped, failed = states(out)
@@ -124,8 +133,7 @@ def test_failed_remediation_rolls_back_and_escalates_without_resolving(run_flow,
 
 
 def test_diagnose_failure_escalates_to_slack_and_leaves_incident_open(run_flow, slack, pagerduty):
-    inc = new_id()
-    pagerduty.add_incident(inc, "High memory usage on api-deployment")
+    inc = open_incident(pagerduty)
     with FakeLLM() as llm:  # nothing scripted for the diagnosis: the model API answers 400
         out = run_flow(payload(inc), llm.env())
     ran, skipped, failed = states(out)
@@ -145,12 +153,9 @@ def test_hostile_titles_stay_strings(run_flow, slack, pagerduty, title):
     pwned = Path("/tmp/pwned")
     # other suites on this machine use the same canary path: what counts is that THIS run did not touch it
     before = pwned.stat().st_mtime_ns if pwned.exists() else None
-    inc = new_id()
-    pagerduty.add_incident(inc, title)
+    inc = open_incident(pagerduty, title)
     with FakeLLM() as llm:
-        llm.reply("Diagnose this incident", DIAG)
-        llm.reply("Execute the following remediation", remediation("success"))
-        llm.reply("Verify the incident is resolved", VERIFY)
+        script_fix(llm, remediation("success"))
         out = run_flow(payload(inc, title=title), llm.env())
     assert out["state"].endswith("success"), out["log"][-3000:]
     assert (pwned.stat().st_mtime_ns if pwned.exists() else None) == before
@@ -161,13 +166,10 @@ def test_hostile_titles_stay_strings(run_flow, slack, pagerduty, title):
 
 
 def test_model_answer_with_quotes_and_newlines_gives_valid_json_to_pagerduty(run_flow, slack, pagerduty):
-    inc = new_id()
-    pagerduty.add_incident(inc, "High memory usage on api-deployment")
+    inc = open_incident(pagerduty)
     action = 'kubectl patch deployment/api -p \'{"spec": {"replicas": 3}}\'\nthen "restart" \\ done'
     with FakeLLM() as llm:
-        llm.reply("Diagnose this incident", DIAG)
-        llm.reply("Execute the following remediation", remediation("success", action))
-        llm.reply("Verify the incident is resolved", VERIFY)
+        script_fix(llm, remediation("success", action))
         out = run_flow(payload(inc), llm.env())
     assert out["state"].endswith("success"), out["log"][-3000:]
     put = [r for r in pagerduty.requests if r.method == "PUT"][0]
@@ -181,17 +183,14 @@ def test_critical_waits_for_human_approval_then_remediates(run_flow, slack, page
     reacts ✅ in the Slack stand-in, and the join runs remediate on the human branch."""
     import threading
 
-    inc = new_id()
-    pagerduty.add_incident(inc, "High memory usage on api-deployment")
+    inc = open_incident(pagerduty)
 
     def approve() -> None:
         m = slack.wait_for_message("#incidents", lambda m: "Human Approval Required" in m["text"], timeout=300)
         slack.react("#incidents", m["ts"], "white_check_mark", user="U_ONCALL")
 
     with FakeLLM() as llm:
-        llm.reply("Diagnose this incident", dict(DIAG, severity="critical", requires_approval=True))
-        llm.reply("Execute the following remediation", remediation("success"))
-        llm.reply("Verify the incident is resolved", VERIFY)
+        script_fix(llm, remediation("success"), dict(DIAG, severity="critical", requires_approval=True))
         t = threading.Thread(target=approve, daemon=True)
         t.start()
         out = run_flow(payload(inc), llm.env(), extra_env={"AOF_APPROVERS": "U_ONCALL"})

@@ -12,6 +12,7 @@ from aof_lab.local.processes import ManagedProcesses
 from aof_lab.sandbox.pagerduty import PagerDutyAPI
 from tests.harness.airflow_stack import AirflowStack, free_port
 from tests.unit.relay.cases import TOKEN
+from tests.unit.relay.flows import V3_FLOW
 
 SEED = Path("/work/shared/seed")
 SIGNING_SECRET = "integration-signing-secret"
@@ -30,20 +31,6 @@ for dag_id in ("incident-auto-response", "pd-v3-flow"):
         record()
     globals()[dag_id.replace("-", "_")] = dag
 '''
-
-V3_FLOW = """
-apiVersion: aof.dev/v1
-kind: AgentFlow
-metadata: {name: pd-v3-flow}
-spec:
-  trigger:
-    type: Webhook
-    config:
-      path: /pagerduty/v3
-      auth: {type: PagerDutySignature, secret: "${PD_TEST_SIGNING_SECRET}"}
-  nodes: [{id: a, type: Transform, config: {script: "true"}}]
-"""
-
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:

@@ -10,6 +10,7 @@ from aof_airflow.relay.app import create_app
 from aof_airflow.relay.settings import RelaySettings
 from aof_airflow.spec.loader import load_paths
 from tests.unit.relay.cases import TOKEN
+from tests.unit.relay.flows import V3_FLOW
 from tests.unit.relay.standin import AirflowStandIn
 
 SEED_FLOW = Path("/work/shared/seed/yaml/incident-response-flow.yaml")
@@ -18,18 +19,7 @@ if not SEED_FLOW.exists():  # the seed copied next to the repo
 SIGNING_SECRET = "pd-signing-secret-new"
 OLD_SECRET = "pd-signing-secret-old"
 
-EXTRA_FLOWS = """
-apiVersion: aof.dev/v1
-kind: AgentFlow
-metadata: {name: pd-v3-flow}
-spec:
-  trigger:
-    type: Webhook
-    config:
-      path: /pagerduty/v3
-      auth: {type: PagerDutySignature, secret: "${PD_TEST_SIGNING_SECRET}"}
-  nodes: [{id: a, type: Transform, config: {script: "true"}}]
----
+EXTRA_FLOWS = V3_FLOW + """---
 apiVersion: aof.dev/v1
 kind: AgentFlow
 metadata: {name: limited-flow}
