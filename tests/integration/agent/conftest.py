@@ -20,7 +20,8 @@ def kube_namespace() -> str:
 @pytest.fixture
 def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kube_namespace: str) -> Iterator[tuple[KubeAPI, FakeLLM]]:
     """The `high-memory-api` scenario behind KUBECONFIG, and the SDKs' base URLs on FakeLLM; state in tmp_path."""
-    for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+    for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "GOOGLE_API_KEY",
+                "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AOF_ANTHROPIC_CONN_ID", "aof_test_no_such_conn")
     monkeypatch.setenv("AOF_OPENAI_CONN_ID", "aof_test_no_such_conn")
