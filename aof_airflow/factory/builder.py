@@ -25,7 +25,7 @@ from aof_airflow.operators.base import NodeWiring
 from aof_airflow.operators.escalation import NodeFailureNotifier, RunTimeoutNotifier
 from aof_airflow.operators.incident import IncidentProfile
 from aof_airflow.spec.graph import ancestor_table, decided_children, effective_conditions, topological_order
-from aof_airflow.spec.models import Agent, AgentFlow
+from aof_airflow.spec.models import Agent, AgentFlow, inline_agent
 from aof_airflow.spec.nodes.wait import duration_seconds
 from aof_airflow.spec.trigger_docs import bound_schedule
 from aof_airflow.spec.triggers import ScheduleConfig
@@ -206,6 +206,8 @@ def plan_flow(flow: AgentFlow, source: str | None = None, reads: Mapping[str, li
             kw["approvers"] = flow.spec.approvers
         if node.type == "Agent":
             kw["incident"] = incident
+            if node.config.inline is not None:  # validated once per content, kept in the scan cache
+                kw["agent"] = inline_agent(node.config.inline, flow.name)
         timeout = execution_timeout(node)
         if timeout is not None:
             kw["execution_timeout"] = timeout

@@ -18,7 +18,7 @@ from aof_airflow.operators.script import ScriptOperator
 from aof_airflow.operators.slack import SlackMessageOperator
 from aof_airflow.operators.transform import TransformOperator
 from aof_airflow.operators.wait import WaitOperator
-from aof_airflow.spec.models import Agent, Node, inline_agent
+from aof_airflow.spec.models import Agent, Node
 
 # builder(node, kwargs, agents) -> operator. `kwargs` holds task_id, the NodeMixin fields and BaseOperator args.
 Builder = Callable[[Node, dict[str, Any], Mapping[str, Agent]], BaseOperator]
@@ -35,13 +35,9 @@ def plain(cls: type[BaseOperator]) -> Builder:
 
 
 def _agent(node: Node, kw: dict[str, Any], agents: Mapping[str, Agent]) -> BaseOperator:
-    cfg = node.config
-    if cfg.inline is not None:
-        agent = inline_agent(cfg.inline, kw["flow_name"])
-    elif cfg.agent in agents:
-        agent = agents[cfg.agent]
-    else:
-        raise KeyError(f"node {node.id!r} runs agent {cfg.agent!r}, which no Agent file defines "
+    agent = kw.pop("agent", None) or agents.get(node.config.agent)  # an inline agent comes from the planner
+    if agent is None:
+        raise KeyError(f"node {node.id!r} runs agent {node.config.agent!r}, which no Agent file defines "
                        f"(known: {', '.join(sorted(agents)) or 'none'})")
     kw.pop("approvers", None)
     return AgentOperator(agent=agent, **kw)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # the builder imports the operators: only a task's build need
     from aof_airflow.factory.builder import FlowPlan
 
 log = logging.getLogger(__name__)
-CACHE_VERSION = "6"
+CACHE_VERSION = "7"
 
 
 @dataclass
