@@ -35,8 +35,9 @@ class GoogleChat(ProviderChat):
 
     def connect(self, creds: Credentials) -> genai.Client:
         from google import genai
+        from google.genai import types
 
-        options = self.types.HttpOptions(base_url=creds.base_url) if creds.base_url else None
+        options = types.HttpOptions(base_url=creds.base_url) if creds.base_url else None
         return genai.Client(vertexai=False, api_key=creds.api_key, http_options=options)
 
     def start(self, system: str, prompt: str, tools: list[ToolSpec]) -> None:
