@@ -83,9 +83,7 @@ def _private(d: Path) -> bool:
 
 def _load(paths: list[Path]) -> Scan:
     from aof_airflow.factory.builder import plan_flow
-    from aof_airflow.spec.graph import ancestor_table
     from aof_airflow.spec.loader import load_paths
-    from aof_airflow.spec.references import outputs_read
     from aof_airflow.spec.trigger_docs import bound_schedule
 
     res = load_paths(paths)
@@ -96,8 +94,7 @@ def _load(paths: list[Path]) -> Scan:
         if src not in bad:
             scan.sources[name] = src
             try:
-                scan.plans[name] = plan_flow(flow, src, outputs_read(flow, ancestor_table(flow).__getitem__),
-                                          bound_schedule(flow, res.triggers))
+                scan.plans[name] = plan_flow(flow, src, schedule=bound_schedule(flow, res.triggers))
             except Exception as exc:  # one flow that cannot be planned never hides the others
                 log.exception("flow %s could not be planned", name)
                 scan.problems.append(Problem(src, 1, 1, f"flow {name!r} cannot be built: {type(exc).__name__}: {exc}"))
