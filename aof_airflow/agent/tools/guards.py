@@ -155,6 +155,20 @@ def record(scope: AgentScope, namespace: str, targets: list[str], command: str, 
     return ids
 
 
+def held(scope: AgentScope, *, now: datetime | None = None) -> list[int]:
+    """The ledger rows this run's node still holds as running. At the end of a try they include those of an
+    earlier try that died before releasing them: this node's remediation is over, so they end too, instead of
+    counting against `max_concurrent_remediations` until their lease (`LEASE`) runs out."""
+    if not scope.run_id:
+        return []
+    now = now or datetime.now(timezone.utc)
+    with db.ensure_tables().connect() as c:
+        rows = c.execute(select(ledger.c.id).where(
+            ledger.c.run_id == scope.run_id, ledger.c.node_id == scope.node_id, ledger.c.state == "applied",
+            ledger.c.active_until > _utc(now))).all()
+    return [int(r.id) for r in rows]
+
+
 def release(ids: list[int]) -> None:
     """The remediation that made these changes has ended (its verification is over)."""
     if not ids:

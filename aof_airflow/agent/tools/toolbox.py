@@ -312,9 +312,9 @@ class Toolbox:
         log.warning("%s", text)
 
     def close(self) -> None:
-        if self._leases:
-            try:
-                guards.release(self._leases)
+        if self._leases or (self.scope.run_id and self._shell and self._policy.may_mutate):
+            try:  # this try's leases, and any an earlier try of this node left when its process died
+                guards.release(list(dict.fromkeys([*self._leases, *guards.held(self.scope)])))
             except Exception as e:  # the lease then ends by itself (guards.LEASE)
                 self._note(f"could not end the remediation's lease ({type(e).__name__}: {e})")
             self._leases = []

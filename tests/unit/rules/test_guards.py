@@ -121,6 +121,29 @@ def test_concurrent_remediations_are_capped_over_the_deployment(sandbox, monkeyp
     assert why and "1 mutating remediation(s) already running" in why and "run run-a" in why
 
 
+def test_a_retry_that_finds_its_change_made_frees_the_dead_tries_slot(sandbox, monkeypatch) -> None:
+    """A worker dies after `remediate` restarted the Deployment and before its Toolbox closed: the ledger still
+    says that remediation is running. The retry (the same run and node) finds the workload healed and changes
+    nothing, and when it ends the dead try's slot ends with it (before: it stayed taken for guards.LEASE,
+    15 minutes, and counted against `max_concurrent_remediations` for every other incident; found by the
+    distributed worker-crash test, whose next test's incidents were refused for it)."""
+    monkeypatch.setenv("AOF_RULES_VERIFY_WINDOW", "0")
+    monkeypatch.setenv("AOF_MAX_CONCURRENT_REMEDIATIONS", "1")
+    sc = load_scenario("high-memory-api")
+    api = sandbox(sc)
+    action = diagnose(sc, "pd-CRASH")["recommended_action"]
+    limits = guards.Limits.from_settings()
+    other = scope_for(sc, "pd-OTHER", "remediate")
+    with monkeypatch.context() as dead:
+        dead.setattr(guards, "release", lambda ids: None)  # the process died: nothing released
+        remediate(sc, "pd-CRASH", action)
+    assert len(api.actions) == 1
+    assert "run pd-CRASH (remediate)" in (guards.refusal(limits, other, "shop", ["deployment/cart"]) or "")
+    remediate(sc, "pd-CRASH", action)  # the retry
+    assert len(api.actions) == 1  # not applied twice
+    assert guards.refusal(limits, other, "shop", ["deployment/cart"]) is None  # and the slot is free
+
+
 def in_namespace(name: str, ns: str) -> Scenario:
     """A shipped scenario moved to another namespace (the same objects, as a webhook naming `ns` would find them)."""
     data = yaml.safe_load((SCENARIO_DIR / f"{name}.yaml").read_text())
