@@ -46,8 +46,9 @@ def without_credentials() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in names}
 
 
-# one sandbox workload answers several incidents in one session: more than the default budget of changes
-SESSION_ENV = {"AOF_REMEDIATION_BUDGET": "20"}
+# one sandbox workload answers several incidents in one session, three of them at once in the Redis test: more
+# than the default budget of changes and of concurrent remediations (those guards have their own tests)
+SESSION_ENV = {"AOF_REMEDIATION_BUDGET": "20", "AOF_MAX_CONCURRENT_REMEDIATIONS": "4"}
 
 
 @dataclass
