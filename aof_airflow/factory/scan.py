@@ -150,7 +150,7 @@ def cyclic_gc_paused() -> Iterator[None]:
 
 def build_dags(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> dict[str, DAG]:
     """{dag_id: DAG} for every valid flow; every bad file is reported as its own import error."""
-    with cyclic_gc_paused():
+    with cyclic_gc_paused(), config.settings_pinned():
         return _build_dags(paths, use_cache=use_cache)
 
 

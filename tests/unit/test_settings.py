@@ -79,3 +79,14 @@ def test_a_changed_environment_is_seen_in_the_same_process(monkeypatch):
     assert settings().escalation_channel == "#one"
     monkeypatch.setenv("AOF_ESCALATION_CHANNEL", "#two")
     assert settings().escalation_channel == "#two"
+
+
+def test_a_pinned_span_reads_the_environment_once_and_then_lets_go(monkeypatch):
+    """One parse of the DAG file pins the settings (thousands of operators read them); after it, changes show."""
+    from aof_airflow.config import settings, settings_pinned
+
+    monkeypatch.setenv("AOF_ESCALATION_CHANNEL", "#one")
+    with settings_pinned() as pinned:
+        monkeypatch.setenv("AOF_ESCALATION_CHANNEL", "#two")
+        assert settings() is pinned and settings().escalation_channel == "#one"
+    assert settings().escalation_channel == "#two"

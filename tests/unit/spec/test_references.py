@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from aof_airflow.spec.loader import load_paths
-from aof_airflow.spec.references import transform_exports
+from aof_airflow.spec.references import _OLD_TEMPLATE, transform_exports
 
 from .spec_helpers import col_of, flow_yaml, line_of
 
@@ -155,3 +160,13 @@ def test_the_seed_flow_branches_are_decided_by_their_conditionals():
     # check their own conditions when they start
     assert decides == {"check-severity": ["request-approval", "auto-approve"],
                        "remediation-failed": ["rollback", "notify-success"]}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["{", "}", "{{", "}}", "$", "${", "a", " ", "\n", "_", ".", "-", "trigger.", "event.",
+                                 "steps.n.o", "input.", "variables.x"]), max_size=14).map("".join))
+def test_the_older_template_search_finds_what_its_plain_form_finds(text):
+    """The `{` of `_OLD_TEMPLATE` comes before its look-behind (for speed); the plain form is the definition."""
+    plain = re.compile(r"(?<![$\w{])\{\{?\s*((?:trigger|event|input|steps|variables)\.[A-Za-z0-9_.-]+)\s*\}\}?")
+    assert [(m.span(), m.group(1)) for m in _OLD_TEMPLATE.finditer(text)] == \
+           [(m.span(), m.group(1)) for m in plain.finditer(text)]
