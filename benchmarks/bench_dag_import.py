@@ -12,7 +12,7 @@ corpus flow's nodes). dag-factory and the
 hand-written file use the stock operators a Python author would pick (BashOperator for scripts and agent
 calls, SlackAPIPostOperator, HttpOperator); aof builds its own node operators. Each measurement is a fresh
 process timing `DagBag(dag_folder=...)` only (Airflow itself already imported and its heap frozen, as in a
-dag-processor's forked parse); median of --repeat runs.
+dag-processor's forked parse); --repeat rounds measure each variant once in turn, medians are reported.
 Goals: aof cold <= 0.5x dag-factory and <= 1.5x hand-written; warm <= 1.0x hand-written.
 
 Our package is compiled to bytecode first, as `pip install` does for every installed package (Airflow, the
@@ -210,19 +210,13 @@ def write_hand(folder: Path, n: int, flow: dict, corpus: list[tuple[Path, dict]]
     (folder / "hand_dags.py").write_text("\n".join(src) + "\n")
 
 
-def measure(folder: Path, env: dict[str, str], repeat: int) -> dict:
-    runs = []
-    for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", MEASURE, str(folder)], env=env, capture_output=True, text=True,
-                             timeout=900)
-        if out.returncode != 0:
-            raise SystemExit(f"measurement failed for {folder}:\n{out.stderr[-4000:]}")
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    res = dict(runs[-1])
-    res["seconds"] = statistics.median(r["seconds"] for r in runs)
-    res["cpu"] = statistics.median(r["cpu"] for r in runs)
-    res["runs"] = [round(r["seconds"], 3) for r in runs]
-    return res
+def measure(folder: Path, env: dict[str, str]) -> dict:
+    """One fresh process building the folder's DAGs: seconds, CPU seconds, DAGs, tasks, import errors."""
+    out = subprocess.run([sys.executable, "-c", MEASURE, str(folder)], env=env, capture_output=True, text=True,
+                         timeout=900)
+    if out.returncode != 0:
+        raise SystemExit(f"measurement failed for {folder}:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -244,29 +238,34 @@ def main() -> None:
         env.update({"AIRFLOW_HOME": str(root / "home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                     "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "0", "PYTHONPATH": str(REPO)})
         cold_env = dict(env, AOF_FLOWS_FOLDER=str(root / "aof/flows"), AOF_AGENTS_FOLDER=str(root / "aof/agents"))
-        results = {}
-        for name, folder, e, rep in [("hand-written", root / "hand", env, args.repeat),
-                                     ("dag-factory", root / "dagfactory", env, args.repeat)]:
-            results[name] = measure(folder, e, rep)
-        # cold: a fresh cache folder per run; warm: one cache folder, filled by a first run
-        cold = []
-        for i in range(args.repeat):
-            cold.append(measure(root / "aof", dict(cold_env, AOF_CACHE_FOLDER=str(root / f"cache-cold-{i}")), 1))
-        results["aof (cold)"] = dict(cold[-1], seconds=statistics.median(c["seconds"] for c in cold),
-                                     cpu=statistics.median(c["cpu"] for c in cold), runs=[c["runs"][0] for c in cold])
         warm_env = dict(cold_env, AOF_CACHE_FOLDER=str(root / "cache-warm"))
-        measure(root / "aof", warm_env, 1)
-        results["aof (warm)"] = measure(root / "aof", warm_env, args.repeat)
+        measure(root / "aof", warm_env)  # fills the warm cache
+        variants = {  # name -> (folder, environment of round i); cold: a fresh cache folder each round
+            "hand-written": (root / "hand", lambda i: env),
+            "dag-factory": (root / "dagfactory", lambda i: env),
+            "aof (cold)": (root / "aof", lambda i: dict(cold_env, AOF_CACHE_FOLDER=str(root / f"cache-cold-{i}"))),
+            "aof (warm)": (root / "aof", lambda i: warm_env),
+        }
+        # rounds, each measuring every variant once: the machine's drift over the run falls on all of them alike
+        runs: dict[str, list[dict]] = {name: [] for name in variants}
+        for i in range(args.repeat):
+            for name, (folder, env_of) in variants.items():
+                runs[name].append(measure(folder, env_of(i)))
     print(f"{'variant':<14} {'seconds':>8} {'cpu s':>8} {'dags':>5} {'tasks':>6} {'errors':>6}  runs (seconds)")
+    results = {name: dict(rs[-1], seconds=statistics.median(r["seconds"] for r in rs),
+                          cpu=statistics.median(r["cpu"] for r in rs)) for name, rs in runs.items()}
     for name, r in results.items():
-        print(f"{name:<14} {r['seconds']:8.3f} {r['cpu']:8.3f} {r['dags']:5d} {r['tasks']:6d} {r['errors']:6d}  {r['runs']}")
-    # wall clock, and the process's CPU time (what a shared machine's other load does not inflate as much)
+        print(f"{name:<14} {r['seconds']:8.3f} {r['cpu']:8.3f} {r['dags']:5d} {r['tasks']:6d} {r['errors']:6d}  "
+              f"{[round(x['seconds'], 3) for x in runs[name]]}")
+    # wall clock, and the process's CPU time (what a shared machine's other load does not inflate as much); the
+    # ratio of the medians, and the range of each round's own ratio
     for metric in ("seconds", "cpu"):
         df, hand = results["dag-factory"][metric], results["hand-written"][metric]
         for name, goal in (("aof (cold)", 1.5), ("aof (warm)", 1.0)):
             s = results[name][metric]
+            per_round = [r[metric] / h[metric] for r, h in zip(runs[name], runs["hand-written"])]
             print(f"{name} [{metric}]: {s / df:.2f}x dag-factory (goal <= 0.5x), {s / hand:.2f}x hand-written "
-                  f"(goal <= {goal}x)")
+                  f"(goal <= {goal}x; rounds {min(per_round):.2f}-{max(per_round):.2f}x)")
     expected = args.flows + len(corpus)
     bad = [n for n, r in results.items() if r["dags"] != expected or r["errors"]]
     if bad:

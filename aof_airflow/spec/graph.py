@@ -89,6 +89,16 @@ def edges(flow: AgentFlow) -> list[Edge]:
     return out
 
 
+@per_flow
+def upstream_of(flow: AgentFlow) -> dict[str, list[str]]:
+    """node id -> ids of its direct upstream nodes, in declaration order (`start` is not a node)."""
+    up: dict[str, list[str]] = {n.id: [] for n in flow.spec.nodes}
+    for e in edges(flow):
+        if e.dst in up and e.src in up and e.src not in up[e.dst]:
+            up[e.dst].append(e.src)
+    return up
+
+
 def entries(flow: AgentFlow) -> list[str]:
     """The nodes AOF's `from: start` connections name."""
     return list(dict.fromkeys(t for c in flow.spec.connections if c.from_ == START for t in c.to))

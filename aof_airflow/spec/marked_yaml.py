@@ -320,8 +320,9 @@ class _Builder:
             if type(key_event) is MappingEndEvent:
                 break
             if (type(key_event) is ScalarEvent and key_event.tag is None and key_event.anchor is None
-                    and (not key_event.implicit[0] or key_event.value[:1] not in _TYPED_FIRST)):
-                key = key_event.value  # plain text: the common case, without a call
+                    and (not key_event.implicit[0] or key_event.value[:1] not in _TYPED_FIRST
+                         or _SCALAR_TAGS.get((key_event.value, key_event.implicit)) == _STR_TAG)):
+                key = key_event.value  # text: the common case, without a call
             else:
                 key = self._key(key_event)
             if key is _MERGE:

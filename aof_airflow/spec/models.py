@@ -335,14 +335,11 @@ class AgentFlow(BaseDocument[AgentFlowSpec]):
         raise KeyError(node_id)
 
     def upstream(self) -> dict[str, list[str]]:
-        """node id -> ids of its direct upstream nodes, in declaration order (`start` is not a node)."""
-        from aof_airflow.spec.graph import edges
+        """node id -> ids of its direct upstream nodes, in declaration order (`start` is not a node); computed
+        once per flow, not to be changed."""
+        from aof_airflow.spec.graph import upstream_of
 
-        up: dict[str, list[str]] = {n.id: [] for n in self.spec.nodes}
-        for e in edges(self):
-            if e.dst in up and e.src in up and e.src not in up[e.dst]:
-                up[e.dst].append(e.src)
-        return up
+        return upstream_of(self)
 
 
 Document = Annotated[Union[Agent, AgentFlow], Field(discriminator="kind")]

@@ -14,6 +14,7 @@ variables its ancestor Transforms export. What is reported:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from aof_airflow.spec.models import (
@@ -110,14 +111,22 @@ def outputs_read(flow: AgentFlow, upstream_of: Callable[[str], list[str]]) -> di
     decides = decided_children(flow)
     conds = effective_conditions(flow)
     up = flow.upstream()
+    own: dict[str, frozenset[str] | None] = {}  # node id -> the first names its conditions read (None: unreadable)
+    for n in flow.spec.nodes:
+        try:
+            own[n.id] = _condition_heads(conds[n.id])
+        except TemplateError:
+            own[n.id] = None
     out: dict[str, list[str]] = {}
     for i, node in enumerate(flow.spec.nodes):
         ancestors = list(upstream_of(node.id))
+        conditions = [own[node.id], *(own[child] for child in decides[node.id])]  # it decides its children
         try:
-            named = _heads(node, i, conds[node.id])
-            for child in decides[node.id]:  # it evaluates their conditions when it ends
-                named |= _condition_heads(conds[child])
+            named = None if None in conditions else set().union(
+                *conditions, *(_template_heads(text) for _loc, text in templates_of(node, i)))
         except TemplateError:
+            named = None
+        if named is None:
             out[node.id] = ancestors
             continue
         if PREVIOUS in named and len(up[node.id]) == 1:
@@ -128,15 +137,7 @@ def outputs_read(flow: AgentFlow, upstream_of: Callable[[str], list[str]]) -> di
     return out
 
 
-def _heads(node: Any, index: int, conditions: Any) -> set[str]:
-    """First names of every path the node's templates and `conditions` read (a node's id among them)."""
-    heads = _condition_heads(conditions)
-    for _loc, text in templates_of(node, index):
-        heads |= _template_heads(text)
-    return heads
-
-
-def _condition_heads(conditions: Any) -> set[str]:
+def _condition_heads(conditions: Any) -> frozenset[str]:
     from aof_airflow.templating import parse_condition
 
     heads: set[str] = set()
@@ -145,11 +146,12 @@ def _condition_heads(conditions: Any) -> set[str]:
         if c.when is not None:
             heads.update(p[0] for p in parse_condition(c.when).paths())  # bare names may reach the whole context
             heads |= _template_heads(c.when)
-    return heads
+    return frozenset(heads)
 
 
-def _template_heads(text: str) -> set[str]:
-    return {path[0] for ph in placeholders(text) for path in ph.paths} if "${" in text else set()
+@lru_cache(maxsize=4096)
+def _template_heads(text: str) -> frozenset[str]:
+    return frozenset(path[0] for ph in placeholders(text) for path in ph.paths) if "${" in text else frozenset()
 
 
 def _conditions_to_parse(flow: AgentFlow) -> Iterator[tuple[tuple, str, str]]:

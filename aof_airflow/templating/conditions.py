@@ -80,9 +80,13 @@ class Condition:
     def evaluate_bool(self, resolve: Resolver) -> bool:
         return to_bool(self.evaluate(resolve), self.text)
 
-    def paths(self) -> set[tuple[str, ...]]:
-        found: set[tuple[str, ...]] = set()
-        _collect(self.tree, found)
+    def paths(self) -> frozenset[tuple[str, ...]]:
+        """Every path the condition reads (found once: the tree is immutable)."""
+        found = self.__dict__.get("_paths")
+        if found is None:
+            collected: set[tuple[str, ...]] = set()
+            _collect(self.tree, collected)
+            found = self.__dict__["_paths"] = frozenset(collected)
         return found
 
     @property

@@ -31,11 +31,11 @@ class Placeholder:
     expression: "Condition | None"  # ... or an expression
 
     @property
-    def paths(self) -> set[tuple[str, ...]]:
+    def paths(self) -> frozenset[tuple[str, ...]]:
         """Every path this placeholder reads (for validation)."""
         if self.path is not None:
-            return {self.path}
-        return self.expression.paths() if self.expression is not None else set()
+            return frozenset((self.path,))
+        return self.expression.paths() if self.expression is not None else frozenset()
 
 
 @dataclass(frozen=True)
