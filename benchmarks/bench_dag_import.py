@@ -16,7 +16,7 @@ dag-processor's forked parse); --repeat rounds measure each variant once in turn
 Goals: aof cold <= 0.5x dag-factory and <= 1.5x hand-written; warm <= 1.0x hand-written.
 
 Our package is compiled to bytecode first, as `pip install` does for every installed package (Airflow, the
-providers, dag-factory): with an editable install and PYTHONDONTWRITEBYTECODE set (as on our CI machines)
+providers, dag-factory): with an editable install and PYTHONDONTWRITEBYTECODE set (as on these machines)
 each measured parse would otherwise also compile our modules from source, ~30 ms the others do not pay.
 
 usage: python benchmarks/bench_dag_import.py [--flows 200] [--repeat 3]
