@@ -30,7 +30,8 @@ from aof_airflow.spec.problems import Problem
 Path_ = tuple[Any, ...]  # a path into the data: mapping keys and list indexes, like pydantic's `loc`
 Mark = tuple[int, int]  # (line, column), both 1-based
 
-_BaseLoader = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+# the safe loader (libyaml's when PyYAML has it): its event stream, its resolver and its scalar constructors
+Loader = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -39,17 +40,13 @@ _STR_TAG = "tag:yaml.org,2002:str"
 FAN_OUT_KEY = "to"
 
 
-class MarkedLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe loader (libyaml-backed when available): its event stream, its resolver and its scalar constructors."""
-
-
 # first characters some implicit resolver (null, bool, int, float, timestamp, merge, ...) looks at: plain text
 # starting with any other character is a string without asking the resolver
-_TYPED_FIRST = frozenset(MarkedLoader.yaml_implicit_resolvers)
+_TYPED_FIRST = frozenset(Loader.yaml_implicit_resolvers)
 _SCALAR_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}  # (text, implicit) -> tag: keys and words repeat
 
 
-def _scalar_tag(loader: MarkedLoader, value: str, implicit: tuple[bool, bool]) -> str:
+def _scalar_tag(loader: Loader, value: str, implicit: tuple[bool, bool]) -> str:
     """The implicit tag of a scalar depends on its text alone (no path resolvers here): remembered."""
     key = (value, implicit)
     tag = _SCALAR_TAGS.get(key)
@@ -60,17 +57,23 @@ def _scalar_tag(loader: MarkedLoader, value: str, implicit: tuple[bool, bool]) -
     return tag
 
 
-USING_LIBYAML = _BaseLoader is not yaml.SafeLoader
+USING_LIBYAML = Loader is not yaml.SafeLoader
 
 
-@dataclass
+@dataclass(eq=False)
 class Positions:
-    """Where each value and each mapping key of one document sits in its file."""
+    """Where each value and each mapping key of one document sits in its file (equal when the tables are,
+    whether they were read with the data or on demand)."""
 
     values: dict[Path_, Mark] = field(default_factory=dict)
     keys: dict[Path_, Mark] = field(default_factory=dict)
     # strings holding `${`: (line, col, style, block indent), to point inside them (see `locate_in`)
     templates: dict[Path_, tuple[int, int, str | None, int]] = field(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Positions):
+            return NotImplemented
+        return (self.values, self.keys, self.templates) == (other.values, other.keys, other.templates)
 
     def locate(self, loc: Path_, *, key: bool = False) -> Mark:
         """Position of `loc` (the key itself when `key`), else of its nearest enclosing value."""
@@ -163,7 +166,7 @@ class _Builder:
     """Builds one document's data from its event stream, finding duplicate keys; with `record`, also the
     position of every key and value (without, anchors, aliases and merge keys are left to a recording read)."""
 
-    def __init__(self, loader: MarkedLoader, filename: str, lines: list[str], record: bool) -> None:
+    def __init__(self, loader: Loader, filename: str, lines: list[str], record: bool) -> None:
         self.record = record
         self.loader = loader
         self.get = loader.get_event
@@ -442,7 +445,7 @@ def parse_documents(text: str, filename: str, *, positions: bool = False) -> tup
     Built from libyaml's event stream directly (no node tree in between: 30% less time than composing one).
     Positions are read then when `positions`, else on first use (see `_PositionsOnDemand`); a file with
     anchors, aliases or merge keys is read with them."""
-    loader = MarkedLoader(text)
+    loader = Loader(text)
     get = loader.get_event
     lines = text.splitlines() if positions else []
     docs: list[MarkedDocument] = []
