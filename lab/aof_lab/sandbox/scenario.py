@@ -7,10 +7,11 @@ A scenario is a DATA file `lab/aof_lab/sandbox/scenarios/<name>.yaml` (this mode
     incident: {id, title, service, urgency, namespace, resource, details?}
                                            # resource is "<kind>/<name>" as in the PagerDuty payload
     sources: ["owner/repo@commit:path", ...]  # optional: the public fixtures an independent scenario is modelled on
-    expect: {root_cause_class, severity, actions: [rollout-restart|rollout-undo|scale|delete-pod|none],
+    expect: {root_cause_class?, cause?: [[phrase, ...], ...], severity, actions: [rollout-restart|...|none],
              evidence?: [phrase], refute?: [phrase], honest_unknown?: bool}
                                            # what a correct diagnosis concludes (tests of diagnosticians):
-                                           # evidence phrases it must quote, refute phrases that would be false
+                                           # evidence phrases it must quote, refute phrases that would be false;
+                                           # `cause`: the facts of the root cause, scored right / partly / wrong
     captured_at: 2026-01-15T10:00:00Z      # optional: every timestamp in `objects` is shifted so that
                                            # this instant is "now" when the sandbox loads -- ages stay real
     objects: [...]                         # full Kubernetes objects as the API returns them; the sandbox
@@ -85,7 +86,10 @@ class ScenarioIncident(_Strict):
 
 
 class ScenarioExpect(_Strict):
-    root_cause_class: str
+    root_cause_class: str | None = Field(None, description="the rules engine's own class name (its own scenarios only)")
+    cause: list[list[str]] = Field(default_factory=list, description=(
+        "the facts a right root cause states, in any diagnostician's words: each inner list holds alternative "
+        "phrases for one fact (case-insensitive). All facts named: right; some: partly; none: wrong"))
     severity: Severity
     actions: list[Action] = Field(min_length=1, description="acceptable remediation actions, best first")
     evidence: list[str] = Field(default_factory=list, description="phrases the diagnosis' root cause and evidence must quote (case-insensitive)")
