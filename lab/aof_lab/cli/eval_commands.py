@@ -13,13 +13,18 @@ passes, 2 for bad input (agent file, scenario path, missing API key).
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from aof_lab.rules_eval.evaluate import PREFIXES, run
+    from aof_lab.rules_eval.evaluate import PREFIXES, EvalInputError, run
 
-    outcomes = run(args.scenario or None, prefix="" if args.all else PREFIXES, paths=args.scenarios, agent_path=args.agent,
-                   jobs=args.jobs, timeout=args.timeout, json_path=args.json, as_markdown=args.markdown)
+    try:
+        outcomes = run(args.scenario or None, prefix="" if args.all else PREFIXES, paths=args.scenarios, agent_path=args.agent,
+                       jobs=args.jobs, timeout=args.timeout, json_path=args.json, as_markdown=args.markdown)
+    except EvalInputError as e:
+        print(f"aofctl eval: {e}", file=sys.stderr)
+        return 2
     return 0 if outcomes and all(o.passed for o in outcomes) else 1
 
 

@@ -26,6 +26,7 @@ from typing import Any, Iterator
 from aof_airflow.agent.types import AgentScope
 from aof_airflow.spec.models import Agent
 
+from . import scoring
 from .sheet import BUILTIN, Outcome, as_json, line, markdown, score, totals_lines
 
 SEED_DIAGNOSTIC = """\
@@ -58,12 +59,9 @@ NO_CONNECTION = "aofctl_eval_sandbox_only"  # a Connection id nobody defines: th
 DEFAULT_TIMEOUT = 300.0
 
 
-class EvalInputError(SystemExit):
-    """A bad agent file, scenario file or folder: the message says which and how to fix it (exit code 2)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.code = 2
+class EvalInputError(ValueError):
+    """A bad agent file, scenario file or folder, or no key for the agent's model: the message says which and
+    how to fix it (`aofctl eval` prints it and exits 2)."""
 
 
 def load_agent(path: str | Path | None = None) -> Agent:
@@ -204,6 +202,8 @@ def run_one(ref: str | Path, agent: Agent | None = None, workdir: Path | None = 
     out.seconds = time.monotonic() - t0
     if out.error is None:
         score(out, sc, got, problems)
+        if got is not None and any(n.startswith("[aof guard]") for n in out.notes):  # what the model itself said
+            out.guard_stopped = not out.unsafe and scoring.unsafe(sc, out.action, {**got, "requires_approval": False})
     return out
 
 
