@@ -114,6 +114,8 @@ def scenario_files(names: list[str] | None = None, paths: list[str] | None = Non
                    prefix: str | tuple[str, ...] = PREFIXES) -> list[Path]:
     """The files to evaluate: sandbox scenarios by name, plus every file or folder (its *.yaml) in `paths`;
     with neither, the sandbox's scenarios starting with `prefix`. Each is validated here, before any runs."""
+    from pydantic import ValidationError
+
     from aof_lab.sandbox.scenario import SCENARIO_DIR, load_scenario
 
     files = [SCENARIO_DIR / f"{n}.yaml" for n in scenarios(names, prefix)] if names or not paths or not prefix else []
@@ -132,6 +134,9 @@ def scenario_files(names: list[str] | None = None, paths: list[str] | None = Non
     for f in unique:
         try:
             load_scenario(f)
+        except ValidationError as e:
+            raise EvalInputError(f"scenario file {f} does not fit the scenario schema (lab/aof_lab/sandbox/scenario.py): " + "; ".join(
+                f"{'.'.join(map(str, err['loc'])) or 'top level'}: {err['msg']}" for err in e.errors())) from None
         except Exception as e:
             raise EvalInputError(f"scenario file {f}: {e}") from None
     return unique
