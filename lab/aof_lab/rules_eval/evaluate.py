@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 from aof_airflow.agent.types import AgentScope
 from aof_airflow.spec.models import Agent
+from aof_lab.sandbox.scenario import Scenario
 
 from . import scoring
 from .sheet import BUILTIN, Outcome, as_json, line, markdown, score, totals_lines
@@ -111,9 +112,9 @@ def scenarios(selected: list[str] | None = None, prefix: str | tuple[str, ...] =
 
 
 def scenario_files(names: list[str] | None = None, paths: list[str] | None = None, *,
-                   prefix: str | tuple[str, ...] = PREFIXES) -> list[Path]:
-    """The files to evaluate: sandbox scenarios by name, plus every file or folder (its *.yaml) in `paths`;
-    with neither, the sandbox's scenarios starting with `prefix`. Each is validated here, before any runs."""
+                   prefix: str | tuple[str, ...] = PREFIXES) -> list[tuple[Path, Scenario]]:
+    """The scenarios to evaluate: sandbox scenarios by name, plus every file or folder (its *.yaml) in `paths`;
+    with neither, the sandbox's scenarios starting with `prefix`. Each is loaded here, once, before any runs."""
     from pydantic import ValidationError
 
     from aof_lab.sandbox.scenario import SCENARIO_DIR, load_scenario
@@ -130,16 +131,16 @@ def scenario_files(names: list[str] | None = None, paths: list[str] | None = Non
             files.append(path)
         else:
             raise EvalInputError(f"--scenarios {p}: no such file or folder")
-    unique = list(dict.fromkeys(f.resolve() for f in files))
-    for f in unique:
+    loaded = []
+    for f in dict.fromkeys(f.resolve() for f in files):
         try:
-            load_scenario(f)
+            loaded.append((f, load_scenario(f)))
         except ValidationError as e:
             raise EvalInputError(f"scenario file {f} does not fit the scenario schema (lab/aof_lab/sandbox/scenario.py): " + "; ".join(
                 f"{'.'.join(map(str, err['loc'])) or 'top level'}: {err['msg']}" for err in e.errors())) from None
         except Exception as e:
             raise EvalInputError(f"scenario file {f}: {e}") from None
-    return unique
+    return loaded
 
 
 def prompt_for(sc: Any) -> str:
@@ -165,17 +166,17 @@ def _eval_env(kubeconfig: Path, model: str) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def run_one(ref: str | Path, agent: Agent | None = None, workdir: Path | None = None,
-            timeout: float = DEFAULT_TIMEOUT) -> Outcome:
-    """Start the sandbox API for the scenario `ref` (name or file), ask the agent through `run_agent`, score."""
+def run_one(ref: str | Path | Scenario, agent: Agent | None = None, workdir: Path | None = None,
+            timeout: float = DEFAULT_TIMEOUT, path: str = "") -> Outcome:
+    """Start the sandbox API for the scenario `ref` (loaded, name or file), ask the agent through `run_agent`, score."""
     from aof_airflow.agent.runtime import run_agent
     from aof_airflow.agent.types import AgentError, ProviderError
     from aof_lab.sandbox.kube import KubeAPI
     from aof_lab.sandbox.scenario import load_scenario
 
-    sc = load_scenario(ref)
+    sc = ref if isinstance(ref, Scenario) else load_scenario(ref)
     agent = agent or load_agent()
-    out = Outcome(sc.name, str(ref), sc.expect.model_dump(), model=agent.spec.model)
+    out = Outcome(sc.name, path or str(ref if not isinstance(ref, Scenario) else sc.name), sc.expect.model_dump(), model=agent.spec.model)
     t0 = time.monotonic()
     got: dict[str, Any] | None = None
     problems: list[str] = []
@@ -212,11 +213,12 @@ def run_one(ref: str | Path, agent: Agent | None = None, workdir: Path | None = 
     return out
 
 
-def _run_one_quiet(args: tuple[str, str | None, float]) -> Outcome:
+def _run_one_quiet(args: tuple[Scenario, str, str | None, float]) -> Outcome:
     import logging
 
     logging.getLogger("aof.agent").setLevel(logging.ERROR)
-    return run_one(args[0], load_agent(args[1]), timeout=args[2])
+    sc, path, agent_path, timeout = args
+    return run_one(sc, load_agent(agent_path), timeout=timeout, path=path)
 
 
 def preflight(agent: Agent) -> None:
@@ -255,7 +257,7 @@ def run(selected: list[str] | None = None, *, prefix: str | tuple[str, ...] = PR
          + (" (deterministic detectors over kubectl output, no language model)" if agent.spec.model == BUILTIN else "")
          + f", {len(files)} scenario(s), {jobs} job(s); read-only kubectl against a sandbox API per scenario")
     outcomes: list[Outcome] = []
-    work = [(str(f), agent_path, timeout) for f in files]
+    work = [(sc, str(f), agent_path, timeout) for f, sc in files]
     pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(files) > 1 else None
     try:
         results = pool.map(_run_one_quiet, work) if pool else (_run_one_quiet(w) for w in work)
