@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import yaml
+
 from aof_airflow.agent.types import AgentScope
 from aof_airflow.spec.models import Agent
 from aof_lab.sandbox.scenario import Scenario
@@ -74,7 +76,7 @@ def load_agent(path: str | Path | None = None) -> Agent:
     from aof_airflow.spec.models import ShellTool
 
     if path is None:
-        agent = Agent.model_validate(__import__("yaml").safe_load(SEED_DIAGNOSTIC))
+        agent = Agent.model_validate(yaml.safe_load(SEED_DIAGNOSTIC))
     else:
         if not Path(path).is_file():
             raise EvalInputError(f"--agent {path}: no such file (an Agent YAML, e.g. dags/agents/diagnostic-agent.yaml)")
