@@ -202,11 +202,12 @@ class KubeAPI(HTTPService):
 
     def _log(self, req: Request, pod: Obj) -> Response:
         containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+        init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]  # readable by name, never the default
         container = req.q("container") or (containers[0] if len(containers) == 1 else "")
         name, ns = pod["metadata"]["name"], pod["metadata"]["namespace"]
         if not container:
             return status(400, "BadRequest", f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]")
-        if container not in containers:
+        if container not in containers + init:
             return status(400, "BadRequest", f"container {container} is not valid for pod {name}")
         previous = req.q("previous") in ("true", "1")
         text = self.sim.logs.get((ns, name, container, previous))
