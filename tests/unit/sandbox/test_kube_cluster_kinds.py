@@ -64,3 +64,15 @@ def test_init_container_logs_by_name_never_by_default(kubectl):
     assert kubectl("logs", "web-0", "-c", "wait").stdout == "waiting for db\nwaiting for db\n"
     assert kubectl("logs", "web-0").stdout == ""  # the app container: no logs recorded
     assert "is not valid for pod" in kubectl("logs", "web-0", "-c", "nope", ok=False).stderr
+
+
+def test_log_timestamps_shift_in_rfc3339_and_klog_headers():
+    from datetime import timedelta
+
+    from aof_lab.sandbox.kube_store import shift_text
+    text = ('2026-11-18T13:59:00.250Z INFO ready\nE1118 13:59:30.118201       1 reflector.go:158] forbidden\n'
+            'msg="E1118 13:00:00.000000 inside a line is not a header"\n')
+    got = shift_text(text, timedelta(days=19, hours=11, minutes=30))
+    assert got.splitlines()[0] == "2026-12-08T01:29:00.250Z INFO ready"
+    assert got.splitlines()[1].startswith("E1208 01:29:30.118201       1 reflector.go:158]")
+    assert got.splitlines()[2] == text.splitlines()[2]
