@@ -38,7 +38,7 @@ class KubeAPI(HTTPService):
     """Kubernetes API stand-in on loopback: HTTPS with a throwaway CA (client-go sends bearer tokens
     only over TLS) and a token, both written into the kubeconfig."""
 
-    def __init__(self, scenario: Scenario | str | Iterable[Scenario | str] = (), *, token: str | None = None,
+    def __init__(self, scenario: Scenario | str | Path | Iterable[Scenario | str | Path] = (), *, token: str | None = None,
                  host: str = "127.0.0.1", port: int = 0) -> None:
         self.cert = make_server_cert((host, "localhost"))
         super().__init__(host, port, tls=self.cert.server_context())
@@ -46,7 +46,7 @@ class KubeAPI(HTTPService):
         self.store = Store()
         self.sim = ClusterSim(self.store)
         self.requests: list[tuple[str, str]] = []  # (method, path?query) as kubectl sent them
-        items = [scenario] if isinstance(scenario, (Scenario, str)) else list(scenario)
+        items = [scenario] if isinstance(scenario, (Scenario, str, Path)) else list(scenario)
         for sc in items:
             self.sim.load(sc if isinstance(sc, Scenario) else load_scenario(sc))
 

@@ -27,6 +27,11 @@ def test_there_is_a_set_and_it_has_files():
     assert SET_DIRS and FILES
 
 
+def test_the_sandbox_takes_scenarios_by_path():
+    with KubeAPI(FILES[0]) as api, KubeAPI(str(FILES[1])) as api2:
+        assert set(api.scenarios) == {FILES[0].stem} and set(api2.scenarios) == {FILES[1].stem}
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_scenario_loads_by_path_and_is_complete(path: Path):
     sc = load_scenario(path)
