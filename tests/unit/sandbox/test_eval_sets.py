@@ -109,6 +109,7 @@ def test_kubectl_reads_a_sample_of_the_sets(tmp_path):
                 top = kubectl("top", "pods", "-n", ns)
                 assert all(key.split("/", 1)[1] in top for key in sc.metrics if key.startswith(ns + "/"))
         kinds = {o["kind"] for sc in sample for o in sc.objects}
-        for kind, resource in (("ValidatingWebhookConfiguration", "validatingwebhookconfigurations"), ("IngressClass", "ingressclasses")):
+        for kind, resource in (("ValidatingWebhookConfiguration", "validatingwebhookconfigurations"), ("IngressClass", "ingressclasses"),
+                               ("PriorityClass", "priorityclasses")):
             if kind in kinds:
                 assert kubectl("get", resource).strip()
