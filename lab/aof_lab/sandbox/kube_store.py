@@ -16,6 +16,8 @@ from aof_lab.sandbox.scenario import Scenario
 
 Key = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
 TS_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
+# klog's line header (Kubernetes components, client-go users): level, MMDD hh:mm:ss.micro, no year
+KLOG_RE = re.compile(r"(?m)^([IWEF])(\d\d)(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{6})")
 
 
 def now_iso() -> str:
@@ -173,7 +175,7 @@ def shift_timestamps(value: Any, shift: timedelta) -> Any:
 
 
 def shift_text(text: str, shift: timedelta) -> str:
-    """Same shift for timestamps inside log text (millisecond precision kept)."""
+    """Same shift for timestamps inside log text: RFC 3339 (millisecond precision kept) and klog line headers."""
     if not shift:
         return text
 
@@ -181,7 +183,14 @@ def shift_text(text: str, shift: timedelta) -> str:
         t = parse_ts(m.group(0)) + shift
         return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{t.microsecond // 1000:03d}Z" if "." in m.group(0) else "Z")
 
-    return TS_RE.sub(repl, text)
+    def klog(m: re.Match[str]) -> str:
+        level, *parts = m.groups()
+        month, day, hour, minute, second, micro = map(int, parts)
+        year = (datetime.now(timezone.utc) - shift).year  # the capture's year: klog headers carry none
+        t = datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone.utc) + shift
+        return f"{level}{t:%m%d %H:%M:%S}.{t.microsecond:06d}"
+
+    return KLOG_RE.sub(klog, TS_RE.sub(repl, text))
 
 
 # ----- selectors ------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ KINDS = {
     "PersistentVolumeClaim", "PersistentVolume", "StorageClass", "ResourceQuota", "LimitRange",
     "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "ControllerRevision", "Job", "CronJob",
     "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "NetworkPolicy",
+    "IngressClass", "PriorityClass", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
 }
 
 
