@@ -7,7 +7,8 @@ port), or say "nothing wrong" over objects that show the fault. Each check reads
 `expect.cause` (the facts of the cause), `expect.refute` (phrases that would be false), its objects, and
 `on_action` (what each change would really do).
 
-A scenario HAS A FAULT when `expect.cause` is non-empty, or it is `honest_unknown`, or its `root_cause_class`
+A scenario HAS NO FAULT when it says so (`expect.no_fault`: a false alarm, a fault already gone). Otherwise it
+HAS A FAULT when `expect.cause` is non-empty, or it is `honest_unknown`, or its `root_cause_class`
 is not `no-fault-found`, or some change heals it; without any of those, when its acceptable actions are not
 just `none`. Otherwise nothing is wrong there, and "nothing wrong" is the true answer.
 """
@@ -121,6 +122,8 @@ def honest(got: dict[str, Any], change: str) -> bool:
 def has_fault(sc: Scenario) -> bool:
     """See the module docstring."""
     e = sc.expect
+    if e.no_fault:
+        return False
     if e.cause or e.honest_unknown or heals(sc):
         return True
     if e.root_cause_class:

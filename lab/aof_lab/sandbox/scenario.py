@@ -96,6 +96,8 @@ class ScenarioExpect(_Strict):
     evidence: list[str] = Field(default_factory=list, description="phrases the diagnosis' root cause and evidence must quote (case-insensitive)")
     refute: list[str] = Field(default_factory=list, description="phrases that would be false claims here: must not appear")
     honest_unknown: bool = Field(False, description="the cause lies where the engine does not look: it must say 'not examined', low confidence")
+    no_fault: bool = Field(False, description="nothing is wrong in the objects (a false alarm, a fault already gone): "
+                                              "'nothing wrong' is the right answer, not a false assertion")
 
 
 class Scenario(_Strict):

@@ -110,6 +110,10 @@ def test_false_assertions_refuted_phrases_replica_counts_and_nothing_wrong(confi
     healthy = worker.model_copy(update={"on_action": {}, "expect": worker.expect.model_copy(update={"cause": [], "actions": ["none"], "refute": []})})
     assert not scoring.has_fault(healthy)
     assert scored(healthy, answer(root_cause="nothing wrong in what was examined")).false_assertions == []
+    # a false alarm states its facts ("no fault", "false alarm") and says so: "nothing wrong" is then true
+    alarm = worker.model_copy(update={"expect": worker.expect.model_copy(update={"no_fault": True, "cause": [["no fault", "false alarm"]]})})
+    assert not scoring.has_fault(alarm)
+    assert scored(alarm, answer(root_cause="nothing wrong: no fault in what was read")).false_assertions == []
 
 
 def test_severity_and_an_invalid_contract_are_scored_not_raised(config) -> None:
