@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from aof_airflow.relay import auth
 from tests.integration.relay.conftest import SEED, SIGNING_SECRET
-from tests.unit.relay.cases import AUTH, HOSTILE, TOKEN, headers_for, tutorial, v3
+from tests.unit.relay.cases import AUTH, FAILED_NOT_IGNORED, HOSTILE, TOKEN, headers_for, tutorial, v3
 
 pytestmark = pytest.mark.integration
 DAG = "incident-auto-response"
@@ -112,8 +112,10 @@ def test_hostile_requests_create_no_run(stack, relays, workdir):
     time.sleep(3)  # give the dispatchers every chance to (wrongly) deliver something
     assert all_runs(stack).keys() == before.keys()
     new_rows = outbox_rows(workdir)[rows_before:]
-    # every well-authenticated JSON object is recorded as ignored (answered 202), nothing else is stored
-    assert {r["state"] for r in new_rows} <= {"ignored"} and len(new_rows) == sum(1 for c in HOSTILE if c[4] == 202)
+    # every well-authenticated JSON object is recorded (answered 202): as ignored, or as failed (and reported)
+    # when it is an incident no run can be made of; nothing else is stored
+    assert {r["state"] for r in new_rows} <= {"ignored", "failed"} and len(new_rows) == sum(1 for c in HOSTILE if c[4] == 202)
+    assert sorted(r["state"] for r in new_rows).count("failed") == len(FAILED_NOT_IGNORED)
 
 
 def test_same_delivery_50_times_is_one_run(stack, relays, workdir):
