@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 from typing import AsyncIterator
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aof_airflow.relay.flows import FlowSource
 from aof_airflow.relay.ingress import get_relay
@@ -40,6 +42,13 @@ def create_app(flows: FlowSource = None, settings: RelaySettings | None = None) 
     app = FastAPI(title="aof relay", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.relay = relay
     app.state.metrics = metrics
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> Response:
+        """A refusal closes the connection: a refused body is not drained (ingress.py)."""
+        response = await http_exception_handler(request, exc)
+        response.headers["Connection"] = "close"
+        return response
 
     @app.get("/healthz")
     async def healthz(_relay: Relay = Depends(get_relay)) -> dict:

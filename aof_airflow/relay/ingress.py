@@ -3,8 +3,9 @@
 Each route decides in the same order, cheapest first, so a stranger's request costs at most the body cap:
   1. what the headers alone decide: route, method, Bearer token, content type, Slack's timestamp;
   2. the body, streamed from `request.stream()` and cut at the route's cap: a `Content-Length` over the cap
-     is refused unread, a chunked body is refused the moment it passes the cap (413, `Connection: close`,
-     so the server drops the rest instead of reading it). Nothing is buffered beyond the cap;
+     is refused unread, a chunked body is refused the moment it passes the cap (413). Nothing is buffered
+     beyond the cap; every refusal says `Connection: close` (app.py), so the server drops the rest of a
+     refused body instead of draining it;
   3. the body's signature (PagerDuty v3 `X-PagerDuty-Signature`, Slack v0), constant-time.
 
 Adding a route (the Alertmanager receiver, say) is a matter of naming these dependencies:
@@ -52,8 +53,9 @@ def get_relay(request: Request) -> Relay:
 
 
 def too_large(limit: int) -> HTTPException:
-    # Connection: close makes the server drop the connection instead of draining the rest of the body
-    return HTTPException(413, f"body larger than {limit} bytes", headers={"Connection": "close"})
+    # every refusal is answered with Connection: close (app.py), so the server drops the connection
+    # instead of draining the rest of the body
+    return HTTPException(413, f"body larger than {limit} bytes")
 
 
 async def read_capped(request: Request, limit: int) -> bytes:
