@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from aof_airflow.config import settings as aof_settings
 from aof_airflow.relay.flows import FlowSource
 from aof_airflow.relay.ingress import get_relay
 from aof_airflow.relay.metrics import CountAnswers, RelayMetrics
@@ -29,6 +30,7 @@ def create_app(flows: FlowSource = None, settings: RelaySettings | None = None) 
     from aof_airflow.relay import slack_actions, slack_events, webhooks
 
     settings = settings or RelaySettings.load()
+    aof_settings()  # read once now (it loads Airflow's configuration): not in the first request's 3 s (Slack)
     relay = Relay(flows, settings)
     metrics = RelayMetrics(relay.reports)
 
