@@ -96,10 +96,11 @@ class RelaySettings:
         kw["pagerduty_signing_secrets"] = tuple(s.strip() for s in secrets.split(",") if s.strip())
         kw["sqlite_synchronous"] = setting("relay_sqlite_synchronous") or "FULL"
         kw["max_body_bytes"] = int(_float("relay_max_body_bytes", cls.max_body_bytes))
-        for name in ("slack_max_body_bytes", "max_value_bytes", "max_conf_bytes"):
-            kw[name] = int(_float(f"relay_{name}", getattr(cls, name)))
-        for name in ("stuck_after_seconds", "report_window_seconds"):
-            kw[name] = _float(f"relay_{name}", getattr(cls, name))
+        kw["slack_max_body_bytes"] = int(_float("relay_slack_max_body_bytes", cls.slack_max_body_bytes))
+        kw["max_value_bytes"] = int(_float("relay_max_value_bytes", cls.max_value_bytes))
+        kw["max_conf_bytes"] = int(_float("relay_max_conf_bytes", cls.max_conf_bytes))
+        kw["stuck_after_seconds"] = _float("relay_stuck_after_seconds", cls.stuck_after_seconds)
+        kw["report_window_seconds"] = _float("relay_report_window_seconds", cls.report_window_seconds)
         kw["backoff_max_seconds"] = _float("relay_backoff_max_seconds", cls.backoff_max_seconds)
         kw["details_wait_seconds"] = _float("relay_details_wait_seconds", cls.details_wait_seconds)
         kw["dispatch_workers"] = max(1, int(_float("relay_dispatch_workers", cls.dispatch_workers)))

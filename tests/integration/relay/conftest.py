@@ -12,7 +12,7 @@ from aof_lab.local.processes import ManagedProcesses
 from aof_lab.sandbox.pagerduty import PagerDutyAPI
 from tests.harness.airflow_stack import AirflowStack, free_port
 from tests.unit.relay.cases import TOKEN
-from tests.unit.relay.flows import V3_FLOW
+from tests.unit.relay.flows import REOPEN_FLOW, V3_FLOW
 
 SEED = Path("/work/shared/seed")
 SIGNING_SECRET = "integration-signing-secret"
@@ -23,7 +23,7 @@ DAG_SOURCE = '''
 import pendulum
 from airflow.sdk import DAG, task
 
-for dag_id in ("incident-auto-response", "pd-v3-flow"):
+for dag_id in ("incident-auto-response", "pd-v3-flow", "pd-reopen-flow"):
     with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2024, 1, 1), catchup=False) as dag:
         @task
         def record(**context):
@@ -40,6 +40,7 @@ def workdir(tmp_path_factory) -> Path:
     (d / "flows").mkdir()
     shutil.copy(SEED / "yaml" / "incident-response-flow.yaml", d / "flows")  # as written
     (d / "flows" / "v3.yaml").write_text(V3_FLOW)
+    (d / "flows" / "reopen.yaml").write_text(REOPEN_FLOW)
     return d
 
 
@@ -71,6 +72,7 @@ def stack(workdir, pagerduty, request):
                       env=_relay_env(workdir, pagerduty)) as af:
         af.wait_for_dag("incident-auto-response", timeout=180)
         af.wait_for_dag("pd-v3-flow", timeout=60)
+        af.wait_for_dag("pd-reopen-flow", timeout=60)
         yield af
         if request.session.testsfailed > failed:
             af.dump_logs()

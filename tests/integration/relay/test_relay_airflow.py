@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from aof_airflow.relay import auth
+from aof_airflow.relay.run_ids import incident_run_id
 from tests.integration.relay.conftest import SEED, SIGNING_SECRET
 from tests.unit.relay.cases import AUTH, FAILED_NOT_IGNORED, HOSTILE, TOKEN, headers_for, tutorial, v3
 
@@ -25,7 +26,7 @@ DAG = "incident-auto-response"
 
 def all_runs(stack) -> dict[str, dict]:
     runs = {}
-    for dag in (DAG, "pd-v3-flow"):
+    for dag in (DAG, "pd-v3-flow", "pd-reopen-flow"):
         for r in stack.list_runs(dag):
             runs[f"{dag}/{r['dag_run_id']}"] = r
     return runs
@@ -212,6 +213,45 @@ def test_50_incidents_during_a_30s_api_outage_become_50_runs(stack, relays, work
     assert {r["state"] for r in rows} == {"delivered"}
     for k in want:
         assert runs[k]["conf"]["event"]["incident"]["id"] == k.rsplit("pd-", 1)[1]
+
+
+HOSTILE_RUN_IDS = ["INC-2024..1", "..", ".", "a b", "manual__2024-01-01", "a/b", "x" * 300, "ü☃", "%2e%2e", "~"]
+
+
+def test_hostile_ids_and_a_reopened_incident_become_runs_in_airflow(stack, relays, workdir):
+    """Ids Airflow's run-id rules refuse as they are, through a real relay to a real api-server: each a run,
+    the id unchanged in the conf; a reopened incident runs again; an id no run can be made of is reported."""
+    relay, _ = relays
+    want = {}
+    with httpx.Client(base_url=relay.url, timeout=30) as c:
+        for iid in HOSTILE_RUN_IDS:
+            r = c.post("/pagerduty/webhook", content=json.dumps(tutorial(iid)), headers=headers_for(AUTH))
+            assert r.status_code == 202 and r.json()["status"] == "accepted", (iid, r.text)
+            assert r.json()["dag_run_id"] == incident_run_id(iid, "incident.triggered", "")
+            want[f"{DAG}/{r.json()['dag_run_id']}"] = iid
+        for etype, event_id in (("incident.triggered", "01REOPENA"), ("incident.reopened", "01REOPENB"),
+                                ("incident.reopened", "01REOPENC")):
+            body = json.loads(json.dumps(v3("Q7REOPEN", event_type=etype)))
+            body["event"]["id"] = event_id
+            raw = json.dumps(body).encode()
+            for _ in range(2):  # PagerDuty redelivers: the same occurrence is one run
+                r = c.post("/pagerduty/reopen", content=raw, headers={
+                    "Content-Type": "application/json", "X-PagerDuty-Signature": auth.sign(raw, SIGNING_SECRET)})
+                assert r.status_code == 202, r.text
+            want[f"pd-reopen-flow/{incident_run_id('Q7REOPEN', etype, event_id)}"] = "Q7REOPEN"
+        r = c.post("/pagerduty/webhook", content=json.dumps(tutorial("")), headers=headers_for(AUTH))
+        assert r.status_code == 202 and r.json()["status"] == "failed"
+    runs = wait_runs(stack, set(want))
+    assert set(want) <= runs.keys(), sorted(set(want) - runs.keys())
+    for key, iid in want.items():
+        assert runs[key]["conf"]["event"]["incident"]["id"] == iid
+    assert len([k for k in runs if k.startswith("pd-reopen-flow/pd-Q7REOPEN")]) == 3  # triggered + 2 reopens
+    rows = [r for r in outbox_rows(workdir) if r["incident_id"] in set(HOSTILE_RUN_IDS) | {"Q7REOPEN"}]
+    assert {r["state"] for r in rows} == {"delivered"}
+    ready = httpx.get(f"{relay.url}/readyz", timeout=30).json()
+    assert ready["status"] == "degraded" and any(u["state"] == "failed" and u["incident_id"] == ""
+                                                 for u in ready["undelivered"])
+    assert 'aof_relay_undelivered{state="failed"}' in httpx.get(f"{relay.url}/metrics", timeout=30).text
 
 
 def test_no_secret_in_any_log(stack, relays):
