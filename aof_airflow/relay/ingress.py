@@ -8,14 +8,16 @@ Each route decides in the same order, cheapest first, so a stranger's request co
      refused body instead of draining it;
   3. the body's signature (PagerDuty v3 `X-PagerDuty-Signature`, Slack v0), constant-time.
 
-Adding a route (the Alertmanager receiver, say) is a matter of naming these dependencies:
+Adding a route (the Alertmanager receiver, say) is a matter of naming these dependencies
+(tests/unit/relay/test_ingress.py does exactly this):
 
     from aof_airflow.relay.ingress import BodyCap, bearer_token, capped_body
 
     @router.post("/alertmanager", dependencies=[Depends(bearer_token("${ALERTMANAGER_TOKEN}"))])
     async def alerts(body: bytes = Depends(capped_body(BodyCap.WEBHOOK))) -> dict: ...
 
-FastAPI runs a route's `dependencies=[...]` first, then its parameters' in the order they are declared, a
+and include its router in app.py before `webhooks.router` (the catch-all for flows' paths). FastAPI runs a
+route's `dependencies=[...]` first, then its parameters' in the order they are declared, a
 dependency's own dependencies before it: header checks go in `dependencies` (or the body dependency depends
 on them, as `pagerduty_body` and `slack_body` do), so an unauthenticated request is refused unread.
 """

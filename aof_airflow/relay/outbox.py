@@ -299,7 +299,7 @@ class Outbox:
             c.execute(update(reported).where(reported.c.row_id == row_id).values(posted=int(posted), detail=detail[:2000]))
 
     def rows(self, **where: Any) -> list[dict[str, Any]]:
-        """All rows (for `aofctl relay status` and tests), oldest first."""
+        """All rows (for `aofctl flow trigger --direct` and tests), oldest first."""
         q = select(outbox).order_by(outbox.c.id)
         for k, v in where.items():
             q = q.where(outbox.c[k] == v)

@@ -62,7 +62,7 @@ def message(row: dict[str, Any], stuck: bool) -> tuple[str, list[dict[str, Any]]
         f"Run id: {row.get('dag_run_id') or '-'}",
         f"Received: {received}",
         f"Why: {why(row, stuck)}",
-        f"Outbox row: {row['id']} (aofctl relay status)",
+        f"Outbox row: {row['id']} (listed on the relay's /readyz while it counts)",
     ])
     if len(details) > PLAIN_TEXT_MAX:
         details = details[:PLAIN_TEXT_MAX - 20] + " …[cut]"
