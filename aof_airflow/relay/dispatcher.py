@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-
 from typing import TYPE_CHECKING
 
 from aof_airflow.airflow_rest import AirflowAPI, AirflowUnavailable
@@ -123,7 +122,7 @@ class Dispatcher:
         fails to answer, the rest of the batch is put back untried and the whole dispatcher pauses
         (longer each time), so a down or hanging api-server is neither hammered nor waited on row by row.
         What became of each row is written in one transaction at the end; a crash before that only means
-        a re-delivery, which Airflow answers with 409 (the run id comes from the incident).
+        a re-delivery, which Airflow answers with 409 (the run id comes from the occurrence, run_ids.py).
         """
         rows = self.outbox.claim(batch)
         if not rows:

@@ -5,7 +5,7 @@ answers 202. Unique constraints do the dedup, so two relay processes on one data
 the same delivery: one insert wins, the other's does nothing (ON CONFLICT DO NOTHING) and the relay
 answers "duplicate". Dispatchers claim rows with a conditional UPDATE
 (a lease), so two of them never deliver the same row at once -- and if they did, the dag_run_id
-derived from the incident makes Airflow answer 409 to the second.
+derived from the occurrence (run_ids.py) makes Airflow answer 409 to the second.
 """
 
 from __future__ import annotations
