@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from aof_airflow.relay import auth
 from aof_airflow.relay.run_ids import incident_run_id
 from tests.integration.relay.conftest import SEED, SIGNING_SECRET
+from tests.unit.relay.test_ingress_memory import send_gib, status_kb
 from tests.unit.relay.cases import AUTH, FAILED_NOT_IGNORED, HOSTILE, TOKEN, headers_for, tutorial, v3
 
 pytestmark = pytest.mark.integration
@@ -252,6 +253,42 @@ def test_hostile_ids_and_a_reopened_incident_become_runs_in_airflow(stack, relay
     assert ready["status"] == "degraded" and any(u["state"] == "failed" and u["incident_id"] == ""
                                                  for u in ready["undelivered"])
     assert 'aof_relay_undelivered{state="failed"}' in httpx.get(f"{relay.url}/metrics", timeout=30).text
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def test_a_1gb_unauthenticated_body_to_the_relay_in_the_api_server_is_cut_at_the_cap(stack):
+    """The relay mounted in the api-server: the same ingress, so a stranger's 1 GiB body costs it the cap."""
+    port = int(stack.base_url.rsplit(":", 1)[1])
+    now = str(int(time.time()))
+    slack = {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": "v0=" + "0" * 64, "Content-Type": "application/json"}
+    targets = [("/aof/relay/slack/actions", slack), ("/aof/relay/slack/events", slack),
+               ("/aof/relay/pagerduty/v3", {"Content-Type": "application/json", "X-PagerDuty-Signature": "v1=00"})]
+    for path, headers in targets:  # the relay app is built on its first request: not part of the figure
+        httpx.post(f"{stack.base_url}{path}", content=b"{}", headers=headers, timeout=60)
+    pids = _descendants(stack._af.procs.pid("api-server"))
+    before = {p: status_kb(p) for p in pids if Path(f"/proc/{p}/status").exists()}
+    results = [(path, *send_gib(port, path, headers, chunked=True)) for path, headers in targets]
+    after = {p: status_kb(p) for p in before if Path(f"/proc/{p}/status").exists()}
+    growth = {p: after[p]["VmHWM"] - before[p]["VmHWM"] for p in after}
+    print(f"\napi-server {results}; VmHWM growth kB by process: {growth}; VmRSS after: "
+          f"{ {p: after[p]['VmRSS'] for p in after} }")
+    assert all(status == 413 and taken < 64 * 1024 * 1024 for _, status, taken, _ in results), results
+    assert max(growth.values()) < 10 * 1024, growth
 
 
 def test_no_secret_in_any_log(stack, relays):

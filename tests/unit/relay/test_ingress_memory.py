@@ -28,7 +28,7 @@ TOKEN = "memory-test-token"
 MAX_GROWTH_KB = 10 * 1024
 
 
-def _status_kb(pid: int) -> dict[str, int]:
+def status_kb(pid: int) -> dict[str, int]:
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
@@ -37,7 +37,7 @@ def _status_kb(pid: int) -> dict[str, int]:
     return out
 
 
-def _send(port: int, path: str, headers: dict[str, str], chunked: bool) -> tuple[int | None, int, float]:
+def send_gib(port: int, path: str, headers: dict[str, str], chunked: bool) -> tuple[int | None, int, float]:
     """Stream a 1 GiB body; (status answered or None, bytes the server took before cutting, seconds)."""
     t0 = time.monotonic()
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -106,16 +106,16 @@ def test_a_1gb_unauthenticated_body_costs_no_more_than_the_cap(relay):
         for _, path, headers, _ in targets:
             c.post(path, content=b"{}", headers=headers)
         assert c.get("/readyz").status_code == 200
-    before = _status_kb(pid)
+    before = status_kb(pid)
     results = []
     for what, path, headers, want in targets:
         for chunked in (True, False):
-            status, taken, seconds = _send(port, path, headers, chunked)
+            status, taken, seconds = send_gib(port, path, headers, chunked)
             results.append((what, "chunked" if chunked else "Content-Length 1 GiB", status, taken, round(seconds, 2)))
             assert status == want, results[-1]
             assert taken < 64 * 1024 * 1024, results[-1]  # cut at the cap, not drained
             assert seconds < 10, results[-1]
-    after = _status_kb(pid)
+    after = status_kb(pid)
     growth = after["VmHWM"] - before["VmHWM"]
     print("\n1 GiB unauthenticated bodies:\n" + "\n".join(json.dumps(r) for r in results))
     print(f"relay pid {pid}: VmHWM {before['VmHWM']} -> {after['VmHWM']} kB (+{growth} kB), "
