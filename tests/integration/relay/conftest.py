@@ -61,6 +61,7 @@ def _relay_env(workdir: Path, pagerduty: PagerDutyAPI) -> dict[str, str]:
         "AOF_AIRFLOW_PASSWORD": "admin",
         "AOF_RELAY_DATABASE_URL": f"sqlite:///{workdir / 'relay-outbox.db'}",
         "AOF_RELAY_BACKOFF_MAX_SECONDS": "2",
+        "AOF_SLACK_SIGNING_SECRET": "integration-slack-signing-secret",  # /slack/* read (and cap) bodies
     }
 
 

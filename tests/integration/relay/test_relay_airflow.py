@@ -296,5 +296,5 @@ def test_no_secret_in_any_log(stack, relays):
 
     texts = [r.log.read_text(errors="replace") for r in relays]
     texts += [stack.log_text(n) for n in ("api-server", "scheduler", "dag-processor")]
-    for secret in (TOKEN, SIGNING_SECRET, PD_KEY, "admin:admin"):
+    for secret in (TOKEN, SIGNING_SECRET, PD_KEY, "admin:admin", "integration-slack-signing-secret"):
         assert not any(secret in t for t in texts), secret
