@@ -255,6 +255,29 @@ def test_hostile_ids_and_a_reopened_incident_become_runs_in_airflow(stack, relay
     assert 'aof_relay_undelivered{state="failed"}' in httpx.get(f"{relay.url}/metrics", timeout=30).text
 
 
+def test_a_delivery_airflow_cannot_take_is_retried_then_reported(stack, relays, workdir, slack):
+    """Airflow answers 404 (no such DAG) for ever: the row keeps being retried and, once stuck past
+    relay_stuck_after_seconds (20 s here), is reported: readiness, the metric and one Slack message."""
+    relay, _ = relays
+    r = httpx.post(f"{relay.url}/pagerduty/nodag", content=json.dumps(tutorial("NODAG1")), headers=headers_for(AUTH),
+                   timeout=30)
+    assert r.status_code == 202 and r.json()["status"] == "accepted", r.text
+    deadline = time.monotonic() + 120
+    while True:
+        ready = httpx.get(f"{relay.url}/readyz", timeout=30).json()
+        mine = [u for u in ready["undelivered"] if u["incident_id"] == "NODAG1"]
+        if (mine and mine[0]["reported_in_slack"]) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert ready["status"] == "degraded" and mine and mine[0]["state"] == "stuck", ready
+    row = next(r for r in outbox_rows(workdir) if r["incident_id"] == "NODAG1")
+    assert row["state"] == "pending" and row["attempts"] >= 2 and row["last_error"].startswith("404")
+    posts = [m for m in slack.messages("#sre-alerts") if "NODAG1" in json.dumps(m.get("blocks"))]
+    assert len(posts) == 1, posts  # two relays and the api-server's share one outbox: reported once
+    assert "still retrying" in posts[0]["blocks"][1]["text"]["text"]
+    assert 'aof_relay_undelivered{state="stuck"}' in httpx.get(f"{relay.url}/metrics", timeout=30).text
+
+
 def _descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
