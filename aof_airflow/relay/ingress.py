@@ -97,7 +97,8 @@ def webhook_route(path: str, request: Request, relay: Relay = Depends(get_relay)
     return route
 
 
-def webhook_headers(request: Request, route: Route = Depends(webhook_route), relay: Relay = Depends(get_relay)) -> Route:
+def webhook_headers(request: Request, route: Route = Depends(webhook_route),
+                    relay: Relay = Depends(get_relay)) -> Route:
     """Bearer token (when the flow has one) and a JSON content type, before a byte of the body is read."""
     denied = relay.check_bearer(route, request.headers.get("authorization"))
     if denied is not None:
@@ -127,7 +128,8 @@ def bearer_token(reference: str) -> Callable[[Request], None]:
             raise HTTPException(503, "relay misconfigured: the route's token is not set")
         fail = auth.check_bearer(request.headers.get("authorization"), expected)
         if fail:
-            raise HTTPException(fail.status, fail.reason, headers={"WWW-Authenticate": "Bearer"} if fail.status == 401 else None)
+            challenge = {"WWW-Authenticate": "Bearer"} if fail.status == 401 else None
+            raise HTTPException(fail.status, fail.reason, headers=challenge)
 
     return check
 

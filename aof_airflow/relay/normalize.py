@@ -6,11 +6,13 @@ one (`event.event_type`, `event.data`), mapped onto the tutorial's field names s
 Only a body that is not a JSON object is refused (`BadEvent`, a 400). Any other well-authenticated delivery is
 answered 2xx: PagerDuty counts a 4xx as a dropped webhook and disables the subscription after three in a row.
 What is no incident -- `pagey.ping`, `service.*`, a body without `event` -- comes back as an `Event` whose
-`ignore` says why. An incident the relay cannot run (no id, no title) comes back with `invalid` saying why: the
-relay records it as a failure it reports (readiness, metric, Slack), never as silently ignored. Any non-empty
-id is usable: the run id is made safe from it (run_ids.py), the id itself travels unchanged in the conf. Sub-events (notes, responders, conference bridge, custom fields, role
-assignments, ...) name their incident in `data.incident.id` (role assignments: in each assignment), not
-`data.id`; the trigger's `events:` decide whether such an event starts a run.
+`ignore` says why. An incident the relay cannot run (no id, no title) comes back with `invalid` saying why:
+the relay records it as a failure it reports (readiness, metric, Slack), never as silently ignored. Any
+non-empty printable id is usable: the run id is made safe from it (run_ids.py), the id itself travels
+unchanged in the conf. Sub-events (notes, responders, conference bridge, custom fields, role assignments,
+workflows, tasks, ...) name their incident in `data.incident.id` (role assignments: in each assignment), not
+`data.id`, and their service, when they carry one, in `data.service`; the trigger's `events:` and
+`service_ids` decide whether such an event starts a run.
 
 Control characters are handled here, once (see services/event_text.py): the conf carries cleaned text and
 `conf["aof"]["received"]` the strings as they arrived.

@@ -296,7 +296,8 @@ class Outbox:
 
     def report_done(self, row_id: int, posted: bool, detail: str) -> None:
         with self._writing, self.engine.begin() as c:
-            c.execute(update(reported).where(reported.c.row_id == row_id).values(posted=int(posted), detail=detail[:2000]))
+            c.execute(update(reported).where(reported.c.row_id == row_id)
+                      .values(posted=int(posted), detail=detail[:2000]))
 
     def rows(self, **where: Any) -> list[dict[str, Any]]:
         """All rows (for `aofctl flow trigger --direct` and tests), oldest first."""

@@ -88,7 +88,8 @@ class Reports:
 
     def undelivered(self) -> list[dict[str, Any]]:
         now = time.time()
-        return self.outbox.undelivered(now - self.settings.report_window_seconds, now - self.settings.stuck_after_seconds)
+        return self.outbox.undelivered(now - self.settings.report_window_seconds,
+                                       now - self.settings.stuck_after_seconds)
 
     def readiness(self) -> dict[str, Any]:
         rows = self.undelivered()

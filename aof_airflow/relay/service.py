@@ -110,8 +110,8 @@ class Relay:
         except BadEvent as exc:
             return Reply(400, {"detail": str(exc)})
         conf = bound(event.conf, self.settings.max_value_bytes, self.settings.max_conf_bytes)
-        row = dict(flow=route.flow.name, dag_id=route.dag_id, webhook_id=webhook_id, incident_id=event.incident_id[:100],
-                   source=event.source, conf=conf)
+        row = dict(flow=route.flow.name, dag_id=route.dag_id, webhook_id=webhook_id,
+                   incident_id=event.incident_id[:100], source=event.source, conf=conf)
         why = event.ignore or route.why_not(event.event_type, service_id(event))
         if why:
             return self._ignored(route, row, event, why)
