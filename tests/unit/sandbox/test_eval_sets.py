@@ -113,3 +113,28 @@ def test_kubectl_reads_a_sample_of_the_sets(tmp_path):
                                ("PriorityClass", "priorityclasses")):
             if kind in kinds:
                 assert kubectl("get", resource).strip()
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_deleting_a_hung_job_pod_gets_a_fresh_pod_from_the_job(tmp_path):
+    """A CronJob blocked by a hung run (concurrencyPolicy Forbid) heals when its pod is deleted: the Job starts another."""
+    path = EVAL_SETS / "holdout-2026-12" / "ho-statement-import-cron-hung.yaml"
+    sc = load_scenario(path)
+    ns = sc.incident.namespace
+    job = next(o for o in sc.objects if o["kind"] == "Job" and o["status"].get("active"))
+    hung = next(o["metadata"]["name"] for o in sc.objects
+                if o["kind"] == "Pod" and o["metadata"]["ownerReferences"][0]["name"] == job["metadata"]["name"])
+    with KubeAPI(path) as api:
+        env = {**os.environ, "KUBECONFIG": str(api.kubeconfig(tmp_path / "kubeconfig")), "KUBECACHEDIR": str(tmp_path / "cache"),
+               "HOME": str(tmp_path)}
+        r = subprocess.run(["kubectl", "delete", "pod", hung, "-n", ns], env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        pods = json.loads(subprocess.run(["kubectl", "get", "pods", "-n", ns, "-o", "json"], env=env, capture_output=True,
+                                         text=True, timeout=60).stdout)["items"]
+        fresh = [p for p in pods if p["metadata"]["ownerReferences"][0]["name"] == job["metadata"]["name"]]
+        assert [p["metadata"]["ownerReferences"][0]["kind"] for p in fresh] == ["Job"] and fresh[0]["metadata"]["name"] != hung
+        assert fresh[0]["status"]["phase"] == "Running" and fresh[0]["metadata"]["ownerReferences"][0]["apiVersion"] == "batch/v1"
+        got = json.loads(subprocess.run(["kubectl", "get", "job", job["metadata"]["name"], "-n", ns, "-o", "json"], env=env,
+                                        capture_output=True, text=True, timeout=60).stdout)
+        assert got["status"]["active"] == 1 and got["status"]["ready"] == 1
+        assert [(a.action, a.outcome) for a in api.actions] == [("delete-pod", "heal")]

@@ -76,3 +76,16 @@ def test_log_timestamps_shift_in_rfc3339_and_klog_headers():
     assert got.splitlines()[0] == "2026-12-08T01:29:00.250Z INFO ready"
     assert got.splitlines()[1].startswith("E1208 01:29:30.118201       1 reflector.go:158]")
     assert got.splitlines()[2] == text.splitlines()[2]
+
+
+def test_log_timestamps_shift_in_nginx_error_and_access_logs():
+    from datetime import timedelta
+
+    from aof_lab.sandbox.kube_store import shift_text
+    text = ('2026/12/06 08:37:00 [error] 20#20: *1 connect() failed (111: Connection refused) while connecting to upstream\n'
+            '10.20.1.5 - - [06/Dec/2026:08:37:00 +0000] "GET /catalog HTTP/1.1" 502 157 "-" "curl/8.5"\n'
+            'msg="2026/12/06 08:37:00 inside a line is not a header" [06/Dec/2026:08:37:00 -0500]\n')
+    got = shift_text(text, timedelta(days=1, hours=16))
+    assert got.splitlines()[0].startswith("2026/12/08 00:37:00 [error] 20#20:")
+    assert got.splitlines()[1] == '10.20.1.5 - - [08/Dec/2026:00:37:00 +0000] "GET /catalog HTTP/1.1" 502 157 "-" "curl/8.5"'
+    assert got.splitlines()[2] == text.splitlines()[2]
