@@ -235,11 +235,10 @@ def collect(dag_id: str, run_id: str, *, session: Any = None, msg: str | None = 
 
 
 def read_run(dag_id: str, run_id: str, session: Any, *, msg: str | None = None) -> RunView:
-    from sqlalchemy import select
-
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
+    from sqlalchemy import select
 
     dr = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
     if dr is None:

@@ -9,18 +9,37 @@ Output (from the sensor): `{reaction, user, decided_at, channel, ts, outcome}`.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
+
+from airflow.sdk import BaseOperator
 
 from aof_airflow.approvals.sensor import SlackApprovalSensor
-from aof_airflow.operators.base import NodeMixin, NodeWiring, render_or_fail
+from aof_airflow.operators.base import Decided, NodeMixin, NodeWiring, render_or_fail
+from aof_airflow.operators.incident import IncidentProfile
 from aof_airflow.operators.slack import with_notice
+from aof_airflow.spec.models import Agent, AgentFlow, ApprovalNode, Node, SlackNode
 
 
 class ApprovalNodeSensor(NodeMixin, SlackApprovalSensor):
-    template_fields: Sequence[str] = ()  # `${...}` templating only, never Jinja
+    """An Approval / HumanApproval node, or a Slack node with `wait_for_reaction: true`.
 
-    def __init__(self, *, flow_name: str, node: Any, ancestors: Sequence[str] = (), transforms: Sequence[str] = (),
-                 decides: Sequence[tuple[Any, Sequence[str]]] = (), approvers: Sequence[str] | None = None,
+    :param approvers: the flow's `approvers` (Slack user ids), used when the node names none
+    """
+
+    template_fields: Sequence[str] = ()  # `${...}` templating only, never Jinja
+    node_types = ("Approval", "HumanApproval")  # a waiting Slack node too (SlackNode.operator_key)
+
+    @classmethod
+    def plan_kwargs(cls, node: Node, flow: AgentFlow, incident: IncidentProfile) -> dict[str, Any]:
+        return {"approvers": flow.spec.approvers}
+
+    @classmethod
+    def build(cls, node: Node, kwargs: dict[str, Any], agents: Mapping[str, Agent]) -> BaseOperator:
+        # never retried, whatever default_task_retries says: a second try would ask again
+        return cls(**{**kwargs, "retries": 0})
+
+    def __init__(self, *, flow_name: str, node: ApprovalNode | SlackNode, ancestors: Sequence[str] = (), transforms: Sequence[str] = (),
+                 decides: Sequence[Decided] = (), approvers: Sequence[str] | None = None,
                  wiring: NodeWiring | None = None, **kwargs: Any) -> None:
         cfg = node.config
         super().__init__(channel=cfg.channel, message=cfg.message, approvers=cfg.approvers or approvers,

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 class ConditionalOperator(NodeOperator):
+    node_types = ("Conditional",)
     ui_color = "#f3e8fd"
     node: ConditionalNode
 

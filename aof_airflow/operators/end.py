@@ -8,6 +8,7 @@ from aof_airflow.operators.base import NodeOperator, render_or_fail
 
 
 class EndOperator(NodeOperator):
+    node_types = ("End",)
     ui_color = "#f5f5f5"
 
     def run(self, tctx: Any, context: Any) -> Any:

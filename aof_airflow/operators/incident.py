@@ -46,11 +46,11 @@ class IncidentProfile:
     system: tuple[str, ...] = ("PagerDuty",)
 
     @classmethod
-    def for_flow(cls, flow: AgentFlow) -> "IncidentProfile":
+    def for_flow(cls, flow: AgentFlow) -> IncidentProfile:
         return cls.from_annotations(flow.metadata.annotations, where=f"flow {flow.name!r}")
 
     @classmethod
-    def from_annotations(cls, annotations: Mapping[str, str], *, where: str = "flow") -> "IncidentProfile":
+    def from_annotations(cls, annotations: Mapping[str, str], *, where: str = "flow") -> IncidentProfile:
         known = {f.name for f in fields(cls)}
         changes: dict[str, tuple[str, ...]] = {}
         for key, value in annotations.items():

@@ -1,4 +1,4 @@
-"""Join node: where parallel branches meet. Its trigger rule carries the strategy (factory.builder.JOIN_RULES):
+"""Join node: where parallel branches meet. Its trigger rule carries the strategy (JOIN_RULES):
 `all` -> all_success, `any` -> one_success, `majority` -> all_done, then counted here. Its output maps each
 branch that succeeded to that branch's output."""
 
@@ -6,13 +6,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow.sdk import TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
 from aof_airflow.operators.base import NodeOperator
+from aof_airflow.spec.models import JoinNode
+
+JOIN_RULES = {"all": TriggerRule.ALL_SUCCESS, "any": TriggerRule.ONE_SUCCESS, "majority": TriggerRule.ALL_DONE}
 
 
 class JoinOperator(NodeOperator):
     ui_color = "#e8eaf6"
+    node_types = ("Join",)
+    node: JoinNode
+
+    @classmethod
+    def trigger_rule_for(cls, node: JoinNode) -> str:  # type: ignore[override]
+        return JOIN_RULES[node.config.strategy]
 
     def run(self, tctx: Any, context: Any) -> dict[str, Any]:
         branches = sorted(self.upstream_task_ids)

@@ -9,6 +9,7 @@ from aof_airflow.operators.base import NodeOperator
 
 
 class ParallelOperator(NodeOperator):
+    node_types = ("Parallel",)
     ui_color = "#e8eaf6"
 
     def run(self, tctx: Any, context: Any) -> dict[str, Any]:

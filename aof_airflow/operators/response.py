@@ -23,6 +23,7 @@ def reply_target(conf: Mapping[str, Any] | None) -> tuple[str, str | None] | Non
 
 
 class ResponseOperator(NodeOperator):
+    node_types = ("Response",)
     ui_color = "#e3f6ec"
 
     def run(self, tctx: Any, context: Any) -> dict[str, Any]:

@@ -73,6 +73,7 @@ def _tail(text: str) -> str:
 
 
 class TransformOperator(NodeOperator):
+    node_types = ("Transform",)
     ui_color = "#fff4d6"
     node: TransformNode
 

@@ -13,6 +13,7 @@ from aof_airflow.operators.base import NodeOperator
 
 
 class WaitOperator(NodeOperator):
+    node_types = ("Wait",)
     ui_color = "#eeeeee"
 
     def execute(self, context: Any) -> Any:

@@ -60,7 +60,7 @@ class Limits:
     shadow_flows: tuple[str, ...]
 
     @classmethod
-    def from_settings(cls) -> "Limits":
+    def from_settings(cls) -> Limits:
         return cls(
             allowed=_patterns(setting("allowed_namespaces") or ""),
             denied=_patterns(setting("denied_namespaces", DEFAULT_DENIED) or ""),

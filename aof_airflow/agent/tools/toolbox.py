@@ -19,8 +19,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from aof_airflow.agent.masking import redact
-from aof_airflow.agent.tools import http as http_tool
 from aof_airflow.agent.tools import guards, idempotency, shell
+from aof_airflow.agent.tools import http as http_tool
 from aof_airflow.agent.tools.kubeconfig import KubeAccess, KubeConnectionError, kube_access
 from aof_airflow.agent.tools.kubectl import KubeCall, KubePolicy, check_helm, check_kubectl
 from aof_airflow.agent.tools.mcp import MCPHub, MCPServer, MCPServerError, MCPToolSpec
@@ -325,7 +325,7 @@ class Toolbox:
             self._kube.close()
             self._kube = None
 
-    def __enter__(self) -> "Toolbox":
+    def __enter__(self) -> Toolbox:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from aof_airflow.cli import main
 from aof_airflow.incidents import records
-from tests.unit.incidents.fixtures import EXPECTED, FLOW, records as fixture
+from tests.unit.incidents.fixtures import EXPECTED, FLOW
+from tests.unit.incidents.fixtures import records as fixture
 
 UNTIL = "2026-11-20T12:00:00+00:00"
 
