@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aof_airflow.agent.llm.credentials import Credentials
 from aof_airflow.agent.llm.loop import ChatEngine, Requested, Turn
 from aof_airflow.agent.llm.provider_chat import ProviderChat
-from aof_airflow.agent.tools.toolbox import ToolSpec
+from aof_airflow.agent.tools.toolset import ToolSpec
 from aof_airflow.agent.types import Usage
 from aof_airflow.spec.models import Agent
 
