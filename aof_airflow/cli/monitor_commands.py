@@ -226,9 +226,12 @@ def _where() -> str:
     return f"REST API {url}" if url else "metadata DB; set airflow_api_url or AIRFLOW_HOME"
 
 
+# Where a second terminal finds the deployment: named by what the user started, not by a folder of the demo's.
+ENVIRONMENT_HINT = "a local stack (`make demo`) prints the environment file to source in this terminal first"
+
+
 def _reason(e: Exception) -> str:
-    return (f"{type(e).__name__}: {str(e)[:300]} ({_where()}). For the demo run `source .state/demo/env` "
-            "in this terminal first.")
+    return f"{type(e).__name__}: {str(e)[:300]} ({_where()}); {ENVIRONMENT_HINT}."
 
 
 def _metrics(args: argparse.Namespace) -> int:
@@ -342,8 +345,7 @@ def _load_flow(name: str, paths: Iterable[str] = ()) -> tuple[dict[str, Any] | N
 
 def _not_found(kind: str, name: str, where: list[str], found: list[str]) -> str:
     return (f"no {kind} {name!r} in {', '.join(where)} (found: {', '.join(found) or 'none'}). Set [aof] "
-            "flows_folder / AOF_FLOWS_FOLDER or AIRFLOW_HOME to the deployment's; for the demo run "
-            "`source .state/demo/env` first")
+            f"flows_folder / AOF_FLOWS_FOLDER or AIRFLOW_HOME to the deployment's; {ENVIRONMENT_HINT}")
 
 
 def _agent_nodes(agent: str, paths: Iterable[str]) -> tuple[list[tuple[str, str]], str]:
