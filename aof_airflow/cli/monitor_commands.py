@@ -14,6 +14,12 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
+from aof_airflow.config import flows_folder, setting
+from aof_airflow.incidents import metrics, records
+from aof_airflow.incidents.airflow_runs import LogUnavailable, source
+from aof_airflow.incidents.metrics import parse_window
+from aof_airflow.spec.loader import load_paths
+
 
 def register(cli) -> None:
     def common(p: argparse.ArgumentParser, source: bool = True) -> None:
@@ -79,14 +85,10 @@ def _print_json(obj: Any) -> None:
 
 
 def _records_by_run(name: str, limit: int = 1000) -> dict[str, Any]:
-    from aof_airflow.incidents import records
-
     return {r.run_id: r for r in records.query(dag_id=name, limit=limit)}
 
 
 def _window(text: str, until: str | None = None) -> tuple[datetime, datetime]:
-    from aof_airflow.incidents.metrics import parse_window
-
     now = datetime.fromisoformat(until.replace("Z", "+00:00")) if until else datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
@@ -97,8 +99,6 @@ def _window(text: str, until: str | None = None) -> tuple[datetime, datetime]:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from aof_airflow.incidents.airflow_runs import source
-
     src = source(args.source)
     runs = src.runs(args.name, args.limit)
     recs = _records_by_run(args.name)
@@ -129,8 +129,6 @@ def _status(args: argparse.Namespace) -> int:
 def _flow_logs(args: argparse.Namespace) -> int:
     """The tutorial's "view all incident responses", and what `| grep slack` needs: every line says its run
     and node. With --run/--node/--grep only the log lines are printed."""
-    from aof_airflow.incidents import records
-
     filtered = bool(args.run or args.node or args.grep)
     recs = [] if filtered else records.query(dag_id=args.name, limit=args.limit)
     out: dict[str, Any] = {"flow": args.name}
@@ -177,8 +175,6 @@ def _incident_table(recs: Sequence[Any]) -> str:
 def _node_logs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
     """Log lines of the selected runs' nodes (oldest run first, so the newest ends next to the prompt), and
     what could not be read and why."""
-    from aof_airflow.incidents.airflow_runs import LogUnavailable, source
-
     problems: list[str] = []
     try:
         src = source(args.source)
@@ -220,8 +216,6 @@ def _no_runs(src: Any, name: str) -> str:
 
 
 def _where() -> str:
-    from aof_airflow.config import setting
-
     url = setting("airflow_api_url")
     return f"REST API {url}" if url else "metadata DB; set airflow_api_url or AIRFLOW_HOME"
 
@@ -235,8 +229,6 @@ def _reason(e: Exception) -> str:
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    from aof_airflow.incidents import metrics, records
-
     since, until = _window(args.window, args.until)
     m = metrics.compute(records.query(dag_id=args.name, since=since, until=until), flow=args.name,
                         since=since, until=until)
@@ -275,9 +267,6 @@ def _metrics(args: argparse.Namespace) -> int:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    from aof_airflow.incidents import metrics, records
-    from aof_airflow.incidents.airflow_runs import source
-
     flow, why = _load_flow(args.name)
     if flow is None:
         print(f"aofctl flow describe: cannot show the trigger and nodes of {args.name}: {why}", file=sys.stderr)
@@ -325,9 +314,6 @@ def _describe(args: argparse.Namespace) -> int:
 
 def _load_flow(name: str, paths: Iterable[str] = ()) -> tuple[dict[str, Any] | None, str | None]:
     """The flow's trigger and nodes (id, type, agent) from its YAML, or None and why not."""
-    from aof_airflow.config import flows_folder
-    from aof_airflow.spec.loader import load_paths
-
     where = list(paths) or [str(flows_folder())]
     try:
         loaded = load_paths(where, check_graph=False)
@@ -350,9 +336,6 @@ def _not_found(kind: str, name: str, where: list[str], found: list[str]) -> str:
 
 def _agent_nodes(agent: str, paths: Iterable[str]) -> tuple[list[tuple[str, str]], str]:
     """(flow, node) pairs running `agent`, and where that was looked up (for the error when none)."""
-    from aof_airflow.config import flows_folder
-    from aof_airflow.spec.loader import load_paths
-
     where = list(paths) or [str(flows_folder())]
     loaded = load_paths(where, check_graph=False)
     out, agents = [], set()
@@ -373,8 +356,6 @@ def _tail(text: str, n: int) -> str:
 
 
 def _agent_logs(args: argparse.Namespace) -> int:
-    from aof_airflow.incidents.airflow_runs import LogUnavailable, source
-
     nodes, why = _agent_nodes(args.name, args.flows)
     if not nodes:
         print(f"aofctl agent logs: {why}", file=sys.stderr)

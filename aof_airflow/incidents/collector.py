@@ -17,6 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance
+from airflow.models.xcom import XComModel
+from airflow.utils.session import create_session
+from sqlalchemy import select
+
 from aof_airflow import config
 from aof_airflow.incidents.records import IncidentRecord
 from aof_airflow.spec.roles import FlowRoles
@@ -231,19 +237,12 @@ def apply_run_state(rec: IncidentRecord, state: str | None, start: datetime | No
 def collect(dag_id: str, run_id: str, *, session: Any = None, msg: str | None = None) -> IncidentRecord:
     """Rebuild the record of one run from the Airflow metadata DB (the listener passes its own session)."""
     if session is None:
-        from airflow.utils.session import create_session
-
         with create_session() as s:
             return collect(dag_id, run_id, session=s, msg=msg)
     return build_record(read_run(dag_id, run_id, session, msg=msg))
 
 
 def read_run(dag_id: str, run_id: str, session: Any, *, msg: str | None = None) -> RunView:
-    from airflow.models.dagrun import DagRun
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.models.xcom import XComModel
-    from sqlalchemy import select
-
     dr = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
     if dr is None:
         raise LookupError(f"no dag run {dag_id} / {run_id}")

@@ -21,6 +21,7 @@ from typing import Any
 
 from airflow.listeners import hookimpl
 
+from aof_airflow.config import setting
 from aof_airflow.incidents import run_note
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,6 @@ _tables_ready: set[str] = set()
 
 def _is_flow(dag_run: Any) -> bool:
     """Only runs of AgentFlow DAGs (tagged by the factory) or any DAG when `incident_all_dags` is on."""
-    from aof_airflow.config import setting
-
     if (setting("incident_all_dags", "false") or "").lower() in ("1", "true", "yes"):
         return True
     dag = getattr(dag_run, "dag", None)
@@ -43,13 +42,14 @@ def _is_flow(dag_run: Any) -> bool:
 
 
 def record_run(dag_run: Any, msg: str | None) -> None:
-    from sqlalchemy.orm import object_session
+    from sqlalchemy.orm import object_session  # the plugin loads in every Airflow process: only when a run ends
 
-    from aof_airflow.db import metadata
-    from aof_airflow.incidents import collector, records
+    from aof_airflow.db import metadata  # the plugin loads in every Airflow process: only when a run ends
+    from aof_airflow.incidents import collector, records  # as above (the collector reads Airflow's models)
 
     session = object_session(dag_run)
     if session is None:
+        # the plugin loads in every Airflow process: only when a run ends
         from airflow.utils.session import create_session
 
         with create_session() as s:
@@ -76,6 +76,7 @@ def _write(session: Any, dag_run: Any, msg: str | None, collector: Any, records:
         collector.apply_run_state(rec, getattr(dag_run.state, "value", dag_run.state), dag_run.start_date,
                                   dag_run.end_date)
         if _fails_the_run(rec, msg):
+            # the plugin loads in every Airflow process: only when a run ends
             from airflow.utils.state import DagRunState
 
             dag_run.set_state(DagRunState.FAILED)
@@ -93,10 +94,10 @@ def _fails_the_run(rec: Any, msg: str | None) -> bool:
 def _set_note(session: Any, dag_run: Any, text: str) -> None:
     """The run's note, unless a person wrote one (a note set in the UI or REST API carries its user id).
     Set on the run as loaded in `session` (the caller's object may be detached, e.g. under `dag.test()`)."""
-    from sqlalchemy.orm import object_session
+    from sqlalchemy.orm import object_session  # the plugin loads in every Airflow process: only when a run ends
 
     if object_session(dag_run) is not session:
-        from airflow.models.dagrun import DagRun
+        from airflow.models.dagrun import DagRun  # the plugin loads in every Airflow process: only when a run ends
 
         dag_run = session.get(DagRun, dag_run.id) or dag_run
     current = getattr(dag_run, "dag_run_note", None)

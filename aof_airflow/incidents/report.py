@@ -77,6 +77,7 @@ class CollectIncidentsOperator(BaseOperator):
         self.hours = hours
 
     def execute(self, context: Any) -> dict[str, str]:
+        # the daily report's DAG is parsed like the flows: the DB code at run time
         from aof_airflow.incidents import records
 
         end = window_end(context)

@@ -64,9 +64,8 @@ class AgentOperator(NodeOperator):
         self.incident = incident or IncidentProfile()
 
     def run(self, tctx: TemplateContext, context: Context) -> dict[str, Any] | str:
-        # both kept off the DAG-parse path, which every task process takes (measured: ~60 ms; test_dag_shape)
-        from aof_airflow.agent.runtime import run_agent
-        from aof_airflow.templating import render_text
+        from aof_airflow.agent.runtime import run_agent  # tools, engines, SDKs: run time only
+        from aof_airflow.templating import render_text  # off the DAG-parse path
 
         cfg = self.node.config
         prompt = render_or_fail(self.node.id, "input", render_text, cfg.input, tctx)

@@ -49,7 +49,7 @@ class ApprovalNodeSensor(NodeMixin, SlackApprovalSensor):
         self._tctx: Any = None
 
     def execute(self, context: Any) -> Any:
-        from aof_airflow.templating import render_text
+        from aof_airflow.templating import render_text  # off the DAG-parse path (test_dag_shape)
 
         self._tctx = self.prepare(context)
         self.channel = render_or_fail(self.node.id, "channel", render_text, self.node.config.channel, self._tctx)
@@ -62,7 +62,7 @@ class ApprovalNodeSensor(NodeMixin, SlackApprovalSensor):
         return result
 
     def prepare_message(self, context: Any) -> str:
-        from aof_airflow.operators.mrkdwn import render_mrkdwn
+        from aof_airflow.operators.mrkdwn import render_mrkdwn  # imports the templating: off the DAG-parse path
 
         tctx = self._tctx if self._tctx is not None else self.prepare(context)
         return with_notice(self, context, render_or_fail(self.node.id, "message", render_mrkdwn,

@@ -12,7 +12,7 @@ class EndOperator(NodeOperator):
     ui_color = "#f5f5f5"
 
     def run(self, tctx: Any, context: Any) -> Any:
-        from aof_airflow.templating import render_text
+        from aof_airflow.templating import render_text  # off the DAG-parse path (test_dag_shape)
 
         message = self.node.config.message
         if message is None:

@@ -73,7 +73,7 @@ class IncidentProfile:
 def split_candidates(value: str) -> tuple[str, ...]:
     """`"${a}, ${b:-x}"` -> ("${a}", "${b:-x}"): commas outside `${...}` separate the templates."""
     from aof_airflow.templating import TemplateError  # only a flow with a profile annotation pays for it
-    from aof_airflow.templating.placeholders import Literal, segments
+    from aof_airflow.templating.placeholders import Literal, segments  # as the line above
 
     cuts: list[int] = []
     for seg in segments(value):  # raises TemplateError on a malformed template

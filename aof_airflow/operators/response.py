@@ -27,7 +27,7 @@ class ResponseOperator(NodeOperator):
     ui_color = "#e3f6ec"
 
     def run(self, tctx: Any, context: Any) -> dict[str, Any]:
-        from aof_airflow.templating import render_text
+        from aof_airflow.templating import render_text  # off the DAG-parse path (test_dag_shape)
 
         cfg = self.node.config
         text = render_or_fail(self.node.id, "message", render_text, cfg.message, tctx)

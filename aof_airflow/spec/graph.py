@@ -17,6 +17,8 @@ from __future__ import annotations
 import heapq
 from typing import TYPE_CHECKING, Callable, Collection, Iterable
 
+from pydantic import ValidationError
+
 from aof_airflow.spec.compat import inline_agent
 from aof_airflow.spec.edges import (  # noqa: F401  (re-exported: the graph's orderings and its edges, one import)
     START,
@@ -40,7 +42,7 @@ Locate = Callable[..., tuple[int, int]]
 
 def suggest(word: str, options: Iterable[str]) -> str:
     """The "did you mean" hint of a problem; its module is loaded by the checks, not by the DAG factory."""
-    from aof_airflow.spec.validation_errors import suggest as closest
+    from aof_airflow.spec.validation_errors import suggest as closest  # checks only, not the DAG factory
 
     return closest(word, options)
 
@@ -239,8 +241,6 @@ def _error_handler(flow: AgentFlow, ids: dict[str, int], problem: Callable[[tupl
 
 def _inline_agents(flow: AgentFlow, problem: Callable[[tuple, str], Problem]) -> list[Problem]:
     """An inline agent is checked like an Agent document (its tools, its model)."""
-    from pydantic import ValidationError
-
 
     out = []
     for i, n in enumerate(flow.spec.nodes):
