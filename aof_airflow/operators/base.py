@@ -1,7 +1,7 @@
 """What every AgentFlow node does before its own work: read its ancestors, check its `conditions`, mask secrets.
 
 Kept as a mixin so operators of other shapes (the deferrable approval sensor) share exactly the same
-context and condition semantics (DESIGN §4) instead of re-implementing them.
+context and condition semantics (docs/architecture.md) instead of re-implementing them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Conditional node: named expressions -> `{name: bool}`, or one `condition` -> `bool` (DESIGN §4).
+"""Conditional node: named expressions -> `{name: bool}`, or one `condition` -> `bool` (docs/architecture.md).
 
 Parsed by the condition language (never Python eval); a type mismatch such as `"high" > 3` fails the node
 with the expression, because it is the author's bug, not a quiet False.

@@ -1,4 +1,4 @@
-"""A node's template context, built from the XComs of the ancestors it reads (DESIGN §4 "How values travel").
+"""A node's template context, built from the XComs of the ancestors it reads (docs/architecture.md, "How a value travels").
 
 Only ancestors are read, so a value cannot leak in from a branch that did not run; an ancestor that was
 skipped (or has not run) has no XCom and is simply absent, which makes `${that.output...}` an

@@ -1,4 +1,4 @@
-"""Failure escalation (DESIGN §4 "Failure") as Airflow notifiers: no failure is silent.
+"""Failure escalation (docs/architecture.md, "No failure is silent") as Airflow notifiers: no failure is silent.
 
 `NodeFailureNotifier` is every node task's `on_failure_callback` (Airflow calls it once retries are used
 up), and works as well on any other Airflow task. Chosen over a final ONE_FAILED task because the failed

@@ -1,6 +1,6 @@
 """Checks of `${...}` references against the graph, at validation time where the answer is knowable.
 
-What a node may read (DESIGN §4): `event...` (and any other top-level key of the trigger payload,
+What a node may read (docs/architecture.md): `event...` (and any other top-level key of the trigger payload,
 written with a path), `flow.run_id|name|duration_seconds`, `<ancestor>.output...`, and the flow
 variables its ancestor Transforms export. What is reported:
 - `<node>.output` of a node that is not upstream of the reader (or is the reader itself);

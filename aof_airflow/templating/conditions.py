@@ -1,4 +1,4 @@
-"""The condition language of DESIGN §4: parsed once into a small tree, evaluated without `eval`.
+"""The condition language (docs/architecture.md): parsed once into a small tree, evaluated without `eval`.
 
     expr   := or ;  or := and (OR and)* ;  and := not (AND not)* ;  not := NOT not | cmp
     cmp    := atom ((== | != | < | <= | > | >=) atom)?
