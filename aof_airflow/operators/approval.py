@@ -9,15 +9,18 @@ Output (from the sensor): `{reaction, user, decided_at, channel, ts, outcome}`.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Context
 
 from aof_airflow.approvals.sensor import SlackApprovalSensor
 from aof_airflow.operators.base import Decided, NodeMixin, NodeWiring, render_or_fail
 from aof_airflow.operators.incident import IncidentProfile
 from aof_airflow.operators.slack import with_notice
 from aof_airflow.spec.models import Agent, AgentFlow, ApprovalNode, Node, SlackNode
+
+if TYPE_CHECKING:
+    from aof_airflow.templating import TemplateContext
 
 
 class ApprovalNodeSensor(NodeMixin, SlackApprovalSensor):
@@ -46,22 +49,22 @@ class ApprovalNodeSensor(NodeMixin, SlackApprovalSensor):
                          timeout_seconds=cfg.timeout_seconds, slack_conn_id=cfg.connection_id, **kwargs)
         self.init_node(flow_name=flow_name, node=node, ancestors=ancestors, transforms=transforms, decides=decides,
                        wiring=wiring)
-        self._tctx: Any = None
+        self._tctx: TemplateContext | None = None
 
-    def execute(self, context: Any) -> Any:
+    def execute(self, context: Context) -> Any:
         from aof_airflow.templating import render_text  # off the DAG-parse path (test_dag_shape)
 
         self._tctx = self.prepare(context)
         self.channel = render_or_fail(self.node.id, "channel", render_text, self.node.config.channel, self._tctx)
         return super().execute(context)
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None, permalink: str | None = None,
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None, permalink: str | None = None,
                          channel: str | None = None, ts: str | None = None) -> dict[str, Any]:
         result = super().execute_complete(context, event, permalink=permalink, channel=channel, ts=ts)
         self.skip_decided(context, result)
         return result
 
-    def prepare_message(self, context: Any) -> str:
+    def prepare_message(self, context: Context) -> str:
         from aof_airflow.operators.mrkdwn import render_mrkdwn  # imports the templating: off the DAG-parse path
 
         tctx = self._tctx if self._tctx is not None else self.prepare(context)

@@ -225,7 +225,15 @@ class NodeOperator(NodeMixin, BaseOperator):
     """Base of the node operators: `run(tctx, context)` is the node's own work, its return value the output.
 
     No Jinja template fields: AgentFlow templates are `${...}` and are rendered by aof_airflow.templating,
-    so a `{{` in a script or a model's answer is never read as Jinja.
+    so a `{{` in a script or a model's answer is never read as Jinja. Every node operator takes these (the
+    factory sets them from the flow; a DAG written by hand may too), and BaseOperator's own arguments:
+
+    :param flow_name: the flow the node belongs to (`${flow.name}`)
+    :param node: the node's model (`aof_airflow.spec.nodes`), as its task runs it
+    :param ancestors: the upstream node ids whose outputs it reads, in topological order
+    :param transforms: the ancestor Transform ids whose exports are its flow variables, in that order
+    :param decides: (child node, the child's transforms) for each child it alone decides
+    :param wiring: `${context.*}`, `${previous.output}`, verbose logs, error-handler role
     """
 
     template_fields: Sequence[str] = ()

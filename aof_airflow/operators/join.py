@@ -4,13 +4,16 @@ branch that succeeded to that branch's output."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import TriggerRule
+from airflow.sdk import Context, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException
 
 from aof_airflow.operators.base import NodeOperator
 from aof_airflow.spec.models import JoinNode
+
+if TYPE_CHECKING:
+    from aof_airflow.templating import TemplateContext
 
 JOIN_RULES = {"all": TriggerRule.ALL_SUCCESS, "any": TriggerRule.ONE_SUCCESS, "majority": TriggerRule.ALL_DONE}
 
@@ -24,7 +27,7 @@ class JoinOperator(NodeOperator):
     def trigger_rule_for(cls, node: JoinNode) -> str:  # type: ignore[override]
         return JOIN_RULES[node.config.strategy]
 
-    def run(self, tctx: Any, context: Any) -> dict[str, Any]:
+    def run(self, tctx: TemplateContext, context: Context) -> dict[str, Any]:
         branches = sorted(self.upstream_task_ids)
         outputs = getattr(self, "_outputs", {})
         done = {b: outputs[b] for b in branches if b in outputs}
