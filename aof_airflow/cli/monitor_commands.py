@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 
 from aof_airflow.config import flows_folder, setting
 from aof_airflow.incidents import metrics, records
-from aof_airflow.incidents.airflow_runs import LogUnavailable, source
+from aof_airflow.incidents.airflow_runs import LogUnavailable, Source, source
 from aof_airflow.incidents.metrics import parse_window
 from aof_airflow.spec.loader import load_paths
 
@@ -162,7 +162,7 @@ def _flow_logs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _incident_table(recs: Sequence[Any]) -> str:
+def _incident_table(recs: Sequence[records.IncidentRecord]) -> str:
     return table([[(r.ended_at or r.recorded_at).isoformat()[:19] if (r.ended_at or r.recorded_at) else None,
                    r.incident_id, (r.title or "")[:40], r.severity, r.result,
                    (r.approval or {}).get("outcome"), (r.approval or {}).get("by"), r.failed_node,
@@ -209,7 +209,7 @@ def _node_logs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str
         return [], [f"cannot read the runs of {args.name}: {_reason(e)}"]
 
 
-def _no_runs(src: Any, name: str) -> str:
+def _no_runs(src: Source, name: str) -> str:
     if src.dag(name) is None:
         return f"Airflow has no DAG {name!r} ({_where()}); is this the right Airflow?"
     return f"{name} has no runs yet"

@@ -22,6 +22,7 @@ from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
 from airflow.utils.session import create_session
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from aof_airflow import config
 from aof_airflow.incidents.records import IncidentRecord
@@ -234,7 +235,7 @@ def apply_run_state(rec: IncidentRecord, state: str | None, start: datetime | No
         rec.duration_seconds = round((rec.ended_at - rec.started_at).total_seconds(), 3)
 
 
-def collect(dag_id: str, run_id: str, *, session: Any = None, msg: str | None = None) -> IncidentRecord:
+def collect(dag_id: str, run_id: str, *, session: Session | None = None, msg: str | None = None) -> IncidentRecord:
     """Rebuild the record of one run from the Airflow metadata DB (the listener passes its own session)."""
     if session is None:
         with create_session() as s:
@@ -242,7 +243,7 @@ def collect(dag_id: str, run_id: str, *, session: Any = None, msg: str | None = 
     return build_record(read_run(dag_id, run_id, session, msg=msg))
 
 
-def read_run(dag_id: str, run_id: str, session: Any, *, msg: str | None = None) -> RunView:
+def read_run(dag_id: str, run_id: str, session: Session, *, msg: str | None = None) -> RunView:
     dr = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
     if dr is None:
         raise LookupError(f"no dag run {dag_id} / {run_id}")
