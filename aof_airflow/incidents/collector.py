@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow.models.dag import DagTag
 from airflow.models.dagrun import DagRun
 from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
@@ -271,14 +272,16 @@ def read_run(dag_id: str, run_id: str, session: Session, *, msg: str | None = No
         ))
     state = dr.state.value if hasattr(dr.state, "value") else dr.state
     return RunView(dag_id=dag_id, run_id=run_id, state=state, conf=dict(dr.conf or {}), start=dr.start_date,
-                   end=dr.end_date, nodes=nodes, msg=msg, roles=roles_of(dag_id))
+                   end=dr.end_date, nodes=nodes, msg=msg, roles=roles_of(dag_id, session))
 
 
-def roles_of(dag_id: str) -> FlowRoles:
-    """The node roles of the flow whose DAG is `dag_id`, from its YAML in the flows folder(s) (none when it is
-    gone: the record then tells only what the nodes' outputs say)."""
+def roles_of(dag_id: str, session: Session) -> FlowRoles:
+    """The node roles of the flow whose DAG is `dag_id`, from its YAML in the flows folder(s); of a DAG written by
+    hand, from its `aof.dev/role-*` tags (none: the record tells only what the nodes' outputs say)."""
     from aof_airflow.spec.loader import load_paths  # the YAML loader: when a run ends, never on a DAG parse
 
     folders = [p for p in (config.settings().flows_folder or str(config.flows_folder())).split(os.pathsep) if p]
     flow = load_paths(folders, check_graph=False).flows.get(dag_id)
-    return FlowRoles.for_flow(flow) if flow is not None else FlowRoles()
+    if flow is not None:
+        return FlowRoles.for_flow(flow)
+    return FlowRoles.from_tags(session.scalars(select(DagTag.name).where(DagTag.dag_id == dag_id)))

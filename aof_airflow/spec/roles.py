@@ -8,11 +8,13 @@
   "it worked" path: notify, close the incident).
 
 A flow whose shape says otherwise names its nodes in annotations, each a comma-separated list of node ids:
-`aof.dev/role-approval`, `aof.dev/role-rollback`, `aof.dev/role-escalate`, `aof.dev/role-resolve`.
+`aof.dev/role-approval`, `aof.dev/role-rollback`, `aof.dev/role-escalate`, `aof.dev/role-resolve`. A DAG written
+by hand (no AgentFlow behind it) says the same in its tags: `aof.dev/role-escalate:escalate`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
 from aof_airflow.spec.edges import decided_children, effective_conditions
@@ -46,3 +48,15 @@ class FlowRoles:
         named = {f.name: tuple(x.strip() for x in str(notes[ANNOTATION_PREFIX + f.name]).split(",") if x.strip())
                  for f in fields(cls) if ANNOTATION_PREFIX + f.name in notes}
         return cls(**{**found.__dict__, **named})
+
+    @classmethod
+    def from_tags(cls, tags: Iterable[str]) -> FlowRoles:
+        """The roles a hand-written DAG's tags name (`aof.dev/role-<role>:<task id>[,<task id>...]`)."""
+        named: dict[str, tuple[str, ...]] = {}
+        roles = {f.name for f in fields(cls)}
+        for tag in tags:
+            key, sep, ids = tag.partition(":")
+            role = key.removeprefix(ANNOTATION_PREFIX)
+            if sep and key.startswith(ANNOTATION_PREFIX) and role in roles:
+                named[role] = named.get(role, ()) + tuple(x.strip() for x in ids.split(",") if x.strip())
+        return cls(**named)

@@ -72,3 +72,8 @@ def test_run_without_incident_payload_still_gets_a_record():
     rv = RunView(dag_id="f", run_id="manual", state="success", conf={}, start=T0, end=T0, nodes=[])
     rec = build_record(rv)
     assert rec.result == "no_action" and rec.incident_id is None and rec.nodes == []
+
+
+def test_a_hand_written_dag_names_its_roles_in_tags():
+    tags = ["aof", "aof.dev/role-escalate:escalate", "aof.dev/role-resolve:notify, close", "aof.dev/role-nope:x"]
+    assert FlowRoles.from_tags(tags) == FlowRoles(escalate=("escalate",), resolve=("notify", "close"))
