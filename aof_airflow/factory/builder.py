@@ -44,11 +44,11 @@ def execution_timeout(node: Node) -> timedelta | None:
     return None if seconds is None else timedelta(seconds=seconds)
 
 
-def with_flow_defaults(node: Node, flow: AgentFlow, conditions: list[NodeCondition]) -> Node:
+def with_flow_defaults(node: Node, flow: AgentFlow, conditions: list[NodeCondition], channel: str | None = None) -> Node:
     """The node as its task runs it: its type's `with_defaults` (`spec.config`'s default timeout where the node
-    sets none, an approval's channel where it names none) and its conditional connections as `conditions`
-    (`effective_conditions`)."""
-    node = node.with_defaults(flow.spec.config.default_timeout_seconds, escalation_channel(flow))
+    sets none, an approval's channel where it names none: `channel`, the flow's escalation channel) and its
+    conditional connections as `conditions` (`effective_conditions`)."""
+    node = node.with_defaults(flow.spec.config.default_timeout_seconds, channel or escalation_channel(flow))
     return node.model_copy(update={"conditions": conditions}) if conditions != list(node.conditions) else node
 
 
@@ -165,7 +165,8 @@ def plan_flow(flow: AgentFlow, source: str | None = None, reads: Mapping[str, li
         reads = outputs_read(flow, anc.__getitem__)
     variables = {n.id for n in flow.spec.nodes if n.sets_variables}  # the Transforms
     conds = effective_conditions(flow)
-    nodes = {nid: with_flow_defaults(flow.node(nid), flow, conds[nid]) for nid in order}
+    channel = escalation_channel(flow)
+    nodes = {nid: with_flow_defaults(flow.node(nid), flow, conds[nid], channel) for nid in order}
     owner = flow.metadata.labels.get("team", "aof")
     context = flow.spec.context.as_root()
     cfg = flow.spec.config
@@ -186,7 +187,7 @@ def plan_flow(flow: AgentFlow, source: str | None = None, reads: Mapping[str, li
         if timeout is not None:
             kw["execution_timeout"] = timeout
         task_kwargs[nid] = kw
-    return FlowPlan(name=flow.name, channel=escalation_channel(flow), run_timeout=bool(flow.spec.rate_limit.timeout_seconds),
+    return FlowPlan(name=flow.name, channel=channel, run_timeout=bool(flow.spec.rate_limit.timeout_seconds),
                     error_handler=cfg.error_handler, order=order, upstream=up, nodes=nodes, reads=dict(reads),
                     transforms={nid: [a for a in anc[nid] if a in variables] for nid in order},
                     decides=decided_children(flow), dag_kwargs=dag_kwargs(flow, source, schedule), task_kwargs=task_kwargs,

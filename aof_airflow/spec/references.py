@@ -33,7 +33,7 @@ CONTEXT = "context"  # `${context.*}`: the flow's spec.context
 LocateIn = Callable[[tuple, str, int], tuple[int, int]]
 
 
-def templates_of(node: Node, index: int) -> Iterator[tuple[YamlPath, str]]:
+def templates_of(node: Node, index: int) -> list[tuple[YamlPath, str]]:
     """(YAML path, template text) of every templated field of a node (its type's `template_fields`)."""
     return node.templates(index)
 
@@ -59,7 +59,7 @@ def outputs_read(flow: AgentFlow, upstream_of: Callable[[str], list[str]]) -> di
         conditions = [own[node.id], *(own[child] for child in decides[node.id])]  # it decides its children
         try:
             named = None if None in conditions else set().union(
-                *conditions, *(_template_heads(text) for _loc, text in templates_of(node, i)))
+                *conditions, *(_template_heads(text) for _loc, text in node.templates(i)))
         except TemplateError:
             named = None
         if named is None:
@@ -125,7 +125,7 @@ def check_references(flow: AgentFlow, upstream_of: Callable[[str], list[str]], *
     for i, node in enumerate(flow.spec.nodes):
         ancestors = set(upstream_of(node.id))
         reader = Reader(node.id, ancestors, up[node.id], node_ids, exporters, context)
-        for loc, text in templates_of(node, i):
+        for loc, text in node.templates(i):
             old = _OLD_TEMPLATE.search(text)
             if old:
                 line, col = at(loc, text, old.start())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import cache
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -87,13 +88,13 @@ class NodeBase(Strict):
         """The `type:` values this model reads (Approval reads two)."""
         return tuple(cls.model_fields["type"].annotation.__args__)  # type: ignore[union-attr]
 
-    def templates(self, index: int) -> Iterator[tuple[YamlPath, str]]:
+    def templates(self, index: int) -> list[tuple[YamlPath, str]]:
         """(YAML path, text) of every templated string of the node; `index` is its place in `spec.nodes`."""
-        yield from _strings_at(self.config, ("spec", "nodes", index, "config"), self.template_fields)
+        return _strings_at(self.config, ("spec", "nodes", index, "config"), self.template_fields)
 
-    def conditions_in_config(self, index: int) -> Iterator[tuple[YamlPath, str]]:
+    def conditions_in_config(self, index: int) -> list[tuple[YamlPath, str]]:
         """(YAML path, text) of every expression in its `config` that the condition language reads."""
-        yield from _strings_at(self.config, ("spec", "nodes", index, "config"), self.condition_fields)
+        return _strings_at(self.config, ("spec", "nodes", index, "config"), self.condition_fields)
 
     def operator_key(self) -> str:
         """The node type whose operator runs it (a type may run as another: a waiting Slack node)."""
@@ -131,23 +132,59 @@ def _with_timeout(config: Any, seconds: float | None) -> Any:
     return config
 
 
-def _strings_at(model: BaseModel, base: YamlPath, fields: tuple[str, ...]) -> Iterator[tuple[YamlPath, str]]:
-    for field in fields:
-        yield from _walk(model, base, field.split("."))
+def _strings_at(model: BaseModel, base: YamlPath, fields: tuple[str, ...]) -> list[tuple[YamlPath, str]]:
+    out: list[tuple[YamlPath, str]] = []
+    plan = _PLANS.get((type(model), fields))
+    if plan is None:
+        plan = _PLANS[(type(model), fields)] = tuple(_plan(type(model), f) for f in fields)
+    for name, yaml_name, parts in plan:
+        if parts is not None:  # a path through nested models or lists
+            _collect(model, base, parts, 0, out)
+            continue
+        value = getattr(model, name)  # the usual case, one field of the config (read per node, twice a parse)
+        if isinstance(value, str):
+            out.append((base + (yaml_name,), value))
+        elif value is not None:
+            out.extend(_data_strings(base + (yaml_name,), value))
+    return out
 
 
-def _walk(value: Any, loc: YamlPath, path: list[str]) -> Iterator[tuple[YamlPath, str]]:
-    if not path:
-        yield from _data_strings(loc, value)
+_PLANS: dict[tuple[type[BaseModel], tuple[str, ...]], tuple[tuple[str, str, Any], ...]] = {}
+
+
+def _plan(model: type[BaseModel], field: str) -> tuple[str, str, Any]:
+    parts = _parts(field)
+    if len(parts) == 1 and not parts[0][1]:
+        return parts[0][0], _yaml_name(model, parts[0][0]), None
+    return "", "", parts
+
+
+@cache
+def _parts(field: str) -> tuple[tuple[str, bool], ...]:
+    """"a.b[].c" -> (("a", False), ("b", True), ("c", False)); a parse reads the same few fields many times."""
+    return tuple((p.removesuffix("[]"), p.endswith("[]")) for p in field.split("."))
+
+
+@cache
+def _yaml_name(model: type[BaseModel], name: str) -> str:
+    return model.model_fields[name].alias or name
+
+
+def _collect(value: Any, loc: YamlPath, parts: tuple[tuple[str, bool], ...], i: int,
+             out: list[tuple[YamlPath, str]]) -> None:
+    if i == len(parts):
+        if isinstance(value, str):
+            out.append((loc, value))
+        elif value is not None:
+            out.extend(_data_strings(loc, value))
         return
-    name, many = path[0].removesuffix("[]"), path[0].endswith("[]")
-    info = type(value).model_fields[name]
-    child, here = getattr(value, name), loc + (info.alias or name,)
+    name, many = parts[i]
+    child, here = getattr(value, name), loc + (_yaml_name(type(value), name),)
     if many:
-        for i, item in enumerate(child or ()):
-            yield from _walk(item, here + (i,), path[1:])
+        for k, item in enumerate(child or ()):
+            _collect(item, here + (k,), parts, i + 1, out)
     elif child is not None:
-        yield from _walk(child, here, path[1:])
+        _collect(child, here, parts, i + 1, out)
 
 
 def _data_strings(loc: YamlPath, value: Any) -> Iterator[tuple[YamlPath, str]]:
