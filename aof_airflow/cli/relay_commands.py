@@ -44,7 +44,7 @@ def _trigger(args: argparse.Namespace) -> int:
         return 2
     if args.direct:
         return _trigger_direct(args, route, body)
-    import httpx
+    import httpx  # as above: only this command sends a request
 
     url = (args.url or setting("relay_url") or "http://127.0.0.1:8088").rstrip("/") + route.path
     headers = {"Content-Type": "application/json"}
@@ -74,7 +74,7 @@ def _json(r) -> dict:
 
 
 def _trigger_direct(args: argparse.Namespace, route, body: bytes) -> int:
-  
+    # `aofctl flow ...` loads this module too: the relay's code only when a relay command runs
     from aof_airflow.relay.service import Relay
     from aof_airflow.relay.settings import RelaySettings
 
