@@ -2,9 +2,9 @@
 
 A new node type is its model module here plus one import line below (a `NodeBase` subclass that declares
 `type: Literal[...]` registers itself; see `base.py` for what a type says about itself), and its operator
-module (a `NodeMixin` subclass declaring `node_types`) plus one import line in `factory/registry.py`. Types AOF defines that this project
-cannot run are in UNSUPPORTED, with the reason: `aofctl validate` says so at the node's line instead of
-building a DAG that fails later.
+module (a `NodeMixin` subclass declaring `node_types`) plus one import line in `factory/registry.py`. Types
+AOF defines that this project cannot run are in UNSUPPORTED, with the reason: `aofctl validate` says so at
+the node's line instead of building a DAG that fails later.
 """
 
 from __future__ import annotations
