@@ -7,8 +7,16 @@ from pathlib import Path
 import pytest
 
 from aof_airflow.spec.loader import load_paths, load_text
-from aof_airflow.spec.triggers import (HTTPTrigger, ManualTrigger, MatchTrigger, PagerDutyTrigger, ScheduleTrigger,
-                                       SlackTrigger, WebhookTrigger)
+from aof_airflow.spec.triggers import (
+    HTTPTrigger,
+    ManualTrigger,
+    MatchTrigger,
+    PagerDutyTrigger,
+    ScheduleTrigger,
+    SlackTrigger,
+    WebhookTrigger,
+)
+
 from .spec_helpers import line_of
 
 NODES = "  nodes: [{id: a, type: Transform, config: {script: \"true\"}}]\n"
