@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 from aof_airflow.relay import auth
 from aof_airflow.relay.run_ids import incident_run_id
 from tests.integration.relay.conftest import SEED, SIGNING_SECRET
-from tests.unit.relay.test_ingress_memory import send_gib, status_kb
 from tests.unit.relay.cases import AUTH, FAILED_NOT_IGNORED, HOSTILE, TOKEN, headers_for, tutorial, v3
+from tests.unit.relay.test_ingress_memory import send_gib, status_kb
 
 pytestmark = pytest.mark.integration
 DAG = "incident-auto-response"

@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from aof_airflow.approvals import decisions
+from aof_airflow.approvals.outcome import pick_from_reactions, thread_text
 from aof_airflow.relay.app import create_app
 from aof_airflow.relay.settings import RelaySettings
-from aof_airflow.approvals.outcome import pick_from_reactions, thread_text
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
