@@ -24,12 +24,11 @@ from fastapi.concurrency import run_in_threadpool
 from slack_sdk.signature import SignatureVerifier
 
 from aof_airflow.approvals import decisions
-from aof_airflow.approvals.outcome import DECISION_REACTIONS, OUTCOMES
 from aof_airflow.config import setting
+from aof_airflow.services.slack import ACTION_PREFIX, DECISION_REACTIONS, OUTCOMES
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/slack", tags=["slack approvals"])
-ACTION_PREFIX = "aof_approval:"
 MAX_SKEW_SECONDS = 300  # the replay window Slack documents (and SignatureVerifier uses)
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
 
-APPROVE, PAUSE, SKIP = "white_check_mark", "double_vertical_bar", "x"
+# The reactions that decide, and the verbs of `aofctl approve` and the buttons, are Slack's vocabulary
+from aof_airflow.services.slack import APPROVE, DECISION_REACTIONS, OUTCOMES, PAUSE, SKIP
 
-# The tutorial's message: ✅ approve, ⏸️ pause and investigate manually, ❌ skip auto-remediation.
-OUTCOMES: dict[str, str] = {APPROVE: "approved", PAUSE: "paused", SKIP: "skipped"}
+__all__ = ["APPROVE", "DECISION_REACTIONS", "OUTCOMES", "PAUSE", "SKIP", "TIMED_OUT", "Decision"]
+
 TIMED_OUT = "timed_out"
-
-# `aofctl approve --decision` and the Slack buttons speak verbs; the flow's conditions read the reaction.
-DECISION_REACTIONS: dict[str, str] = {"approve": APPROVE, "pause": PAUSE, "skip": SKIP}
 
 # When approvers' reactions disagree in one observation we cannot tell which came first (Slack lists the
 # users of a reaction, not when they reacted), so the most conservative wins: stop before remediation.

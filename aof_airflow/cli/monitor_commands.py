@@ -220,9 +220,9 @@ def _no_runs(src: Any, name: str) -> str:
 
 
 def _where() -> str:
-    from aof_airflow.config import setting
+    from aof_airflow.config import settings
 
-    url = setting("airflow_api_url")
+    url = settings().airflow_api_url
     return f"REST API {url}" if url else "metadata DB; set airflow_api_url or AIRFLOW_HOME"
 
 

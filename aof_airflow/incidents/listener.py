@@ -30,9 +30,9 @@ _tables_ready: set[str] = set()
 
 def _is_flow(dag_run: Any) -> bool:
     """Only runs of AgentFlow DAGs (tagged by the factory) or any DAG when `incident_all_dags` is on."""
-    from aof_airflow.config import setting
+    from aof_airflow.config import settings
 
-    if (setting("incident_all_dags", "false") or "").lower() in ("1", "true", "yes"):
+    if settings().incident_all_dags:
         return True
     dag = getattr(dag_run, "dag", None)
     tags = {str(getattr(t, "name", t)) for t in (getattr(dag, "tags", None) or ())}

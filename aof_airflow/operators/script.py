@@ -89,15 +89,20 @@ class ScriptOperator(TransformOperator):
         try:
             if sc.command is not None:
                 return self._command(sc, tctx)
-            from aof_airflow.templating import render_data, render_json
+            from aof_airflow.templating import render_data, render_json, render_url
 
             raw = dict(sc.args)
             text_input = sc.tool == "json" and sc.action == "parse" and isinstance(raw.get("input"), str)
             # JSON text to parse: values are JSON-escaped where they stand, so a quote in one cannot break it
             json_input = render_or_fail(self.node.id, "args.input", render_json, raw.pop("input"), tctx) if text_input else None
+            # a URL as the HTTP node renders it: values percent-encoded, dot segments from values refused
+            url = (render_or_fail(self.node.id, "args.url", render_url, raw.pop("url"), tctx)
+                   if sc.tool == "http" and isinstance(raw.get("url"), str) else None)
             args = render_or_fail(self.node.id, "args", render_data, raw, tctx)
             if text_input:
                 args["input"] = json_input
+            if url is not None:
+                args["url"] = url
             return getattr(self, f"_{sc.tool}")(sc, args)
         except ScriptFailed as exc:
             if sc.fail_on_error:
