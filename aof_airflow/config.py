@@ -100,9 +100,27 @@ def _http_url(value: str | None) -> str | None:
     return value
 
 
+def _matching(pattern: str, what: str) -> Any:
+    def check(items: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [i for i in items if not re.fullmatch(pattern, i)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not {what}")
+        return items
+
+    return AfterValidator(check)
+
+
 # `NoDecode`: an environment variable holds `a,b`, not JSON (pydantic-settings would otherwise json.loads it)
 CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list),
+                      _matching(r"\S+", "one word (separate the items with commas)"),
                       Expects("a comma-separated list, e.g. `a,b,c`")]
+NamespacePatterns = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list),
+                              _matching(r"[a-z0-9*?-]{1,63}", "a Kubernetes namespace name or pattern"),
+                              Expects("comma-separated namespace names or patterns (lower case, `*` and `?`), "
+                                      "e.g. `prod-*,payments`")]
+FlowPatterns = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list),
+                         _matching(r"[A-Za-z0-9_.*?-]{1,250}", "a flow name or pattern"),
+                         Expects("comma-separated flow names or patterns, e.g. `incident-*`")]
 Duration = Annotated[timedelta, BeforeValidator(_duration),
                      Expects("a duration: a number and s, m, h or d (e.g. `90s`, `10m`, `1h`, `2d`), or seconds")]
 Flag = Annotated[bool, Expects("a boolean: true or false (also yes/no, on/off, 1/0)")]
@@ -138,13 +156,13 @@ class AofSettings(BaseSettings):
     rules_verify_window: Seconds | None = None
     kubernetes_conn_id: str = "kubernetes_default"
     # the deployment's safety limits on cluster changes (agent/tools/guards.py)
-    allowed_namespaces: CommaList = ()
-    denied_namespaces: CommaList = DEFAULT_DENIED
+    allowed_namespaces: NamespacePatterns = ()
+    denied_namespaces: NamespacePatterns = DEFAULT_DENIED
     remediation_budget: _count(0, 1000) = 3  # type: ignore[valid-type]
     remediation_budget_window: Duration = timedelta(hours=1)
     max_concurrent_remediations: _count(1, 1000) = 2  # type: ignore[valid-type]
     shadow_mode: Flag = False
-    shadow_flows: CommaList = ()
+    shadow_flows: FlowPatterns = ()
     model_changes_need_evidence: Flag = True
     # Slack, approvals, escalation
     slack_conn_id: str = "slack_default"
