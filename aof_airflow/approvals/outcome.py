@@ -6,11 +6,14 @@ Kept free of Airflow and Slack clients so the rules an on-call engineer relies o
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
 
 # The reactions that decide, and the verbs of `aofctl approve` and the buttons, are Slack's vocabulary
-from aof_airflow.services.slack import APPROVE, DECISION_REACTIONS, OUTCOMES, PAUSE, SKIP
+from aof_airflow.services.slack import APPROVE, DECISION_REACTIONS, OUTCOMES, PAUSE, SKIP, escape
+
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9_]{1,20}")  # U024BE7LH (and the stand-in's U_ONCALL)
 
 __all__ = ["APPROVE", "DECISION_REACTIONS", "OUTCOMES", "PAUSE", "SKIP", "TIMED_OUT", "Decision"]
 
@@ -112,8 +115,9 @@ def thread_text(outcome: str, user: str | None = None, source: str | None = None
     """The reply posted in the approval message's thread, so the channel sees what happened and why."""
     via = {"cli": " (via aofctl)", "slack-button": " (button)", "slack-event": "",
            "airflow-ui": " in Airflow (Required Actions)"}.get(source or "", "")
-    # An Airflow user name is not a Slack id: shown as text (escaped, never a mention or a link).
-    who = _slack_text(user or "?") if source == "airflow-ui" else f"<@{user}>"
+    # Only a Slack user id is mentioned; anything else (an Airflow user name, `aofctl approve --user`) is text,
+    # escaped, never a mention or a link.
+    who = f"<@{user}>" if source != "airflow-ui" and user and SLACK_USER_ID.fullmatch(user) else escape(user or "?")
     if outcome == "approved":
         return f":white_check_mark: Approved by {who}{via}. Auto-remediation is starting."
     if outcome == "paused":
@@ -125,7 +129,3 @@ def thread_text(outcome: str, user: str | None = None, source: str | None = None
         return (f":rotating_light: Approval timed out{mins} with no decision from an approver. "
                 "Auto-remediation will NOT run; the incident stays open and is being escalated.")
     raise ValueError(f"unknown outcome {outcome!r}")
-
-
-def _slack_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -129,6 +129,16 @@ def _tail(text: str) -> str:
 
 
 class TransformOperator(NodeOperator):
+    """Runs a Transform's bash `script` with the flow's values as variables; its exports are the output.
+
+    :param flow_name: the flow (DAG) the node belongs to
+    :param node: the node's spec: `script`, `timeout_seconds`
+    :param ancestors: the node ids whose outputs its `${...}` may read
+    :param transforms: the ancestor Transforms whose exports are its flow variables, in order
+    :param decides: the children whose conditions its output decides
+    :param wiring: spec.context, `${previous.output}` and the flow's log settings
+    """
+
     ui_color = "#fff4d6"
     node: TransformNode
 

@@ -105,3 +105,12 @@ def test_a_value_keeps_its_text_a_marker_inside_a_word_unchanged():
     assert escape("*RESOLVED*") == "\u2217RESOLVED\u2217"
     assert escape("<!here> & `x`") == "&lt;!here&gt; &amp; \u02cbx\u02cb"
     assert escape("a\n> b") == "a\n\u00ad&gt; b"
+
+
+@pytest.mark.parametrize("user", ["U1> <!channel", "*boss*", "<https://evil.example|x>"])
+def test_an_approvers_name_that_is_not_a_slack_id_is_text(user):
+    from aof_airflow.approvals.outcome import thread_text
+
+    for source in ("cli", "airflow-ui", "slack-button"):
+        text = thread_text("approved", user, source)
+        assert formatting(text) - formatting(thread_text("approved", "someone", source)) == Counter()
