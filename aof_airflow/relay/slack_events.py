@@ -64,9 +64,9 @@ def channel_name(route: SlackRoute, channel: str) -> str | None:
         return hit[1]
     try:
         if route.config.bot_token:
-            client = slack.token_client(secrets.resolve(route.config.bot_token), settings().slack_api_url)
+            client = slack.token_client(secrets.resolve(route.config.bot_token), settings().slack_api_url, waits=False)
         else:
-            client = slack.hook(slack.conn_id()).client
+            client = slack.hook(slack.conn_id(), waits=False).client
         name = str(client.conversations_info(channel=channel)["channel"]["name"])
     except Exception as exc:  # unknown channel, no token, Slack down: not matched now, asked again next time
         log.warning("slack: conversations.info %s failed: %s", channel, exc)

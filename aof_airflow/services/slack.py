@@ -3,8 +3,9 @@
 - **Clients**: one cached `SlackHook` per Connection (`hook`, `async_client`), or a bare token's client
   (`token_client`, a Slack trigger's `bot_token`), all with ONE retry policy (`RETRY_POLICY`): a dropped
   connection is retried once, a 429 is waited out as its `Retry-After` says, up to `RATE_LIMIT_RETRIES` times
-  (a message that announces an incident must not be lost to a burst). The approval poller still sees a 429
-  that outlasts them and backs off for the whole channel (approvals/poller.py).
+  (a message that announces an incident must not be lost to a burst). The approval poller's async client
+  sees a 429 at once and waits it out for the whole channel (approvals/poller.py), the same wait, shared;
+  the relay, which must answer Slack within 3 s, sees it at once too (`waits=False`).
 - **Escaping** (`escape`): a value (event, cluster or model text) as inert mrkdwn; `code` for text inside a
   code block; `entities` for the author's own template text.
 - **Approvals**: the button `action_id` prefix and the reactions that decide (`OUTCOMES`).
@@ -53,56 +54,62 @@ def conn_id(node_conn: str | None = None) -> str:
     return node_conn or settings().slack_conn_id or DEFAULT_CONN
 
 
-def retry_handlers(*, asynchronous: bool = False) -> list[RetryHandler]:
-    """RETRY_POLICY as slack_sdk's handlers, for its sync or async client."""
+def retry_handlers(*, asynchronous: bool = False, waits: bool = True) -> list[RetryHandler]:
+    """RETRY_POLICY as slack_sdk's handlers. Where the caller must not sleep inside the call (`waits=False`:
+    the relay answering Slack within its 3 s; the approval poller, which waits out a 429 itself for every
+    approval of the channel at once and keeps reading decisions meanwhile) only the connection retry."""
     if asynchronous:
         from slack_sdk.http_retry.builtin_async_handlers import (
             AsyncConnectionErrorRetryHandler,
             AsyncRateLimitErrorRetryHandler,
         )
 
-        return [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+        return [AsyncConnectionErrorRetryHandler(),
+                *([AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)] if waits else [])]
     from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
-    return [ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+    return [ConnectionErrorRetryHandler(),
+            *([RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)] if waits else [])]
 
 
 RETRY_POLICY = f"connection errors: 1 retry; 429: wait Retry-After, up to {RATE_LIMIT_RETRIES} times"
 
 
-def hook(connection_id: str) -> SlackHook:
+def hook(connection_id: str, *, waits: bool = True) -> SlackHook:
     """The one SlackHook of a Connection in this process, with its WebClient. Cached by the Connection's
-    content, so a long-lived process (the relay, the triggerer) picks up a rotated token or a new base_url."""
+    content, so a long-lived process (the relay, the triggerer) picks up a rotated token or a new base_url.
+    `waits=False`: a 429 is raised at once (retry_handlers)."""
     from airflow.providers.slack.hooks.slack import SlackHook  # the provider is not needed to build a DAG
 
     conn = SlackHook.get_connection(connection_id)
-    return _hook(connection_id, conn.get_uri())
+    return _hook(connection_id, conn.get_uri(), waits)
 
 
 @lru_cache(maxsize=32)
-def _hook(connection_id: str, _content: str) -> SlackHook:
+def _hook(connection_id: str, _content: str, waits: bool) -> SlackHook:
     from airflow.providers.slack.hooks.slack import SlackHook
 
-    return SlackHook(slack_conn_id=connection_id, retry_handlers=retry_handlers())
+    return SlackHook(slack_conn_id=connection_id, retry_handlers=retry_handlers(waits=waits))
 
 
 @lru_cache(maxsize=32)
 def _async_hook(connection_id: str) -> SlackHook:
     from airflow.providers.slack.hooks.slack import SlackHook  # the provider is not needed to build a DAG
 
-    return SlackHook(slack_conn_id=connection_id, retry_handlers=retry_handlers(asynchronous=True))
+    return SlackHook(slack_conn_id=connection_id, retry_handlers=retry_handlers(asynchronous=True, waits=False))
 
 
 async def async_client(connection_id: str) -> AsyncWebClient:
-    """An AsyncWebClient for the triggerer (the Connection is read again, asynchronously, each time)."""
+    """The approval poller's AsyncWebClient on the triggerer (the Connection is read again, asynchronously,
+    each time); a 429 reaches the poller at once."""
     return await _async_hook(connection_id).get_async_client()
 
 
-def token_client(token: str, base_url: str | None = None) -> WebClient:
+def token_client(token: str, base_url: str | None = None, *, waits: bool = True) -> WebClient:
     """A client for a bare bot token (a Slack trigger's `bot_token`), with the same retry policy."""
     from slack_sdk import WebClient
 
-    return WebClient(token=token, base_url=base_url or WebClient.BASE_URL, retry_handlers=retry_handlers())
+    return WebClient(token=token, base_url=base_url or WebClient.BASE_URL, retry_handlers=retry_handlers(waits=waits))
 
 
 def post_message(connection_id: str, channel: str, text: str, *, thread_ts: str | None = None) -> dict[str, Any]:
