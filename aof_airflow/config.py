@@ -4,7 +4,7 @@ Where a value comes from, first found wins: an environment variable `AOF_<NAME>`
 configuration for `[aof] <name>` (which is `AIRFLOW__AOF__<NAME>`, then the `[aof]` section of airflow.cfg),
 then the default declared here. A value that does not fit its type is an error naming the setting and what
 it expects, raised by the first `settings()` of a process: the plugin every Airflow component loads, the
-DAG file, the relay and `aofctl` all read it as they start, so a typo (`shadow_mode = ture`) stops them
+DAG file and the relay read it as they start (and every `aofctl` command that uses a setting), so a typo (`shadow_mode = ture`) stops them
 there instead of changing what a remediation does later. Booleans are pydantic's one dialect (true/false,
 yes/no, on/off, 1/0); lists are comma-separated; durations take s, m, h, d. Every setting is declared here:
 reading an undeclared name is an error.
@@ -83,15 +83,19 @@ _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _duration(value: Any) -> Any:
-    """'90', '90s', '10m', '1h', '2d' -> timedelta; anything else is left for pydantic to refuse."""
+    """'90', '90s', '10m', '1h', '2d' -> timedelta (longer than 0)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         m = _DURATION.fullmatch(value)
         if m is None:
             raise ValueError("not a duration")
-        return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
-    return value
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    else:
+        return value
+    if seconds <= 0:
+        raise ValueError("a duration must be longer than 0")
+    return timedelta(seconds=seconds)
 
 
 def _http_url(value: str | None) -> str | None:

@@ -43,7 +43,7 @@ EXPORT_TOTAL = 1024 * 1024  # bytes of all exported values; ARG_MAX is usually 2
 # $1: where to dump the exports, $2: the script, $3: the values. `.` keeps the script in this shell, so the
 # EXIT trap sees its exports. Only builtins run before the script: a large value is never in an exec's env.
 WRAPPER = r"""
-readonly __AOF_DUMP="$1" __AOF_SCRIPT="$2" __AOF_VALUES="$3" __AOF_BIG_CHARS=%(big_chars)d
+readonly __AOF_DUMP="$1" __AOF_SCRIPT="$2" __AOF_VALUES="$3" __AOF_EXPORT_MAX=%(export_max)d
 __aof_big=()
 while IFS= read -r -d '' __aof_n && IFS= read -r -d '' __aof_x && IFS= read -r -d '' __aof_v; do
   printf -v "$__aof_n" '%%s' "$__aof_v"
@@ -52,12 +52,12 @@ done < "$__AOF_VALUES"
 unset __aof_n __aof_x __aof_v
 export() {
   builtin export "$@" || return
-  local __aof_a __aof_v
+  local __aof_a __aof_v LC_ALL=C  # C: ${#v} counts bytes
   for __aof_a in "$@"; do
     [[ $__aof_a == -* ]] && return 0
     __aof_a="${__aof_a%%%%=*}"
     __aof_v="${!__aof_a-}"
-    if (( ${#__aof_v} > __AOF_BIG_CHARS )); then declare -g +x "$__aof_a"; __aof_big+=("$__aof_a"); fi
+    if (( ${#__aof_a} + ${#__aof_v} + 2 > __AOF_EXPORT_MAX )); then declare -g +x "$__aof_a"; __aof_big+=("$__aof_a"); fi
   done
 }
 __aof_dump() {
@@ -67,7 +67,7 @@ __aof_dump() {
 trap __aof_dump EXIT
 set --
 . "$__AOF_SCRIPT"
-""" % {"big_chars": EXPORT_MAX // 4}  # bash counts characters; 4 bytes is the widest UTF-8 one
+""" % {"export_max": EXPORT_MAX}
 
 
 def exported_variables(before: dict[str, str], after_dump: bytes) -> dict[str, str]:

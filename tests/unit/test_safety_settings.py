@@ -21,6 +21,7 @@ TYPOS = [
     ("remediation_budget", "three", "a whole number from 0 to 1000"),
     ("remediation_budget", "-1", "a whole number from 0 to 1000"),
     ("remediation_budget_window", "1 fortnight", "a duration"),
+    ("remediation_budget_window", "0m", "a duration"),
     ("max_concurrent_remediations", "0", "a whole number from 1 to 1000"),
     ("max_concurrent_remediations", "two", "a whole number from 1 to 1000"),
     ("shadow_mode", "ture", "a boolean"),

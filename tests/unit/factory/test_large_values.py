@@ -116,3 +116,11 @@ def _no_pwned():
     assert not PWNED.exists()
     PWNED.unlink(missing_ok=True)
     assert "BIG" not in os.environ
+
+
+def test_a_script_export_that_fits_stays_in_the_programs_environment():
+    code, out, err, exported = run_script(
+        'export MID="$(printf "é%.0s" {1..20000})"\nexport BIG="$MID$MID"\n/usr/bin/env | cut -d= -f1 | grep -x "MID\\|BIG"',
+        {}, 10)
+    assert (code, out) == (0, "MID\n"), err  # 40 KB fits; 80 KB is the script's own variable only
+    assert len(exported["MID"]) == 20000 and len(exported["BIG"]) == 40000
