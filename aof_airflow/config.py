@@ -4,8 +4,8 @@ Where a value comes from, first found wins: an environment variable `AOF_<NAME>`
 configuration for `[aof] <name>` (which is `AIRFLOW__AOF__<NAME>`, then the `[aof]` section of airflow.cfg),
 then the default declared here. A value that does not fit its type is an error naming the setting and what
 it expects, raised by the first `settings()` of a process: the plugin every Airflow component loads, the
-DAG file and the relay read it as they start (and every `aofctl` command that uses a setting), so a typo (`shadow_mode = ture`) stops them
-there instead of changing what a remediation does later. Booleans are pydantic's one dialect (true/false,
+DAG file and the relay read it as they start (and every `aofctl` command that uses a setting), so a typo
+(`shadow_mode = ture`) stops them there instead of changing what a remediation does later. Booleans are pydantic's one dialect (true/false,
 yes/no, on/off, 1/0); lists are comma-separated; durations take s, m, h, d. Every setting is declared here:
 reading an undeclared name is an error.
 """

@@ -17,6 +17,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -60,8 +61,6 @@ def code_key() -> bytes:
     """What made a cached scan: this package's version and the size and mtime of each of its modules. A pickle
     refers to classes by name, so a scan pickled by other code (an upgrade, an edited model in a checkout) must
     never load as if it fitted. ~1 ms (a stat of ~150 files), against the ~1 s a cold scan costs."""
-    from importlib import metadata
-
     try:
         version = metadata.version("aof-airflow")
     except metadata.PackageNotFoundError:  # run from a checkout without installing it
@@ -163,10 +162,11 @@ def cyclic_gc_paused() -> Iterator[None]:
     writes to the parent's objects, so their pages stay shared). Where the heap was frozen like that, the
     parse's survivors join it (`gc.freeze()`): the DAGs live until the parse process exits, and no collection
     scans them. Never `gc.unfreeze()`: it hands the parent's frozen heap back to the collector, whose next full
-    pass writes to every page of it. Measured (benchmarks/bench_parse_memory.py, 200 flows, warm cache, median
-    of 3): private memory of the parse process 87.3 MB with unfreeze, 40.5 MB frozen or plain; the full
-    collection after the parse 0.97 s with unfreeze, 0.17 s plain, 0.0 s frozen. Where nothing was frozen (a
-    test, a script building DAGs again and again) nothing is frozen, so DAGs dropped later are collected."""
+    pass writes to every page of it. Measured (benchmarks/bench_parse_memory.py, 200 flows, warm cache, two
+    runs of 3): private memory of the parse process 87.3-87.6 MB with unfreeze, 40.5-41.1 MB frozen or plain;
+    the full collection after the parse 0.97-1.28 s with unfreeze, 0.17-0.29 s plain, 0 s frozen. Where
+    nothing was frozen (a test, a script building DAGs again and again) nothing is frozen, so DAGs dropped
+    later are collected."""
     was_enabled = gc.isenabled()
     shared_heap = gc.get_freeze_count() > 0
     gc.disable()

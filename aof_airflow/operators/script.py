@@ -1,8 +1,9 @@
 """Script node (AOF's `scriptConfig`): the flow author's bash `command`, or a native tool without a shell.
 
 `command` runs exactly like a Transform's script (TransformOperator.run_bash: flow values reach bash only as
-variables, through a file, so no size of value stops it), in `working_dir`, with `env`; its stdout is parsed as `parse` says (text, json, lines,
-regex named groups). The native tools build their own argv or request, so no flow value is ever read as shell:
+variables, through a file, so no size of value stops it), in `working_dir`, with `env`; its stdout is parsed
+as `parse` says (text, json, lines, regex named groups). The native tools build their own argv or request,
+so no flow value is ever read as shell:
   kubectl get|describe|logs  read-only; names are checked (no value may start with `-`); `get` answers the
                              parsed `-o json`, `logs` {logs, pod}, `describe` {output, resource} (AOF's shapes)
   http get|post|put|delete   through the http provider (Connection per host, as the HTTP node)
@@ -91,7 +92,8 @@ class ScriptOperator(TransformOperator):
     """Runs a Script node: its bash `command` (as a Transform's script is run) or a native tool's argv/request.
 
     :param flow_name: the flow (DAG) the node belongs to
-    :param node: the node's spec: `scriptConfig` (`command` or `tool`/`action`/`args`, `env`, `parse`, `fail_on_error`)
+    :param node: the node's spec: `scriptConfig` (`command` or `tool`/`action`/`args`, `env`, `parse`,
+        `fail_on_error`)
     :param ancestors: the node ids whose outputs its `${...}` may read
     :param transforms: the ancestor Transforms whose exports are its flow variables, in order
     :param decides: the children whose conditions its output decides
