@@ -119,11 +119,11 @@ def thread_text(outcome: str, user: str | None = None, source: str | None = None
     # escaped, never a mention or a link.
     who = f"<@{user}>" if source != "airflow-ui" and user and SLACK_USER_ID.fullmatch(user) else escape(user or "?")
     if outcome == "approved":
-        return f":white_check_mark: Approved by {who}{via}. Auto-remediation is starting."
+        return f":{APPROVE}: Approved by {who}{via}. Auto-remediation is starting."
     if outcome == "paused":
-        return f":double_vertical_bar: Paused by {who}{via}. No auto-remediation; investigate manually."
+        return f":{PAUSE}: Paused by {who}{via}. No auto-remediation; investigate manually."
     if outcome == "skipped":
-        return f":x: Skipped by {who}{via}. Auto-remediation will not run."
+        return f":{SKIP}: Skipped by {who}{via}. Auto-remediation will not run."
     if outcome == TIMED_OUT:
         mins = f" after {int(timeout_seconds)}s" if timeout_seconds else ""
         return (f":rotating_light: Approval timed out{mins} with no decision from an approver. "

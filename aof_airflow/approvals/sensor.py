@@ -31,11 +31,11 @@ from aof_airflow.approvals.decisions import DECISIONS_KEY, REQUEST_KEY
 from aof_airflow.approvals.outcome import TIMED_OUT, Decision, no_approvers_warning, thread_text
 from aof_airflow.config import settings
 from aof_airflow.services import slack
-from aof_airflow.services.slack import ACTION_PREFIX
+from aof_airflow.services.slack import ACTION_PREFIX, APPROVE, PAUSE, SKIP
 
 DEFAULT_TIMEOUT_SECONDS = 3600.0
-BUTTONS = (("approve", ":white_check_mark: Approve", "primary"), ("pause", ":double_vertical_bar: Pause", None),
-           ("skip", ":x: Skip", "danger"))
+BUTTONS = (("approve", f":{APPROVE}: Approve", "primary"), ("pause", f":{PAUSE}: Pause", None),
+           ("skip", f":{SKIP}: Skip", "danger"))
 
 
 def configured_approvers(approvers: Sequence[str] | None) -> list[str] | None:
