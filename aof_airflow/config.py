@@ -7,7 +7,7 @@ it expects, raised by the first `settings()` of a process: the plugin every Airf
 DAG file and the relay read it as they start (and every `aofctl` command that uses a setting), so a typo
 (`shadow_mode = ture`) stops them there instead of changing what a remediation does later. Booleans are pydantic's one dialect (true/false,
 yes/no, on/off, 1/0); lists are comma-separated; durations take s, m, h, d. Every setting is declared here:
-reading an undeclared name is an error.
+reading an undeclared name is an error, and so is an unknown name in `[aof]` (a typo of a setting's name).
 """
 
 from __future__ import annotations
@@ -40,12 +40,33 @@ class AirflowConfigSource(PydanticBaseSettingsSource):
         return _airflow_value(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
+        _refuse_unknown(self.settings_cls)
         out: dict[str, Any] = {}
         for name, field in self.settings_cls.model_fields.items():
             value, key, _ = self.get_field_value(field, name)
             if value not in (None, ""):
                 out[key] = value
         return out
+
+
+def _refuse_unknown(model: type[BaseSettings]) -> None:
+    """A name in `[aof]` (airflow.cfg or AIRFLOW__AOF__*) that is no setting is a typo: `shadow_mod = true`
+    must not leave shadow mode off in silence. (`AOF_*` variables are not checked: other tools use the prefix.)"""
+    conf = _airflow_conf()
+    if conf is None:
+        return
+    prefix = f"AIRFLOW__{SECTION.upper()}__"
+    names = set(conf.getsection(SECTION) or {}) | {k[len(prefix):].lower() for k in os.environ if k.startswith(prefix)}
+    # Airflow's `<name>_cmd` / `<name>_secret` forms of an option are that option
+    unknown = sorted(n for n in names if n not in model.model_fields and n.rsplit("_", 1)[0] not in model.model_fields)
+    if unknown:
+        from difflib import get_close_matches
+
+        raise SettingsError("; ".join(
+            f"[aof] {name} is not a setting"
+            + "".join(f" (did you mean {m}?)" for m in get_close_matches(name, model.model_fields, n=1))
+            + f" (set in airflow.cfg or AIRFLOW__AOF__{name.upper()}; README \"Settings\" lists them)"
+            for name in unknown))
 
 
 def _airflow_value(name: str) -> str | None:

@@ -38,7 +38,7 @@ def values(out: subprocess.CompletedProcess) -> dict:
 
 
 CFG = "[aof]\nescalation_channel = #from-cfg\napproval_timeout_seconds = 120\nrelay_mount = false\n" \
-      "some_future_setting = cfg-value\nslack_signing_secret = s3cret-from-cfg\n"
+      "slack_signing_secret = s3cret-from-cfg\n"
 
 
 def test_airflow_cfg_then_defaults(tmp_path):
@@ -96,3 +96,11 @@ def test_an_undeclared_name_is_an_error_not_a_fallback():
 
     with pytest.raises(KeyError, match="some_future_setting is not a declared setting"):
         setting("some_future_setting")
+
+
+@pytest.mark.parametrize("where", ["cfg", "AIRFLOW__AOF__SHADOW_MOD"])
+def test_an_unknown_name_in_the_aof_section_is_a_typo_and_an_error(tmp_path, where):
+    env, cfg = ({where: "true"}, "") if where != "cfg" else ({}, "[aof]\nshadow_mod = true\n")
+    out = probe(tmp_path, env, cfg)
+    assert out.returncode != 0
+    assert "[aof] shadow_mod is not a setting (did you mean shadow_mode?)" in out.stderr, out.stderr[-2000:]
