@@ -82,7 +82,7 @@ def render_mrkdwn(template: str, ctx: TemplateContext) -> str:
             return escape(values[int(m.group(3))])
         url, label = values[int(m.group(1))], TOKEN.sub(lambda t: escape(values[int(t.group(1))]), m.group(2))
         if _SAFE_URL.fullmatch(url):
-            return f"<{url.replace('&', '&amp;')}|{label}>"
+            return f"<{_entities(url)}|{label}>"  # _SAFE_URL has no < or >: only its & changes
         return f"{label} ({escape(url)})"
 
     return _FILLED.sub(fill, to_mrkdwn(marked.text))
