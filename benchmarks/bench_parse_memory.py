@@ -4,8 +4,9 @@ Airflow's dag-processor manager imports Airflow, calls `gc.freeze()` ("to preven
 parsing dag file") and forks one process per parse. This bench does the same: a parent imports Airflow and
 the DagBag, freezes, forks; the child parses a folder of 200 seed flows (the scan cache warm, as on every
 re-parse), then runs one full collection (what the child's later allocations trigger anyway), and reports
-its time, `gc.get_freeze_count()` before and after the parse, its peak RSS, and its Private_Dirty memory
-(pages it had to copy from the parent or allocate: the real cost of the parse on the machine).
+its time (wall and CPU), `gc.get_freeze_count()` before and after the parse, its peak RSS, and its Private_Dirty
+memory after the parse and after the collection (pages it had to copy from the parent or allocate: the real
+cost of the parse on the machine).
 
 Variants of `aof_airflow.factory.scan.cyclic_gc_paused`:
   unfreeze     gc off during the parse, then `gc.freeze(); gc.unfreeze()` (the earlier code: the parent's
@@ -64,19 +65,25 @@ CHILD = textwrap.dedent("""
     if pid == 0:
         os.close(r)
         before = gc.get_freeze_count()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         bag = DagBag(dag_folder=folder, bundle_path=folder)
-        parse = time.perf_counter() - t
+        parse, parse_cpu = time.perf_counter() - t, time.process_time() - c
         after = gc.get_freeze_count()
+
+        def rollup():
+            return {k: int(v.split()[0]) for k, v in (l.split(":", 1) for l in open("/proc/self/smaps_rollup")
+                    if ":" in l and l.split(":", 1)[1].strip().endswith("kB"))}
+
+        parsed = rollup()
         t = time.perf_counter()
         gc.collect()
         collect = time.perf_counter() - t
-        rollup = {k: int(v.split()[0]) for k, v in (l.split(":", 1) for l in open("/proc/self/smaps_rollup")
-                  if ":" in l and l.split(":", 1)[1].strip().endswith("kB"))}
+        rollup = rollup()
         hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
-        os.write(w, json.dumps({"dags": len(bag.dags), "errors": len(bag.import_errors), "parse_s": parse,
+        os.write(w, json.dumps({"dags": len(bag.dags), "errors": len(bag.import_errors), "parse_s": parse, "parse_cpu_s": parse_cpu,
                                 "full_collect_s": collect, "frozen_parent": parent, "frozen_before": before,
                                 "frozen_after": after, "peak_rss_mb": hwm / 1024,
+                                "private_dirty_parsed_mb": parsed["Private_Dirty"] / 1024,
                                 "private_dirty_mb": rollup["Private_Dirty"] / 1024,
                                 "pss_mb": rollup["Pss"] / 1024}).encode())
         os._exit(0)
@@ -122,6 +129,8 @@ def main() -> None:
         report = {}
         for m, rs in rounds.items():
             report[m] = {k: round(statistics.median(r[k] for r in rs), 3) for k in rs[0]}
+            report[m]["parse_cpu_s_range"] = [round(min(r["parse_cpu_s"] for r in rs), 3),
+                                              round(max(r["parse_cpu_s"] for r in rs), 3)]
             report[m]["private_dirty_mb_range"] = [round(min(r["private_dirty_mb"] for r in rs), 1),
                                                    round(max(r["private_dirty_mb"] for r in rs), 1)]
         print(json.dumps(report, indent=1))

@@ -162,11 +162,11 @@ def cyclic_gc_paused() -> Iterator[None]:
     writes to the parent's objects, so their pages stay shared). Where the heap was frozen like that, the
     parse's survivors join it (`gc.freeze()`): the DAGs live until the parse process exits, and no collection
     scans them. Never `gc.unfreeze()`: it hands the parent's frozen heap back to the collector, whose next full
-    pass writes to every page of it. Measured (benchmarks/bench_parse_memory.py, 200 flows, warm cache, two
-    runs of 3): private memory of the parse process 87.3-87.6 MB with unfreeze, 40.5-41.1 MB frozen or plain;
-    the full collection after the parse 0.97-1.28 s with unfreeze, 0.17-0.29 s plain, 0 s frozen. Where
-    nothing was frozen (a test, a script building DAGs again and again) nothing is frozen, so DAGs dropped
-    later are collected."""
+    pass writes to every page of it. Measured (benchmarks/bench_parse_memory.py, 200 flows, warm cache): the
+    parse process holds 41.1 MB of private memory after the parse either way, and the same CPU (0.50 s); its
+    first full collection then copies 46 MB of the parent's pages with unfreeze (87.5 MB private, 0.2-1.3 s),
+    none frozen (41.1 MB, 0 s) or plain (41.1 MB, 0.02-0.4 s). Where nothing was frozen (a test, a script
+    building DAGs again and again) nothing is frozen, so DAGs dropped later are collected."""
     was_enabled = gc.isenabled()
     shared_heap = gc.get_freeze_count() > 0
     gc.disable()
