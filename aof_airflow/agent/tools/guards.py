@@ -29,6 +29,7 @@ from sqlalchemy import Column, DateTime, Integer, String, Table, Text, func, sel
 from aof_airflow import db
 from aof_airflow.agent.types import AgentScope
 from aof_airflow.config import settings
+
 LEASE = timedelta(minutes=15)  # a remediation whose process died stops counting as running after this
 
 ledger = Table(
