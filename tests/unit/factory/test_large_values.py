@@ -105,8 +105,9 @@ def test_a_script_nodes_command_reads_a_huge_value(size):
 
 
 def test_bash_own_variable_names_cannot_be_set_by_a_flow_variable():
-    code, out, err, _ = run_script('echo "[$IFS]" | od -c | head -1 >/dev/null; echo ok', {"IFS": "x", "BASH_ENV": "/etc/passwd"}, 10)
-    assert (code, out) == (0, "ok\n"), err
+    code, out, err, _ = run_script('printf "%q|%s|%s\\n" "$IFS" "${BASH_ENV-unset}" "$OK"',
+                                   {"IFS": "x", "BASH_ENV": "/etc/passwd", "OK": "yes"}, 10)
+    assert (code, out) == (0, "$' \\t\\n'|unset|yes\n"), err
 
 
 @pytest.fixture(autouse=True)
