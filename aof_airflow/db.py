@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 
 metadata = MetaData()
 _engines: dict[str, Engine] = {}
@@ -28,7 +28,7 @@ class StateDatabaseUnavailable(RuntimeError):
 
 
 def database_url() -> str:
-    url = setting("database_url")
+    url = settings().database_url
     if url:
         return url
     from airflow.configuration import conf

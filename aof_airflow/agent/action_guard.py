@@ -22,7 +22,7 @@ from aof_airflow.agent.rules.remediate import classify
 from aof_airflow.agent.tools.guards import Limits
 from aof_airflow.agent.tools.toolbox import Toolbox
 from aof_airflow.agent.types import AgentResult, AgentScope
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 
 log = logging.getLogger("aof.agent")
 # A smaller change than the one the evidence supports is supported too (one pod instead of all of them).
@@ -34,7 +34,7 @@ def check(result: AgentResult, toolbox: Toolbox, scope: AgentScope) -> None:
     out = result.output
     if result.source != "llm" or not isinstance(out, dict) or "recommended_action" not in out or "requires_approval" not in out:
         return
-    if out.get("requires_approval") is True or (setting("model_changes_need_evidence") or "true").strip().lower() in ("false", "0", "no", "off"):
+    if out.get("requires_approval") is True or not settings().model_changes_need_evidence:
         return
     action, _details = classify(str(out.get("recommended_action") or ""))
     if action == "none":

@@ -63,7 +63,7 @@ def run_agent(agent: Agent, prompt: str, *, scope: AgentScope, timeout_seconds: 
 def model_chain(agent: Agent) -> list[str]:
     """The agent's model, its own fallbacks, then the operator's `[aof] fallback_models` (e.g. the rules
     diagnostician chosen on purpose for an LLM outage or a local quick start), each once."""
-    operator = [m.strip() for m in settings().fallback_models.split(",") if m.strip()]
+    operator = list(settings().fallback_models)
     return list(dict.fromkeys([agent.spec.model, *agent.spec.fallback_models, *operator]))
 
 

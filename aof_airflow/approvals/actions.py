@@ -21,10 +21,9 @@ from fastapi.concurrency import run_in_threadpool
 from slack_sdk.signature import SignatureVerifier
 
 from aof_airflow.approvals import decisions
-from aof_airflow.approvals.outcome import DECISION_REACTIONS, OUTCOMES
+from aof_airflow.services.slack import ACTION_PREFIX, DECISION_REACTIONS, OUTCOMES
 
 log = logging.getLogger(__name__)
-ACTION_PREFIX = "aof_approval:"
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

@@ -6,17 +6,18 @@ Kept free of Airflow and Slack clients so the rules an on-call engineer relies o
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
 
-APPROVE, PAUSE, SKIP = "white_check_mark", "double_vertical_bar", "x"
+# The reactions that decide, and the verbs of `aofctl approve` and the buttons, are Slack's vocabulary
+from aof_airflow.services.slack import APPROVE, DECISION_REACTIONS, OUTCOMES, PAUSE, SKIP, escape
 
-# The tutorial's message: ✅ approve, ⏸️ pause and investigate manually, ❌ skip auto-remediation.
-OUTCOMES: dict[str, str] = {APPROVE: "approved", PAUSE: "paused", SKIP: "skipped"}
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9_]{1,20}")  # U024BE7LH (and the stand-in's U_ONCALL)
+
+__all__ = ["APPROVE", "DECISION_REACTIONS", "OUTCOMES", "PAUSE", "SKIP", "TIMED_OUT", "Decision"]
+
 TIMED_OUT = "timed_out"
-
-# `aofctl approve --decision` and the Slack buttons speak verbs; the flow's conditions read the reaction.
-DECISION_REACTIONS: dict[str, str] = {"approve": APPROVE, "pause": PAUSE, "skip": SKIP}
 
 # When approvers' reactions disagree in one observation we cannot tell which came first (Slack lists the
 # users of a reaction, not when they reacted), so the most conservative wins: stop before remediation.
@@ -114,20 +115,17 @@ def thread_text(outcome: str, user: str | None = None, source: str | None = None
     """The reply posted in the approval message's thread, so the channel sees what happened and why."""
     via = {"cli": " (via aofctl)", "slack-button": " (button)", "slack-event": "",
            "airflow-ui": " in Airflow (Required Actions)"}.get(source or "", "")
-    # An Airflow user name is not a Slack id: shown as text (escaped, never a mention or a link).
-    who = _slack_text(user or "?") if source == "airflow-ui" else f"<@{user}>"
+    # Only a Slack user id is mentioned; anything else (an Airflow user name, `aofctl approve --user`) is text,
+    # escaped, never a mention or a link.
+    who = f"<@{user}>" if source != "airflow-ui" and user and SLACK_USER_ID.fullmatch(user) else escape(user or "?")
     if outcome == "approved":
-        return f":white_check_mark: Approved by {who}{via}. Auto-remediation is starting."
+        return f":{APPROVE}: Approved by {who}{via}. Auto-remediation is starting."
     if outcome == "paused":
-        return f":double_vertical_bar: Paused by {who}{via}. No auto-remediation; investigate manually."
+        return f":{PAUSE}: Paused by {who}{via}. No auto-remediation; investigate manually."
     if outcome == "skipped":
-        return f":x: Skipped by {who}{via}. Auto-remediation will not run."
+        return f":{SKIP}: Skipped by {who}{via}. Auto-remediation will not run."
     if outcome == TIMED_OUT:
         mins = f" after {int(timeout_seconds)}s" if timeout_seconds else ""
         return (f":rotating_light: Approval timed out{mins} with no decision from an approver. "
                 "Auto-remediation will NOT run; the incident stays open and is being escalated.")
     raise ValueError(f"unknown outcome {outcome!r}")
-
-
-def _slack_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

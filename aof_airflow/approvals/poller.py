@@ -27,6 +27,7 @@ from typing import Any, Awaitable, Callable, Iterable
 
 from aof_airflow.approvals.outcome import Decision, Ignored, pick_from_reactions, pick_from_records
 from aof_airflow.retry_after import retry_after_seconds
+from aof_airflow.services import slack
 
 log = logging.getLogger(__name__)
 DEFAULT_RATE_LIMIT_WAIT = 30.0  # a 429 without a readable Retry-After
@@ -48,16 +49,15 @@ class PollSettings:
 
     @classmethod
     def from_settings(cls) -> "PollSettings":
-        from aof_airflow.config import setting
+        from aof_airflow.config import settings
 
-        s = cls()
-        for name, attr in (("approval_poll_min_seconds", "min_interval"),
-                           ("approval_poll_max_seconds", "max_interval"),
-                           ("approval_slack_calls_per_minute", "max_calls_per_minute"),
-                           ("approval_db_poll_seconds", "db_interval")):
-            val = setting(name)
-            if val:
-                setattr(s, attr, float(val))
+        s, conf = cls(), settings()
+        for value, attr in ((conf.approval_poll_min_seconds, "min_interval"),
+                            (conf.approval_poll_max_seconds, "max_interval"),
+                            (conf.approval_slack_calls_per_minute, "max_calls_per_minute"),
+                            (conf.approval_db_poll_seconds, "db_interval")):
+            if value:
+                setattr(s, attr, value)
         return s
 
 
@@ -90,9 +90,7 @@ class RateLimited(Exception):
 
 
 async def default_client_factory(conn_id: str) -> Any:
-    from airflow.providers.slack.hooks.slack import SlackHook
-
-    return await SlackHook(slack_conn_id=conn_id).get_async_client()
+    return await slack.async_client(conn_id)
 
 
 async def default_decision_reader(ref: Any) -> list[dict]:

@@ -27,7 +27,7 @@ from airflow.sdk.execution_time.hitl import (
 )
 
 from aof_airflow.approvals.outcome import APPROVE, PAUSE, SKIP, Decision
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ AIRFLOW_SOURCE = "airflow-ui"  # the Required Actions page, or the REST API it c
 
 def assigned_users() -> list[dict[str, str]] | None:
     """`[aof] airflow_approvers`: Airflow user ids allowed to answer in the UI (None: Airflow's permissions)."""
-    ids = [u.strip() for u in (setting("airflow_approvers") or "").split(",") if u.strip()]
+    ids = list(settings().airflow_approvers)
     return [{"id": u, "name": u} for u in ids] or None
 
 

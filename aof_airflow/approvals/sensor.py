@@ -29,21 +29,20 @@ from airflow.sdk.exceptions import AirflowFailException
 from aof_airflow.approvals import required_action
 from aof_airflow.approvals.decisions import DECISIONS_KEY, REQUEST_KEY
 from aof_airflow.approvals.outcome import TIMED_OUT, Decision, no_approvers_warning, thread_text
-from aof_airflow.config import setting
+from aof_airflow.config import settings
+from aof_airflow.services import slack
+from aof_airflow.services.slack import ACTION_PREFIX, APPROVE, PAUSE, SKIP
 
 DEFAULT_TIMEOUT_SECONDS = 3600.0
-BUTTONS = (("approve", ":white_check_mark: Approve", "primary"), ("pause", ":double_vertical_bar: Pause", None),
-           ("skip", ":x: Skip", "danger"))
-ACTION_PREFIX = "aof_approval:"  # action_id = aof_approval:<decision>; actions.py reads it back
+BUTTONS = (("approve", f":{APPROVE}: Approve", "primary"), ("pause", f":{PAUSE}: Pause", None),
+           ("skip", f":{SKIP}: Skip", "danger"))
 
 
 def configured_approvers(approvers: Sequence[str] | None) -> list[str] | None:
     """The node's / flow's approvers, else the `[aof] approvers` setting (comma separated), else None."""
     if approvers:
         return [a.strip() for a in approvers if a and a.strip()]
-    default = setting("approvers") or ""
-    vals = [a.strip() for a in default.split(",") if a.strip()]
-    return vals or None
+    return list(settings().approvers) or None
 
 
 class SlackApprovalSensor(BaseSensorOperator):
@@ -65,7 +64,7 @@ class SlackApprovalSensor(BaseSensorOperator):
     def __init__(self, *, channel: str, message: str, approvers: Sequence[str] | None = None,
                  timeout_seconds: float | None = None, slack_conn_id: str | None = None,
                  interactive_buttons: bool = True, **kwargs: Any) -> None:
-        self.timeout_seconds = float(timeout_seconds or setting("approval_timeout_seconds")
+        self.timeout_seconds = float(timeout_seconds or settings().approval_timeout_seconds
                                      or DEFAULT_TIMEOUT_SECONDS)
         kwargs.setdefault("timeout", self.timeout_seconds + 300)
         kwargs.setdefault("retries", 0)  # a retry would post the request and ask the humans again
@@ -73,7 +72,7 @@ class SlackApprovalSensor(BaseSensorOperator):
         self.channel = channel
         self.message = message
         self.approvers = list(approvers) if approvers else None
-        self.slack_conn_id = slack_conn_id or setting("slack_conn_id") or "slack_default"
+        self.slack_conn_id = slack.conn_id(slack_conn_id)
         self.interactive_buttons = interactive_buttons
 
     # -- override points ------------------------------------------------------------------------
@@ -88,11 +87,7 @@ class SlackApprovalSensor(BaseSensorOperator):
     # -- run ----------------------------------------------------------------------------------
 
     def _hook(self) -> Any:
-        from airflow.providers.slack.hooks.slack import SlackHook
-        from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-
-        return SlackHook(slack_conn_id=self.slack_conn_id,
-                         retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=5), ConnectionErrorRetryHandler()])
+        return slack.hook(self.slack_conn_id)
 
     def execute(self, context: Any) -> Any:
         ti = context["ti"]

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from aof_airflow.cli import Commands
-from aof_airflow.config import flows_folder, setting
+from aof_airflow.config import flows_folder, settings
 from aof_airflow.incidents import metrics, records
 from aof_airflow.incidents.airflow_runs import LogUnavailable, Source, source
 from aof_airflow.incidents.metrics import parse_window
@@ -207,7 +207,7 @@ def no_runs(src: Source, name: str) -> str:
 
 
 def where() -> str:
-    url = setting("airflow_api_url")
+    url = settings().airflow_api_url
     return f"REST API {url}" if url else "metadata DB; set airflow_api_url or AIRFLOW_HOME"
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from aof_airflow.cli import Commands
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -46,7 +46,7 @@ def _trigger(args: argparse.Namespace) -> int:
         return _trigger_direct(args, route, body)
     import httpx  # as above: only this command sends a request
 
-    url = (args.url or setting("relay_url") or "http://127.0.0.1:8088").rstrip("/") + route.path
+    url = (args.url or settings().relay_url or "http://127.0.0.1:8088").rstrip("/") + route.path
     headers = {"Content-Type": "application/json"}
     if args.webhook_id:
         headers["X-Webhook-Id"] = args.webhook_id

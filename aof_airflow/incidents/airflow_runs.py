@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import text
 
 from aof_airflow.airflow_rest import AirflowAPI
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 
 
 @dataclass
@@ -196,8 +196,9 @@ def _detail(r: Any) -> str:
 def source(kind: str = "auto") -> Source:
     """`api` with the relay's settings, `db` on the metadata DB; `auto`: api when `airflow_api_url` is set."""
     if kind == "auto":
-        kind = "api" if setting("airflow_api_url") else "db"
+        kind = "api" if settings().airflow_api_url else "db"
     if kind == "db":
         return DBSource()
-    url = setting("airflow_api_url") or "http://127.0.0.1:8080"
-    return APISource(AirflowAPI(url, setting("airflow_username") or "", setting("airflow_password") or ""))
+    s = settings()
+    password = s.airflow_password.get_secret_value() if s.airflow_password else ""
+    return APISource(AirflowAPI(s.airflow_api_url or "http://127.0.0.1:8080", s.airflow_username or "", password))

@@ -27,11 +27,8 @@ from sqlalchemy.orm import Session
 
 from aof_airflow import config
 from aof_airflow.incidents.records import IncidentRecord
+from aof_airflow.services.slack import outcome_of
 from aof_airflow.spec.roles import FlowRoles
-
-APPROVE_REACTIONS = {"white_check_mark", "heavy_check_mark", "approve", "approved"}
-PAUSE_REACTIONS = {"double_vertical_bar", "pause", "paused"}
-SKIP_REACTIONS = {"x", "skip", "skipped", "reject", "rejected"}
 
 
 @dataclass
@@ -113,16 +110,10 @@ def _approval(nodes: list[NodeRun], roles: FlowRoles) -> dict[str, Any] | None:
         outcome = str(out.get("outcome") or out.get("decision") or "").lower() or None
         if not outcome:
             r = str(reaction or "").lower()
-            if r in APPROVE_REACTIONS:
-                outcome = "approved"
-            elif r in PAUSE_REACTIONS:
-                outcome = "paused"
-            elif r in SKIP_REACTIONS:
-                outcome = "skipped"
-            elif out.get("timed_out") or human.state in ("failed", "up_for_retry") or not r:
-                outcome = "timeout"
-            else:
-                outcome = r
+            outcome = outcome_of(r)
+            if outcome is None:
+                timed_out = out.get("timed_out") or human.state in ("failed", "up_for_retry") or not r
+                outcome = "timeout" if timed_out else r
         wait = out.get("wait_seconds", out.get("waited_seconds"))
         return {
             "node": human.task_id,

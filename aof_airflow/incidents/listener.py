@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from airflow.listeners import hookimpl
 
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 from aof_airflow.incidents import run_note
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ _tables_ready: set[str] = set()
 
 def _is_flow(dag_run: DagRun) -> bool:
     """Only runs of AgentFlow DAGs (tagged by the factory) or any DAG when `incident_all_dags` is on."""
-    if (setting("incident_all_dags", "false") or "").lower() in ("1", "true", "yes"):
+    if settings().incident_all_dags:
         return True
     dag = getattr(dag_run, "dag", None)
     tags = {str(getattr(t, "name", t)) for t in (getattr(dag, "tags", None) or ())}

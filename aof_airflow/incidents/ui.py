@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 
 PREFIX = "/aof/incidents"
 RESULT_COLORS = {
@@ -25,7 +25,7 @@ RESULT_COLORS = {
 
 def plugin_entries() -> tuple[list[dict], list[dict]]:
     """(fastapi_apps, external_views) for AofPlugin."""
-    if (setting("incidents_ui") or "true").lower() in ("false", "0", "no", "off"):
+    if not settings().incidents_ui:
         return [], []
     apps = [{"app": LazyApp(), "url_prefix": PREFIX, "name": "aof-incidents"}]
     views = [{"name": "Incidents", "href": f"{PREFIX}/", "destination": "nav", "url_route": "aof-incidents",
@@ -46,7 +46,7 @@ class LazyApp:
 
 
 def _auth_required() -> bool:
-    return (setting("incidents_ui_auth") or "true").lower() not in ("false", "0", "no", "off")
+    return settings().incidents_ui_auth
 
 
 def create_app() -> Any:

@@ -17,13 +17,10 @@ from aof_airflow.agent.masking import redact
 from aof_airflow.config import settings
 from aof_airflow.operators.base import NodeMixin, conf_context
 from aof_airflow.operators.incident import Incident, IncidentProfile
-from aof_airflow.operators.slack import post_message, slack_conn_id
+from aof_airflow.services.slack import code, escape, post_message
+from aof_airflow.services.slack import conn_id as slack_conn_id
 
 MAX_ERROR = 1500
-
-
-def slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("```", "'''")
 
 
 def error_text(error: object) -> str:
@@ -35,14 +32,14 @@ def incident_line(incident: Incident) -> list[str]:
     if not incident.id:
         return []
     label = f"{incident.system} incident" if incident.system else "Incident"
-    return [f"*{label}*: {slack_escape(incident.id)} left open for manual handling"]
+    return [f"*{label}*: {escape(incident.id)} left open for manual handling"]
 
 
 def escalation_text(flow: str, node: str, error: object, run_id: str | None, attempt: object,
                     incident: Incident) -> str:
     return "\n".join([
         f"🔴 *AOF flow `{flow}` failed at node `{node}`*",
-        f"*Error*: ```{slack_escape(error_text(error))}```",
+        f"*Error*: ```{code(error_text(error))}```",
         f"*Run*: `{run_id}` (attempt {attempt})",
         *incident_line(incident),
         "@oncall please investigate",

@@ -13,7 +13,8 @@ A host with an API profile gets what that API requires: the `${NAME}` its Connec
 With an explicit Authorization header the hook's basic auth from login/password is switched off (the header
 would otherwise be overwritten).
 
-Values land in the URL percent-encoded (a title cannot add a path segment or a query parameter), in a JSON
+Values land in the URL percent-encoded (a title cannot add a path segment or a query parameter; a path
+segment a value makes empty, `.` or `..` fails the node before any request), in a JSON
 body JSON-escaped, and in a header with any character a header cannot carry written as `\\uXXXX`.
 A 429 (or 503 with Retry-After) is retried after the wait the API asks for, as long as that fits in the
 node's deadline (twice `timeout_seconds`, as its execution timeout); past it the node fails, retryable.
@@ -26,13 +27,18 @@ import os
 import re
 import time
 from collections import ChainMap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
 
 from aof_airflow.services.api_profiles import ApiProfile, ProfileError, profile_for, retry_after
 from aof_airflow.operators.base import NodeOperator, mask, render_or_fail
+from aof_airflow.spec.models import HTTPNode
+
+if TYPE_CHECKING:
+    from aof_airflow.templating import TemplateContext
 
 MAX_TEXT = 10_000
 _HEADER_UNSAFE = re.compile(r"[^\t\x20-\x7e\x80-\xff]|[\x7f-\x9f]")
@@ -117,10 +123,21 @@ def wait_asked(profile: ApiProfile | None, resp: Any) -> float | None:
 
 
 class HttpNodeOperator(NodeOperator):
+    """Sends an HTTP node's request through the http provider's HttpHook, with the Connection that serves its URL.
+
+    :param flow_name: the flow (DAG) the node belongs to
+    :param node: the node's spec: `method`, `url`, `headers`, `body`, `connection_id`, `timeout_seconds`
+    :param ancestors: the node ids whose outputs its `${...}` may read
+    :param transforms: the ancestor Transforms whose exports are its flow variables, in order
+    :param decides: the children whose conditions its output decides
+    :param wiring: spec.context, `${previous.output}` and the flow's log settings
+    """
+
     node_types = ("HTTP",)
     ui_color = "#e0f2f1"
+    node: HTTPNode
 
-    def run(self, tctx: Any, context: Any) -> Any:
+    def run(self, tctx: TemplateContext, context: Context) -> Any:
         from aof_airflow.templating import TemplateContext, render_data, render_json, render_text, render_url
 
         cfg = self.node.config

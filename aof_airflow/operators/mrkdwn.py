@@ -2,10 +2,10 @@
 
 Slack reads `*bold*`, `_italic_`, `~strike~`, `<url|text>` links and `<!channel>`, `<@U..>`, `<!subteam^..>`
 mentions; `&`, `<` and `>` must be escaped. Only the flow author's template text is converted: a value from
-the event, the cluster or a model is escaped and pasted in afterwards (`render_mrkdwn`), so an incident titled
-`[Acknowledge here](https://evil.example/login)` or `<!channel>` shows as that text, never as a live link or
-a ping. A value's bidi controls (right-to-left overrides) are isolated so they cannot reorder the text
-around it. Code spans and blocks stay verbatim (escaped only).
+the event, the cluster or a model is escaped (services/slack.py `escape`, which says how and why) and pasted
+in afterwards (`render_mrkdwn`), so an incident titled `[Acknowledge here](https://evil.example/login)`,
+`<!channel>` or `*RESOLVED*` shows as that text, never as a live link, a ping or bold. Code spans and blocks
+of the template stay verbatim (escaped only).
 
 Every pattern is bounded, so no input (NUL, 40 kB of brackets, ...) makes the converter hang.
 """
@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import re
 
+from aof_airflow.services.slack import REPLACEMENT, entities as _entities, escape
 from aof_airflow.templating import TemplateContext, render_marked
 from aof_airflow.templating.render import TOKEN
 
-REPLACEMENT = "\ufffd"
+__all__ = ["escape", "render_mrkdwn", "to_mrkdwn"]
 _HOLD_OPEN, _HOLD_CLOSE = "\ue002", "\ue003"  # private use: the converter's own markers
 _HOLD = re.compile(f"{_HOLD_OPEN}([0-9]+){_HOLD_CLOSE}")
 # Controls (but tab and newline), surrogates, our markers; value tokens too when escaping a value.
 _TEMPLATE_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ue002\ue003]")
-_VALUE_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ue000-\ue003]")
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _SPAN = 500  # the longest link text, bold or strike run converted; a longer one stays as written
 _CODE = re.compile(r"```.*?```|`[^`\n]{1,%d}`" % _SPAN, re.S)
 _LINK = re.compile(r"\[([^\[\]\n]{1,%d})\]\((https?://[^)\s]{1,%d}|%s)\)" % (_SPAN, 4 * _SPAN, TOKEN.pattern))
@@ -34,17 +33,6 @@ _HEADING = re.compile(r"^#{1,6}[ \t]+([^\n]+?)[ \t]*#*$", re.M)
 _BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+", re.M)
 _SAFE_URL = re.compile(r"https?://[^\s<>|\"\\]{1,2000}")
 _FILLED = re.compile(r"<%s\|([^>]*)>|%s" % (TOKEN.pattern, TOKEN.pattern))
-
-
-def _entities(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def escape(value: str) -> str:
-    """A value as inert mrkdwn: `&`, `<`, `>` as entities (no link or mention can form), controls as U+FFFD,
-    bidi controls isolated (FSI ... PDI) so they end with the value."""
-    text = _entities(_VALUE_UNSAFE.sub(REPLACEMENT, value))
-    return f"\u2068{text}\u2069" if _BIDI.search(text) else text
 
 
 def _convert(text: str) -> str:
@@ -94,7 +82,7 @@ def render_mrkdwn(template: str, ctx: TemplateContext) -> str:
             return escape(values[int(m.group(3))])
         url, label = values[int(m.group(1))], TOKEN.sub(lambda t: escape(values[int(t.group(1))]), m.group(2))
         if _SAFE_URL.fullmatch(url):
-            return f"<{url.replace('&', '&amp;')}|{label}>"
+            return f"<{_entities(url)}|{label}>"  # _SAFE_URL has no < or >: only its & changes
         return f"{label} ({escape(url)})"
 
     return _FILLED.sub(fill, to_mrkdwn(marked.text))

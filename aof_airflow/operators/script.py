@@ -1,8 +1,9 @@
 """Script node (AOF's `scriptConfig`): the flow author's bash `command`, or a native tool without a shell.
 
 `command` runs exactly like a Transform's script (TransformOperator.run_bash: flow values reach bash only as
-environment variables), in `working_dir`, with `env`; its stdout is parsed as `parse` says (text, json, lines,
-regex named groups). The native tools build their own argv or request, so no flow value is ever read as shell:
+variables, through a file, so no size of value stops it), in `working_dir`, with `env`; its stdout is parsed
+as `parse` says (text, json, lines, regex named groups). The native tools build their own argv or request,
+so no flow value is ever read as shell:
   kubectl get|describe|logs  read-only; names are checked (no value may start with `-`); `get` answers the
                              parsed `-o json`, `logs` {logs, pod}, `describe` {output, resource} (AOF's shapes)
   http get|post|put|delete   through the http provider (Connection per host, as the HTTP node)
@@ -18,13 +19,19 @@ import json
 import os
 import re
 import subprocess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from aof_airflow.operators.base import render_or_fail
 from aof_airflow.operators.transform import TransformOperator, _tail
+from aof_airflow.spec.models import ScriptNode
+from aof_airflow.spec.nodes.script import ScriptConfig
 from aof_airflow.subprocesses import safe_env
+
+if TYPE_CHECKING:
+    from aof_airflow.templating import TemplateContext
 
 K8S_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/=-]*$")
 MAX_OUTPUT = 65536
@@ -82,23 +89,40 @@ def kubectl_argv(action: str, args: dict[str, Any]) -> list[str]:
 
 
 class ScriptOperator(TransformOperator):
+    """Runs a Script node: its bash `command` (as a Transform's script is run) or a native tool's argv/request.
+
+    :param flow_name: the flow (DAG) the node belongs to
+    :param node: the node's spec: `scriptConfig` (`command` or `tool`/`action`/`args`, `env`, `parse`,
+        `fail_on_error`)
+    :param ancestors: the node ids whose outputs its `${...}` may read
+    :param transforms: the ancestor Transforms whose exports are its flow variables, in order
+    :param decides: the children whose conditions its output decides
+    :param wiring: spec.context, `${previous.output}` and the flow's log settings
+    """
+
     node_types = ("Script",)
     ui_color = "#fff0e0"
+    node: ScriptNode
 
-    def run(self, tctx: Any, context: Any) -> Any:
+    def run(self, tctx: TemplateContext, context: Context) -> Any:
         sc = self.node.config.script_config
         try:
             if sc.command is not None:
                 return self._command(sc, tctx)
-            from aof_airflow.templating import render_data, render_json
+            from aof_airflow.templating import render_data, render_json, render_url
 
             raw = dict(sc.args)
             text_input = sc.tool == "json" and sc.action == "parse" and isinstance(raw.get("input"), str)
             # JSON text to parse: values are JSON-escaped where they stand, so a quote in one cannot break it
             json_input = render_or_fail(self.node.id, "args.input", render_json, raw.pop("input"), tctx) if text_input else None
+            # a URL as the HTTP node renders it: values percent-encoded, dot segments from values refused
+            url = (render_or_fail(self.node.id, "args.url", render_url, raw.pop("url"), tctx)
+                   if sc.tool == "http" and isinstance(raw.get("url"), str) else None)
             args = render_or_fail(self.node.id, "args", render_data, raw, tctx)
             if text_input:
                 args["input"] = json_input
+            if url is not None:
+                args["url"] = url
             return getattr(self, f"_{sc.tool}")(sc, args)
         except ScriptFailed as exc:
             if sc.fail_on_error:
@@ -107,7 +131,7 @@ class ScriptOperator(TransformOperator):
             return {"error": str(exc)[:MAX_OUTPUT], "exit_code": exc.exit_code}
 
     # ----------------------------------------------------------------------------------- the forms
-    def _command(self, sc: Any, tctx: Any) -> Any:
+    def _command(self, sc: ScriptConfig, tctx: TemplateContext) -> Any:
         from aof_airflow.templating import render_text
 
         env = {k: render_or_fail(self.node.id, f"env {k}", render_text, v, tctx) for k, v in sc.env.items()}
@@ -136,7 +160,7 @@ class ScriptOperator(TransformOperator):
                                proc.returncode)
         return proc.stdout[:MAX_OUTPUT]
 
-    def _kubectl(self, sc: Any, args: dict[str, Any]) -> Any:
+    def _kubectl(self, sc: ScriptConfig, args: dict[str, Any]) -> Any:
         out = self._program(kubectl_argv(sc.action, args), sc.timeout_seconds)
         if sc.action == "get":
             return parse_output(out, "json", None) if sc.parse == "text" else parse_output(out, sc.parse, sc.pattern)
@@ -144,7 +168,7 @@ class ScriptOperator(TransformOperator):
             return {"logs": out, "pod": args["pod"]}
         return {"output": out, "resource": args["resource"]}
 
-    def _http(self, sc: Any, args: dict[str, Any]) -> Any:
+    def _http(self, sc: ScriptConfig, args: dict[str, Any]) -> Any:
         from requests import RequestException
 
         from aof_airflow.operators.http import (
@@ -176,7 +200,7 @@ class ScriptOperator(TransformOperator):
             raise ScriptFailed(f"{method} {url} answered {resp.status_code}: {resp.text[:2000]}", resp.status_code)
         return {"url": url, "method": method, "status": resp.status_code, "body": parsed}
 
-    def _docker(self, sc: Any, args: dict[str, Any]) -> Any:
+    def _docker(self, sc: ScriptConfig, args: dict[str, Any]) -> Any:
         container = args.get("container")
         if container is not None and not K8S_WORD.match(str(container)):
             raise ScriptFailed(f"docker {sc.action}: `container` {container!r} is not a container name or id")
@@ -196,7 +220,7 @@ class ScriptOperator(TransformOperator):
                     "container": container}
         return parse_output(self._program(["docker", "inspect", str(container)], sc.timeout_seconds), "json", None)
 
-    def _file(self, sc: Any, args: dict[str, Any]) -> Any:
+    def _file(self, sc: ScriptConfig, args: dict[str, Any]) -> Any:
         from pathlib import Path
 
         path = Path(str(args["path"])).expanduser()
@@ -216,7 +240,7 @@ class ScriptOperator(TransformOperator):
         except OSError as exc:
             raise ScriptFailed(f"file {sc.action} {path}: {exc}") from None
 
-    def _json(self, sc: Any, args: dict[str, Any]) -> Any:
+    def _json(self, sc: ScriptConfig, args: dict[str, Any]) -> Any:
         if sc.action == "parse":
             value = args["input"]
             try:

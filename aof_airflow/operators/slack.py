@@ -11,35 +11,18 @@ Output: `{channel, ts, permalink}` so later nodes (and the approval sensor) can 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aof_airflow.config import setting
+from airflow.sdk import Context
+
 from aof_airflow.operators.base import NodeOperator, render_or_fail
+from aof_airflow.services.slack import DEFAULT_CONN, conn_id as slack_conn_id, escape, post_message
+from aof_airflow.spec.models import SlackNode
 
-DEFAULT_CONN = "slack_default"
+if TYPE_CHECKING:
+    from aof_airflow.templating import TemplateContext
 
-
-def slack_conn_id(node_conn: str | None = None) -> str:
-    return node_conn or setting("slack_conn_id") or DEFAULT_CONN
-
-
-def post_message(conn_id: str, channel: str, text: str, *, thread_ts: str | None = None) -> dict[str, Any]:
-    """Post `text` (already mrkdwn) and return {channel, ts, permalink}; Slack errors raise SlackApiError."""
-    from airflow.providers.slack.hooks.slack import SlackHook
-    from slack_sdk.errors import SlackApiError
-
-    client = SlackHook(slack_conn_id=conn_id).client
-    kwargs: dict[str, Any] = {"channel": channel, "text": text, "mrkdwn": True, "unfurl_links": False,
-                              "link_names": False}
-    if thread_ts:
-        kwargs["thread_ts"] = thread_ts
-    resp = client.chat_postMessage(**kwargs)
-    out = {"channel": resp["channel"], "ts": resp["ts"], "permalink": None}
-    try:
-        out["permalink"] = client.chat_getPermalink(channel=resp["channel"], message_ts=resp["ts"])["permalink"]
-    except (SlackApiError, KeyError):  # a permalink is a convenience; the post itself succeeded
-        pass
-    return out
+__all__ = ["DEFAULT_CONN", "SlackMessageOperator", "post_message", "slack_conn_id", "with_notice"]
 
 
 def enrichment_notice(task: Any, conf: Any) -> str | None:
@@ -48,24 +31,33 @@ def enrichment_notice(task: Any, conf: Any) -> str | None:
     info = (conf.get("aof") or {}).get("enrichment") if isinstance(conf, dict) else None
     if not isinstance(info, dict):
         return None
-    from aof_airflow.operators.mrkdwn import escape  # with the templating: not at DAG-parse time
-
     if any(getattr(getattr(t, "node", None), "type", None) == "Slack" for t in task.get_flat_relatives(upstream=True)):
         return None  # an earlier Slack node already said it
     return (f"⚠️ _This run started without {escape(str(info.get('what') or 'its enrichment'))} "
             f"from {escape(str(info.get('from') or 'the event source'))}: {escape(str(info.get('reason') or 'unknown'))}._")
 
 
-def with_notice(task: Any, context: Any, text: str) -> str:
+def with_notice(task: Any, context: Context, text: str) -> str:
     notice = enrichment_notice(task, getattr(context.get("dag_run"), "conf", None))
     return f"{notice}\n{text}" if notice else text
 
 
 class SlackMessageOperator(NodeOperator):
+    """Posts a Slack node's `message` to its `channel` through the Connection's one cached SlackHook.
+
+    :param flow_name: the flow (DAG) the node belongs to
+    :param node: the Slack node (`message`, `channel`, optional `connection_id`)
+    :param ancestors: the node ids whose outputs `${...}` may read
+    :param transforms: the ancestor Transforms whose exports are flow variables, in order
+    :param decides: the children whose conditions this node's output decides
+    :param wiring: spec.context, `${previous.output}` and the flow's log settings
+    """
+
     node_types = ("Slack",)
     ui_color = "#e3f6ec"
+    node: SlackNode
 
-    def run(self, tctx: Any, context: Any) -> dict[str, Any]:
+    def run(self, tctx: TemplateContext, context: Context) -> dict[str, Any]:
         from aof_airflow.operators.mrkdwn import render_mrkdwn
         from aof_airflow.templating import render_text
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 
 DEFAULT_PREFIX = "/aof/relay"
 
@@ -37,7 +37,7 @@ class LazyRelayApp:
 
 
 def fastapi_apps() -> list[dict]:
-    if (setting("relay_mount") or "true").lower() in ("false", "0", "no", "off"):
+    if not settings().relay_mount:
         return []
-    prefix = setting("relay_url_prefix") or DEFAULT_PREFIX
+    prefix = settings().relay_url_prefix or DEFAULT_PREFIX
     return [{"app": LazyRelayApp(), "url_prefix": prefix, "name": "aof-relay"}]

@@ -19,15 +19,15 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from slack_sdk import WebClient
 
 from aof_airflow.approvals.actions import record_reaction, signed_by
-from aof_airflow.config import setting
+from aof_airflow.config import setting, settings
 from aof_airflow.relay import secrets
 from aof_airflow.relay.bounds import bound
 from aof_airflow.relay.ingress import get_relay, slack_body
 from aof_airflow.relay.service import Relay
 from aof_airflow.relay.slack_routes import SlackRoute, from_a_person, matches
+from aof_airflow.services import slack
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/slack", tags=["slack triggers"])
@@ -70,12 +70,9 @@ def channel_name(route: SlackRoute, channel: str) -> str | None:
         return hit[1]
     try:
         if route.config.bot_token:
-            client = WebClient(token=secrets.resolve(route.config.bot_token),
-                               base_url=setting("slack_api_url") or WebClient.BASE_URL)
+            client = slack.token_client(secrets.resolve(route.config.bot_token), settings().slack_api_url, waits=False)
         else:
-            from airflow.providers.slack.hooks.slack import SlackHook  # the relay may run without Airflow's config
-
-            client = SlackHook(slack_conn_id=setting("slack_conn_id") or "slack_default").client
+            client = slack.hook(slack.conn_id(), waits=False).client
         name = str(client.conversations_info(channel=channel)["channel"]["name"])
     except Exception as exc:  # unknown channel, no token, Slack down: not matched now, asked again next time
         log.warning("slack: conversations.info %s failed: %s", channel, exc)

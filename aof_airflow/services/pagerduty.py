@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from aof_airflow.services.api_profiles import ApiProfile, ProfileError, retry_after
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 
 API_HOST = "api.pagerduty.com"
 API_URL = f"https://{API_HOST}"
@@ -48,7 +48,7 @@ def prepare_headers(method: str, headers: dict[str, str], conn: Any) -> dict[str
     if "content-type" not in names:
         out["Content-Type"] = CONTENT_TYPE
     if method.upper() in WRITES and "from" not in names:
-        sender = (getattr(conn, "login", None) if conn is not None else None) or setting("pagerduty_from")
+        sender = (getattr(conn, "login", None) if conn is not None else None) or settings().pagerduty_from
         if not sender:
             raise ProfileError(
                 "PagerDuty requires a `From` header (a user's email) on writes: set the login of connection "

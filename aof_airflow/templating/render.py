@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from aof_airflow.templating.context import TemplateContext
 from aof_airflow.templating.errors import TemplateError
@@ -246,15 +246,49 @@ def render_shell(script: str, ctx: TemplateContext) -> ShellScript:
 
 def render_url(template: str, ctx: TemplateContext) -> str:
     """A URL: a value that starts the template is its base and is used as it is; every other value is
-    percent-encoded, so an incident id or title can add no path segment, query parameter or fragment."""
+    percent-encoded, so an incident id or title can add no path segment, query parameter or fragment.
+
+    A path segment a value (partly) makes that is empty, `.` or `..` is refused: HTTP clients (urllib3,
+    and the servers behind proxies) resolve dot segments, so an id of `..` would turn
+    `/incidents/${INCIDENT_ID}` into `/` and an empty one into `/incidents/` (PagerDuty's bulk endpoint)."""
     out: list[str] = []
+    spans: list[tuple[int, int, str]] = []  # where each encoded value stands in the URL, and its raw text
+    pos = 0
     for s in segments(template):
         if isinstance(s, Literal):
-            out.append(s.text)
+            piece = s.text
         else:
             text = value_to_text(value_of(s, ctx))
-            out.append(text if not out else quote(text, safe=""))
-    return "".join(out)
+            piece = text if not out else quote(text, safe="")
+            if out:
+                spans.append((pos, pos + len(piece), text))
+        out.append(piece)
+        pos += len(piece)
+    url = "".join(out)
+    _refuse_dot_segments(url, spans)
+    return url
+
+
+def _refuse_dot_segments(url: str, spans: list[tuple[int, int, str]]) -> None:
+    if not spans:
+        return
+    parts = urlsplit(url)
+    start = len(parts.scheme) + 1 if parts.scheme else 0
+    if url[start:start + 2] == "//":
+        start += 2 + len(parts.netloc)
+    end = start + len(parts.path)
+    seg_start = start
+    for seg_end in [i for i in range(start, end) if url[i] == "/"] + [end]:
+        segment = url[seg_start:seg_end]
+        if unquote(segment) in ("", ".", ".."):
+            for vs, ve, raw in spans:
+                inside = seg_start <= vs <= seg_end if vs == ve else vs < seg_end and ve > seg_start
+                if inside:
+                    raise TemplateError(
+                        f"the value {raw[:80]!r} makes the URL path segment {segment!r} "
+                        f"({'empty' if not segment else 'a dot segment'}), which would change the request's "
+                        f"target: {url[:200]!r}")
+        seg_start = seg_end + 1
 
 
 # ------------------------------------------------------------------------------------- Slack (markup)

@@ -19,7 +19,6 @@ PROBE = textwrap.dedent("""
     s = settings()
     print(json.dumps({"channel": s.escalation_channel, "timeout": s.approval_timeout_seconds,
                       "mount": s.relay_mount, "conn": s.slack_conn_id, "text": setting("approval_timeout_seconds"),
-                      "undeclared": setting("some_future_setting"),
                       "secret": setting("slack_signing_secret"), "secret_repr": repr(s.slack_signing_secret)}))
 """)
 
@@ -39,13 +38,13 @@ def values(out: subprocess.CompletedProcess) -> dict:
 
 
 CFG = "[aof]\nescalation_channel = #from-cfg\napproval_timeout_seconds = 120\nrelay_mount = false\n" \
-      "some_future_setting = cfg-value\nslack_signing_secret = s3cret-from-cfg\n"
+      "slack_signing_secret = s3cret-from-cfg\n"
 
 
 def test_airflow_cfg_then_defaults(tmp_path):
     v = values(probe(tmp_path, {}, CFG))
     assert (v["channel"], v["timeout"], v["mount"], v["conn"]) == ("#from-cfg", 120.0, False, "slack_default")
-    assert v["text"] == "120.0" and v["undeclared"] == "cfg-value"
+    assert v["text"] == "120.0"
     assert v["secret"] == "s3cret-from-cfg" and "s3cret" not in v["secret_repr"]
 
 
@@ -55,12 +54,12 @@ def test_airflows_env_beats_the_file_and_ours_beats_both(tmp_path):
     assert (v["channel"], v["timeout"]) == ("#airflow-env", 300.0)
     v = values(probe(tmp_path, {"AIRFLOW__AOF__ESCALATION_CHANNEL": "#airflow-env", "AOF_ESCALATION_CHANNEL": "#aof-env",
                                 "AOF_SOME_FUTURE_SETTING": "env-value"}, CFG))
-    assert (v["channel"], v["timeout"], v["undeclared"]) == ("#aof-env", 120.0, "env-value")
+    assert (v["channel"], v["timeout"]) == ("#aof-env", 120.0)
 
 
 def test_nothing_set_gives_the_documented_defaults(tmp_path):
     v = values(probe(tmp_path, {}))
-    assert (v["channel"], v["timeout"], v["mount"], v["conn"], v["undeclared"]) == (None, None, True, "slack_default", None)
+    assert (v["channel"], v["timeout"], v["mount"], v["conn"]) == (None, None, True, "slack_default")
 
 
 @pytest.mark.parametrize("where", ["AOF_APPROVAL_TIMEOUT_SECONDS", "cfg"])
@@ -90,3 +89,18 @@ def test_a_pinned_span_reads_the_environment_once_and_then_lets_go(monkeypatch):
         monkeypatch.setenv("AOF_ESCALATION_CHANNEL", "#two")
         assert settings() is pinned and settings().escalation_channel == "#one"
     assert settings().escalation_channel == "#two"
+
+
+def test_an_undeclared_name_is_an_error_not_a_fallback():
+    from aof_airflow.config import setting
+
+    with pytest.raises(KeyError, match="some_future_setting is not a declared setting"):
+        setting("some_future_setting")
+
+
+@pytest.mark.parametrize("where", ["cfg", "AIRFLOW__AOF__SHADOW_MOD"])
+def test_an_unknown_name_in_the_aof_section_is_a_typo_and_an_error(tmp_path, where):
+    env, cfg = ({where: "true"}, "") if where != "cfg" else ({}, "[aof]\nshadow_mod = true\n")
+    out = probe(tmp_path, env, cfg)
+    assert out.returncode != 0
+    assert "[aof] shadow_mod is not a setting (did you mean shadow_mode?)" in out.stderr, out.stderr[-2000:]

@@ -42,8 +42,11 @@ def code_patterns() -> list[re.Pattern]:
 
 
 def settings_read() -> set[str]:
-    """Names the code reads with `setting("...")` or `settings().name`."""
-    names = set()
+    """Every declared setting (config.AofSettings: all are read, and checked, by the first `settings()` of a
+    process), and names the code reads with `setting("...")` or `settings().name`."""
+    from aof_airflow.config import AofSettings
+
+    names = set(AofSettings.model_fields)
     for t in _trees():
         for n in ast.walk(t):
             if isinstance(n, ast.Call) and n.args and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from aof_airflow.agent.masking import mask
 from aof_airflow.agent.types import ProviderError
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 
 log = logging.getLogger("aof.agent")
 
@@ -46,7 +46,7 @@ class Credentials:
 
 def conn_id(provider: str) -> str:
     source = SOURCES[provider]
-    return setting(source.conn_setting) or source.connection
+    return str(getattr(settings(), source.conn_setting) or source.connection)
 
 
 def resolve(provider: str, base_url_override: str | None = None) -> Credentials:

@@ -14,7 +14,7 @@ import re
 import time
 from typing import Any
 
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 from aof_airflow.agent.tools.guards import Limits
 from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, Usage
 
@@ -77,9 +77,9 @@ def target_from(prompt: str, scope: AgentScope) -> tuple[str, str | None]:
 def verify_window(prompt: str, deadline: float) -> float:
     m = re.search(r"monitor(?:ing)?\s+(?:for\s+)?(\d+)\s*s", prompt, re.I)
     want = float(m.group(1)) if m else DEFAULT_WINDOW
-    cap = setting("rules_verify_window")  # operators (and tests) may shorten the watch
-    if cap:
-        want = min(want, float(cap))
+    cap = settings().rules_verify_window  # operators (and tests) may shorten the watch
+    if cap is not None:
+        want = min(want, cap)
     return max(0.0, min(want, deadline - time.monotonic() - 5.0))
 
 

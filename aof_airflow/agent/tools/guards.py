@@ -6,9 +6,9 @@ changes the cluster only through the change guard (`change_guard.py`), so one ch
 `custom_details.namespace` is only a request: the deployment's `[aof] allowed_namespaces` /
 `denied_namespaces` cap it (kube-system and friends are denied unless the operator says otherwise).
 
-Settings (`[aof]` or `AOF_<NAME>`):
+Settings (`[aof]` or `AOF_<NAME>`; typed and checked where every setting is, aof_airflow/config.py):
   allowed_namespaces             patterns (fnmatch) automation may change; empty: every namespace not denied
-  denied_namespaces              patterns never changed (default: DEFAULT_DENIED)
+  denied_namespaces              patterns never changed (default: config.DEFAULT_DENIED)
   remediation_budget             changes to one resource within the window (default 3)
   remediation_budget_window      the window, e.g. 10m, 1h (default 1h)
   max_concurrent_remediations    remediations between their change and the end of their verification, over
@@ -28,9 +28,8 @@ from sqlalchemy import Column, DateTime, Integer, String, Table, Text, func, sel
 
 from aof_airflow import db
 from aof_airflow.agent.types import AgentScope
-from aof_airflow.config import setting
+from aof_airflow.config import settings
 
-DEFAULT_DENIED = "kube-system,kube-public,kube-node-lease,kube-flannel,*-system,cert-manager,tigera-operator,local-path-storage"
 LEASE = timedelta(minutes=15)  # a remediation whose process died stops counting as running after this
 
 ledger = Table(
@@ -61,14 +60,12 @@ class Limits:
 
     @classmethod
     def from_settings(cls) -> Limits:
+        """The limits `[aof]` sets (typed and checked when the settings are read: config.py)."""
+        s = settings()
         return cls(
-            allowed=_patterns(setting("allowed_namespaces") or ""),
-            denied=_patterns(setting("denied_namespaces", DEFAULT_DENIED) or ""),
-            budget=int(setting("remediation_budget") or 3),
-            window=parse_window(setting("remediation_budget_window") or "1h"),
-            concurrent=int(setting("max_concurrent_remediations") or 2),
-            shadow=_true(setting("shadow_mode")),
-            shadow_flows=_patterns(setting("shadow_flows") or ""),
+            allowed=s.allowed_namespaces, denied=s.denied_namespaces, budget=s.remediation_budget,
+            window=s.remediation_budget_window, concurrent=s.max_concurrent_remediations, shadow=s.shadow_mode,
+            shadow_flows=s.shadow_flows,
         )
 
     def namespace_refusal(self, namespace: str | None) -> str | None:
@@ -86,15 +83,6 @@ class Limits:
 
     def shadow_for(self, flow: str | None) -> bool:
         return self.shadow or bool(flow and any(fnmatch.fnmatchcase(flow, p) for p in self.shadow_flows))
-
-
-def parse_window(text: str) -> timedelta:
-    """'10m', '1h', '2d', '90s' -> timedelta."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text or "")
-    if not m:
-        raise ValueError(f"[aof] remediation_budget_window {text!r}: use a number and one of s, m, h, d (e.g. 10m, 1h)")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-    return timedelta(**{unit: float(m.group(1))})
 
 
 def targets_of(kind_targets: list[str]) -> list[str]:
@@ -190,14 +178,6 @@ def history(namespace: str, target: str, *, since: datetime | None = None) -> li
 def count(state: str) -> int:
     with db.ensure_tables().connect() as c:
         return int(c.execute(select(func.count()).select_from(ledger).where(ledger.c.state == state)).scalar() or 0)
-
-
-def _patterns(text: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in text.split(",") if p.strip())
-
-
-def _true(v: str | None) -> bool:
-    return (v or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _utc(v: datetime) -> datetime:

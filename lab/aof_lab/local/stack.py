@@ -146,9 +146,14 @@ class LocalAirflow:
                              "task_publish_max_retries": 120}
         for section, kv in self.extra_config.items():
             cfg.setdefault(section, {}).update(kv)
-        # our settings too (AOF_<NAME> == [aof] <name>), so airflow.cfg alone is the whole configuration
+        # our settings too (AOF_<NAME> == [aof] <name>), so airflow.cfg alone is the whole configuration; only
+        # declared ones: an unknown name in [aof] is refused as a typo (AOF_SANDBOX_* are the lab's own)
+        from aof_airflow.config import AofSettings
+
         cfg["aof"] = {"database_url": self.db_url, **{k[4:].lower(): v for k, v in self.extra_env.items()
-                                                       if k.startswith("AOF_") and v}, **cfg.get("aof", {})}
+                                                       if k.startswith("AOF_") and v
+                                                       and k[4:].lower() in AofSettings.model_fields},
+                      **cfg.get("aof", {})}
         self.config = cfg
         # A developer's own AIRFLOW__* settings must not leak into this Airflow.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k != "AIRFLOW_HOME"}

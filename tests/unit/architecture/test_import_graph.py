@@ -31,11 +31,11 @@ ALLOWED: dict[str, set[str]] = {
     "operators": {"spec", "templating", "agent", "approvals",
                   "services"},                   # an HTTP node's API profile, the conf's text made carriable
     "agent": {"spec"},
-    "approvals": {"spec"},
+    "approvals": {"spec", "services"},          # Slack's client, retry policy and reaction vocabulary
     "relay": {"spec", "approvals",               # a Slack button click is written to the approval decision store
               "services"},                       # PagerDuty's alert lookup, the event's text made carriable
-    "incidents": {"spec"},
-    "services": set(),                           # PagerDuty's API, API profiles by host, carriable event text
+    "incidents": {"spec", "services"},          # which reaction means which approval outcome
+    "services": set(),                           # PagerDuty's API, API profiles by host, carriable event text, Slack
     "cli": PARTS - {"cli", "plugin"},            # the command line is a client of every part
     "plugin": {"relay", "incidents"},
 }
