@@ -73,9 +73,9 @@ def message(row: dict[str, Any], stuck: bool) -> tuple[str, list[dict[str, Any]]
 
 def post(channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
     """chat.postMessage through the Slack provider's hook (`[aof] slack_conn_id`, default slack_default)."""
-    from airflow.providers.slack.hooks.slack import SlackHook  # only when something is to be reported
+    from aof_airflow.services import slack  # the provider's hook only when something is to be reported
 
-    client = SlackHook(slack_conn_id=setting("slack_conn_id") or "slack_default").client
+    client = slack.hook(slack.conn_id()).client
     resp = client.chat_postMessage(channel=channel, text=text, blocks=blocks, unfurl_links=False, link_names=False)
     return str(resp["ts"])
 
