@@ -1,4 +1,4 @@
-"""AOF's own flows (tests/corpora/aof) as Airflow DAGs: every flow that validates is built by the DagBag with no
+"""AOF's own flows (../shared/corpora/aof) as Airflow DAGs: every flow that validates is built by the DagBag with no
 import error, and runs with `dag.test()` where its tools allow, against the stand-ins: kubectl against the
 sandbox cluster, the Slack and PagerDuty stand-ins, and the LLM stand-in as the operator's fallback model.
 

@@ -11,10 +11,10 @@ import pytest
 from aof_lab.local.processes import ManagedProcesses
 from aof_lab.sandbox.pagerduty import PagerDutyAPI
 from tests.harness.airflow_stack import AirflowStack, free_port
+from tests.locations import SEED_FLOW
 from tests.unit.relay.cases import TOKEN
 from tests.unit.relay.flows import V3_FLOW
 
-SEED = Path("/work/shared/seed")
 SIGNING_SECRET = "integration-signing-secret"
 PD_KEY = "pd-integration-key-0123"
 
@@ -38,7 +38,7 @@ def workdir(tmp_path_factory) -> Path:
     (d / "dags").mkdir()
     (d / "dags" / "relay_dags.py").write_text(DAG_SOURCE)
     (d / "flows").mkdir()
-    shutil.copy(SEED / "yaml" / "incident-response-flow.yaml", d / "flows")  # as written
+    shutil.copy(SEED_FLOW, d / "flows")  # as written
     (d / "flows" / "v3.yaml").write_text(V3_FLOW)
     return d
 

@@ -1,4 +1,4 @@
-"""PagerDuty's and Slack's own published samples (tests/corpora/, SOURCES.md names each one's origin), each
+"""PagerDuty's and Slack's own published samples (../shared/corpora/, SOURCES.md names each one's origin), each
 given to the product and checked for its right answer. The last test counts them."""
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from aof_airflow.services import pagerduty
 from aof_airflow.spec.loader import load_paths
 from aof_lab.sandbox.pagerduty import PagerDutyAPI
 from aof_lab.sandbox.slack import METHOD_SCOPES, SlackWebAPI
+from tests.locations import CorpusDir
 
-CORPORA = Path(__file__).resolve().parents[2] / "corpora"
-PD, SLACK = CORPORA / "pagerduty", CORPORA / "slack"
+PD, SLACK = CorpusDir("pagerduty"), CorpusDir("slack")
 SEEN: dict[str, int] = {}  # corpus part -> samples answered (checked by test_the_corpus_is_all_there)
 
 FLOWS = """

@@ -9,10 +9,11 @@ import pytest
 from aof_airflow.spec.loader import load_paths, load_text
 from aof_airflow.spec.triggers import (HTTPTrigger, ManualTrigger, MatchTrigger, PagerDutyTrigger, ScheduleTrigger,
                                        SlackTrigger, WebhookTrigger)
+from tests.locations import CorpusDir
 from .spec_helpers import line_of
 
 NODES = "  nodes: [{id: a, type: Transform, config: {script: \"true\"}}]\n"
-CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "aof-triggers"
+CORPUS = CorpusDir("aof-triggers")
 
 
 def flow(trigger: str, name: str = "f") -> str:
