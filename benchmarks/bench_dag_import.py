@@ -1,5 +1,6 @@
 """Import time of a dags folder holding 200 flows of the seed's size plus AOF's own corpus flows (every flow of
-../shared/corpora/aof that validates; published material kept beside the checkout, left out where absent), three ways, side by side in one run:
+../shared/corpora/aof that validates; published material kept beside the checkout, left out where absent), three
+ways, side by side in one run:
 
   aof          dags/aof_flows.py building the AgentFlow YAML files (the seed 200 times, renamed, and the corpus
                flows as AOF ships them) -- cold (no parse cache) and warm (the on-disk cache by file content,

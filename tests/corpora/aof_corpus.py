@@ -1,4 +1,5 @@
-"""The AOF corpus (../shared/corpora/aof, published material kept outside the repository) read document by document: what AOF says of each, what we say.
+"""The AOF corpus (../shared/corpora/aof, published material kept outside the repository) read document by
+document: what AOF says of each, what we say.
 
 Shared by the unit test (validation) and the integration test (DagBag + dag.test) so that both count the same
 documents the same way.

@@ -23,12 +23,13 @@ class PostgresDatabase:
         self.url = f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.name}"
 
     def start(self) -> "PostgresDatabase":
-        subprocess.run(["createdb", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, self.name], check=True, timeout=60)
+        subprocess.run(["createdb", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, self.name], check=True,
+                       timeout=60)
         return self
 
     def stop(self) -> None:
-        subprocess.run(["dropdb", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "--force", "--if-exists", self.name],
-                       check=False, timeout=60)
+        subprocess.run(["dropdb", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "--force", "--if-exists",
+                        self.name], check=False, timeout=60)
 
 
 class RedisServer:

@@ -3,7 +3,8 @@
 Playwright never downloads a browser here (`playwright install` is not run): it launches the system
 binary through `executable_path`. Where that binary is missing, the `chromium` fixture below says so and
 skips, unless the run is as root, where it installs Debian's package once, before the first browser test
-(CI machines are fresh; it is the package a person would install): see tests.harness.machine. Test modules import the fixtures:
+(CI machines are fresh; it is the package a person would install; see tests.harness.machine). Test modules
+import the fixtures:
 
     from tests.harness.browser import chromium, page  # noqa: F401  (pytest fixtures)
 

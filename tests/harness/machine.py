@@ -1,9 +1,9 @@
 """What some tests need from the machine beyond `.venv`, and how the suite gets it or says why not.
 
-Programs that Debian packages (chromium, redis-server, kubectl where its apt source is configured, npm) are
-installed once with apt-get when the run is root, as a fresh CI machine is; otherwise, or when apt-get fails
-(no network, no such package), the test needing one is skipped with what is missing and how to get it. A
-PostgreSQL server is not started by the suite: it uses the machine's, and skips saying so where there is none.
+Programs Debian packages (chromium, redis-server, npm) are installed once with apt-get when the run is root,
+as on a fresh CI machine; otherwise, or when apt-get fails (no network, no such package), the test needing one
+is skipped saying what is missing and how to get it. kubectl (a prerequisite the README names; Debian has no
+current package) and a PostgreSQL server (the machine's is used, never started here) are only checked.
 
     from tests.harness import machine
 
@@ -80,8 +80,7 @@ def ensure(name: str) -> tuple[str | None, str]:
     found = _found(p)
     if found:
         return found, ""
-    where = p.path or f"{p.name} on the PATH"
-    return None, f"{where} is missing ({p.why}); {failed or 'apt-get did not provide it'}; to get it: {p.how}"
+    return None, _absent(p, failed or "apt-get did not provide it")
 
 
 def require(name: str) -> str:
@@ -95,9 +94,12 @@ def require(name: str) -> str:
 def missing(name: str) -> str | None:
     """Why the program is absent (for `skipif` marks at collection: never installs anything), else None."""
     p = PROGRAMS[name]
-    if _found(p):
-        return None
-    return f"{p.path or p.name + ' on the PATH'} is missing ({p.why}); to get it: {p.how}"
+    return None if _found(p) else _absent(p)
+
+
+def _absent(p: Program, install_failed: str = "") -> str:
+    tried = f"{install_failed}; " if install_failed else ""
+    return f"{p.path or p.name + ' on the PATH'} is missing ({p.why}); {tried}to get it: {p.how}"
 
 
 def postgres_missing() -> str | None:
