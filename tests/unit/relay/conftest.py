@@ -9,9 +9,9 @@ from aof_airflow.relay import secrets
 from aof_airflow.relay.app import create_app
 from aof_airflow.relay.settings import RelaySettings
 from aof_airflow.spec.loader import load_paths
+from tests.locations import SEED_FLOW
 from tests.unit.relay.cases import TOKEN
 from tests.unit.relay.flows import V3_FLOW
-from tests.locations import SEED_FLOW
 from tests.unit.relay.standin import AirflowStandIn
 
 SIGNING_SECRET = "pd-signing-secret-new"
