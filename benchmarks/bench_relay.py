@@ -34,9 +34,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.locations import SEED_FLOW
 from tests.unit.relay.standin import AirflowStandIn
 
-SEED_FLOW = Path("/work/shared/seed/yaml/incident-response-flow.yaml")
 TOKEN = "bench-token-" + os.urandom(8).hex()
 BARE_APP = '''
 from fastapi import FastAPI, Request

@@ -6,12 +6,15 @@ from __future__ import annotations
 import pytest
 
 from tests.distributed.topology import Topology, copy_dags
+from tests.harness import machine
 
 VERIFY_WINDOW = "15"  # seconds the remediation agent watches after a change: long enough to crash it mid-way
 
 
 @pytest.fixture(scope="package")  # torn down when tests/distributed ends, not at session end
 def topology(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    machine.require_postgres()  # the machine's server hosts a fresh database
+    machine.require("redis-server")  # installed with apt-get when root; a private one runs on a free port
     state = tmp_path_factory.mktemp("distributed")
     dags = copy_dags(state / "dags")
     topo = Topology(state, workers=2, relays=2, dags_folder=dags,

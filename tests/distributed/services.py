@@ -12,9 +12,7 @@ from pathlib import Path
 import redis
 
 from aof_lab.local.stack import free_port
-
-PG_HOST = "127.0.0.1"
-PG_USER = "postgres"
+from tests.harness.machine import PG_HOST, PG_PORT, PG_USER
 
 
 class PostgresDatabase:
@@ -22,15 +20,16 @@ class PostgresDatabase:
 
     def __init__(self, prefix: str = "aof_dist") -> None:
         self.name = f"{prefix}_{secrets.token_hex(4)}"
-        self.url = f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:5432/{self.name}"
+        self.url = f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.name}"
 
     def start(self) -> PostgresDatabase:
-        subprocess.run(["createdb", "-h", PG_HOST, "-U", PG_USER, self.name], check=True, timeout=60)
+        subprocess.run(["createdb", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, self.name], check=True,
+                       timeout=60)
         return self
 
     def stop(self) -> None:
-        subprocess.run(["dropdb", "-h", PG_HOST, "-U", PG_USER, "--force", "--if-exists", self.name],
-                       check=False, timeout=60)
+        subprocess.run(["dropdb", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "--force", "--if-exists",
+                        self.name], check=False, timeout=60)
 
 
 class RedisServer:

@@ -1,7 +1,7 @@
 """Airflow's own UI in headless Chromium, through Playwright's sync API.
 
-Debian's chromium (installed on first use, see tests.harness.browser.ensure_chromium) is driven through
-`executable_path`: Playwright never downloads a browser here.
+Debian's chromium (installed on first use as root, else the test is skipped saying how to get it: see
+tests.harness.machine) is driven through `executable_path`: Playwright never downloads a browser here.
 
     with airflow_page(af.base_url, af.username, af.password) as page:
         page.goto(f"{af.base_url}/required_actions")
@@ -13,7 +13,7 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-from tests.harness.browser import ensure_chromium
+from tests.harness.browser import require_chromium
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-proxy-server"]
 
@@ -23,9 +23,9 @@ def airflow_page(base_url: str, username: str, password: str, *, shots: Path | N
     """A logged-in page of Airflow's UI (the simple auth manager's login form, as a person fills it)."""
     from playwright.sync_api import sync_playwright
 
-    binary = ensure_chromium()
+    binary = require_chromium()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=binary, headless=True, args=ARGS)
+        browser = pw.chromium.launch(executable_path=str(binary), headless=True, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)  # a shared 2-core box: the UI's first render can be slow

@@ -3,7 +3,8 @@
 Playwright never downloads a browser here (`playwright install` is not run): it launches the system
 binary through `executable_path`. Where that binary is missing, the `chromium` fixture below says so and
 skips, unless the run is as root, where it installs Debian's package once, before the first browser test
-(CI machines are fresh; it is the package a person would install). Test modules import the fixtures:
+(CI machines are fresh; it is the package a person would install; see tests.harness.machine). Test modules
+import the fixtures:
 
     from tests.harness.browser import chromium, page  # noqa: F401  (pytest fixtures)
 
@@ -14,40 +15,35 @@ skips, unless the run is as root, where it installs Debian's package once, befor
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.harness import machine
+
+CHROMIUM = Path(machine.PROGRAMS["chromium"].path)
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-MISSING = f"{CHROMIUM} is missing (apt-get install -y chromium)"
 
 
 def ensure_chromium() -> Path | None:
     """The system Chromium; installed with apt-get when missing and running as root, else None."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return None
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, capture_output=True,
-                   timeout=1200)
-    return CHROMIUM if CHROMIUM.exists() else None
+    found, _ = machine.ensure("chromium")
+    return None if found is None else Path(found)
+
+
+def require_chromium() -> Path:
+    """The system Chromium, or skip the calling test saying why it is missing and how to get it."""
+    return Path(machine.require("chromium"))
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     """One Chromium per test module (each test gets its own context and page). Not per session: Playwright's
     sync API runs its own event loop, which must not outlive the module into tests that run asyncio."""
-    if ensure_chromium() is None:
-        pytest.skip(MISSING)
+    require_chromium()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         yield browser

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -13,9 +12,10 @@ import pytest
 
 from aof_airflow.agent.runtime import run_agent
 from aof_airflow.agent.types import AgentScope
+from tests.harness import machine
 from tests.unit.agent.helpers import seed_agent
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+pytestmark = machine.skip_mark("kubectl")
 SCOPE = AgentScope(flow="incident-response", run_id="manual__TEST001", node_id="remediate", incident_id="TEST001",
                    service="api", namespace="production", resource="deployment/api")
 

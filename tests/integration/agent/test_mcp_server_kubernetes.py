@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -20,12 +19,10 @@ import pytest
 
 from aof_airflow.agent.runtime import run_agent
 from aof_airflow.agent.types import AgentScope
+from tests.harness import machine
 from tests.unit.agent.helpers import make_agent
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(900),
-              pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed"),
-              pytest.mark.skipif(shutil.which("npm") is None or shutil.which("node") is None,
-                                 reason="node/npm are not installed")]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900), machine.skip_mark("kubectl")]
 
 PACKAGE, VERSION = "mcp-server-kubernetes", "4.1.7"
 CACHE = Path(tempfile.gettempdir()) / f"aof-test-npm-{os.getuid()}" / f"{PACKAGE}-{VERSION}"
@@ -37,11 +34,13 @@ def installed_server() -> Path:
     """`dist/index.js` (the package's `bin`), installed with npm into CACHE on first use."""
     entry = CACHE / "node_modules" / PACKAGE / "package.json"
     if not entry.exists():
+        npm = machine.require("npm")  # installed with apt-get when root, else skipped saying how to get it
         CACHE.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run(["npm", "install", "--prefix", str(CACHE), "--no-audit", "--no-fund",
+        r = subprocess.run([npm, "install", "--prefix", str(CACHE), "--no-audit", "--no-fund",
                             f"{PACKAGE}@{VERSION}"], capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
-            pytest.skip(f"npm install {PACKAGE}@{VERSION} failed (exit {r.returncode}): {r.stderr.strip()[-1500:]}")
+            pytest.skip(f"npm install {PACKAGE}@{VERSION} failed (exit {r.returncode}); it needs the npm registry "
+                        f"(or a mirror set in ~/.npmrc): {r.stderr.strip()[-1500:]}")
     bin_rel = json.loads(entry.read_text())["bin"][PACKAGE]
     return entry.parent / bin_rel
 

@@ -1,4 +1,4 @@
-"""AOF's own flows (tests/corpora/aof) as Airflow DAGs: every flow that validates is built by the DagBag with no
+"""AOF's own flows (../shared/corpora/aof) as Airflow DAGs: every flow that validates is built by the DagBag with no
 import error, and runs with `dag.test()` where its tools allow, against the stand-ins: kubectl against the
 sandbox cluster, the Slack and PagerDuty stand-ins, and the LLM stand-in as the operator's fallback model.
 
@@ -23,22 +23,16 @@ from aof_lab.sandbox.kube import KubeAPI
 from aof_lab.sandbox.slack import SlackWebAPI
 from tests.corpora.aof_corpus import ROOT, read_corpus
 from tests.fakes.llm_api import FakeLLM
+from tests.harness import machine
 from tests.harness.in_process import in_process_env
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
 RUNNER = Path(__file__).with_name("run_flow.py")
 INPUT_DATA = {"items": [{"name": "a", "value": 3}, {"name": "b", "value": 5}]}
-def _docker_daemon() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 # What a flow needs that is not on this machine, so it is built but not run (each checked here)
 CANNOT_RUN = {
-    **({} if _docker_daemon() else {
+    **({} if machine.docker_daemon() else {
         "docker-troubleshoot-script": "its Script nodes call `docker`, and no Docker daemon runs on this machine"}),
     **({} if Path("scripts/flow-pr-review.sh").exists() else {
         "github-pr-review": "its Script runs ./scripts/flow-pr-review.sh from AOF's repository, which is code "

@@ -13,10 +13,10 @@ from aof_lab.local.processes import ManagedProcesses
 from aof_lab.sandbox.pagerduty import PagerDutyAPI
 from aof_lab.sandbox.slack import SlackWebAPI
 from tests.harness.airflow_stack import AirflowStack, free_port
+from tests.locations import SEED_FLOW
 from tests.unit.relay.cases import TOKEN
 from tests.unit.relay.flows import REOPEN_FLOW, V3_FLOW
 
-SEED = Path("/work/shared/seed")
 # a flow whose DAG Airflow never has: every delivery is answered 404, retried, then reported as stuck
 NO_DAG_FLOW = """
 apiVersion: aof.dev/v1
@@ -53,7 +53,7 @@ def workdir(tmp_path_factory) -> Path:
     (d / "dags").mkdir()
     (d / "dags" / "relay_dags.py").write_text(DAG_SOURCE)
     (d / "flows").mkdir()
-    shutil.copy(SEED / "yaml" / "incident-response-flow.yaml", d / "flows")  # as written
+    shutil.copy(SEED_FLOW, d / "flows")  # as written
     (d / "flows" / "v3.yaml").write_text(V3_FLOW)
     (d / "flows" / "reopen.yaml").write_text(REOPEN_FLOW)
     (d / "flows" / "nodag.yaml").write_text(NO_DAG_FLOW)

@@ -6,7 +6,6 @@ Without the Connection the worker's KUBECONFIG still works."""
 from __future__ import annotations
 
 import json
-import shutil
 import stat
 from pathlib import Path
 
@@ -16,10 +15,11 @@ import yaml
 from aof_airflow.agent.tools import Toolbox
 from aof_airflow.agent.tools.kubeconfig import KubeConnectionError, kube_access
 from aof_airflow.agent.types import AgentScope
+from tests.harness import machine
 from tests.unit.agent.helpers import make_agent, shell_tool
 
 kube = pytest.importorskip("aof_lab.sandbox.kube", reason="the lab package (sandbox Kubernetes API) is not installed")
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on the PATH")
+pytestmark = machine.skip_mark("kubectl")
 SCOPE = AgentScope(flow="f", run_id="r", node_id="diagnose", namespace="production", resource="deployment/api")
 
 

@@ -9,13 +9,11 @@ from aof_airflow.relay import secrets
 from aof_airflow.relay.app import create_app
 from aof_airflow.relay.settings import RelaySettings
 from aof_airflow.spec.loader import load_paths
+from tests.locations import SEED_FLOW
 from tests.unit.relay.cases import TOKEN
 from tests.unit.relay.flows import V3_FLOW
 from tests.unit.relay.standin import AirflowStandIn
 
-SEED_FLOW = Path("/work/shared/seed/yaml/incident-response-flow.yaml")
-if not SEED_FLOW.exists():  # the seed copied next to the repo
-    SEED_FLOW = Path(__file__).resolve().parents[4] / "shared/seed/yaml/incident-response-flow.yaml"
 SIGNING_SECRET = "pd-signing-secret-new"
 OLD_SECRET = "pd-signing-secret-old"
 

@@ -6,9 +6,10 @@ import pytest
 
 from aof_airflow.relay import auth
 from aof_airflow.relay.normalize import BadEvent, merge_details, normalize, parse_json
+from tests.locations import SEED_PAYLOAD_NONCRITICAL
 from tests.unit.relay.cases import tutorial, v3
 
-SEED_PAYLOAD = "/work/shared/seed/payloads/test1-noncritical.json"
+SEED_PAYLOAD = SEED_PAYLOAD_NONCRITICAL
 
 
 def test_bearer_missing_malformed_wrong_right():

@@ -73,13 +73,10 @@ def outbox_url(request, tmp_path: Path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'o.db'}"
         return
-    import shutil
-    import subprocess
-
     from tests.distributed.services import PostgresDatabase
+    from tests.harness import machine
 
-    if not shutil.which("createdb") or subprocess.run(["pg_isready", "-h", "127.0.0.1"], capture_output=True).returncode:
-        pytest.skip("no PostgreSQL server on this machine")
+    machine.require_postgres()
     db = PostgresDatabase(prefix="aof_outbox").start()
     try:
         yield db.url

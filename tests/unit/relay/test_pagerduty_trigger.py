@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 from aof_airflow.relay import auth, secrets
 from aof_airflow.relay.app import create_app
 from aof_airflow.relay.outbox import IGNORED, PENDING
+from tests.locations import CorpusDir
 from tests.unit.relay.cases import v3
 
-CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "aof-triggers"
+CORPUS = CorpusDir("aof-triggers")
 SECRET = "pd-trigger-signing-secret"
 NODES = "  nodes: [{id: a, type: Transform, config: {script: \"true\"}}]\n"
 OWN = f"""apiVersion: aof.dev/v1

@@ -10,6 +10,7 @@ import pytest
 
 from aof_airflow.relay import auth
 from aof_airflow.relay.outbox import DELIVERED, FAILED, IGNORED, PENDING
+from tests.locations import SEED_PAYLOAD_NONCRITICAL
 from tests.unit.relay.cases import AUTH, FAILED_NOT_IGNORED, HOSTILE, UNKNOWN_PATH, headers_for, tutorial, v3
 from tests.unit.relay.conftest import OLD_SECRET, SIGNING_SECRET
 
@@ -22,7 +23,7 @@ def _post(client, body, headers=H, path=PATH):
 
 
 def test_tutorial_payload_is_stored_then_delivered_once(client, standin):
-    raw = open("/work/shared/seed/payloads/test1-noncritical.json", "rb").read()
+    raw = SEED_PAYLOAD_NONCRITICAL.read_bytes()
     r = _post(client, raw)
     assert r.status_code == 202, r.text
     assert r.json() == {"status": "accepted", "dag_id": "incident-auto-response", "dag_run_id": "pd-TEST001",

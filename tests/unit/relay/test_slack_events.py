@@ -15,6 +15,7 @@ from aof_airflow.relay import secrets
 from aof_airflow.relay.app import create_app
 from aof_airflow.relay.outbox import PENDING
 from aof_airflow.relay.slack_routes import message_text
+from tests.locations import CorpusDir
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # Slack's documentation example secret
 TRIGGER_SECRET = "a-second-app-signing-secret"
@@ -202,7 +203,7 @@ def test_the_leading_mention_is_not_part_of_the_command():
     assert message_text({"text": "deploy <@U0BOT00001>"}) == "deploy <@U0BOT00001>"
 
 
-CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "aof-triggers"
+CORPUS = CorpusDir("aof-triggers")
 DEPLOY_FLOW = """
 apiVersion: aof.dev/v1
 kind: AgentFlow

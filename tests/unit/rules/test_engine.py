@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from aof_airflow.agent.rules.engine import RulesEngine, target_from, task_of, verify_window
 from aof_airflow.agent.types import AgentError, AgentScope
-
-SEED = Path("/work/shared/seed/yaml")
-REPO_SEED = Path(__file__).resolve().parents[3] / "examples"
+from tests.locations import SEED_AGENTS
 
 
 def instructions(name: str) -> str:
-    for base in (SEED, REPO_SEED):
-        p = base / f"{name}.yaml"
-        if p.exists():
-            return yaml.safe_load(p.read_text())["spec"]["instructions"]
-    pytest.skip(f"seed agent {name} not available")
+    return yaml.safe_load((SEED_AGENTS / f"{name}.yaml").read_text())["spec"]["instructions"]
 
 
 def test_tasks_of_the_seed_agents() -> None:

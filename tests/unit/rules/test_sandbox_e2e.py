@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -14,9 +13,9 @@ from aof_airflow.agent.rules import MODEL
 from aof_airflow.agent.rules.engine import RulesEngine
 from aof_airflow.agent.types import AgentScope
 from aof_airflow.spec.models import Agent
+from tests.locations import SEED_AGENTS
 
 kube = pytest.importorskip("aof_lab.sandbox.kube", reason="the sandbox Kubernetes API server has not landed")
-SEED = Path("/work/shared/seed/yaml")
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +39,7 @@ def isolated(tmp_path, monkeypatch):
 
 
 def seed_agent(name: str, **spec) -> Agent:
-    data = yaml.safe_load((SEED / f"{name}.yaml").read_text())
+    data = yaml.safe_load((SEED_AGENTS / f"{name}.yaml").read_text())
     data["spec"].update(spec)
     return Agent.model_validate(data)
 

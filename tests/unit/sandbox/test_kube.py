@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import threading
@@ -17,8 +16,9 @@ import pytest
 import yaml
 
 from aof_lab.sandbox.kube import KubeAPI
+from tests.harness import machine
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+pytestmark = machine.skip_mark("kubectl")
 
 
 class Kubectl:

@@ -5,19 +5,17 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-_SHARED_SEED = REPO.parent / "shared" / "seed" / "yaml"
-# the tutorial's snippets: the shared originals when present, else the copies shipped in examples/snippets
-SNIPPETS = _SHARED_SEED if (_SHARED_SEED / "snippet-rate-limit.yaml").exists() else REPO / "examples" / "snippets"
-SEED_FLOW = "incident-response-flow.yaml"
+from tests import locations
+
+REPO = locations.REPO
+SNIPPETS = locations.SEED_SNIPPETS  # the tutorial's snippets, as examples/snippets ships them
+SEED_FLOW = locations.SEED_FLOW.name
 SEED_AGENTS = ("diagnostic-agent.yaml", "remediation-agent.yaml", "post-incident-agent.yaml")
 
 
 def seed_files() -> list[Path]:
-    """The four seed files: the shared originals when present, else the copies shipped in dags/."""
-    if (_SHARED_SEED / SEED_FLOW).exists():
-        return [_SHARED_SEED / SEED_FLOW] + [_SHARED_SEED / a for a in SEED_AGENTS]
-    return [REPO / "dags" / "flows" / SEED_FLOW] + [REPO / "dags" / "agents" / a for a in SEED_AGENTS]
+    """The four seed files, as the repository ships them (test_seed_copies.py checks they are the tutorial's)."""
+    return [locations.SEED_FLOW] + [locations.SEED_AGENTS / a for a in SEED_AGENTS]
 
 
 def line_of(text: str, needle: str, nth: int = 1) -> int:

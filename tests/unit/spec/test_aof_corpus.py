@@ -1,4 +1,4 @@
-"""AOF's own published documents (tests/corpora/aof, SOURCES.md names each file's commit): every one that AOF's
+"""AOF's own published documents (../shared/corpora/aof, SOURCES.md names each file's commit): every one that AOF's
 own loader accepts validates here, and every refusal is a truthful validation error at its line."""
 
 from __future__ import annotations

@@ -48,13 +48,24 @@ def test_unsafe_tags_are_refused_with_a_position():
 
 def test_positions_read_on_demand_are_the_recording_reads():
     """A quick read finds positions only when asked; they are the ones a recording read gives, for every YAML
-    file the repository holds (AOF's corpus, the seed copies, the sandbox scenarios)."""
-    from pathlib import Path
+    file the repository holds (the seed copies, the sandbox scenarios)."""
+    from tests.locations import REPO
 
-    root = Path(__file__).resolve().parents[3]
-    files = [f for pattern in ("tests/corpora/**/*.yaml", "dags/**/*.yaml", "lab/**/*.yaml")
-             for f in root.glob(pattern)]
+    files = [f for pattern in ("dags/**/*.yaml", "lab/**/*.yaml") for f in REPO.glob(pattern)]
+    assert len(files) > 40
+    _same_positions_either_way(files)
+
+
+def test_positions_read_on_demand_are_the_recording_reads_for_aofs_documents():
+    """The same for every YAML file of AOF's published documents and triggers."""
+    from tests.locations import corpus
+
+    files = [f for name in ("aof", "aof-triggers") for f in corpus(name).glob("**/*.yaml")]
     assert len(files) > 100
+    _same_positions_either_way(files)
+
+
+def _same_positions_either_way(files) -> None:
     for f in files:
         text = f.read_text(encoding="utf-8")
         quick, quick_problems = parse_documents(text, str(f))

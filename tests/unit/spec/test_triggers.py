@@ -16,11 +16,12 @@ from aof_airflow.spec.triggers import (
     SlackTrigger,
     WebhookTrigger,
 )
+from tests.locations import CorpusDir
 
 from .spec_helpers import line_of
 
 NODES = "  nodes: [{id: a, type: Transform, config: {script: \"true\"}}]\n"
-CORPUS = Path(__file__).resolve().parents[2] / "corpora" / "aof-triggers"
+CORPUS = CorpusDir("aof-triggers")
 
 
 def flow(trigger: str, name: str = "f") -> str:

@@ -1,0 +1,28 @@
+"""Skips a user can act on: each reported at the skipped test (not where `pytest.skip` was called, e.g. in
+tests/locations.py), and counted by reason at the end of the run (with `-rs`, set in pyproject.toml, listing
+every one)."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and not hasattr(report, "wasxfail"):
+        path, line = item.reportinfo()[:2]
+        report.longrepr = (str(path), (line or 0) + 1, report.longrepr[2])
+    return report
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    reasons = collections.Counter(r.longrepr[2].removeprefix("Skipped: ")
+                                  for r in terminalreporter.stats.get("skipped", []) if isinstance(r.longrepr, tuple))
+    if not reasons:
+        return
+    terminalreporter.section("skipped tests, by reason")
+    for reason, n in reasons.most_common():
+        terminalreporter.write_line(f"{n:4d} skipped: {reason}")
