@@ -48,7 +48,7 @@ class PollSettings:
     group_ttl: float = 300.0  # user-group membership cache
 
     @classmethod
-    def from_settings(cls) -> "PollSettings":
+    def from_settings(cls) -> PollSettings:
         from aof_airflow.config import settings
 
         s, conf = cls(), settings()
@@ -175,7 +175,7 @@ class ChannelPoller:
         self._wake.clear()
         try:
             await asyncio.wait_for(self._wake.wait(), delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def check_db(self) -> None:

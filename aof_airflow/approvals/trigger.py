@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator
-
 from uuid import UUID
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -19,8 +18,8 @@ from asgiref.sync import sync_to_async
 
 from aof_airflow.approvals.decisions import TIRef
 from aof_airflow.approvals.outcome import TIMED_OUT, Decision
-from aof_airflow.approvals.required_action import settle
 from aof_airflow.approvals.poller import poller_for
+from aof_airflow.approvals.required_action import settle
 
 
 class SlackApprovalTrigger(BaseTrigger):
@@ -57,7 +56,7 @@ class SlackApprovalTrigger(BaseTrigger):
                       self.channel, self.ts, len(poller.pending), remaining)
         try:
             claim = await asyncio.wait_for(asyncio.shield(watch.future), max(0.0, remaining))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             claim = None
         finally:
             poller.unwatch(watch)

@@ -33,8 +33,8 @@ from urllib.parse import urlsplit, urlunsplit
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
 
-from aof_airflow.services.api_profiles import ApiProfile, ProfileError, profile_for, retry_after
 from aof_airflow.operators.base import NodeOperator, mask, render_or_fail
+from aof_airflow.services.api_profiles import ApiProfile, ProfileError, profile_for, retry_after
 from aof_airflow.spec.models import HTTPNode
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 
-from aof_airflow.services.slack import REPLACEMENT, entities as _entities, escape
+from aof_airflow.services.slack import REPLACEMENT, escape
+from aof_airflow.services.slack import entities as _entities
 from aof_airflow.templating import TemplateContext, render_marked
 from aof_airflow.templating.render import TOKEN
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from aof_airflow.operators.base import NodeOperator, render_or_fail
-from aof_airflow.services.slack import DEFAULT_CONN, conn_id as slack_conn_id, escape, post_message
+from aof_airflow.services.slack import DEFAULT_CONN, escape, post_message
+from aof_airflow.services.slack import conn_id as slack_conn_id
 from aof_airflow.spec.models import SlackNode
 
 if TYPE_CHECKING:

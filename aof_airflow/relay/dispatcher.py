@@ -31,7 +31,7 @@ REPORT_EVERY = 5.0  # seconds between looks for deliveries to report (reports.py
 
 class Dispatcher:
     def __init__(self, outbox: Outbox, client: AirflowAPI, settings: RelaySettings,
-                 reports: "Reports | None" = None) -> None:
+                 reports: Reports | None = None) -> None:
         self.outbox, self.client, self.settings, self.reports = outbox, client, settings, reports
         self._next_report = 0.0
         self._wake = threading.Event()

@@ -39,7 +39,7 @@ JSON_TYPES = ("application/json",)
 SLACK_MAX_SKEW_SECONDS = 300  # Slack's documented replay window
 
 
-class BodyCap(str, enum.Enum):
+class BodyCap(enum.StrEnum):
     """Which of the relay's settings caps a route's body."""
 
     WEBHOOK = "max_body_bytes"  # PagerDuty drops deliveries over 256 KB; the relay's default cap is 256 KiB

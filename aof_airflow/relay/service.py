@@ -14,15 +14,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from aof_airflow.relay import auth, secrets
 from aof_airflow.airflow_rest import AirflowAPI
+from aof_airflow.relay import auth, secrets
 from aof_airflow.relay.bounds import bound
-from aof_airflow.relay.queued import QueuedCache
-from aof_airflow.relay.reports import Reports
 from aof_airflow.relay.dispatcher import Dispatcher
 from aof_airflow.relay.flows import FlowSource, FlowTable, Route, service_id
 from aof_airflow.relay.normalize import META, BadEvent, Event, normalize, parse_json
 from aof_airflow.relay.outbox import FAILED, IGNORED, Outbox
+from aof_airflow.relay.queued import QueuedCache
+from aof_airflow.relay.reports import Reports
 from aof_airflow.relay.run_ids import digest, failed_run_id, incident_run_id
 from aof_airflow.relay.settings import RelaySettings
 

@@ -61,7 +61,7 @@ class RelaySettings:
     sqlite_synchronous: str = "FULL"  # relay-only SQLite outbox: FULL = fsync per webhook (see outbox.py)
 
     @classmethod
-    def load(cls, **overrides) -> "RelaySettings":
+    def load(cls, **overrides) -> RelaySettings:
         """Settings from `[aof]`/`AOF_*`, the `aof_airflow_api` / `pagerduty_default` connections, env."""
         import os
 

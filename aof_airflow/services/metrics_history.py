@@ -43,7 +43,7 @@ class WorkloadHistory:
     queries: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
-    def unavailable(cls, why: str, source: str = "") -> "WorkloadHistory":
+    def unavailable(cls, why: str, source: str = "") -> WorkloadHistory:
         return cls(examined=False, not_examined_because=why, source=source)
 
 

@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 import httpx
 
-from aof_airflow.services.api_profiles import ApiProfile, ProfileError, retry_after
 from aof_airflow.config import settings
+from aof_airflow.services.api_profiles import ApiProfile, ProfileError, retry_after
 
 API_HOST = "api.pagerduty.com"
 API_URL = f"https://{API_HOST}"

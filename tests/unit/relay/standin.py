@@ -81,7 +81,7 @@ class AirflowStandIn:
         with self._lock:
             return dict(self.runs)
 
-    def start(self) -> "AirflowStandIn":
+    def start(self) -> AirflowStandIn:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -99,7 +99,7 @@ class AirflowStandIn:
             self._server.should_exit = True
             self._thread.join(5)
 
-    def __enter__(self) -> "AirflowStandIn":
+    def __enter__(self) -> AirflowStandIn:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -18,8 +17,8 @@ from aof_airflow.approvals import actions
 from aof_airflow.relay import auth, secrets
 from aof_airflow.relay.app import create_app
 from aof_airflow.relay.ingress import verify_slack
-from aof_airflow.relay.run_ids import incident_run_id
 from aof_airflow.relay.normalize import normalize
+from aof_airflow.relay.run_ids import incident_run_id
 from aof_airflow.services import pagerduty
 from aof_airflow.spec.loader import load_paths
 from aof_lab.sandbox.pagerduty import PagerDutyAPI
@@ -272,7 +271,7 @@ def test_the_slack_stand_in_follows_slack_api_specs():
 
 def test_the_corpus_is_all_there():
     """Runs last in this module: how many published samples got their right answer above."""
-    PD.path, SLACK.path  # noqa: B018  (skipped like the tests above where a corpus is absent)
+    PD.path, SLACK.path
     print("\ncorpus answered:", json.dumps(SEEN, indent=1))
     assert SEEN == {"pagerduty signed deliveries": 8, "pagerduty docs payloads": 2,
                     "pagerduty documented event types": 30, "pagerduty REST API examples": 5,

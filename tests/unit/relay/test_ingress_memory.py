@@ -53,7 +53,7 @@ def send_gib(port: int, path: str, headers: dict[str, str], chunked: bool) -> tu
             sent += len(CHUNK)
         if chunked:
             s.sendall(b"0\r\n\r\n")
-    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+    except (TimeoutError, BrokenPipeError, ConnectionResetError):
         pass  # the server cut the connection (or stopped reading) at its cap
     status = None
     try:
@@ -61,7 +61,7 @@ def send_gib(port: int, path: str, headers: dict[str, str], chunked: bool) -> tu
         reply = s.recv(4096)
         if reply.startswith(b"HTTP/1.1 "):
             status = int(reply[9:12])
-    except (ConnectionResetError, socket.timeout, OSError):
+    except (TimeoutError, ConnectionResetError, OSError):
         pass
     s.close()
     return status, sent, time.monotonic() - t0

@@ -216,9 +216,8 @@ spec:
 def test_aofs_slack_prod_trigger_routes_by_channel_name(tmp_path, settings, monkeypatch, standin):
     """AOF's examples/triggers/slack-prod.yaml as written: channels by name (looked up with conversations.info
     through slack_sdk, against the lab's Slack Web API stand-in), `/deploy` bound to deploy-flow."""
-    from aof_lab.sandbox.slack import SlackWebAPI, channel_id_for
-
     from aof_airflow.relay import slack_events
+    from aof_lab.sandbox.slack import SlackWebAPI, channel_id_for
 
     api = SlackWebAPI(channels=("production", "staging")).start()
     try:
@@ -255,7 +254,7 @@ def test_users_channels_and_patterns_filters():
                                                    "      patterns: ['(?i)restart|oom']")
     flow = next(d.model for d in load_text(text, "f.yaml").documents if d.name == "slack-bot")
     route = SlackRoute(flow, flow.spec.trigger.config)
-    no_names = lambda r, c: None  # noqa: E731 -- ids only here: a name lookup would be a bug
+    no_names = lambda r, c: None
     ok = mention("<@U0BOT00001> pods keep OOM-ing", user="U0ONCALL01")
     assert matches(route, ok, no_names)
     assert not matches(route, {**ok, "user": "U0SOMEONE1"}, no_names)
