@@ -82,9 +82,13 @@ def _spec_changed(obs: Observation) -> str | None:
 
 def _began_with_new_pods(obs: Observation) -> str | None:
     rf = F.revision_facts(obs)
+    rolling = bool(obs.deployment and F.rollout_in_progress(obs.deployment))
+    refused = F.refused_creations(obs, rf["rev"].newest["metadata"]["name"]) if rf.get("rev") and "changes" in rf else []
+    if rolling and refused:
+        return f"the rollout is in progress and the newest revision's pods cannot be created: {refused[0]}"
     if not rf.get("owned"):
         return None
-    if obs.deployment and F.rollout_in_progress(obs.deployment):
+    if rolling:
         return f"the {len(rf['failing'])} failing pod(s) all belong to the newest revision, whose rollout is in progress"
     if rf["recent"]:
         return f"the {len(rf['failing'])} failing pod(s) all belong to the newest revision, created less than 6 h ago"
@@ -98,20 +102,35 @@ def _previous_healthy(obs: Observation) -> str | None:
     return None  # a scaled-down revision's health is not in a snapshot: unproven
 
 
-def _undo_admissible(obs: Observation) -> str | None:
+def _covered_by_previous(obs: Observation) -> bool:
+    """The previous revision's ready pods already cover the desired replicas: an undo creates no pod."""
     rf = F.revision_facts(obs)
     desired = (obs.deployment or {}).get("spec", {}).get("replicas", 1)
-    if rf.get("prev_ready", 0) >= desired:
+    return "changes" in rf and desired > 0 and rf["prev_ready"] >= desired
+
+
+def _undo_admissible(obs: Observation) -> str | None:
+    rf = F.revision_facts(obs)
+    if "changes" not in rf:
+        return None
+    if _covered_by_previous(obs):
         return f"the previous revision's {rf['prev_ready']} ready pod(s) need no new admission or placement"
     if not F.admission_refusals(obs) and not F.scheduling_failures(obs) and not F.quota_full(obs):
         return "no admission refusal, full quota or scheduling failure is seen for this workload's pods"
     return None
 
 
-def _undo_refused(obs: Observation) -> str | None:
+def _same_pods_again(obs: Observation) -> str | None:
     rf = F.revision_facts(obs)
-    desired = (obs.deployment or {}).get("spec", {}).get("replicas", 1)
-    if rf.get("prev_ready", 0) >= desired:
+    if "changes" in rf and not rf["changes"]:
+        r = rf["rev"]
+        return (f"revision {r.newest['metadata']['name']} differs from the previous one by nothing the process runs with "
+                f"({', '.join(r.changes()) or 'only the restart annotation'}): an undo would run the same pods")
+    return None
+
+
+def _undo_refused(obs: Observation) -> str | None:
+    if _covered_by_previous(obs):
         return None  # nothing new has to be admitted
     return _first(F.admission_refusals(obs) + F.quota_full(obs))
 
@@ -124,6 +143,8 @@ def _scheduling_unchanged(obs: Observation) -> str | None:
 
 
 def _config_not_from_revision(obs: Observation) -> str | None:
+    if _covered_by_previous(obs):
+        return None  # the previous revision's running pods already have their configuration
     both = F.missing_config_in_both(obs)
     if both:
         return both
@@ -228,6 +249,8 @@ TABLE: dict[str, ActionRule] = {
         Check("previous-revision-healthy", "the revision returned to must have served", _previous_healthy),
         Check("pods-admitted-and-scheduled", "the undo's pods must be accepted and placed", _undo_admissible),
     ), (
+        Check("same-pods-again", "the revisions differ by nothing the process runs with: an undo changes nothing",
+              _same_pods_again),
         Check("admission-refuses-pods", "the previous revision's new pods would be refused the same way", _undo_refused),
         Check("scheduling-fails", "pods cannot be placed and the newest revision changed nothing about placement",
               _scheduling_unchanged),
@@ -253,6 +276,11 @@ TABLE: dict[str, ActionRule] = {
     ), (
         Check("stateful-pod-on-lost-node", "force-deleting a StatefulSet pod whose node is lost risks two writers",
               _stateful_on_lost_node),
+        Check("scheduling-fails", "the recreated pod could not be placed either (its replacement already waits)",
+              lambda o: _first(F.scheduling_failures(o))),
+        CONFIG,
+        Check("limit-too-low", "the recreated pod needs the same memory from its start", F.killed_soon_after_start),
+        Check("probe-misconfigured", "the recreated pod fails the same misconfigured probe", F.probe_misconfigured),
     )),
 }
 ORDER = ("delete-pod", "rollout-undo", "scale", "rollout-restart")  # among proven changes: the smallest first

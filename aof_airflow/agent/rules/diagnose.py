@@ -87,8 +87,9 @@ def severity_for(obs: Observation, anomalies: list[Anomaly]) -> tuple[str, int, 
     if any(a.subject.startswith("service/") and "no ready endpoints" in a.text for a in anomalies):
         sev = _max(sev, "high")
     work = obs.job is not None or any(p.get("status", {}).get("phase") == "Pending" for p in pods)
-    serving = [a for a in anomalies if not ("Evicted" in a.text or a.text.startswith("Warning event Evicted"))]
-    if serving and (work or sev == "low"):
+    if not obs.examined or obs.unread_dependencies or (obs.target is None and obs.kind != "namespace"):
+        sev = _max(sev, "medium")  # the impact is unknown: never reported as low
+    if any(a.impact for a in anomalies) or (work and anomalies):
         sev = _max(sev, "medium")  # errors, saturation, waiting work: users or jobs are affected
     return sev, ready, desired
 
@@ -137,6 +138,11 @@ def healthy_or_unknown(obs: Observation, anomalies: list[Anomaly]) -> Finding:
             advice="check the resource name and namespace given by the alert",
         )
     counts = f"{ready}/{desired} replicas ready" if desired else f"{len(pods_of(obs))} pod(s) read"
+    if not anomalies and obs.unread_dependencies:
+        what = "; ".join(obs.unread_dependencies)
+        return Finding(cls="not-examined", summary=f"{obs.kind}/{obs.name} was read, but what it depends on was not examined: {what}",
+                       evidence=[f"{obs.kind}/{obs.name}: found; not examined: {what}", not_examined(obs)], confidence=0.2,
+                       advice=f"check by hand what was not examined ({what})")
     if anomalies:
         subjects = sorted({a.subject for a in anomalies if a.subject.count("/") == 1})
         return Finding(

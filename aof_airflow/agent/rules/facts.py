@@ -144,6 +144,17 @@ def admission_refusals(obs: Observation) -> list[str]:
     return out
 
 
+def refused_creations(obs: Observation, owner: str) -> list[str]:
+    """FailedCreate events (or a ReplicaFailure on the Deployment) saying `owner`'s pods could not be created."""
+    out = [quote_event(e) for e in obs.events if e.get("reason") == "FailedCreate"
+           and e.get("involvedObject", {}).get("name") == owner]
+    for rs in obs.replicasets:
+        c = condition(rs, "ReplicaFailure")
+        if rs["metadata"]["name"] == owner and c and c.get("status") == "True" and not out:
+            out.append(f"replicaset/{owner}: condition ReplicaFailure: \"{c.get('message')}\"")
+    return out
+
+
 def quota_full(obs: Observation) -> list[str]:
     """ResourceQuotas whose used equals or exceeds hard for pods, CPU or memory: a new pod would be refused."""
     out = []
@@ -310,7 +321,10 @@ def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
             if rs:
                 by_rs.setdefault(rs, []).append(p)
         for rs, group in by_rs.items():
-            unready = [p for p in group if not pod_ready(p) and p.get("status", {}).get("phase") == "Running"]
+            unready = [p for p in group if not pod_ready(p) and p.get("status", {}).get("phase") == "Running"
+                       and all("running" in (cs.get("state") or {}) for cs in statuses(p))
+                       and not any(((cs.get("lastState") or {}).get("terminated") or {}).get("reason") == "OOMKilled"
+                                   for cs in statuses(p))]
             if len(unready) == 1 and len(group) >= 2 and all(pod_ready(p) for p in group if p is not unready[0]):
                 n = pod_name(unready[0])
                 out.append((n, f"pod {n} is the only unready one of {len(group)} pods of {rs} (same template; its siblings are Ready)"))

@@ -178,6 +178,8 @@ class Gatherer:
         first = [f"kubectl get {self.TARGETS[kind]} {q} {ns} -o jsonpath={{@}}"] if kind in self.TARGETS else []
         if kind == "cronjob":
             first.append(f"kubectl get jobs {ns} -o jsonpath={{@}}")
+        if kind == "ingress":
+            first.append("kubectl get ingressclasses -o jsonpath={@}")
         context = [f"kubectl get {res} {ns} -o jsonpath={{@}}" for _, res in self.CONTEXT]
         commands = first + context + [self._events_command(), self._nodes_command()]
         calls = self._round(obs, commands)
@@ -220,13 +222,14 @@ class Gatherer:
         elif kind == "poddisruptionbudget" and target:
             selector = target.get("spec", {}).get("selector")
         elif kind == "ingress" and target:
+            data = self._optional(obs, "IngressClasses", first[1], calls[1])
+            obs.ingressclasses = None if data is None else data.get("items", [])
+            if data is None:
+                obs.unread_dependencies.append(f"IngressClasses ({obs.not_read['IngressClasses']})")
             backends = {p.get("backend", {}).get("service", {}).get("name") for r in target.get("spec", {}).get("rules") or []
                         for p in (r.get("http") or {}).get("paths") or []}
             backends.add(((target.get("spec", {}).get("defaultBackend") or {}).get("service") or {}).get("name"))
             obs.services = [s for s in obs.services or [] if s["metadata"]["name"] in backends]
-            missing = sorted(b for b in backends - {s["metadata"]["name"] for s in obs.services} if b)
-            if missing:
-                obs.errors.append(f"ingress/{name}: backend service(s) {', '.join(missing)} not found in {self.ns}")
         elif kind == "node" and name:
             obs.target = next((n for n in obs.nodes or [] if n["metadata"]["name"] == name), None)
             obs.pods = [p for p in self.list_items(obs, "pods") if p.get("spec", {}).get("nodeName") == name]
@@ -262,8 +265,8 @@ class Gatherer:
             obs.not_read[what] = f"refused: {call.refused}"
             return None
         if not getattr(call, "ok", False):
-            first = str(getattr(call, "output", "")).strip().splitlines()[:1]
-            obs.not_read[what] = f"not read: {first[0][:160] if first else 'kubectl failed'}"
+            lines = [ln for ln in str(getattr(call, "output", "")).strip().splitlines() if not ln.startswith("[exit code")]
+            obs.not_read[what] = f"not read: {lines[0][:160] if lines else 'kubectl failed'}"
             return None
         data = self._parse(call)
         if data is None:
@@ -358,6 +361,9 @@ class Gatherer:
         """Everything that needs only the pods, in one round: events, logs, PVCs, config references, metrics
         (events and metrics only when the workload's round did not read them)."""
         self._absorb_events(obs, self._checked(obs, self._events_command(), early["events"]))
+        lost = [n["metadata"]["name"] for n in obs.nodes or [] if any(
+            c.get("type") == "Ready" and c.get("status") != "True" for c in n["status"]["conditions"])][:3]
+        node_conds = [f"kubectl get node {shlex.quote(n)} -o jsonpath={{.status.conditions}}" for n in lost]
         hooks = [f"kubectl get {k} -o jsonpath={{@}}" for k in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations")] \
             if any(e.get("reason") == "FailedCreate" and "webhook" in (e.get("message") or "") for e in obs.events) else []
         history = self._history_future(obs)
@@ -367,7 +373,7 @@ class Gatherer:
         refs = self._config_refs(obs)
         exists = [f"kubectl get {k} {shlex.quote(n)} -n {shlex.quote(self.ns)} -o name" for k, n in refs]
         top = self._top_command() if "top" not in early and self._wants_metrics(obs) else None
-        commands = [*[c for _key, c in logs], *([pvcs] if pvcs else []), *exists, *([top] if top else []), *hooks]
+        commands = [*[c for _key, c in logs], *([pvcs] if pvcs else []), *exists, *([top] if top else []), *hooks, *node_conds]
         calls_iter = iter(self._round(obs, commands) if commands else [])
         for key, command in logs:
             call = self._checked(obs, command, next(calls_iter))
@@ -388,6 +394,11 @@ class Gatherer:
             for command, kind in zip(hooks, ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")):
                 data = self._optional(obs, kind + "s", command, next(calls_iter))
                 obs.webhooks += [dict(item, kind=kind) for item in (data or {}).get("items", [])]
+        for n, command in zip(lost, node_conds):  # a lost node's conditions in full: their messages say why
+            call = self._checked(obs, command, next(calls_iter))
+            conds = _json_list(call.output) if call is not None else None
+            if conds:
+                next(x for x in obs.nodes or [] if x["metadata"]["name"] == n)["status"]["conditions"] = conds
         if history is not None:
             obs.history = history.result()
         self._scheduling(obs)
@@ -602,6 +613,14 @@ def _json_map(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return v if isinstance(v, dict) else {}
+
+
+def _json_list(text: str) -> list[Any] | None:
+    try:
+        v = json.loads(text)
+    except ValueError:
+        return None
+    return v if isinstance(v, list) else None
 
 
 def _ask_history(source: "HistorySource", ns: str, pods: list[str], containers: list[str], deadline: float) -> "WorkloadHistory":

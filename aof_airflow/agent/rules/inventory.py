@@ -22,6 +22,12 @@ UNHEALTHY_TRUE = {"ReplicaFailure", "Failed", "MemoryPressure", "DiskPressure", 
                   "ScalingLimited", "Suspended", "DisruptionTarget"}
 
 
+# Anomalies that mean users or work are affected now (not only a sign to look at): they raise the severity.
+IMPACT = re.compile(r"error line|^cpu |^memory |restarted|waiting |phase Pending|no ready endpoints|selector matches no pod"
+                    r"|targets |active for|suspended|replicas ready|ScalingActive=False|AbleToScale=False|ScalingLimited=True"
+                    r"|silent since|disruptions allowed|Progressing=False|ReplicaFailure=True|Available=False")
+
+
 @dataclass(frozen=True)
 class Anomaly:
     subject: str  # "pod/x", "deployment/y", "service/z", "node/n"...
@@ -29,6 +35,10 @@ class Anomaly:
 
     def __str__(self) -> str:
         return f"{self.subject}: {self.text}"
+
+    @property
+    def impact(self) -> bool:
+        return bool(IMPACT.search(self.text))
 
 
 def _conditions(subject: str, obj: dict | None) -> list[Anomaly]:
@@ -63,6 +73,8 @@ def inventory(obs: Observation) -> list[Anomaly]:
         st = p.get("status", {})
         if st.get("phase") in ("Failed", "Pending", "Unknown"):
             out.append(Anomaly(subject, f"phase {st.get('phase')}" + (f" ({st.get('reason')})" if st.get("reason") else "")))
+        if st.get("reason") == "Evicted" or st.get("phase") == "Succeeded":
+            continue  # a leftover (or a finished pod): its phase says all there is
         if p["metadata"].get("deletionTimestamp"):
             out.append(Anomaly(subject, f"being deleted since {p['metadata']['deletionTimestamp']}"))
         if st.get("phase") != "Succeeded":
@@ -80,7 +92,11 @@ def inventory(obs: Observation) -> list[Anomaly]:
                                    + (f", last {last.get('reason')} exit {last.get('exitCode')}" if last else "")))
         out += _usage(obs, p, subject)
     out += _services(obs)
+    hosts = {p.get("spec", {}).get("nodeName") for p in obs.pods}
+    every = obs.kind == "node" or any(p.get("status", {}).get("phase") == "Pending" for p in pods_of(obs))
     for n in obs.nodes or []:
+        if not every and n["metadata"]["name"] not in hosts:
+            continue  # a node none of these pods is on says nothing about this incident
         subject = f"node/{n['metadata']['name']}"
         out += _conditions(subject, n)
         for t in n.get("spec", {}).get("taints") or []:

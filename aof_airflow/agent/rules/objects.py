@@ -55,7 +55,8 @@ class Observation:
     pdbs: list[dict[str, Any]] | None = None  # PodDisruptionBudgets (None = not read)
     quotas: list[dict[str, Any]] | None = None  # ResourceQuotas (None = not read)
     webhooks: list[dict[str, Any]] | None = None  # admission webhook configurations (None = not read)
-    ingresses: list[dict[str, Any]] | None = None  # Ingresses (None = not read)
+    ingressclasses: list[dict[str, Any]] | None = None  # IngressClasses, read for an Ingress (None = not read)
+    unread_dependencies: list[str] = field(default_factory=list)  # what the named object needs that could not be read
     jobs: list[dict[str, Any]] = field(default_factory=list)  # a CronJob's Jobs, newest last
     history: "WorkloadHistory | None" = None  # metric verdicts, when a history source was given
     not_read: dict[str, str] = field(default_factory=dict)  # what could not be read -> why (refused, not served)

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ..objects import Observation, config_refs, events_for, pod_name, pod_ready, pods_of, quote_event, statuses
-from ..facts import ADMISSION, QUOTA
+from ..facts import ADMISSION, QUOTA, rollout_in_progress
 from .common import Finding, note_revision
 
 
@@ -119,7 +119,9 @@ def detect_admission_refused(obs: Observation) -> Finding | None:
     """The API server refuses the controller's pods: an admission webhook denies them or cannot be called (a
     fail-closed webhook with no endpoints), or a policy forbids them. Quota refusals inside a rollout are the
     rollout's story (`detect_rollout_stuck`); on their own they are reported here too."""
-    refusals = [e for e in obs.events if e.get("reason") == "FailedCreate" and ADMISSION.search(e.get("message") or "")]
+    rolling = bool(obs.deployment and rollout_in_progress(obs.deployment))
+    refusals = [e for e in obs.events if e.get("reason") == "FailedCreate" and ADMISSION.search(e.get("message") or "")
+                and not (rolling and QUOTA.search(e.get("message") or ""))]
     if not refusals:
         return None
     e = refusals[-1]

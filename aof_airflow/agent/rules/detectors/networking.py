@@ -162,3 +162,45 @@ def detect_service_port_mismatch(obs: Observation) -> Finding | None:
                 advice=f"set service/{name}'s targetPort to the container port (or name) the pods listen on; restarting pods changes nothing",
             )
     return None
+
+
+def ingress_class(ing: dict[str, Any]) -> str | None:
+    return ing.get("spec", {}).get("ingressClassName") or \
+        (ing.get("metadata", {}).get("annotations") or {}).get("kubernetes.io/ingress.class")
+
+
+def ingress_backends(ing: dict[str, Any]) -> list[str]:
+    names = [((p.get("backend") or {}).get("service") or {}).get("name") for r in ing.get("spec", {}).get("rules") or []
+             for p in (r.get("http") or {}).get("paths") or []]
+    names.append(((ing.get("spec", {}).get("defaultBackend") or {}).get("service") or {}).get("name"))
+    return sorted({n for n in names if n})
+
+
+def detect_ingress(obs: Observation) -> Finding | None:
+    """An Ingress no controller serves (its class does not exist) or whose backend Services are missing or have
+    no ready endpoint."""
+    ing = obs.target if obs.kind == "ingress" else None
+    if not ing:
+        return None
+    name = ing["metadata"]["name"]
+    cls = ingress_class(ing)
+    if cls and obs.ingressclasses is not None and cls not in {c["metadata"]["name"] for c in obs.ingressclasses}:
+        have = ", ".join(sorted(c["metadata"]["name"] for c in obs.ingressclasses)) or "none"
+        return Finding(cls="ingress-class-missing", summary=f"ingress/{name} names IngressClass {cls}, which does not exist",
+                       evidence=[f"ingress/{name}: ingressClassName {cls}", f"IngressClasses in the cluster: {have}"],
+                       confidence=0.9, affected=[f"ingress/{name}"],
+                       advice=f"set ingressClassName to an existing class ({have}) or install the controller for {cls}")
+    services = {s["metadata"]["name"]: s for s in obs.services or []}
+    if obs.services is None:
+        return None
+    for b in ingress_backends(ing):
+        if b not in services:
+            return Finding(cls="ingress-backend-missing", summary=f"ingress/{name} routes to service/{b}, which does not exist",
+                           evidence=[f"ingress/{name}: backend service {b}; services in {obs.namespace}: {', '.join(sorted(services)) or 'none'}"],
+                           confidence=0.85, affected=[f"ingress/{name}"], advice=f"create service/{b} or fix the Ingress backend")
+        eps = obs.endpoints_of.get(b)
+        if eps is not None and not sum(len(s.get("addresses") or []) for s in eps.get("subsets") or []):
+            return Finding(cls="ingress-backend-unavailable", summary=f"ingress/{name} routes to service/{b}, which has no ready endpoint",
+                           evidence=[f"service/{b}: endpoints have 0 ready addresses"], confidence=0.8,
+                           affected=[f"ingress/{name}", f"service/{b}"], advice=f"find why service/{b} has no ready pods")
+    return None

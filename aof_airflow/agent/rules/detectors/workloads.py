@@ -9,7 +9,7 @@ from typing import Any
 
 from ..objects import (Observation, condition, container_spec, events_for, mem_bytes, parse_time, pod_name, pod_ready, pods_of,
                        quote_event, statuses, tail)
-from ..facts import cpu_saturated, rollout_in_progress
+from ..facts import cpu_saturated, hpa_for, rollout_in_progress
 from ..revisions import revisions
 from .common import (LEAK_RUN_SECONDS, Finding, human, killed_by_liveness, log_signatures, note_revision, run_seconds)
 
@@ -298,4 +298,30 @@ def detect_cpu_saturated(obs: Observation) -> Finding | None:
         confidence=0.7, affected=pods,
         advice="add replicas (or raise the CPU limit) if load rose; if load is steady, find the hot loop; "
                "a restart removes serving capacity under load",
+    )
+
+
+def detect_hpa_not_scaling(obs: Observation) -> Finding | None:
+    """The HorizontalPodAutoscaler of this workload cannot scale it (ScalingActive/AbleToScale False: metrics it
+    cannot compute, a target it cannot read), so capacity does not follow load."""
+    h = hpa_for(obs)
+    if h is None:
+        return None
+    bad = [c for c in h.get("status", {}).get("conditions") or [] if c.get("type") in ("ScalingActive", "AbleToScale")
+           and c.get("status") == "False"]
+    if not bad:
+        return None
+    c = bad[0]
+    name = h["metadata"]["name"]
+    st = h.get("status", {})
+    return Finding(
+        cls="hpa-not-scaling",
+        summary=f"HorizontalPodAutoscaler {name} cannot scale {obs.workload_ref}: {c.get('type')}=False ({c.get('reason')})",
+        evidence=[f"horizontalpodautoscaler/{name}: condition {c.get('type')}=False reason {c.get('reason')}: \"{c.get('message', '')}\"",
+                  f"horizontalpodautoscaler/{name}: currentReplicas {st.get('currentReplicas', '?')}, desiredReplicas "
+                  f"{st.get('desiredReplicas', '?')}, minReplicas {h.get('spec', {}).get('minReplicas', 1)}, maxReplicas "
+                  f"{h.get('spec', {}).get('maxReplicas', '?')}"],
+        confidence=0.85, affected=[f"horizontalpodautoscaler/{name}", obs.workload_ref or ""],
+        advice="fix what the HPA reports (e.g. set resources.requests for the metric it scales on, or make the metrics "
+               "API serve it); a manual scale is overwritten by the HPA",
     )
