@@ -99,7 +99,13 @@ def _previous_healthy(obs: Observation) -> str | None:
     rf = F.revision_facts(obs)
     if rf.get("prev_ready"):
         return f"the previous revision still has {rf['prev_ready']} ready pod(s)"
-    return None  # a scaled-down revision's health is not in a snapshot: unproven
+    if rf.get("served_hours", 0) >= SERVED_HOURS:
+        return (f"the previous revision was the live one for {rf['served_hours']:.0f} h until the newest replaced it, "
+                "and every failing pod is the newest revision's")
+    h = obs.history
+    if h is not None and h.examined and h.restarts == "none":
+        return "metrics history: no restarts before the newest revision"
+    return None  # a scaled-down revision's health is otherwise not in a snapshot: unproven
 
 
 def _covered_by_previous(obs: Observation) -> bool:
@@ -283,6 +289,7 @@ TABLE: dict[str, ActionRule] = {
         Check("probe-misconfigured", "the recreated pod fails the same misconfigured probe", F.probe_misconfigured),
     )),
 }
+SERVED_HOURS = 1.0  # a revision live this long before a rollout replaced it had served
 ORDER = ("delete-pod", "rollout-undo", "scale", "rollout-restart")  # among proven changes: the smallest first
 
 

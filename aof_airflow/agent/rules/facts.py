@@ -344,7 +344,9 @@ def revision_facts(obs: Observation) -> dict[str, Any]:
         return {"rev": rev}
     failing = failing_pods(obs)
     created, t = parse_time(rev.newest["metadata"].get("creationTimestamp")), now(obs)
-    return {"rev": rev, "changes": process_changes(rev), "failing": failing,
+    before = parse_time(rev.previous["metadata"].get("creationTimestamp"))
+    served = (created - before).total_seconds() / 3600 if created and before else 0.0
+    return {"rev": rev, "changes": process_changes(rev), "failing": failing, "served_hours": served,
             "owned": bool(failing) and all(rev.owns(p) for p in failing),
             "recent": bool(created and t and t - created < RECENT_ROLLOUT),
             "prev_ready": rev.previous.get("status", {}).get("readyReplicas") or 0}

@@ -55,7 +55,7 @@ def inventory(obs: Observation) -> list[Anomaly]:
     out: list[Anomaly] = []
     warned: dict[tuple[str, str], int] = {}
     for e in obs.events:
-        if e.get("type") == "Warning":
+        if e.get("type") == "Warning" and not _history(obs, e):
             io = e.get("involvedObject", {})
             key = (f"{(io.get('kind') or '').lower()}/{io.get('name')}", e.get("reason") or "?")
             warned[key] = warned.get(key, 0) + int(e.get("count") or 1)
@@ -120,6 +120,22 @@ def inventory(obs: Observation) -> list[Anomaly]:
         out.append(Anomaly(f"cronjob/{obs.name}", "suspended"))
     out += _logs(obs)
     return list(dict.fromkeys(out))
+
+
+def _history(obs: Observation, e: dict) -> bool:
+    """An event about a pod that was recreated after it, or that has been Ready since: past, not present."""
+    io = e.get("involvedObject", {})
+    if io.get("kind") != "Pod":
+        return False
+    pod = next((p for p in obs.pods if pod_name(p) == io.get("name")), None)
+    when = parse_time(e.get("lastTimestamp") or e.get("eventTime"))
+    if pod is None or when is None:
+        return False
+    born = parse_time(pod["metadata"].get("creationTimestamp"))
+    ready = condition(pod, "Ready") or {}
+    since = parse_time(ready.get("lastTransitionTime")) if ready.get("status") == "True" else None
+    restarts = any(cs.get("restartCount", 0) for cs in statuses(pod))
+    return bool((born and when < born) or (since and when < since and not restarts))
 
 
 def _usage(obs: Observation, p: dict, subject: str) -> list[Anomaly]:

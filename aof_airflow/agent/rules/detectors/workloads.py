@@ -152,6 +152,7 @@ def detect_probe_failures(obs: Observation) -> Finding | None:
         f.summary = f"{kind} probe is misconfigured: {wrong}; the probe is wrong, not the pods"
         f.evidence.append(wrong)
         f.advice = f"fix the {kind} probe's port in the pod template (a restart asks the same wrong port)"
+        f.action = "none"
         return note_revision(obs, failing, f)
     if healthy and len(failing) == 1 and obs.workload_ref:
         # one stuck pod among healthy siblings (same template, same probe): replacing it is the smallest safe action
@@ -165,6 +166,7 @@ def detect_probe_failures(obs: Observation) -> Finding | None:
         f.confidence = 0.5
         f.summary += "; no sign of a stuck process (the probe is refused or its command fails)"
         f.advice = "check the probe's command/endpoint and what it needs; a restart is not known to help here"
+        f.action = "none"
         return note_revision(obs, failing, f)
     f.summary += "; the probe reaches the process and gets an error or no answer in time"
     f.action = "rollout-restart"
