@@ -14,14 +14,19 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import facts as F
-from .objects import Observation, pod_name
+from .objects import Observation, pod_name, pod_ready
+
+class Refuted(str):
+    """A precondition the data show to be false (not merely unproven): the change cannot help, it is not proposed."""
+
 
 Test = Callable[[Observation], "str | None"]
 
 
 @dataclass(frozen=True)
 class Check:
-    """One named check: `test` returns the evidence sentence when it holds, None when the data do not show it."""
+    """One named check: `test` returns the evidence sentence when it holds, None when the data do not show it,
+    and (preconditions only) a `Refuted` sentence when the data show it false."""
 
     name: str
     reason: str
@@ -40,7 +45,7 @@ def _first(items: list[str]) -> str | None:
 
 
 def _controller(obs: Observation) -> str | None:
-    return f"{obs.workload_ref} owns the pods" if obs.workload_ref else None
+    return f"{obs.workload_ref} owns the pods" if obs.workload_ref else Refuted("no controller owns these pods")
 
 
 def _not_stateful(obs: Observation) -> str | None:
@@ -70,14 +75,17 @@ def _forbidden_in_logs(obs: Observation) -> str | None:
     return None
 
 
-def _deployment_history(obs: Observation) -> str | None:
-    r = F.revision_facts(obs).get("rev")
-    return f"deployment revisions {r.quote()}" if obs.deployment and r and r.previous else None
-
-
 def _spec_changed(obs: Observation) -> str | None:
     rf = F.revision_facts(obs)
-    return f"the newest revision changes {', '.join(rf['changes'])}" if rf.get("changes") else None
+    if not obs.deployment:
+        return Refuted("only a Deployment has revisions to undo here")
+    if "changes" not in rf:
+        return Refuted("the Deployment has no previous revision to return to")
+    if not rf["changes"]:
+        r = rf["rev"]
+        return Refuted(f"revision {r.newest['metadata']['name']} differs from the previous one by nothing the process "
+                       f"runs with ({', '.join(r.changes()) or 'only the restart annotation'}): an undo runs the same pods")
+    return f"{rf['rev'].quote()}: the newest revision changes {', '.join(rf['changes'])}"
 
 
 def _began_with_new_pods(obs: Observation) -> str | None:
@@ -121,18 +129,7 @@ def _undo_admissible(obs: Observation) -> str | None:
         return None
     if _covered_by_previous(obs):
         return f"the previous revision's {rf['prev_ready']} ready pod(s) need no new admission or placement"
-    if not F.admission_refusals(obs) and not F.scheduling_failures(obs) and not F.quota_full(obs):
-        return "no admission refusal, full quota or scheduling failure is seen for this workload's pods"
-    return None
-
-
-def _same_pods_again(obs: Observation) -> str | None:
-    rf = F.revision_facts(obs)
-    if "changes" in rf and not rf["changes"]:
-        r = rf["rev"]
-        return (f"revision {r.newest['metadata']['name']} differs from the previous one by nothing the process runs with "
-                f"({', '.join(r.changes()) or 'only the restart annotation'}): an undo would run the same pods")
-    return None
+    return _room(obs)
 
 
 def _undo_refused(obs: Observation) -> str | None:
@@ -185,12 +182,9 @@ def _no_hpa(obs: Observation) -> str | None:
 
 
 def _room(obs: Observation) -> str | None:
-    if obs.nodes is None:
-        return None
+    """A Ready, schedulable, untainted node to place new pods on (refusals and full quotas are contraindications)."""
     ok = F.schedulable_nodes(obs)
-    if not ok or F.scheduling_failures(obs) or F.quota_full(obs):
-        return None
-    return f"{len(ok)} Ready untainted node(s) ({', '.join(ok[:3])}), no scheduling failure, no full quota"
+    return f"{len(ok)} Ready untainted node(s): {', '.join(ok[:3])}" if ok else None
 
 
 def _hot_loop(obs: Observation) -> str | None:
@@ -203,9 +197,10 @@ def _stuck(obs: Observation) -> str | None:
 
 
 def _recreated(obs: Observation) -> str | None:
-    stuck = {n for n, _ in F.stuck_pods(obs)}
-    owners = [F.controller_of(p) for p in obs.pods if pod_name(p) in stuck]
-    if stuck and all(o and o.split("/")[0] in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job") for o in owners):
+    """Every pod that is not Ready has a controller that recreates it (a bare pod deleted is gone)."""
+    candidates = [p for p in obs.pods if not pod_ready(p)] or obs.pods
+    owners = [F.controller_of(p) for p in candidates]
+    if owners and all(o and o.split("/")[0] in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job") for o in owners):
         return f"controlled by {', '.join(sorted(set(o for o in owners if o)))}: a deleted pod is recreated"
     return None
 
@@ -247,16 +242,13 @@ TABLE: dict[str, ActionRule] = {
               _forbidden_in_logs),
     )),
     "rollout-undo": ActionRule("rollout-undo", (
-        Check("deployment-with-history", "an undo returns a Deployment to its previous ReplicaSet", _deployment_history),
-        Check("pod-spec-changed", "an undo helps only when the newest revision changed what the process runs with "
-              "(image, command, args, env, resources, probes)", _spec_changed),
+        Check("pod-spec-changed", "an undo returns a Deployment to its previous ReplicaSet; it helps only when the newest "
+              "revision changed what the process runs with (image, command, args, env, resources, probes)", _spec_changed),
         Check("failures-began-with-new-pods", "the failing pods are the newest revision's, and it is recent or still rolling out",
               _began_with_new_pods),
         Check("previous-revision-healthy", "the revision returned to must have served", _previous_healthy),
         Check("pods-admitted-and-scheduled", "the undo's pods must be accepted and placed", _undo_admissible),
     ), (
-        Check("same-pods-again", "the revisions differ by nothing the process runs with: an undo changes nothing",
-              _same_pods_again),
         Check("admission-refuses-pods", "the previous revision's new pods would be refused the same way", _undo_refused),
         Check("scheduling-fails", "pods cannot be placed and the newest revision changed nothing about placement",
               _scheduling_unchanged),
@@ -267,7 +259,7 @@ TABLE: dict[str, ActionRule] = {
     )),
     "scale": ActionRule("scale", (
         Check("has-controller", "replicas are set on a Deployment or StatefulSet",
-              lambda o: _controller(o) if (o.deployment or o.statefulset) else None),
+              lambda o: _controller(o) if (o.deployment or o.statefulset) else Refuted("no Deployment or StatefulSet to scale")),
         Check("capacity-missing", "more replicas help only a workload short of capacity: saturated under rising load, "
               "or running fewer replicas than its declared configuration", _capacity_missing),
         Check("no-autoscaler", "an HPA owns the replica count and would undo a manual scale", _no_hpa),
@@ -300,15 +292,21 @@ class Verdict:
     action: str
     held: list[tuple[str, str]] = field(default_factory=list)  # (precondition, evidence)
     unproven: list[tuple[str, str]] = field(default_factory=list)  # (precondition, its reasoning)
+    refuted: list[tuple[str, str]] = field(default_factory=list)  # (precondition, why the data show it false)
     contra: list[tuple[str, str]] = field(default_factory=list)  # (contraindication, evidence)
 
     @property
     def proven(self) -> bool:
-        return not self.unproven and not self.contra
+        return not self.unproven and not self.contra and not self.refuted
+
+    @property
+    def forbidden(self) -> bool:
+        """Not to be proposed at all, not even behind approval: it cannot help or something forbids it."""
+        return bool(self.contra or self.refuted)
 
     def summary(self) -> str:
-        if self.contra:
-            return f"{self.action} contraindicated: " + "; ".join(f"{n}: {e}" for n, e in self.contra)
+        if self.contra or self.refuted:
+            return f"{self.action} contraindicated: " + "; ".join(f"{n}: {e}" for n, e in self.contra + self.refuted)
         if self.unproven:
             return f"{self.action} not proven: " + "; ".join(f"{n} ({r})" for n, r in self.unproven)
         return f"{self.action} proven: " + "; ".join(f"{n}: {e}" for n, e in self.held)
@@ -319,7 +317,10 @@ def verdict(action: str, obs: Observation, table: dict[str, ActionRule] | None =
     v = Verdict(action)
     for c in rule.preconditions:
         ev = c.test(obs)
-        (v.held.append((c.name, ev)) if ev else v.unproven.append((c.name, c.reason)))
+        if isinstance(ev, Refuted):
+            v.refuted.append((c.name, str(ev)))
+        else:
+            (v.held.append((c.name, ev)) if ev else v.unproven.append((c.name, c.reason)))
     for c in rule.contraindications:
         ev = c.test(obs)
         if ev:
@@ -346,7 +347,7 @@ def decide(obs: Observation, wanted: str, command: str | None = None, table: dic
         if verdicts[a].proven and cmd:
             return Decision(a, cmd, True, verdicts, verdicts[a].summary())
     cmd = command_for(obs, wanted, command) if wanted in verdicts else None
-    if cmd and not verdicts[wanted].contra:
+    if cmd and not verdicts[wanted].forbidden:
         return Decision(wanted, cmd, False, verdicts, verdicts[wanted].summary())
     why = verdicts[wanted].summary() if wanted in verdicts else "no change is proven to help"
     return Decision("none", None, False, verdicts, why)

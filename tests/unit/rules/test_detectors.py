@@ -244,7 +244,7 @@ def test_no_undo_when_the_new_revision_differs_only_by_restarted_at() -> None:
     assert diagnose(obs_of("ext-configmap-value-crash")).action == "none"
     stuck = diagnose(obs_of("ext-quota-restart-stuck"))
     assert stuck.action == "none" and "ResourceQuota" in stuck.primary.advice
-    assert "same-pods-again" in stuck.decision.verdicts["rollout-undo"].summary()
+    assert "pod-spec-changed" in stuck.decision.verdicts["rollout-undo"].summary()
     assert diagnose(obs_of("crashloop-bad-release")).action == "rollout-undo"  # a real image change
 
 
