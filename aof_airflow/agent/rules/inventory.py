@@ -201,7 +201,10 @@ def explained(a: Anomaly, affected: set[str], workload_ref: str | None) -> bool:
     kind, _, name = a.subject.partition("/")
     if a.subject in affected or name in affected:
         return True
-    if workload_ref and workload_ref in affected and kind in ("pod", "replicaset", workload_ref.split("/")[0]):
-        base = workload_ref.split("/")[1]
-        return name == base or name.startswith(base + "-")
+    if workload_ref and workload_ref in affected:
+        if kind == "service" and a.text == "no ready endpoints":
+            return True  # the pods behind it are the ones failing
+        if kind in ("pod", "replicaset", workload_ref.split("/")[0]):
+            base = workload_ref.split("/")[1]
+            return name == base or name.startswith(base + "-")
     return False

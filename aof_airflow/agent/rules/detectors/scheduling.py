@@ -92,8 +92,10 @@ def detect_pending(obs: Observation) -> Finding | None:
             conf = 0.9
         summary = f"{len(pending)} pod(s) Pending: every node has a taint the pod does not tolerate"
         advice = "add the toleration or remove the taint"
+    quoted = sorted({f"node/{m}" for m in re.findall(r"node (\S+) ", " ".join(ev))}
+                    | {f"persistentvolumeclaim/{m}" for m in re.findall(r"persistentvolumeclaim (\S+):", " ".join(ev))})
     f = Finding(cls=cls, summary=summary, evidence=ev, action="none", confidence=conf,
-                affected=[pod_name(x) for x in pending], min_severity="medium", advice=advice)
+                affected=[pod_name(x) for x in pending] + quoted, min_severity="medium", advice=advice)
     return note_revision(obs, pending, f)
 
 
