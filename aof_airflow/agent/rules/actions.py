@@ -9,6 +9,7 @@ language model's proposed change (`aof_airflow/agent/action_guard.py`).
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass, field
 from typing import Callable
@@ -108,12 +109,8 @@ def _previous_healthy(obs: Observation) -> str | None:
     if rf.get("prev_ready"):
         return f"the previous revision still has {rf['prev_ready']} ready pod(s)"
     if rf.get("served_hours", 0) >= SERVED_HOURS:
-        return (f"the previous revision was the live one for {rf['served_hours']:.0f} h until the newest replaced it, "
-                "and every failing pod is the newest revision's")
-    h = obs.history
-    if h is not None and h.examined and h.restarts == "none":
-        return "metrics history: no restarts before the newest revision"
-    return None  # a scaled-down revision's health is otherwise not in a snapshot: unproven
+        return f"the previous revision was the live one for {rf['served_hours']:.0f} h until the newest replaced it"
+    return None  # a scaled-down, short-lived revision's health is not in a snapshot: unproven
 
 
 def _covered_by_previous(obs: Observation) -> bool:
@@ -162,8 +159,6 @@ def _saturation(obs: Observation) -> str | None:
 def _capacity_missing(obs: Observation) -> str | None:
     w = obs.workload
     if w is not None and w.get("spec", {}).get("replicas", 1) == 0:
-        import json
-
         raw = w["metadata"].get("annotations", {}).get("kubectl.kubernetes.io/last-applied-configuration")
         try:
             want = json.loads(raw).get("spec", {}).get("replicas") if raw else None
@@ -240,6 +235,8 @@ TABLE: dict[str, ActionRule] = {
         Check("node-not-ready", "the pods' node is lost: the workload is not what failed", _lost_under_pods),
         Check("permission-refused", "the API server refuses the ServiceAccount: a restart keeps the same permissions",
               _forbidden_in_logs),
+        Check("dependency-down", "the dependency the crash names is still down: new pods crash the same way",
+              F.dependency_down),
     )),
     "rollout-undo": ActionRule("rollout-undo", (
         Check("pod-spec-changed", "an undo returns a Deployment to its previous ReplicaSet; it helps only when the newest "

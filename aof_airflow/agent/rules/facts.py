@@ -115,22 +115,36 @@ def stalled_process(obs: Observation) -> str | None:
     return None
 
 
-def dependency_back(obs: Observation) -> str | None:
-    """Crashes on a dependency that refused or did not answer, and that dependency (a Service of this namespace)
-    has ready endpoints now: new containers will find it."""
+def _dependency_services(obs: Observation) -> list[tuple[str, str, int]]:
+    """(log line, Service, its ready endpoints) for crash-log lines naming a Service of this namespace that
+    refused or did not answer."""
     names = {pod_name(p) for p in failing_pods(obs)}
-    lines = [ln for key, text in obs.logs.items() if key.split("/")[0] in names and key.endswith("/previous")
+    lines = [ln for key, text in obs.logs.items() if key.split("/")[0] in names
              for ln in (text or "").splitlines() if DEPENDENCY_DOWN.search(ln)]
-    if not lines or obs.services is None:
-        return None
-    services = {s["metadata"]["name"] for s in obs.services}
+    services = {s["metadata"]["name"] for s in obs.services or []}
+    out = []
     for ln in reversed(lines):
         for host, _port in HOST.findall(ln):
             if host in services:
                 eps = obs.endpoints_of.get(host) or {}
-                ready = sum(len(s.get("addresses") or []) for s in eps.get("subsets") or [])
-                if ready:
-                    return f"the crash log says \"{ln.strip()[:140]}\"; service/{host} now has {ready} ready endpoint(s)"
+                out.append((ln.strip()[:140], host, sum(len(s.get("addresses") or []) for s in eps.get("subsets") or [])))
+    return out
+
+
+def dependency_back(obs: Observation) -> str | None:
+    """Crashes on a dependency that refused or did not answer, and that dependency (a Service of this namespace)
+    has ready endpoints now: new containers will find it."""
+    for ln, host, ready in _dependency_services(obs):
+        if ready:
+            return f"the crash log says \"{ln}\"; service/{host} now has {ready} ready endpoint(s)"
+    return None
+
+
+def dependency_down(obs: Observation) -> str | None:
+    """The dependency the crash log names is still down (its Service has no ready endpoint): new pods fail the same way."""
+    for ln, host, ready in _dependency_services(obs):
+        if not ready:
+            return f"the crash log says \"{ln}\"; service/{host} has no ready endpoint"
     return None
 
 

@@ -195,6 +195,13 @@ def forbidden(o: Observation) -> None:
     o.logs = {"api-1/api": 'forbidden: User "system:serviceaccount:shop:api" cannot list resource "pods"'}
 
 
+def dependency_still_down(o: Observation) -> None:
+    """The crash log names service/db, which has no ready endpoint."""
+    o.services = [{"metadata": {"name": "db"}, "spec": {"selector": {"app": "db"}}}]
+    o.endpoints_of = {"db": {"subsets": []}}
+    o.logs = {"api-1/api/previous": "Error: connect ECONNREFUSED db:5432"}
+
+
 def same_pods(o: Observation) -> None:
     o.replicasets[1]["spec"]["template"] = copy.deepcopy(o.replicasets[0]["spec"]["template"])
     o.replicasets[1]["spec"]["template"]["metadata"]["annotations"] = {"kubectl.kubernetes.io/restartedAt": at(49)}
@@ -296,6 +303,7 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("rollout-restart", "probe-misconfigured", probe_wrong),
     ("rollout-restart", "node-not-ready", node_lost),
     ("rollout-restart", "permission-refused", forbidden),
+    ("rollout-restart", "dependency-down", dependency_still_down),
     ("rollout-undo", "pod-spec-changed", same_pods),
     ("rollout-undo", "failures-began-with-new-pods", old_release),
     ("rollout-undo", "previous-revision-healthy", previous_short_lived),
