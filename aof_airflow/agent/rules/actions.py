@@ -355,8 +355,12 @@ def command_for(obs: Observation, action: str, given: str | None = None) -> str 
     if action == "delete-pod":
         if given:
             return given
-        pods = [n for n, _ in F.stuck_pods(obs)]
-        return f"kubectl delete pod {' '.join(shlex.quote(p) for p in pods)} -n {ns}" if pods else None
+        stuck = F.stuck_pods(obs)
+        pods = [n for n, _ in stuck]
+        # Terminating past its grace period or on a lost node: the kubelet will never confirm, only a forced
+        # delete removes the object (the ReplicaSet has already replaced it)
+        force = " --grace-period=0 --force" if any(": Terminating since" in w or " is on node " in w for _, w in stuck) else ""
+        return f"kubectl delete pod {' '.join(shlex.quote(p) for p in pods)} -n {ns}{force}" if pods else None
     if action == "scale":
         w = obs.deployment or obs.statefulset
         if given or not w:

@@ -367,6 +367,18 @@ def test_the_decision_depends_on_the_check(action: str, check: str, edit: Callab
     assert ax.verdict(action, o, without(action, check)).proven, "with the check deleted the change is proven again"
 
 
+def test_a_pod_past_its_grace_period_is_deleted_with_force_an_evicted_one_plainly() -> None:
+    d = ax.decide(delete_base(), "delete-pod")
+    assert d.command == "kubectl delete pod api-1 -n shop --grace-period=0 --force"
+    o = delete_base()
+    o.pods[0] = pod("api-1", ready=False, phase="Failed")
+    o.pods[0]["status"]["reason"] = "Evicted"
+    assert ax.decide(o, "delete-pod").command == "kubectl delete pod api-1 -n shop"
+    from aof_airflow.agent.rules.remediate import classify
+
+    assert classify(d.command) == ("delete-pod", {"pods": ["api-1"], "force": True})  # the remediation keeps --force
+
+
 def test_contraindicated_changes_are_not_proposed_even_behind_approval() -> None:
     o = restart_base()
     admission(o)
