@@ -173,7 +173,10 @@ def _capacity_missing(obs: Observation) -> str | None:
 def _no_hpa(obs: Observation) -> str | None:
     if obs.hpas is None:
         return None  # not read: unproven
-    return None if F.hpa_for(obs) else f"no HorizontalPodAutoscaler in {obs.namespace} targets {obs.workload_ref}"
+    h = F.hpa_for(obs)
+    if h is not None:
+        return Refuted(f"horizontalpodautoscaler/{h['metadata']['name']} owns the replica count: it would undo a manual scale")
+    return f"no HorizontalPodAutoscaler in {obs.namespace} targets {obs.workload_ref}"
 
 
 def _room(obs: Observation) -> str | None:

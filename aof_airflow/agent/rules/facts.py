@@ -22,7 +22,7 @@ ADMISSION = re.compile(r"admission webhook \S+ denied|failed calling webhook|exc
                        r"|is forbidden: |forbidden: unable to validate against any", re.I)
 QUOTA = re.compile(r"exceeded quota", re.I)
 CONFIG_WAITING = ("CreateContainerConfigError", "CreateContainerError", "InvalidImageName", "ErrImagePull",
-                  "ImagePullBackOff", "RunContainerError")
+                  "ImagePullBackOff", "RunContainerError", "ContainerCannotRun", "StartError")
 # A crash log line that names a dependency which refused or did not answer (it may be back now).
 DEPENDENCY_DOWN = re.compile(r"(?:ECONNREFUSED|connection refused|could not connect|couldn't connect|connection reset"
                              r"|i/o timeout|ETIMEDOUT|EAI_AGAIN|no such host)", re.I)

@@ -131,6 +131,8 @@ class Gatherer(Reader):
             obs.job = obs.jobs[-1] if obs.jobs else None
         elif kind == "pod" and target:
             obs.pods = [target]
+        elif kind == "persistentvolumeclaim" and target:
+            obs.pvcs = [target]
         elif kind == "poddisruptionbudget" and target:
             selector = target.get("spec", {}).get("selector")
         elif kind == "ingress" and target:
@@ -378,7 +380,8 @@ class Gatherer(Reader):
 
     def _scheduling(self, obs: Observation) -> None:
         """StorageClasses (cluster scope, may be refused) when pods wait on claims."""
-        if obs.pvcs and any(p.get("status", {}).get("phase") == "Pending" for p in obs.pods):
+        unbound = any(c.get("status", {}).get("phase") != "Bound" for c in obs.pvcs)
+        if obs.pvcs and (unbound or any(p.get("status", {}).get("phase") == "Pending" for p in obs.pods)):
             data = self.get_cluster_json(obs, "storageclasses")
             obs.storageclasses = data.get("items", []) if data is not None else None
 

@@ -63,6 +63,8 @@ def inventory(obs: Observation) -> list[Anomaly]:
     for ref, obj in ((obs.workload_ref, obs.workload), (f"job/{(obs.job or {}).get('metadata', {}).get('name')}", obs.job)):
         if obj:
             out += _conditions(ref, obj)
+    if obs.deployment and obs.deployment.get("spec", {}).get("paused"):
+        out.append(Anomaly(obs.workload_ref or "", "rollout paused (spec.paused true): template changes are not rolled out"))
     w = obs.deployment or obs.statefulset
     if w:
         desired, ready = w.get("spec", {}).get("replicas", 1), w.get("status", {}).get("readyReplicas") or 0

@@ -138,3 +138,43 @@ def test_the_history_source_entry_point() -> None:
         use_history_source(None)
     assert history_source() is None
     assert node()["status"]["conditions"][0]["status"] == "True"
+
+
+def test_named_objects_of_other_kinds_and_node_pressure() -> None:
+    pvc = {"kind": "PersistentVolumeClaim", "metadata": {"name": "data"}, "spec": {"storageClassName": "fast"},
+           "status": {"phase": "Pending"}}
+    o = obs(kind="persistentvolumeclaim", name="data", target=pvc, pvcs=[pvc], storageclasses=[{"metadata": {"name": "standard"}}],
+            events=[event("data", "ProvisioningFailed", 'storageclass.storage.k8s.io "fast" not found', kind="PersistentVolumeClaim")])
+    d = diagnose(o)
+    assert d.cls == "pvc-unbound" and d.action == "none"
+    assert "storageclass fast: does not exist" in d.output["root_cause"]
+    pdb = {"kind": "PodDisruptionBudget", "metadata": {"name": "api"}, "spec": {"minAvailable": 2},
+           "status": {"disruptionsAllowed": 0, "currentHealthy": 1, "desiredHealthy": 2, "expectedPods": 2}}
+    f = det.detect_pdb_blocking(obs(kind="poddisruptionbudget", name="api", target=pdb))
+    assert f.cls == "pdb-blocks-disruptions" and "1 healthy of 2" in f.summary
+    o = healthy()
+    o.nodes = [node()]
+    o.nodes[0]["status"]["conditions"].append({"type": "DiskPressure", "status": "True", "reason": "KubeletHasDiskPressure"})
+    d = diagnose(o)
+    assert d.cls == "node-pressure" and d.action == "none" and "DiskPressure" in d.output["root_cause"]
+
+
+def test_a_container_the_runtime_cannot_start() -> None:
+    d0 = deployment(replicas=1, ready=0)
+    p = pod("api-1", waiting="RunContainerError")
+    p["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = 'exec: "/app/serve": no such file or directory'
+    d = diagnose(obs(deployment=d0, target=d0, pods=[p]))
+    assert d.cls == "container-start-error" and "/app/serve" in d.output["root_cause"] and d.action == "none"
+
+
+def test_an_hpa_at_its_maximum_is_not_scaled_by_hand() -> None:
+    d0 = deployment()
+    hpa = {"metadata": {"name": "api"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "api"}, "maxReplicas": 2},
+           "status": {"currentReplicas": 2, "desiredReplicas": 2, "conditions": [
+               {"type": "ScalingLimited", "status": "True", "reason": "TooManyReplicas", "message": "the desired replica count is more than the maximum replica count"}]}}
+    o = obs(deployment=d0, target=d0, hpas=[hpa], pods=[pod("api-1", started=at(5)), pod("api-2", started=at(5))],
+            cpu_usage={"api-1": 999, "api-2": 999})
+    d = diagnose(o)
+    assert d.cls == "hpa-at-max" and d.action == "none" and "raise maxReplicas" in d.output["recommended_action"]
+    assert "owns the replica count" in d.decision.verdicts["scale"].summary()  # a manual scale would be undone
+    assert "cpu-saturated" in [o.cls for o in d.others]

@@ -13,13 +13,16 @@ from typing import Callable
 
 from ..objects import Observation
 from .common import ACTIONS, Finding
-from .configuration import detect_admission_refused, detect_config_missing, detect_image_pull, detect_log_errors
+from .configuration import (detect_admission_refused, detect_config_missing, detect_container_start_error, detect_image_pull,
+                            detect_log_errors)
 from .jobs import detect_cronjob_not_scheduling, detect_job_failed, detect_job_running_long
 from .networking import detect_ingress, detect_network_policy, detect_service_no_endpoints, detect_service_port_mismatch
-from .nodes import detect_evicted, detect_node_not_ready
+from .nodes import detect_evicted, detect_node_not_ready, detect_node_pressure
+from .storage import detect_claim_unbound
 from .scheduling import detect_pending
 from .workloads import (detect_cpu_saturated, detect_crash_loop, detect_hpa_not_scaling, detect_memory_near_limit, detect_oom,
-                        detect_probe_failures, detect_rollout_stuck, detect_scaled_to_zero, detect_statefulset_down)
+                        detect_pdb_blocking, detect_probe_failures, detect_rollout_stuck, detect_scaled_to_zero,
+                        detect_statefulset_down)
 
 # Order = priority when several causes are found: the most specific, most certain first.
 DETECTORS: list[Callable[[Observation], Finding | None]] = [
@@ -28,19 +31,23 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_admission_refused,
     detect_config_missing,
     detect_image_pull,
+    detect_container_start_error,
     detect_oom,
     detect_crash_loop,
     detect_pending,
     detect_service_port_mismatch,
+    detect_hpa_not_scaling,
     detect_cpu_saturated,
     detect_probe_failures,
     detect_scaled_to_zero,
     detect_rollout_stuck,
     detect_memory_near_limit,
-    detect_hpa_not_scaling,
+    detect_pdb_blocking,
     detect_service_no_endpoints,
     detect_ingress,
     detect_evicted,
+    detect_node_pressure,
+    detect_claim_unbound,
     detect_statefulset_down,
     detect_job_running_long,
     detect_job_failed,

@@ -148,3 +148,25 @@ def detect_admission_refused(obs: Observation) -> Finding | None:
         cls="admission-refused", summary=f"{what}: {len(refusals)} FailedCreate event(s)", evidence=ev, confidence=0.9,
         affected=sorted({x.get("involvedObject", {}).get("name") for x in refusals}), advice=advice,
     )
+
+
+START_ERRORS = ("CreateContainerError", "RunContainerError", "ContainerCannotRun", "StartError")
+
+
+def detect_container_start_error(obs: Observation) -> Finding | None:
+    """The runtime cannot start the container (an executable not found, a bad mount, a security context it
+    refuses): the message says what; every new container fails the same way."""
+    for p in pods_of(obs):
+        for cs in statuses(p):
+            w = (cs.get("state") or {}).get("waiting") or {}
+            t = (cs.get("lastState") or {}).get("terminated") or {}
+            reason, message = (w.get("reason"), w.get("message")) if w.get("reason") in START_ERRORS else \
+                (t.get("reason"), t.get("message")) if t.get("reason") in START_ERRORS else (None, None)
+            if reason:
+                return note_revision(obs, [p], Finding(
+                    cls="container-start-error", summary=f"container {cs['name']} cannot be started: {reason}",
+                    evidence=[f"pod {pod_name(p)} container {cs['name']}: {reason} \"{(message or '')[:200]}\""],
+                    confidence=0.85, affected=[pod_name(p)],
+                    advice="fix what the runtime reports (command, image entrypoint, mounts, securityContext) in the pod template",
+                ))
+    return None

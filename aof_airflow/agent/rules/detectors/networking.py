@@ -198,6 +198,18 @@ def detect_ingress(obs: Observation) -> Finding | None:
             return Finding(cls="ingress-backend-missing", summary=f"ingress/{name} routes to service/{b}, which does not exist",
                            evidence=[f"ingress/{name}: backend service {b}; services in {obs.namespace}: {', '.join(sorted(services)) or 'none'}"],
                            confidence=0.85, affected=[f"ingress/{name}"], advice=f"create service/{b} or fix the Ingress backend")
+        port = next((((p.get("backend") or {}).get("service") or {}).get("port") or {} for r in ing.get("spec", {}).get("rules") or []
+                     for p in (r.get("http") or {}).get("paths") or []
+                     if ((p.get("backend") or {}).get("service") or {}).get("name") == b), {})
+        sports = services[b].get("spec", {}).get("ports") or []
+        if port and sports and not any(port.get("number") in (sp.get("port"),) or (port.get("name") and port.get("name") == sp.get("name"))
+                                       for sp in sports):
+            want = port.get("number") or port.get("name")
+            return Finding(cls="ingress-backend-port", summary=f"ingress/{name} sends to port {want} of service/{b}, which has no such port",
+                           evidence=[f"ingress/{name}: backend service {b} port {want}; service/{b} ports "
+                                     + ", ".join(f"{sp.get('name') or '-'}:{sp.get('port')}" for sp in sports)],
+                           confidence=0.85, affected=[f"ingress/{name}", f"service/{b}"],
+                           advice=f"set the Ingress backend port to one service/{b} exposes")
         eps = obs.endpoints_of.get(b)
         if eps is not None and not sum(len(s.get("addresses") or []) for s in eps.get("subsets") or []):
             return Finding(cls="ingress-backend-unavailable", summary=f"ingress/{name} routes to service/{b}, which has no ready endpoint",

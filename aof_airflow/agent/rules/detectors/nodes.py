@@ -63,3 +63,25 @@ def detect_node_not_ready(obs: Observation) -> Finding | None:
     )
 
 
+
+
+PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
+
+
+def detect_node_pressure(obs: Observation) -> Finding | None:
+    """A Ready node that reports memory, disk or PID pressure (or no network), with these pods on it or named by
+    the incident: the kubelet evicts or refuses pods there; the workload is not what failed."""
+    hosts = {p.get("spec", {}).get("nodeName") for p in obs.pods}
+    hit = [(n, c) for n in obs.nodes or [] if obs.kind == "node" or n["metadata"]["name"] in hosts
+           for c in n.get("status", {}).get("conditions") or [] if c.get("type") in PRESSURES and c.get("status") == "True"]
+    if not hit:
+        return None
+    names = sorted({n["metadata"]["name"] for n, _ in hit})
+    on = [pod_name(p) for p in obs.pods if p.get("spec", {}).get("nodeName") in names]
+    return Finding(
+        cls="node-pressure", summary=f"node {', '.join(names)} reports {', '.join(sorted({c['type'] for _, c in hit}))}",
+        evidence=[f"node {n['metadata']['name']}: condition {c['type']}=True ({c.get('reason')})" for n, c in hit[:3]]
+        + ([f"{len(on)} pod(s) of this workload on it: {', '.join(on[:4])}"] if on else []),
+        confidence=0.75, affected=[f"node/{n}" for n in names] + on,
+        advice="free the node's resource (disk: images and logs; memory: pods without limits) or drain and replace it",
+    )

@@ -48,3 +48,17 @@ def volume_affinity_evidence(obs: Observation, pod: dict[str, Any]) -> list[str]
         zones = sorted({n["metadata"].get("labels", {}).get("topology.kubernetes.io/zone", "?") for n in obs.nodes})
         ev.append(f"nodes are in zone(s): {', '.join(zones)}")
     return ev
+
+
+def detect_claim_unbound(obs: Observation) -> Finding | None:
+    """The incident names a PersistentVolumeClaim that is not Bound: its provisioner's events say why."""
+    pvc = obs.target if obs.kind == "persistentvolumeclaim" else None
+    if not pvc or pvc.get("status", {}).get("phase") == "Bound":
+        return None
+    from .common import Finding
+
+    name = pvc["metadata"]["name"]
+    summary, ev, conf = unbound_claims_evidence(obs, {"spec": {"volumes": [{"persistentVolumeClaim": {"claimName": name}}]}}, 0)
+    return Finding(cls="pvc-unbound", summary=f"persistentvolumeclaim/{name} is {pvc.get('status', {}).get('phase', 'not Bound')}",
+                   evidence=ev, confidence=conf, affected=[f"persistentvolumeclaim/{name}"],
+                   advice="create the StorageClass / a matching PersistentVolume, or fix storageClassName")

@@ -309,13 +309,25 @@ def detect_hpa_not_scaling(obs: Observation) -> Finding | None:
     h = hpa_for(obs)
     if h is None:
         return None
-    bad = [c for c in h.get("status", {}).get("conditions") or [] if c.get("type") in ("ScalingActive", "AbleToScale")
-           and c.get("status") == "False"]
-    if not bad:
+    conds = h.get("status", {}).get("conditions") or []
+    bad = [c for c in conds if c.get("type") in ("ScalingActive", "AbleToScale") and c.get("status") == "False"]
+    capped = [c for c in conds if c.get("type") == "ScalingLimited" and c.get("status") == "True"
+              and c.get("reason") == "TooManyReplicas"]
+    if not bad and not capped:
         return None
-    c = bad[0]
+    c = (bad or capped)[0]
     name = h["metadata"]["name"]
     st = h.get("status", {})
+    if not bad:
+        return Finding(
+            cls="hpa-at-max", summary=f"HorizontalPodAutoscaler {name} wants more replicas than its maxReplicas "
+                                      f"{h.get('spec', {}).get('maxReplicas', '?')}",
+            evidence=[f"horizontalpodautoscaler/{name}: condition ScalingLimited=True reason TooManyReplicas: \"{c.get('message', '')}\"",
+                      f"horizontalpodautoscaler/{name}: currentReplicas {st.get('currentReplicas', '?')}, desiredReplicas "
+                      f"{st.get('desiredReplicas', '?')}, maxReplicas {h.get('spec', {}).get('maxReplicas', '?')}"],
+            confidence=0.8, affected=[f"horizontalpodautoscaler/{name}", obs.workload_ref or ""],
+            advice=f"raise maxReplicas of HorizontalPodAutoscaler {name} (a manual scale is overwritten by the HPA)",
+        )
     return Finding(
         cls="hpa-not-scaling",
         summary=f"HorizontalPodAutoscaler {name} cannot scale {obs.workload_ref}: {c.get('type')}=False ({c.get('reason')})",
@@ -326,4 +338,25 @@ def detect_hpa_not_scaling(obs: Observation) -> Finding | None:
         confidence=0.85, affected=[f"horizontalpodautoscaler/{name}", obs.workload_ref or ""],
         advice="fix what the HPA reports (e.g. set resources.requests for the metric it scales on, or make the metrics "
                "API serve it); a manual scale is overwritten by the HPA",
+    )
+
+
+def detect_pdb_blocking(obs: Observation) -> Finding | None:
+    """The incident names a PodDisruptionBudget that allows no disruption (drains and evictions wait on it)."""
+    pdb = obs.target if obs.kind == "poddisruptionbudget" else None
+    st = (pdb or {}).get("status", {})
+    if not pdb or st.get("disruptionsAllowed", 1) != 0:
+        return None
+    name = pdb["metadata"]["name"]
+    unhealthy = (st.get("currentHealthy") or 0) < (st.get("desiredHealthy") or 0)
+    return Finding(
+        cls="pdb-blocks-disruptions",
+        summary=f"poddisruptionbudget/{name} allows 0 disruptions: {st.get('currentHealthy', 0)} healthy of "
+                f"{st.get('desiredHealthy', '?')} wanted, {st.get('expectedPods', '?')} expected",
+        evidence=[f"poddisruptionbudget/{name}: disruptionsAllowed 0, currentHealthy {st.get('currentHealthy', 0)}, "
+                  f"desiredHealthy {st.get('desiredHealthy', '?')}, expectedPods {st.get('expectedPods', '?')}, spec "
+                  f"{ {k: v for k, v in pdb.get('spec', {}).items() if k != 'selector'} }"],
+        confidence=0.8, affected=[f"poddisruptionbudget/{name}"],
+        advice=("make the unhealthy pods healthy first (the budget counts them)" if unhealthy else
+                "the budget leaves no room for a disruption at this replica count: lower minAvailable or add replicas"),
     )
