@@ -92,8 +92,15 @@ class Observation:
             out.append("metrics history (no history source configured)")
         elif not self.history.examined:
             out.append(f"metrics history ({self.history.not_examined_because or 'not read'})")
-        if self.nodes is None and self.pods:
+        if self.nodes is None and self.pods and "Nodes" not in self.not_read:
             out.append("Nodes (not read)")
+        if self.networkpolicies is None:
+            out.append("NetworkPolicies (read only when logs show network errors)")
+        if self.webhooks is None:
+            out.append("admission webhook configurations (read only when pods are refused)")
+        if self.kind != "ingress":
+            out.append("Ingresses")
+        out.append("RBAC (Roles, RoleBindings)")
         return out + ["logs beyond the last lines read", "dependencies outside the cluster"]
 
     @property
