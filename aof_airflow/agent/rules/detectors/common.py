@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..objects import Observation, events_for, parse_time, pod_name
+from ..objects import Observation, events_for, pod_name
 from ..revisions import revisions
 
 ACTIONS = ("rollout-restart", "rollout-undo", "scale", "delete-pod", "none")
@@ -91,14 +91,6 @@ def log_signatures(obs: Observation, pods: list[dict[str, Any]]) -> list[str]:
                 if label not in found and rx.search(line):
                     found[label] = line.strip()[:200]
     return [f"log signature ({label}): \"{line}\"" for label, line in found.items()]
-
-
-LEAK_RUN_SECONDS = 600  # ran this long before the OOMKill: memory grew over time (a restart resets it)
-
-
-def run_seconds(terminated: dict[str, Any]) -> float | None:
-    start, end = parse_time(terminated.get("startedAt")), parse_time(terminated.get("finishedAt"))
-    return (end - start).total_seconds() if start and end else None
 
 
 def human(seconds: float) -> str:

@@ -9,9 +9,9 @@ from typing import Any
 
 from ..objects import (Observation, condition, container_spec, events_for, mem_bytes, parse_time, pod_name, pod_ready, pods_of,
                        quote_event, statuses, tail)
-from ..facts import cpu_saturated, hpa_for, rollout_in_progress
+from ..facts import LONG_RUN_SECONDS as LEAK_RUN_SECONDS, cpu_saturated, hpa_for, rollout_in_progress, run_seconds
 from ..revisions import revisions
-from .common import (LEAK_RUN_SECONDS, Finding, human, killed_by_liveness, log_signatures, note_revision, run_seconds)
+from .common import Finding, human, killed_by_liveness, log_signatures, note_revision
 
 
 def detect_oom(obs: Observation) -> Finding | None:
