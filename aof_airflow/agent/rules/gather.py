@@ -92,19 +92,28 @@ class Gatherer(Reader):
             first.append(f"kubectl get jobs {ns} -o jsonpath={{@}}")
         if kind == "ingress":
             first.append("kubectl get ingressclasses -o jsonpath={@}")
-        context = [f"kubectl get {res} {ns} -o jsonpath={{@}}" for _, res in self.CONTEXT]
-        commands = first + context + [self._events_command(), self._nodes_command()]
+        # the namespace's context in one kubectl process (a List of mixed kinds); per kind only when that fails
+        # (a kind the server does not serve, a refusal) or is cut by the output limit
+        combined = f"kubectl get {','.join(res for _, res in self.CONTEXT)} {ns} -o jsonpath={{@}}"
+        commands = first + [combined, self._events_command(), self._nodes_command()]
         calls = self._round(obs, commands)
         answers = [self._answer(obs, c.split()[2] + (" " + q if i == 0 and q else ""), self._checked(obs, c, call), listing=i > 0)
                    for i, (c, call) in enumerate(zip(commands[:len(first)], calls[:len(first)]))]
         target = answers[0] if first else None
-        for (field_name, res), c, call in zip(self.CONTEXT, context, calls[len(first):len(first) + len(context)]):
-            data = self._optional(obs, res, c, call)
-            items = None if data is None else data.get("items", [])
-            if field_name == "endpoints":
-                obs.endpoints_of = {e["metadata"]["name"]: e for e in items or []}
-            else:
-                setattr(obs, field_name, items)
+        both = self._parse(calls[len(first)]) if getattr(calls[len(first)], "ok", False) else None
+        if both is not None:
+            kinds = {"Service": "services", "Endpoints": "endpoints", "HorizontalPodAutoscaler": "hpas",
+                     "PodDisruptionBudget": "pdbs", "ResourceQuota": "quotas"}
+            grouped: dict[str, list[dict[str, Any]]] = {f: [] for f, _ in self.CONTEXT}
+            for item in both.get("items", []):
+                if item.get("kind") in kinds:
+                    grouped[kinds[item["kind"]]].append(item)
+            self._set_context(obs, {f: {"items": items} for f, items in grouped.items()})
+        else:
+            context = [f"kubectl get {res} {ns} -o jsonpath={{@}}" for _, res in self.CONTEXT]
+            answers_ = [self._optional(obs, res, c, call) for (_, res), c, call in
+                        zip(self.CONTEXT, context, self._round(obs, context))]
+            self._set_context(obs, {f: a for (f, _), a in zip(self.CONTEXT, answers_)})
         early = {"events": calls[-2]}
         self._absorb_nodes(obs, calls[-1])
 
@@ -250,6 +259,15 @@ class Gatherer(Reader):
         if history is not None:
             obs.history = history.result()
         self._scheduling(obs)
+
+    @staticmethod
+    def _set_context(obs: Observation, data: dict[str, dict[str, Any] | None]) -> None:
+        for field_name, answer in data.items():
+            items = None if answer is None else answer.get("items", [])
+            if field_name == "endpoints":
+                obs.endpoints_of = {e["metadata"]["name"]: e for e in items or []}
+            else:
+                setattr(obs, field_name, items)
 
     def _history_future(self, obs: Observation) -> Any | None:
         """The metrics history of the workload's pods, asked while the last round of kubectl runs."""
