@@ -19,6 +19,7 @@ from .inventory import Anomaly, explained, inventory
 from .objects import KINDS, Observation, pod_name, pod_ready, pods_of
 
 SEVERITIES = ("low", "medium", "high", "critical")
+UNKNOWN = ("unclassified", "no-fault-found", "not-examined", "resource-not-found")  # no cause named
 CONTRACT_KEYS = ("severity", "root_cause", "affected_components", "impact", "recommended_action", "requires_approval", "confidence")
 
 
@@ -173,8 +174,8 @@ def diagnose(obs: Observation, findings: list[Finding] | None = None, table: dic
     names = set(primary.affected) | {a for o in others if not o.cause for a in o.affected}
     touches = obs.workload_ref and (obs.workload_ref in names or any(pod_name(p) in names for p in obs.pods))
     unexplained = [a for a in anomalies if not explained(a, names | ({obs.workload_ref} if touches else set()), obs.workload_ref)]
-    if primary.cls in ("unclassified", "no-fault-found", "not-examined", "resource-not-found"):
-        unexplained = []  # the cause is already "unknown": the anomalies are its evidence
+    if primary.cls in UNKNOWN:
+        unexplained = list(anomalies)  # the cause is unknown: nothing is explained (its evidence lists them)
     elif unexplained:
         primary.confidence = max(0.3, primary.confidence - 0.1 * min(3, len(unexplained)))
     sev, ready, desired = severity_for(obs, anomalies)
@@ -200,7 +201,8 @@ def contract(obs: Observation, d: Diagnosis) -> dict[str, Any]:
     f, dec = d.primary, d.decision
     quotes = "; ".join(f.evidence[:3])
     extra = "".join(f" Also: {o.summary}." for o in d.others[:2])
-    unexplained = f" Not explained by this cause: {'; '.join(str(a) for a in d.unexplained[:3])}." if d.unexplained else ""
+    unexplained = (f" Not explained by this cause: {'; '.join(str(a) for a in d.unexplained[:3])}."
+                   if d.unexplained and f.cls not in UNKNOWN else "")
     root = f"{BANNER} {f.cls}: {f.summary}. Evidence: {quotes}.{extra}{unexplained}"
     affected = list(dict.fromkeys(
         ([obs.workload_ref] if obs.workload_ref else [])
