@@ -78,7 +78,7 @@ class Gatherer(Reader):
     # The namespace's objects a workload depends on, read with the target in its first round: none of these
     # answers depends on another. A kind the server does not serve, or RBAC refuses, is "not examined".
     CONTEXT = (("services", "services"), ("endpoints", "endpoints"), ("hpas", "horizontalpodautoscalers"),
-               ("pdbs", "poddisruptionbudgets"), ("quotas", "resourcequotas"))
+               ("pdbs", "poddisruptionbudgets"), ("quotas", "resourcequotas"), ("networkpolicies", "networkpolicies"))
     TARGETS = {"deployment": "deployment", "statefulset": "statefulset", "daemonset": "daemonset", "job": "job",
                "cronjob": "cronjob", "pod": "pod", "service": "service", "ingress": "ingress",
                "horizontalpodautoscaler": "horizontalpodautoscaler", "poddisruptionbudget": "poddisruptionbudget",
@@ -103,7 +103,7 @@ class Gatherer(Reader):
         both = self._parse(calls[len(first)]) if getattr(calls[len(first)], "ok", False) else None
         if both is not None:
             kinds = {"Service": "services", "Endpoints": "endpoints", "HorizontalPodAutoscaler": "hpas",
-                     "PodDisruptionBudget": "pdbs", "ResourceQuota": "quotas"}
+                     "PodDisruptionBudget": "pdbs", "ResourceQuota": "quotas", "NetworkPolicy": "networkpolicies"}
             grouped: dict[str, list[dict[str, Any]]] = {f: [] for f, _ in self.CONTEXT}
             for item in both.get("items", []):
                 if item.get("kind") in kinds:
@@ -190,6 +190,8 @@ class Gatherer(Reader):
         its NetworkPolicies and Services -- in one round."""
         if not any(NETWORK_ERRORS.search(text or "") for text in obs.logs.values()):
             return
+        if obs.networkpolicies is not None and obs.services is not None:
+            return  # read with the namespace's context
         policies, services = self.get_json_many(obs, ["networkpolicies", "services"], listing=True)
         obs.networkpolicies = (policies or {}).get("items", []) if policies is not None else None
         obs.services = (services or {}).get("items", []) if services is not None else None

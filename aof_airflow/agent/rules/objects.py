@@ -94,8 +94,8 @@ class Observation:
             out.append(f"metrics history ({self.history.not_examined_because or 'not read'})")
         if self.nodes is None and self.pods and "Nodes" not in self.not_read:
             out.append("Nodes (not read)")
-        if self.networkpolicies is None:
-            out.append("NetworkPolicies (read only when logs show network errors)")
+        if self.networkpolicies is None and "networkpolicies" not in self.not_read:
+            out.append("NetworkPolicies (not read)")
         if self.webhooks is None:
             out.append("admission webhook configurations (read only when pods are refused)")
         if self.kind != "ingress":

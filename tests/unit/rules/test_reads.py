@@ -56,7 +56,7 @@ class Cluster:
             return Call(True, json.dumps({"items": [pod()]}))
         if what in ("events",):
             return Call(True, "")
-        if what in ("services", "endpoints", "horizontalpodautoscalers", "resourcequotas", "replicasets"):
+        if what in ("services", "endpoints", "horizontalpodautoscalers", "resourcequotas", "replicasets", "networkpolicies"):
             return Call(True, json.dumps({"items": []}))
         if words[1] == "logs":
             return Call(True, "2026-03-01T12:00:00Z listening on :8080")

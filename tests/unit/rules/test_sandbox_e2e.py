@@ -198,7 +198,7 @@ def test_failed_restart_is_rolled_back(cluster, monkeypatch) -> None:
 
 def test_a_diagnosis_reads_the_cluster_in_a_few_rounds(cluster) -> None:
     """Reads that do not depend on each other run at the same time (threads over the toolbox's `shell`): the
-    Deployment with what it depends on (Services, Endpoints, HPAs, PDBs and quotas in one call; events; nodes); then its pods,
+    Deployment with what it depends on (Services, Endpoints, HPAs, PDBs, quotas, NetworkPolicies in one call; events; nodes); then its pods,
     ReplicaSets and usage; then the pods' logs. A round is a set of calls that overlap in time."""
     import threading
 
@@ -233,7 +233,7 @@ def test_a_diagnosis_reads_the_cluster_in_a_few_rounds(cluster) -> None:
     assert r.output["severity"] == "high" and "OOMKilled" in r.output["root_cause"]
     assert len(rounds) == 3, rounds  # the events table fits one answer: no round per object
     words = lambda rnd: sorted(" ".join(c.split()[1:3]) for c in rnd)  # noqa: E731
-    assert words(rounds[0]) == sorted(["get deployment", "get services,endpoints,horizontalpodautoscalers,poddisruptionbudgets,resourcequotas",
+    assert words(rounds[0]) == sorted(["get deployment", "get services,endpoints,horizontalpodautoscalers,poddisruptionbudgets,resourcequotas,networkpolicies",
                                        "get events", "get nodes"])
     assert words(rounds[1]) == ["get pods", "get replicasets", "top pods"]
     assert rounds[2] and all(c.startswith("kubectl logs ") for c in rounds[2])
