@@ -85,8 +85,8 @@ def severity_for(obs: Observation, anomalies: list[Anomaly]) -> tuple[str, int, 
     failing = F.failing_pods(obs)
     if pods and len(failing) == len(pods) and desired and obs.job is None:
         sev = _max(sev, "high")  # every replica is failing (restarting, unschedulable...): the outage is only a matter of time
-    if any(a.subject.startswith("service/") and "no ready endpoints" in a.text for a in anomalies):
-        sev = _max(sev, "high")
+    if any(a.subject.startswith("service/") and ("no ready endpoints" in a.text or " targets " in a.text) for a in anomalies):
+        sev = _max(sev, "high")  # a Service in front that can serve nothing: every request fails
     work = obs.job is not None or any(p.get("status", {}).get("phase") == "Pending" for p in pods)
     if not obs.examined or obs.unread_dependencies or (obs.target is None and obs.kind != "namespace"):
         sev = _max(sev, "medium")  # the impact is unknown: never reported as low

@@ -140,7 +140,7 @@ def service_port_gaps(svc: dict[str, Any], pods: list[dict[str, Any]]) -> list[s
     for sp in svc.get("spec", {}).get("ports") or []:
         tp = sp.get("targetPort", sp.get("port"))
         if (isinstance(tp, int) or str(tp).isdigit()) and int(tp) not in numbers or (isinstance(tp, str) and not tp.isdigit() and tp not in names):
-            gaps.append(f"service/{svc['metadata']['name']} port {sp.get('port')} targets {tp}; the pods' containers expose "
+            gaps.append(f"port {sp.get('port')} targets {tp}; the pods' containers expose "
                         + ", ".join(str(n) for n in sorted(numbers)))
     return gaps
 
@@ -158,7 +158,7 @@ def detect_service_port_mismatch(obs: Observation) -> Finding | None:
             name = svc["metadata"]["name"]
             return Finding(
                 cls="service-port-mismatch", summary=f"service/{name} sends traffic to a port its pods do not expose",
-                evidence=gaps, confidence=0.85, affected=[f"service/{name}"],
+                evidence=[f"service/{name} {g}" for g in gaps], confidence=0.85, affected=[f"service/{name}"],
                 advice=f"set service/{name}'s targetPort to the container port (or name) the pods listen on; restarting pods changes nothing",
             )
     return None
