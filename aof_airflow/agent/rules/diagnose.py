@@ -227,7 +227,10 @@ def contract(obs: Observation, d: Diagnosis) -> dict[str, Any]:
         impact = f"{counts}; " + ("failed pods left behind" if f.cls == "evicted" else
                                   "the anomalies listed may affect users" if d.anomalies else "no user impact seen")
     mutating = dec is not None and dec.action != "none"
-    requires = d.severity == "critical" or (mutating and (not dec.proven or bool(d.unexplained)))  # type: ignore[union-attr]
+    # a change is automatic only when proven, explaining everything seen, not critical, and aimed at what the
+    # incident named (a namespace-wide page names no workload: the target would be inferred)
+    requires = d.severity == "critical" or (mutating and (not dec.proven or bool(d.unexplained)  # type: ignore[union-attr]
+                                                          or obs.kind == "namespace"))
     out = {
         "severity": d.severity,
         "root_cause": root,

@@ -88,8 +88,10 @@ class Gatherer(Reader):
         q = shlex.quote(name) if name else ""
         ns = f"-n {shlex.quote(self.ns)}"
         first = [f"kubectl get {self.TARGETS[kind]} {q} {ns} -o jsonpath={{@}}"] if kind in self.TARGETS else []
-        if kind == "cronjob":
+        if kind in ("cronjob", "job"):  # a schedule's history: how long its earlier Jobs took
             first.append(f"kubectl get jobs {ns} -o jsonpath={{@}}")
+        if kind == "namespace" and name:
+            first.append(f"kubectl get namespace {q} -o jsonpath={{@}}")
         if kind == "ingress":
             first.append("kubectl get ingressclasses -o jsonpath={@}")
         # the namespace's context in one kubectl process (a List of mixed kinds); per kind only when that fails
@@ -134,12 +136,19 @@ class Gatherer(Reader):
             selector = target.get("spec", {}).get("selector") or None
         elif kind == "job":
             obs.job = target
+            owner = next((o.get("name") for o in (target or {}).get("metadata", {}).get("ownerReferences") or []
+                          if o.get("kind") == "CronJob"), None)
+            if owner:
+                owned = [j for j in (answers[1] or {}).get("items", []) if owned_by(j, "CronJob", owner, None)]
+                obs.jobs = sorted(owned, key=lambda j: j["metadata"].get("creationTimestamp") or "")
         elif kind == "cronjob" and target:
             owned = [j for j in (answers[1] or {}).get("items", []) if owned_by(j, "CronJob", name or "", None)]
             obs.jobs = sorted(owned, key=lambda j: j["metadata"].get("creationTimestamp") or "")
             obs.job = obs.jobs[-1] if obs.jobs else None
         elif kind == "pod" and target:
             obs.pods = [target]
+        elif kind == "namespace" and name:
+            obs.target = target = answers[-1]
         elif kind == "persistentvolumeclaim" and target:
             obs.pvcs = [target]
         elif kind == "poddisruptionbudget" and target:
@@ -349,6 +358,8 @@ class Gatherer(Reader):
         for o in (obs.target, obs.deployment, obs.statefulset, obs.service):
             if o:
                 names.add(o["metadata"]["name"])
+        for o in (obs.job or {}).get("metadata", {}).get("ownerReferences") or []:
+            names.add(o.get("name"))  # a Job's CronJob: JobAlreadyActive, missed schedules
         for p in obs.pods:
             for v in p.get("spec", {}).get("volumes", []) or []:
                 claim = (v.get("persistentVolumeClaim") or {}).get("claimName")

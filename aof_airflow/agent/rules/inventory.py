@@ -118,6 +118,9 @@ def inventory(obs: Observation) -> list[Anomaly]:
         start, t = parse_time(obs.job["status"].get("startTime")), F.now(obs)
         if start and t and (t - start).total_seconds() > 6 * 3600:
             out.append(Anomaly(f"job/{obs.job['metadata']['name']}", f"active for {(t - start).total_seconds() / 3600:.1f} h"))
+    if obs.kind == "namespace" and obs.target and obs.target.get("status", {}).get("phase") not in (None, "Active"):
+        out.append(Anomaly(f"namespace/{obs.name}", f"phase {obs.target['status']['phase']}"
+                           + (" (being deleted: no new pods are admitted)" if obs.target["status"]["phase"] == "Terminating" else "")))
     if obs.kind == "cronjob" and obs.target and obs.target.get("spec", {}).get("suspend"):
         out.append(Anomaly(f"cronjob/{obs.name}", "suspended"))
     out += _logs(obs)
