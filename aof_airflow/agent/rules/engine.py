@@ -1,5 +1,6 @@
 """`RulesEngine`: the `builtin:k8s-rules` Engine. Decides what it is asked from the agent's output contract
-and the prompt, then diagnoses, remediates, rolls back, verifies or writes a post-incident report.
+and the structured lines the flow passes (`Action:`, `Remediation:`), then diagnoses, remediates, rolls back,
+verifies or writes a post-incident report.
 
 WHY the contract decides: the same engine stands in for every seed agent (`model` or `fallback_models`);
 the diagnostic agent's contract has `root_cause`, the remediation agent's has `action_taken`, the
@@ -49,7 +50,7 @@ def task_of(instructions: str, prompt: str) -> str:
     agent promising no JSON (the post-incident analyzer) gets the report counted from the JSON records it is given."""
     fields = contract_fields(instructions)
     if "action_taken" in fields:
-        return "remediate" if _line(prompt, "Action") else "rollback"
+        return "remediate" if re.search(r"^\s*Action\s*:", prompt, re.M) else "rollback"
     if "root_cause" in fields or "severity" in fields:
         return "verify" if re.search(r"^\s*Remediation\s*:", prompt, re.M) else "diagnose"
     if not fields:  # the post-incident analyzer: Markdown counted from the JSON records in the prompt

@@ -29,6 +29,7 @@ def test_tasks_of_the_seed_agents() -> None:
     assert task_of(diag, "Please verify: Incident: x") == "diagnose"  # the structured line decides, not the wording
     assert task_of(rem, "Execute the following remediation:\n\nAction: kubectl rollout restart deployment/api") == "remediate"
     assert task_of(rem, "Rollback the failed remediation: kubectl rollout restart deployment/api") == "rollback"
+    assert task_of(rem, "Execute the following remediation:\n\nAction: none\nNamespace: x") == "remediate"
     assert task_of(post, "Analyze incidents: [{...}]") == "report"
 
 
