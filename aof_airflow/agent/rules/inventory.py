@@ -106,9 +106,14 @@ def inventory(obs: Observation) -> list[Anomaly]:
                 out.append(Anomaly(subject, f"taint {t.get('key')}={t.get('value', '')}:{t.get('effect')}"))
         if n.get("spec", {}).get("unschedulable"):
             out.append(Anomaly(subject, "cordoned (unschedulable)"))
-    for h in obs.hpas or []:
-        out += _conditions(f"horizontalpodautoscaler/{h['metadata']['name']}", h)
+    mine = F.hpa_for(obs)
+    for h in obs.hpas or []:  # this workload's autoscaler (or every one, for a namespace-wide page)
+        if h is mine or obs.kind == "namespace":
+            out += _conditions(f"horizontalpodautoscaler/{h['metadata']['name']}", h)
+    labels = [p["metadata"].get("labels") for p in pods_of(obs)]
     for pdb in obs.pdbs or []:
+        if not (obs.kind == "namespace" or any(selector_matches(pdb.get("spec", {}).get("selector"), lb) for lb in labels)):
+            continue  # a budget over other pods
         st = pdb.get("status", {})
         if st.get("disruptionsAllowed") == 0 and (st.get("currentHealthy") or 0) < (st.get("desiredHealthy") or 0):
             out.append(Anomaly(f"poddisruptionbudget/{pdb['metadata']['name']}",
