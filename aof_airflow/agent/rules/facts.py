@@ -112,7 +112,30 @@ def stalled_process(obs: Observation) -> str | None:
              for ln in (text or "").splitlines() if STALLED.search(ln)]
     if probes and lines:
         return f"{quote_event(probes[-1])}; log: \"{lines[-1][:160]}\""
+    silent = silent_logs(obs, names)
+    if probes and silent:
+        return f"{quote_event(probes[-1])}; {silent[0][1]}"
     return None
+
+
+STAMP = re.compile(r"^\s*\[?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
+SILENT_SECONDS = 900  # a running container whose last log line is this much older than the latest event or state
+
+
+def silent_logs(obs: Observation, pods: set[str] | None = None) -> list[tuple[str, str]]:
+    """Running containers whose current log stopped: its last (timestamped) line is long before what the objects
+    show as now -- a process that logged and then stopped making progress. (pod, sentence) each."""
+    t = now(obs)
+    out = []
+    for key, text in sorted(obs.logs.items()):
+        if key.endswith("/previous") or (pods is not None and key.split("/")[0] not in pods):
+            continue
+        lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+        m = STAMP.match(lines[-1]) if lines else None
+        last = parse_time(m.group(1)) if m else None
+        if t and last and (t - last).total_seconds() > SILENT_SECONDS:
+            out.append((key.split("/")[0], f"the log of {key} is silent since {m.group(1)}"))  # type: ignore[union-attr]
+    return out
 
 
 def _dependency_services(obs: Observation) -> list[tuple[str, str, int]]:

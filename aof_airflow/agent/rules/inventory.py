@@ -14,8 +14,6 @@ from .objects import (Observation, condition, container_limits, cpu_millis, mem_
                       selector_matches, statuses)
 
 ERROR_LINE = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback|forbidden|refused|timed out|timeout)\b", re.I)
-STAMP = re.compile(r"^\s*\[?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
-SILENT_SECONDS = 900  # a running container whose last log line is this much older than the latest event/state
 HEALTHY_TRUE = {"Ready", "ContainersReady", "Initialized", "PodScheduled", "Available", "Progressing", "AbleToScale",
                 "ScalingActive", "PodReadyToStartContainers"}
 UNHEALTHY_TRUE = {"ReplicaFailure", "Failed", "MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable",
@@ -188,8 +186,7 @@ def _services(obs: Observation) -> list[Anomaly]:
 
 
 def _logs(obs: Observation) -> list[Anomaly]:
-    out = []
-    t = F.now(obs)
+    out = [Anomaly(f"pod/{pod}", line) for pod, line in F.silent_logs(obs)]
     for key, text in sorted(obs.logs.items()):
         lines = [ln for ln in (text or "").splitlines() if ln.strip()]
         errors = [ln for ln in lines if ERROR_LINE.search(ln)]
@@ -197,11 +194,6 @@ def _logs(obs: Observation) -> list[Anomaly]:
             out.append(Anomaly(f"pod/{key.split('/')[0]}", f"{len(errors)} error line(s) of {len(lines)} read in "
                                f"{'the previous' if key.endswith('/previous') else 'the'} log of {key.split('/')[1]}, "
                                f"last: \"{errors[-1].strip()[:140]}\""))
-        if lines and t and not key.endswith("/previous"):
-            m = STAMP.match(lines[-1])
-            last = parse_time(m.group(1)) if m else None
-            if last and (t - last).total_seconds() > SILENT_SECONDS:
-                out.append(Anomaly(f"pod/{key.split('/')[0]}", f"log of {key.split('/')[1]} silent since {m.group(1)}"))  # type: ignore[union-attr]
     return out
 
 

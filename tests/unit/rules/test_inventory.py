@@ -178,3 +178,15 @@ def test_an_hpa_at_its_maximum_is_not_scaled_by_hand() -> None:
     assert d.cls == "hpa-at-max" and d.action == "none" and "raise maxReplicas" in d.output["recommended_action"]
     assert "owns the replica count" in d.decision.verdicts["scale"].summary()  # a manual scale would be undone
     assert "cpu-saturated" in [o.cls for o in d.others]
+
+
+def test_a_process_whose_log_stopped_while_its_probes_time_out_is_restarted() -> None:
+    d0 = deployment(replicas=2, ready=1)
+    o = obs(deployment=d0, target=d0, pods=[pod("api-1", ready=False, started=at(5)), pod("api-2", started=at(5))])
+    o.events.append(event("api-1", "Unhealthy", "Liveness probe failed: Get \"http://10.0.0.1:8080/healthz\": context deadline exceeded"))
+    o.logs = {"api-1/api": f"{at(3)} worker 3 picked job 812\n{at(2.9)} worker 3 waiting for job 812 result",
+              "api-2/api": f"{at(0.01)} served 120 requests"}
+    assert [str(a) for a in inventory(o) if "silent" in a.text] == [f"pod/api-1: the log of api-1/api is silent since {at(2.9)}"]
+    d = diagnose(o)
+    assert d.cls == "probe-failing" and d.action in ("rollout-restart", "delete-pod")
+    assert "is silent since" in d.decision.verdicts["rollout-restart"].summary()

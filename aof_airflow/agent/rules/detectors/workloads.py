@@ -9,7 +9,7 @@ from typing import Any
 
 from ..objects import (Observation, condition, container_spec, events_for, mem_bytes, parse_time, pod_name, pod_ready, pods_of,
                        quote_event, statuses, tail)
-from ..facts import LONG_RUN_SECONDS as LEAK_RUN_SECONDS, cpu_saturated, hpa_for, rollout_in_progress, run_seconds
+from ..facts import LONG_RUN_SECONDS as LEAK_RUN_SECONDS, cpu_saturated, hpa_for, rollout_in_progress, run_seconds, silent_logs
 from ..revisions import revisions
 from .common import Finding, human, killed_by_liveness, log_signatures, note_revision
 
@@ -160,7 +160,8 @@ def detect_probe_failures(obs: Observation) -> Finding | None:
         f.summary += f" ({len(healthy)} sibling(s) healthy: pod {pod_name(failing[0])} is stuck)"
         return f
     probes = " ".join(e.get("message") or "" for _, evs in hits for e in evs)
-    wedged = bool(sigs and any(k in " ".join(sigs) for k in ("connection slots exhausted", "lock contention"))) or bool(_WEDGED.search(probes))
+    wedged = bool(sigs and any(k in " ".join(sigs) for k in ("connection slots exhausted", "lock contention"))) \
+        or bool(_WEDGED.search(probes)) or bool(silent_logs(obs, {pod_name(p) for p in failing}))
     if not wedged:
         # the probe fails, but nothing says the process is stuck: a restart is not known to help
         f.confidence = 0.5
