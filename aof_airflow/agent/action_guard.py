@@ -37,10 +37,10 @@ def check(result: AgentResult, toolbox: Any, scope: AgentScope) -> None:
         return
     if out.get("requires_approval") is True or (setting("model_changes_need_evidence") or "true").strip().lower() in ("false", "0", "no", "off"):
         return
-    action, _details = classify(str(out.get("recommended_action") or ""))
+    action, details = classify(str(out.get("recommended_action") or ""))
     if action == "none":
         return
-    why = unsupported(action, toolbox, scope)
+    why = unsupported(action, toolbox, scope, details)
     if why:
         out["requires_approval"] = True
         out["approval_reason"] = why
@@ -48,8 +48,9 @@ def check(result: AgentResult, toolbox: Any, scope: AgentScope) -> None:
         log.warning("model's %s needs approval: %s", action, why)
 
 
-def unsupported(action: str, toolbox: Any, scope: AgentScope) -> str | None:
-    """Why the evidence does not support `action` for this incident (None: it does)."""
+def unsupported(action: str, toolbox: Any, scope: AgentScope, details: dict[str, Any] | None = None) -> str | None:
+    """Why the evidence does not support `action` for this incident (None: it does); `details` are what the model
+    named (the pods it would delete)."""
     denied = Limits.from_settings().namespace_refusal(scope.namespace)
     if denied:
         return denied
@@ -61,4 +62,10 @@ def unsupported(action: str, toolbox: Any, scope: AgentScope) -> str | None:
     if action not in ax.TABLE:
         return f"{action} is not a change whose preconditions are known"
     v = ax.verdict(action, obs)
-    return None if v.proven else v.summary()
+    if not v.proven:
+        return v.summary()
+    named = set((details or {}).get("pods") or [])
+    stuck = {n for n, _ in ax.F.stuck_pods(obs)}
+    if action == "delete-pod" and named - stuck:
+        return f"pod(s) {', '.join(sorted(named - stuck))} are not the stuck one(s) ({', '.join(sorted(stuck))})"
+    return None

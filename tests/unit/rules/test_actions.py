@@ -388,3 +388,17 @@ def test_contraindicated_changes_are_not_proposed_even_behind_approval() -> None
     no_growth_no_stall(o)  # unproven, nothing forbids it: proposed, behind approval
     d = ax.decide(o, "rollout-restart")
     assert d.action == "rollout-restart" and not d.proven
+
+
+def test_the_guard_on_a_models_change_uses_the_same_table(monkeypatch) -> None:
+    """A model's delete of the stuck pod is supported; of a healthy sibling, or a restart the table does not prove,
+    it is not -- whatever the model's confidence (aof_airflow/agent/action_guard.py over these objects)."""
+    from aof_airflow.agent import action_guard
+    from aof_airflow.agent.rules.engine import RulesEngine
+    from aof_airflow.agent.types import AgentScope
+
+    monkeypatch.setattr(RulesEngine, "diagnose", lambda self, tb, ns, kind, name: (delete_base(), None))
+    scope = AgentScope(namespace=NS, resource="deployment/api")
+    assert action_guard.unsupported("delete-pod", None, scope, {"pods": ["api-1"]}) is None
+    assert "not the stuck" in action_guard.unsupported("delete-pod", None, scope, {"pods": ["api-2"]})
+    assert action_guard.unsupported("rollout-restart", None, scope).startswith("rollout-restart not proven")
