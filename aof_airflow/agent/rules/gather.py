@@ -16,9 +16,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from .objects import (KINDS, Observation, config_refs, cpu_millis, has_limits, lost, mem_bytes, owned_by, parse_resource,
-                      pod_ready, selector_matches)
-from .reads import MAX_ITEMS, Reader, Shell, _existence, _json_list, _rows, _strip_marker, event_rows
+from .objects import KINDS, Observation, config_refs, has_limits, lost, owned_by, parse_resource, pod_ready, selector_matches
+from .reads import Reader, Shell, _existence, _json_list, _strip_marker, event_rows
 
 if TYPE_CHECKING:
     from aof_airflow.services.metrics_history import HistorySource, WorkloadHistory
@@ -271,14 +270,6 @@ class Gatherer(Reader):
             obs.history = history.result()
         self._scheduling(obs)
 
-    @staticmethod
-    def _set_context(obs: Observation, data: dict[str, dict[str, Any] | None]) -> None:
-        for field_name, answer in data.items():
-            items = None if answer is None else answer.get("items", [])
-            if field_name == "endpoints":
-                obs.endpoints_of = {e["metadata"]["name"]: e for e in items or []}
-            else:
-                setattr(obs, field_name, items)
 
     def _history_future(self, obs: Observation) -> Any | None:
         """The metrics history of the workload's pods, asked while the last round of kubectl runs."""
@@ -336,42 +327,8 @@ class Gatherer(Reader):
         """Usage (`kubectl top`, metrics-server) only matters for running pods with a memory or CPU limit."""
         return any(has_limits(p.get("spec", {})) for p in obs.pods if p.get("status", {}).get("phase") == "Running")
 
-    @staticmethod
-    def _absorb_metrics(obs: Observation, call: Any) -> None:
-        if not getattr(call, "ok", False):
-            obs.not_read["pod usage (kubectl top)"] = "metrics API not served or refused"
-            return
-        names = {p["metadata"]["name"] for p in obs.pods if p.get("status", {}).get("phase") == "Running"}
-        for line in str(call.output).splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and parts[0] in names:
-                cpu, mem = cpu_millis(parts[1]), mem_bytes(parts[2])
-                if mem is not None:
-                    obs.memory_usage[parts[0]] = mem
-                if cpu is not None:
-                    obs.cpu_usage[parts[0]] = cpu
 
 
-    def _absorb_events(self, obs: Observation, call: Any | None) -> None:
-        """Namespace events about the target, its pods, ReplicaSets, PVCs (filtered client-side)."""
-        names = {p["metadata"]["name"] for p in obs.pods} | {r["metadata"]["name"] for r in obs.replicasets}
-        for o in (obs.target, obs.deployment, obs.statefulset, obs.service):
-            if o:
-                names.add(o["metadata"]["name"])
-        for o in (obs.job or {}).get("metadata", {}).get("ownerReferences") or []:
-            names.add(o.get("name"))  # a Job's CronJob: JobAlreadyActive, missed schedules
-        for p in obs.pods:
-            for v in p.get("spec", {}).get("volumes", []) or []:
-                claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
-                if claim:
-                    names.add(claim)
-        items = _rows(call)
-        if call is not None and getattr(call, "truncated", False):
-            # too many events in the namespace for one answer: ask per object (field selector), together
-            for c in self.run_many(obs, [self._events_command(n) for n in sorted(names)[:MAX_ITEMS]]):
-                items += _rows(c)
-        obs.events = [e for e in items if e.get("involvedObject", {}).get("name") in names]
-        obs.events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
 
     def _log_commands(self, obs: Observation) -> list[tuple[str, str]]:
         """(key, command): the previous instance's logs of restarted containers (the crash), the logs of

@@ -14,7 +14,7 @@ import shlex
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, Sequence
 
-from .objects import Observation, label_arg, selector_matches
+from .objects import Observation, cpu_millis, label_arg, mem_bytes, selector_matches
 
 # The event fields the detectors read, as a table: a fifth of the characters of the events' JSON, so a
 # namespace's events fit the Shell tool's output limit in one answer far more often (one call instead of
@@ -198,6 +198,50 @@ class Reader:
         about = f" --field-selector involvedObject.name={shlex.quote(involved)}" if involved else ""
         return f"kubectl get events -n {shlex.quote(self.ns)}{about} --no-headers -o custom-columns={EVENT_COLUMNS}"
 
+    @staticmethod
+    def _set_context(obs: Observation, data: dict[str, dict[str, Any] | None]) -> None:
+        for field_name, answer in data.items():
+            items = None if answer is None else answer.get("items", [])
+            if field_name == "endpoints":
+                obs.endpoints_of = {e["metadata"]["name"]: e for e in items or []}
+            else:
+                setattr(obs, field_name, items)
+
+    @staticmethod
+    def _absorb_metrics(obs: Observation, call: Any) -> None:
+        if not getattr(call, "ok", False):
+            obs.not_read["pod usage (kubectl top)"] = "metrics API not served or refused"
+            return
+        names = {p["metadata"]["name"] for p in obs.pods if p.get("status", {}).get("phase") == "Running"}
+        for line in str(call.output).splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] in names:
+                cpu, mem = cpu_millis(parts[1]), mem_bytes(parts[2])
+                if mem is not None:
+                    obs.memory_usage[parts[0]] = mem
+                if cpu is not None:
+                    obs.cpu_usage[parts[0]] = cpu
+
+    def _absorb_events(self, obs: Observation, call: Any | None) -> None:
+        """Namespace events about the target, its pods, ReplicaSets, PVCs (filtered client-side)."""
+        names = {p["metadata"]["name"] for p in obs.pods} | {r["metadata"]["name"] for r in obs.replicasets}
+        for o in (obs.target, obs.deployment, obs.statefulset, obs.service):
+            if o:
+                names.add(o["metadata"]["name"])
+        for o in (obs.job or {}).get("metadata", {}).get("ownerReferences") or []:
+            names.add(o.get("name"))  # a Job's CronJob: JobAlreadyActive, missed schedules
+        for p in obs.pods:
+            for v in p.get("spec", {}).get("volumes", []) or []:
+                claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
+                if claim:
+                    names.add(claim)
+        items = _rows(call)
+        if call is not None and getattr(call, "truncated", False):
+            # too many events in the namespace for one answer: ask per object (field selector), together
+            for c in self.run_many(obs, [self._events_command(n) for n in sorted(names)[:MAX_ITEMS]]):
+                items += _rows(c)
+        obs.events = [e for e in items if e.get("involvedObject", {}).get("name") in names]
+        obs.events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
 
 
 def event_rows(table: str) -> list[dict[str, Any]]:
