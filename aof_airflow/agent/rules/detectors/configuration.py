@@ -1,13 +1,13 @@
-"""Configuration detectors: images that cannot be pulled, ConfigMaps/Secrets missing, permissions refused,
-errors the application logs while its pods look healthy."""
+"""Configuration detectors: images that cannot be pulled, ConfigMaps/Secrets missing, containers the runtime
+cannot start, pods the API server refuses (admission webhooks, quota, policy), permissions refused, errors the
+application logs while its pods look healthy."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from ..objects import Observation, config_refs, events_for, pod_name, pod_ready, pods_of, quote_event, statuses
 from ..facts import ADMISSION, QUOTA, rollout_in_progress
+from ..objects import Observation, config_refs, events_for, pod_name, pod_ready, pods_of, quote_event, statuses
 from .common import Finding, note_revision
 
 

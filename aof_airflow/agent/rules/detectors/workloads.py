@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from ..objects import (Observation, condition, container_spec, events_for, mem_bytes, parse_time, pod_name, pod_ready, pods_of,
+from ..objects import (Observation, condition, container_spec, events_for, mem_bytes, pod_name, pod_ready, pods_of,
                        quote_event, statuses, tail)
 from ..facts import LONG_RUN_SECONDS as LEAK_RUN_SECONDS, cpu_saturated, hpa_for, rollout_in_progress, run_seconds, silent_logs
 from ..revisions import revisions
