@@ -1,12 +1,24 @@
 """`builtin:k8s-rules`: a deterministic Kubernetes diagnostician used when no language model is reachable.
 
 It is NOT a language model and never claims to be one: it runs read-only kubectl commands through the same
-guarded Shell tool an LLM agent uses, parses the JSON, and applies one detector per known failure class
-(CrashLoopBackOff, OOMKilled, image pulls, unschedulable pods, ...). Every answer names `builtin:k8s-rules`.
+guarded Shell tool an LLM agent uses and makes two judgments that never decide each other: the cause (which
+may honestly be "unknown"), and, for each change it can make, whether that change's own preconditions are
+proven from the raw objects and nothing contraindicates it. Every answer names `builtin:k8s-rules`.
 
-Modules: `gather` (kubectl -> Observation), `detectors` (Observation -> Findings), `diagnose` (Findings ->
-the diagnostic contract), `remediate` (recommended action -> guarded mutation + verification), `report`
-(post-incident Markdown), `engine` (`RulesEngine`, the `Engine` the agent runtime calls).
+Where things are:
+  objects      the Observation and the small facts every module asks of Kubernetes objects (a leaf module)
+  reads        kubectl plumbing: concurrent rounds over the toolbox's shell(), JSON, "not read" reasons
+  gather       what to read for an incident (the named object, what it depends on, pods, logs, history)
+  history      the one entry point for a metrics history source (`use_history_source`)
+  revisions    a Deployment's ReplicaSet history and what the newest template changed
+  detectors/   causes by domain: workloads, scheduling, storage, networking, nodes, jobs, configuration
+  inventory    every anomaly in what was read ("nothing wrong" only when it is empty)
+  facts        facts proven from the objects, quoted (what preconditions are made of)
+  actions      the table: each change with its preconditions and contraindications, and the decision
+  diagnose     cause + inventory + decision + severity from impact -> the diagnostic contract
+  remediate    the approved action -> one guarded change, then verification
+  report       post-incident Markdown counted from incident records
+  engine       `RulesEngine`, the Engine the agent runtime calls (task from the output contract)
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """`RulesEngine`: the `builtin:k8s-rules` Engine. Decides what it is asked from the agent's output contract
-and the prompt, then diagnoses, remediates, rolls back, verifies or writes a post-incident report.
+and the structured lines the flow passes (`Action:`, `Remediation:`), then diagnoses, remediates, rolls back,
+verifies or writes a post-incident report.
 
 WHY the contract decides: the same engine stands in for every seed agent (`model` or `fallback_models`);
 the diagnostic agent's contract has `root_cause`, the remediation agent's has `action_taken`, the
@@ -14,15 +15,16 @@ import re
 import time
 from typing import Any
 
-from aof_airflow.config import settings
 from aof_airflow.agent.tools.guards import Limits
 from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, Usage
+from aof_airflow.config import settings
 
 from . import BANNER, MODEL, SOURCE
 from . import diagnose as dx
 from . import remediate as rx
 from . import report as rp
-from .gather import Gatherer, Observation, parse_resource
+from .gather import Gatherer
+from .objects import Observation, parse_resource
 
 DEFAULT_WINDOW = 60.0  # the seed's "monitor for 60 seconds"
 
@@ -42,19 +44,20 @@ def contract_fields(instructions: str) -> set[str]:
 
 
 def task_of(instructions: str, prompt: str) -> str:
+    """The task, from the agent's output contract and the structured lines the flow passes -- not from wording:
+    a remediation contract with an `Action:` line executes it, without one it undoes the change quoted after the
+    prompt's first colon; a diagnostic contract with a `Remediation:` line verifies, otherwise diagnoses; an
+    agent promising no JSON (the post-incident analyzer) gets the report counted from the JSON records it is given."""
     fields = contract_fields(instructions)
     if "action_taken" in fields:
-        # the first line decides: a remediation's "Action:" line may itself recommend a roll back
-        first = prompt.strip().split("\n", 1)[0] if prompt.strip() else ""
-        return "rollback" if re.search(r"\brollback\b|\broll back\b", first, re.I) else "remediate"
+        return "remediate" if re.search(r"^\s*Action\s*:", prompt, re.M) else "rollback"
     if "root_cause" in fields or "severity" in fields:
-        return "verify" if re.match(r"\s*verify\b", prompt, re.I) else "diagnose"
-    low = (instructions + " " + prompt).lower()
-    if not fields and any(k in low for k in ("post-incident", "post-mortem", "postmortem", "markdown report")):
+        return "verify" if re.search(r"^\s*Remediation\s*:", prompt, re.M) else "diagnose"
+    if not fields:  # the post-incident analyzer: Markdown counted from the JSON records in the prompt
         return "report"
     raise AgentError(
         f"{MODEL} answers only the diagnostic (root_cause/severity), remediation (action_taken) and post-incident "
-        f"(Markdown report) agents; this agent's output format has fields {sorted(fields) or 'none'}. "
+        f"(JSON records in, Markdown report out) agents; this agent's output format has fields {sorted(fields) or 'none'}. "
         f"Configure a language model for it.")
 
 
@@ -86,10 +89,12 @@ def verify_window(prompt: str, deadline: float) -> float:
 class RulesEngine:
     """Engine protocol implementation for `builtin:<anything>` (the registry passes the model ref)."""
 
-    def __init__(self, model_ref: str = MODEL) -> None:
+    def __init__(self, model_ref: str = MODEL, *, history: Any | None = None) -> None:
+        """history: a metrics HistorySource for this engine's diagnoses (else the registered one, `history.py`)."""
         if model_ref != MODEL:
             raise AgentError(f"unknown builtin model {model_ref!r}; the only one is {MODEL}")
         self.model_ref = model_ref
+        self.history = history
         self.last: dx.Diagnosis | None = None  # the latest diagnosis, for the evaluation harness
 
     def run(self, agent: Any, prompt: str, *, toolbox: Any, scope: AgentScope, deadline: float) -> AgentResult:
@@ -105,7 +110,8 @@ class RulesEngine:
         if task in ("diagnose", "verify"):
             obs, d = self.diagnose(toolbox, ns, kind, name)
             text = dx.markdown(obs, d)
-            return self._result(d.output, text, toolbox, start, astart, [f"{BANNER} {task}: {d.cls}"])
+            return self._result(d.output, text, toolbox, start, astart,
+                                [f"{BANNER} {task}: {d.cls}; {len(obs.commands)} kubectl call(s) in {obs.seconds:.2f}s"])
         if task == "remediate":
             out, text = self.remediate(prompt, toolbox, ns, kind, name, deadline)
         else:
@@ -114,15 +120,15 @@ class RulesEngine:
 
     # ------------------------------------------------------------------------------------------- tasks
     def diagnose(self, toolbox: Any, ns: str, kind: str, name: str | None, *, logs: bool = True) -> tuple[Observation, dx.Diagnosis]:
-        obs = Gatherer(toolbox, ns, logs=logs).gather(kind, name)
+        obs = Gatherer(toolbox, ns, logs=logs, history=self.history).gather(kind, name)
         d = dx.diagnose(obs)
         denied = Limits.from_settings().namespace_refusal(ns) if d.action != "none" else None
-        if denied:  # the deployment does not let automation change this namespace: recommend the manual fix
+        if denied and d.decision is not None:  # automation may not change this namespace: recommend the manual fix
             f = d.primary
             f.evidence.append(f"not changed automatically: {denied}")
             d.output["recommended_action"] = (f"none: no automated action; {denied}; manual fix: "
-                                              f"{f.command or ''} ({f.advice})".replace(":  (", ": ("))
-            f.action, f.command = "none", None
+                                              f"{d.decision.command or ''} ({f.advice})".replace(":  (", ": ("))
+            d.decision.action, d.decision.command = "none", None
         self.last = d
         d.output["diagnosed_by"] = MODEL
         d.output["evidence"] = d.primary.evidence[:8]

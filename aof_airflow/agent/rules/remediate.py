@@ -63,6 +63,7 @@ def classify(text: str) -> tuple[str, dict[str, Any]]:
             ns = re.search(r"(?:-n|--namespace)[= ](\S+)", rest)
             if ns and ns.group(1) in details["pods"]:
                 details["pods"].remove(ns.group(1))
+            details["force"] = bool(re.search(r"(?:^|\s)--force\b", rest))
             return "delete-pod", details
         return {"rollout restart": "rollout-restart", "rollout undo": "rollout-undo", "scale": "scale"}[verb], details
     low = text.lower()
@@ -95,7 +96,9 @@ def plan(prompt_action: str, fresh: Diagnosis, workload_ref: str | None, namespa
         pods = [p for p in pods if "/" not in p]
         if not pods:
             return Plan("none", None, "no pod named to delete")
-        return Plan("delete-pod", f"kubectl delete pod {' '.join(shlex.quote(p) for p in pods)} -n {ns}", "delete the stuck/failed pod(s); the controller recreates them", pods)
+        force = " --grace-period=0 --force" if d.get("force") else ""  # a pod its lost node cannot finish deleting
+        return Plan("delete-pod", f"kubectl delete pod {' '.join(shlex.quote(p) for p in pods)} -n {ns}{force}",
+                    "delete the stuck/failed pod(s); the controller recreates them", pods)
     if not target:
         return Plan("none", None, f"{action} needs a Deployment or StatefulSet; none found for this incident")
     if action == "rollout-restart":

@@ -158,7 +158,7 @@ def build() -> list[dict[str, Any]]:
     # 4 OOMKilled on every replica
     ns = "search"
     a = App(ns, "search-api", "registry.example.com/search/api:5.0.1", replicas=2, ready=1, container_kw={"mem_limit": "1Gi", "mem_req": "768Mi"})
-    p1 = a.pod("a1b2c", [k.running("search-api", "registry.example.com/search/api:5.0.1", restarts=5, last=PREV(137, "OOMKilled"))])
+    a.pod("a1b2c", [k.running("search-api", "registry.example.com/search/api:5.0.1", restarts=5, last=PREV(137, "OOMKilled"))])
     p2 = a.pod("d3e4f", [k.waiting("search-api", "registry.example.com/search/api:5.0.1", "CrashLoopBackOff", "back-off 1m20s restarting failed container=search-api",
                                    restarts=8, last=PREV(137, "OOMKilled"))])
     logs = {f"{ns}/{p2['metadata']['name']}/search-api/previous": "INFO index warmup: loaded 1843201 documents\nWARN heap usage 94%\n"}

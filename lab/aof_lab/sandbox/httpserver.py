@@ -50,15 +50,15 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> "Response":
+    def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return cls(status, json.dumps(obj).encode(), {"Content-Type": "application/json", **(headers or {})})
 
     @classmethod
-    def html(cls, text: str, status: int = 200) -> "Response":
+    def html(cls, text: str, status: int = 200) -> Response:
         return cls(status, text.encode(), {"Content-Type": "text/html; charset=utf-8"})
 
     @classmethod
-    def text(cls, text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8") -> "Response":
+    def text(cls, text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8") -> Response:
         return cls(status, text.encode(), {"Content-Type": content_type})
 
 
@@ -66,7 +66,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr: tuple[str, int], handler: type, service: "HTTPService") -> None:
+    def __init__(self, addr: tuple[str, int], handler: type, service: HTTPService) -> None:
         self.service = service
         self.open_sockets: set[socket.socket] = set()
         self.sock_lock = threading.Lock()
@@ -88,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = 30  # idle keep-alive connections close; clients reconnect
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _dispatch(self) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -439,7 +438,7 @@ class ClusterSim:
                 continue
             pods = [p for p in self.store.list(POD, ns, selector_string(sel)) if (p.get("status") or {}).get("podIP")]
             ports = [s.get("ports") for s in ep.get("subsets") or [] if s.get("ports")]
-            addr = lambda p: {"ip": p["status"]["podIP"], "nodeName": p["spec"].get("nodeName", ""),  # noqa: E731
+            addr = lambda p: {"ip": p["status"]["podIP"], "nodeName": p["spec"].get("nodeName", ""),
                               "targetRef": {"kind": "Pod", "name": p["metadata"]["name"], "namespace": ns, "uid": p["metadata"]["uid"]}}
             subset: Obj = {"ports": ports[0] if ports else [{"port": 80, "protocol": "TCP"}]}
             if any(is_ready(p) for p in pods):

@@ -138,7 +138,7 @@ class Scenario(_Strict):
         return logs
 
     @model_validator(mode="after")
-    def _incident_resource_exists(self) -> "Scenario":
+    def _incident_resource_exists(self) -> Scenario:
         kind = _KIND_ALIASES.get(self.incident.kind, self.incident.kind)
         for o in self.objects:
             meta = o.get("metadata") or {}

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
+from aof_lab.sandbox import slack_page
 from aof_lab.sandbox.httpserver import HTTPService, Request, Response
 from aof_lab.sandbox.ratelimit import RateLimiter
-from aof_lab.sandbox import slack_page
 
 TEAM_ID = "T0SANDBOX"
 BOT_USER_ID = "U_AOFBOT"
@@ -104,7 +104,7 @@ class _Message:
     def is_reply(self) -> bool:
         return self.thread_ts is not None and self.thread_ts != self.ts
 
-    def to_api(self, replies: list["_Message"] | None = None) -> dict[str, Any]:
+    def to_api(self, replies: list[_Message] | None = None) -> dict[str, Any]:
         m: dict[str, Any] = {"type": "message", "user": self.user, "text": self.text, "ts": self.ts, "team": TEAM_ID}
         if self.user == BOT_USER_ID:
             m["bot_id"] = BOT_ID

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+
 def _span(marker: str) -> re.Pattern:
     """`marker`x`marker` opening at a word's edge before a non-space, closing after one at a word's edge."""
     m = re.escape(marker)

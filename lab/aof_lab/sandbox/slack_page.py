@@ -75,7 +75,7 @@ def _block_text(blocks: list[Any] | None) -> str:
     return "\n".join(parts)
 
 
-def _message_html(srv: "SlackWebAPI", channel: str, m: dict[str, Any], reply: bool = False) -> str:
+def _message_html(srv: SlackWebAPI, channel: str, m: dict[str, Any], reply: bool = False) -> str:
     user = srv.users.get(m.get("user", ""))
     who = html.escape(user.real_name if user else m.get("user", "?"))
     when = time.strftime("%H:%M:%S", time.localtime(float(m["ts"])))
@@ -101,7 +101,7 @@ def _message_html(srv: "SlackWebAPI", channel: str, m: dict[str, Any], reply: bo
     )
 
 
-def messages_fragment(srv: "SlackWebAPI", channel: str) -> str:
+def messages_fragment(srv: SlackWebAPI, channel: str) -> str:
     parts: list[str] = []
     for m in srv.messages(channel):
         parts.append(_message_html(srv, channel, m))
@@ -112,7 +112,7 @@ def messages_fragment(srv: "SlackWebAPI", channel: str) -> str:
     return "".join(parts) or '<p class="empty">No messages yet. The flow posts here.</p>'
 
 
-def channel_page(srv: "SlackWebAPI", channel: str) -> str:
+def channel_page(srv: SlackWebAPI, channel: str) -> str:
     name = channel.lstrip("#")
     chans = "".join(
         f'<li{" class=cur" if c == name else ""}><a href="/channel/{quote(c)}">#{html.escape(c)}</a></li>'
@@ -129,7 +129,7 @@ def channel_page(srv: "SlackWebAPI", channel: str) -> str:
     )
 
 
-def route(srv: "SlackWebAPI", req: Request) -> Response:
+def route(srv: SlackWebAPI, req: Request) -> Response:
     from aof_lab.sandbox.slack import SlackError
 
     path = req.path

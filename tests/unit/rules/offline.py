@@ -9,11 +9,15 @@ from typing import Any
 
 import yaml
 
+from aof_airflow.agent.rules.objects import (
+    Observation,
+    config_refs,
+    cpu_millis,
+    mem_bytes,
+    parse_resource,
+    selector_matches,
+)
 from aof_lab.sandbox.scenario import SCENARIO_DIR, Scenario
-
-from aof_airflow.agent.rules.detectors import mem_bytes
-from aof_airflow.agent.rules.gather import Observation, config_refs, parse_resource, selector_matches
-
 
 CONTROLLERS = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet", "job": "Job",
                "service": "Service"}
@@ -35,11 +39,23 @@ def observation(objects: list[dict[str, Any]], ns: str, resource: str | None, *,
         sel = (obs.target or {}).get("spec", {}).get("selector")
         if kind == "service":
             obs.endpoints = find("Endpoints", name)
+    elif kind == "ingress":
+        obs.target = find("Ingress", name)
+        classes = [o for o in objects if o["kind"] == "IngressClass"]
+        if classes:
+            obs.ingressclasses = classes
+        else:  # the sandbox serves no IngressClass kind: the gatherer reports it not examined
+            obs.not_read["IngressClasses"] = "not read: the server does not serve this kind"
+            obs.unread_dependencies.append("IngressClasses (not read: the server does not serve this kind)")
     elif kind == "pod":
         obs.target = find("Pod", name)
         obs.pods = [obs.target] if obs.target else []
     obs.networkpolicies = [o for o in inns if o["kind"] == "NetworkPolicy"]
     obs.services = [o for o in inns if o["kind"] == "Service"]
+    obs.endpoints_of = {o["metadata"]["name"]: o for o in inns if o["kind"] == "Endpoints"}
+    obs.hpas = [o for o in inns if o["kind"] == "HorizontalPodAutoscaler"]
+    obs.pdbs = [o for o in inns if o["kind"] == "PodDisruptionBudget"]
+    obs.quotas = [o for o in inns if o["kind"] == "ResourceQuota"]
     pods = [o for o in inns if o["kind"] == "Pod"]
     if sel is not None:
         obs.pods = [p for p in pods if selector_matches(sel, p["metadata"].get("labels"))]
@@ -87,6 +103,7 @@ def observation(objects: list[dict[str, Any]], ns: str, resource: str | None, *,
         kns, pod = key.split("/")
         if kns == ns:
             obs.memory_usage[pod] = sum(mem_bytes(v.get("memory")) or 0 for v in cs.values())
+            obs.cpu_usage[pod] = sum(cpu_millis(v.get("cpu")) or 0 for v in cs.values())
     return obs
 
 
@@ -94,7 +111,7 @@ def from_scenario(sc: Any) -> Observation:
     return observation(sc.objects, sc.incident.namespace, sc.incident.resource, logs=sc.logs, metrics=sc.metrics)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(name: str) -> Scenario:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return Scenario.model_validate(yaml.load((SCENARIO_DIR / f"{name}.yaml").read_text(), Loader=loader))

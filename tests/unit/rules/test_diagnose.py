@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from aof_airflow.agent.rules import MODEL
-from aof_lab.rules_eval import fixtures as k
 from aof_airflow.agent.rules.diagnose import CONTRACT_KEYS, diagnose
 from aof_airflow.agent.rules.gather import Observation
+from aof_lab.rules_eval import fixtures as k
 
 from .offline import from_scenario, load_scenario, observation
 

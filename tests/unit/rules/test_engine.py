@@ -17,9 +17,11 @@ def instructions(name: str) -> str:
 def test_tasks_of_the_seed_agents() -> None:
     diag, rem, post = instructions("diagnostic-agent"), instructions("remediation-agent"), instructions("post-incident-agent")
     assert task_of(diag, "Incident: x\nDiagnose this incident") == "diagnose"
-    assert task_of(diag, "Verify the incident is resolved:\n\nOriginal Issue: x") == "verify"
+    assert task_of(diag, "Verify the incident is resolved:\n\nOriginal Issue: x\nRemediation: kubectl rollout restart deployment/api") == "verify"
+    assert task_of(diag, "Please verify: Incident: x") == "diagnose"  # the structured line decides, not the wording
     assert task_of(rem, "Execute the following remediation:\n\nAction: kubectl rollout restart deployment/api") == "remediate"
     assert task_of(rem, "Rollback the failed remediation: kubectl rollout restart deployment/api") == "rollback"
+    assert task_of(rem, "Execute the following remediation:\n\nAction: none\nNamespace: x") == "remediate"
     assert task_of(post, "Analyze incidents: [{...}]") == "report"
 
 

@@ -18,8 +18,8 @@ from aof_airflow.agent.types import AgentResult, AgentScope
 from .test_sandbox_e2e import isolated, seed_agent  # noqa: F401  (the same isolated environment)
 
 kube = pytest.importorskip("aof_lab.sandbox.kube")
-from aof_lab.sandbox.runner import DEMO_SCENARIOS  # noqa: E402
-from aof_lab.sandbox.scenario import SCENARIO_DIR, Scenario, load_scenario  # noqa: E402
+from aof_lab.sandbox.runner import DEMO_SCENARIOS
+from aof_lab.sandbox.scenario import SCENARIO_DIR, Scenario, load_scenario
 
 
 @pytest.fixture
@@ -220,7 +220,8 @@ def test_a_models_unsupported_restart_needs_approval_and_a_supported_one_does_no
     with Toolbox(agent, scope_for(sc, "llm-1", "diagnose"), deadline=time.monotonic() + 60) as tb:
         action_guard.check(res, tb, scope_for(sc, "llm-1", "diagnose"))
     assert res.output["requires_approval"] is True
-    assert "probe-misconfigured" in res.output["approval_reason"] and "not rollout-restart" in res.output["approval_reason"]
+    reason = res.output["approval_reason"]  # the restart's own checks, whatever the model named as the cause
+    assert reason.startswith("rollout-restart contraindicated") and "probe-misconfigured" in reason and "8081" in reason
     assert any(n.startswith("[aof guard] rollout-restart needs approval") for n in res.notes)
 
     sc = load_scenario("high-memory-api")
@@ -229,6 +230,13 @@ def test_a_models_unsupported_restart_needs_approval_and_a_supported_one_does_no
     with Toolbox(agent, scope_for(sc, "llm-2", "diagnose"), deadline=time.monotonic() + 60) as tb:
         action_guard.check(res, tb, scope_for(sc, "llm-2", "diagnose"))
     assert res.output["requires_approval"] is False and "approval_reason" not in res.output
+
+    # An undo the model proposes for the leak: the newest revision is 12 h old and the failures did not begin
+    # with it -- not proven, so a human decides, whatever the model's confidence.
+    res = llm_answer("kubectl rollout undo deployment/api -n production")
+    with Toolbox(agent, scope_for(sc, "llm-3", "diagnose"), deadline=time.monotonic() + 60) as tb:
+        action_guard.check(res, tb, scope_for(sc, "llm-3", "diagnose"))
+    assert res.output["requires_approval"] is True and "failures-began-with-new-pods" in res.output["approval_reason"]
 
 
 def test_the_demo_incidents_keep_their_outcomes(sandbox, monkeypatch) -> None:
@@ -246,10 +254,10 @@ def test_the_demo_incidents_keep_their_outcomes(sandbox, monkeypatch) -> None:
         out[incident] = (d, r)
     d1, r1 = out["TEST001"]
     assert (d1["severity"], d1["requires_approval"]) == ("high", False)  # is_critical false, needs_approval false
-    assert r1["result"] == "success" and r1["action_taken"].startswith("kubectl patch deployment/api")
+    assert r1["result"] == "success" and r1["action_taken"].startswith("kubectl patch deployment/api"), r1["verification"]
     d2, r2 = out["TEST002"]
     assert (d2["severity"], d2["requires_approval"]) == ("critical", True)  # request-approval
-    assert r2["result"] == "success" and r2["action_taken"].startswith("kubectl patch statefulset/postgres")
+    assert r2["result"] == "success" and r2["action_taken"].startswith("kubectl patch statefulset/postgres"), r2["verification"]
     d3, r3 = out["TEST003"]
     assert (d3["severity"], d3["requires_approval"]) == ("high", False) and d3["recommended_action"].startswith("none:")
     assert r3["result"] == "failed" and "still failing" in r3["verification"]  # remediation-failed: true

@@ -140,8 +140,8 @@ def test_post_incident_report_through_the_runtime() -> None:
 
 def test_diagnosis_survives_the_shell_tools_output_limit(cluster) -> None:
     """With a tiny output limit, long lists are re-read as compact JSON, then item by item: same diagnosis."""
-    from aof_lab.rules_eval.evaluate import SEED_DIAGNOSTIC
     from aof_airflow.agent.tools.toolbox import Toolbox
+    from aof_lab.rules_eval.evaluate import SEED_DIAGNOSTIC
 
     data = yaml.safe_load(SEED_DIAGNOSTIC)
     data["spec"]["tools"][0]["config"]["max_output_chars"] = 3000
@@ -196,33 +196,45 @@ def test_failed_restart_is_rolled_back(cluster, monkeypatch) -> None:
 
 
 def test_a_diagnosis_reads_the_cluster_in_a_few_rounds(cluster) -> None:
-    """Reads that do not depend on each other go to the Shell tool together: the Deployment; then its pods,
-    its ReplicaSets, the namespace's events and the pods' memory usage; then the pods' logs (a further
-    round only for lists too long for one answer)."""
+    """Reads that do not depend on each other run at the same time (threads over the toolbox's `shell`): the
+    Deployment with what it depends on (Services, Endpoints, HPAs, PDBs, quotas, NetworkPolicies in one call; events; nodes); then its pods,
+    ReplicaSets and usage; then the pods' logs. A round is a set of calls that overlap in time."""
+    import threading
+
     from aof_airflow.agent.tools.toolbox import Toolbox
 
-    class Rounds(Toolbox):
-        """Records each call of the engine into the toolbox: one command, or a batch run together."""
+    class Timed(Toolbox):
+        """Records when each shell call ran, to find which ones ran together."""
 
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
-            self.rounds: list[list[str]] = []
+            self.spans: list[tuple[float, float, str]] = []
+            self.lock = threading.Lock()
 
         def shell(self, command):
-            self.rounds.append([command])
-            return super().shell(command)
-
-        def shell_many(self, commands):
-            self.rounds.append(list(commands))
-            return super().shell_many(commands)
+            t0 = time.monotonic()
+            call = super().shell(command)
+            with self.lock:
+                self.spans.append((t0, time.monotonic(), command))
+            return call
 
     sc, api, scope = cluster("rules-oomkilled")
     agent = seed_agent("diagnostic-agent", model=MODEL, memory=None)
-    with Rounds(agent, scope, deadline=time.monotonic() + 120) as tb:
+    with Timed(agent, scope, deadline=time.monotonic() + 120) as tb:
         r = RulesEngine().run(agent, "Diagnose this incident", toolbox=tb, scope=scope, deadline=time.monotonic() + 120)
+    rounds: list[list[str]] = []
+    end = -1.0
+    for t0, t1, command in sorted(tb.spans):
+        if t0 >= end:
+            rounds.append([])
+        rounds[-1].append(command)
+        end = max(end, t1)
     assert r.output["severity"] == "high" and "OOMKilled" in r.output["root_cause"]
-    assert len(tb.rounds) == 3, tb.rounds  # the events table fits one answer: no round per object
-    assert tb.rounds[0] == [f"kubectl get deployment search-api -n {sc.incident.namespace} -o jsonpath={{@}}"]
-    assert [" ".join(c.split()[1:3]) for c in tb.rounds[1]] == ["get pods", "get replicasets", "get events", "top pods"]
-    assert tb.rounds[2] and all(c.startswith("kubectl logs ") for c in tb.rounds[2])
-    assert len(r.tool_calls) == sum(map(len, tb.rounds))  # every command recorded, once
+    assert len(rounds) == 3, rounds  # the events table fits one answer: no round per object
+    words = lambda rnd: sorted(" ".join(c.split()[1:3]) for c in rnd)
+    assert words(rounds[0]) == sorted(["get deployment", "get services,endpoints,horizontalpodautoscalers,poddisruptionbudgets,resourcequotas,networkpolicies",
+                                       "get events", "get nodes"])
+    assert words(rounds[1]) == ["get pods", "get replicasets", "top pods"]
+    assert rounds[2] and all(c.startswith("kubectl logs ") for c in rounds[2])
+    assert len(r.tool_calls) == sum(map(len, rounds))  # every command recorded, once
+    assert r.output["reads"]["kubectl_calls"] == len(r.tool_calls) and r.output["reads"]["seconds"] > 0

@@ -1,0 +1,83 @@
+"""Detectors by domain: each a pure function Observation -> Finding | None, quoting the objects it read.
+
+Where to look: `workloads` (crashes, OOMKills, probes, rollouts, replicas, CPU), `scheduling` (pods that cannot
+be placed), `storage` (claims and volumes, used by scheduling), `networking` (Services, NetworkPolicies),
+`nodes` (lost nodes, evictions), `jobs` (Jobs and CronJobs), `configuration` (images, ConfigMaps/Secrets,
+admission, permissions, application errors). A Finding names a cause and the change it calls for; whether
+that change is proposed is decided by the preconditions in `..actions`, never here.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..objects import Observation
+from .common import ACTIONS, Finding
+from .configuration import (
+    detect_admission_refused,
+    detect_config_missing,
+    detect_container_start_error,
+    detect_image_pull,
+    detect_log_errors,
+)
+from .jobs import detect_cronjob_not_scheduling, detect_job_failed, detect_job_running_long
+from .networking import detect_ingress, detect_network_policy, detect_service_no_endpoints, detect_service_port_mismatch
+from .nodes import detect_evicted, detect_node_not_ready, detect_node_pressure
+from .scheduling import detect_pending
+from .storage import detect_claim_unbound
+from .workloads import (
+    detect_cpu_saturated,
+    detect_crash_loop,
+    detect_hpa_not_scaling,
+    detect_memory_near_limit,
+    detect_oom,
+    detect_pdb_blocking,
+    detect_probe_failures,
+    detect_rollout_stuck,
+    detect_scaled_to_zero,
+    detect_statefulset_down,
+)
+
+# Order = priority when several causes are found: the most specific, most certain first.
+DETECTORS: list[Callable[[Observation], Finding | None]] = [
+    detect_node_not_ready,
+    detect_network_policy,
+    detect_admission_refused,
+    detect_config_missing,
+    detect_image_pull,
+    detect_container_start_error,
+    detect_oom,
+    detect_crash_loop,
+    detect_pending,
+    detect_service_port_mismatch,
+    detect_hpa_not_scaling,
+    detect_cpu_saturated,
+    detect_probe_failures,
+    detect_scaled_to_zero,
+    detect_rollout_stuck,
+    detect_memory_near_limit,
+    detect_pdb_blocking,
+    detect_service_no_endpoints,
+    detect_ingress,
+    detect_evicted,
+    detect_node_pressure,
+    detect_claim_unbound,
+    detect_statefulset_down,
+    detect_job_running_long,
+    detect_job_failed,
+    detect_cronjob_not_scheduling,
+    detect_log_errors,
+]
+
+
+def run_all(obs: Observation) -> list[Finding]:
+    out = []
+    for i, d in enumerate(DETECTORS):
+        f = d(obs)
+        if f is not None:
+            f.rank = i
+            out.append(f)
+    return out
+
+
+__all__ = ["ACTIONS", "DETECTORS", "Finding", "run_all"] + [d.__name__ for d in DETECTORS]

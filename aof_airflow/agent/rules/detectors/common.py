@@ -1,0 +1,101 @@
+"""What every detector shares: the Finding it returns and the quotes it builds from logs and events."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..objects import Observation, events_for, pod_name
+from ..revisions import revisions
+
+ACTIONS = ("rollout-restart", "rollout-undo", "scale", "delete-pod", "none")
+
+
+@dataclass
+class Finding:
+    """One cause (or symptom) found in the observations, quoted. `action` is the change this cause calls for
+    when it can be fixed by one (a candidate only: `actions.judge` decides from the preconditions whether it
+    is proposed, and whether it needs a human)."""
+
+    cls: str  # failure class, e.g. "crash-loop"
+    summary: str  # one sentence, quoting the decisive fact
+    evidence: list[str] = field(default_factory=list)  # verbatim quotes from objects, events, logs
+    action: str = "none"  # the change that would remove this cause, one of ACTIONS (a candidate)
+    command: str | None = None  # the kubectl command for `action` (None for "none")
+    advice: str = ""  # what a human should do beyond the automated action
+    confidence: float = 0.7
+    affected: list[str] = field(default_factory=list)
+    min_severity: str = "low"
+    cause: bool = True  # False: a symptom (explained by another finding when one exists)
+    rank: int = 100  # detector priority, set by run_all (lower = more specific)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+def workload_cmd(obs: Observation, verb: str) -> str | None:
+    ref = obs.workload_ref
+    if not ref:
+        return None
+    if verb == "rollout-restart":
+        return f"kubectl rollout restart {ref} -n {obs.namespace}"
+    if verb == "rollout-undo":
+        return f"kubectl rollout undo {ref} -n {obs.namespace}"
+    return None
+
+
+def note_revision(obs: Observation, failing: list[dict[str, Any]], f: Finding) -> Finding:
+    """Quote the revision history when the failing pods belong to the newest revision: whether an undo can
+    help is judged by its preconditions (`actions.py`), not here."""
+    rev = revisions(obs)
+    if rev and rev.previous and failing and all(rev.owns(p) for p in failing):
+        f.evidence.append(rev.quote() if rev.changes() else rev.only_restarted())
+    return f
+
+
+
+
+
+def liveness_failures(obs: Observation) -> bool:
+    pods = {pod_name(p) for p in obs.pods}
+    return any("liveness probe" in (e.get("message") or "").lower() for e in obs.events
+               if e.get("reason") in ("Unhealthy", "Killing") and e.get("involvedObject", {}).get("name") in pods)
+
+
+def killed_by_liveness(obs: Observation, pod: dict[str, Any], last: dict[str, Any]) -> bool:
+    """This pod's own liveness kills, or a SIGKILL/SIGTERM exit (137/143, not OOM) while its siblings' liveness
+    probes fail: the kubelet, not the program, ended the container."""
+    own = any("liveness probe" in (e.get("message") or "").lower() for e in events_for(obs, pod_name(pod), ("Unhealthy", "Killing")))
+    return own or (last.get("exitCode") in (137, 143) and last.get("reason") != "OOMKilled" and liveness_failures(obs))
+
+
+_SIGNATURES = (
+    (re.compile(r"too many clients|remaining connection slots are reserved|connection pool exhausted|pool exhausted", re.I), "connection slots exhausted"),
+    (re.compile(r"AccessExclusiveLock|lock wait timeout|deadlock detected|waiting for .*lock", re.I), "lock contention"),
+    (re.compile(r"heap out of memory|OutOfMemoryError|Cannot allocate memory|out of memory", re.I), "out of memory"),
+    (re.compile(r"ECONNREFUSED|connection refused", re.I), "a dependency refuses connections"),
+    (re.compile(r"no space left on device", re.I), "disk full"),
+    (re.compile(r"permission denied|EACCES", re.I), "permission denied"),
+)
+
+
+def log_signatures(obs: Observation, pods: list[dict[str, Any]]) -> list[str]:
+    """Known log lines that name the cause more precisely, quoted: 'sorry, too many clients already' etc."""
+    found: dict[str, str] = {}
+    names = {pod_name(p) for p in pods}
+    for key, text in sorted(obs.logs.items()):
+        if key.split("/")[0] not in names:
+            continue
+        for line in (text or "").splitlines():
+            for rx, label in _SIGNATURES:
+                if label not in found and rx.search(line):
+                    found[label] = line.strip()[:200]
+    return [f"log signature ({label}): \"{line}\"" for label, line in found.items()]
+
+
+def human(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    return f"{seconds / 60:.0f}min" if seconds < 7200 else f"{seconds / 3600:.1f}h"
+
+

@@ -1,0 +1,87 @@
+"""Node detectors: nodes NotReady with this workload's pods on them, and pods evicted by node pressure."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..objects import Observation, condition, events_for, pod_name, pods_of, quote_event
+from .common import Finding
+
+
+def detect_evicted(obs: Observation) -> Finding | None:
+    """Pods in phase Failed with reason Evicted (node pressure); leftovers to clean, and a pressure to explain."""
+    ev_pods = [p for p in obs.pods if p.get("status", {}).get("reason") == "Evicted"]
+    if not ev_pods:
+        return None
+    msg = ev_pods[0].get("status", {}).get("message", "")
+    m = re.search(r"low on resource: (\S+?)\.?(?:\s|$)", msg)
+    res = m.group(1) if m else "resources"
+    ev = [f"pod {pod_name(p)}: phase Failed reason Evicted \"{p.get('status', {}).get('message', '')}\" (node {p.get('spec', {}).get('nodeName', '?')})" for p in ev_pods[:3]]
+    ev += [quote_event(e) for e in obs.events if e.get("reason") == "Evicted"][:1]
+    names = [pod_name(p) for p in ev_pods]
+    return Finding(
+        cls="evicted", summary=f"{len(ev_pods)} pod(s) evicted: node low on {res}", evidence=ev,
+        action="delete-pod", command=f"kubectl delete pod {' '.join(names)} -n {obs.namespace}", confidence=0.8,
+        affected=names, min_severity="low",
+        advice=f"set {res} requests/limits so the scheduler accounts for them; check node {res} pressure",
+    )
+
+
+def _node_ready(node: dict[str, Any]) -> dict[str, Any] | None:
+    """The Ready condition of a node that is NOT ready (None when it is)."""
+    c = condition(node, "Ready")
+    return c if c is not None and c.get("status") != "True" else None
+
+
+def detect_node_not_ready(obs: Observation) -> Finding | None:
+    """A node that is NotReady / stopped reporting, with this workload's pods on it or unschedulable because of it
+    (the unreachable / not-ready taints). The node is the cause; restarting the workload changes nothing there."""
+    if not obs.nodes:
+        return None
+    bad = {n["metadata"]["name"]: c for n in obs.nodes for c in [_node_ready(n)] if c}
+    if not bad:
+        return None
+    on_bad = [p for p in pods_of(obs) if p.get("spec", {}).get("nodeName") in bad]
+    tainted = [p for p in pods_of(obs) if re.search(r"node\.kubernetes\.io/(?:unreachable|not-ready)",
+                                                     " ".join([(condition(p, "PodScheduled") or {}).get("message") or ""]
+                                                              + [e.get("message") or "" for e in events_for(obs, pod_name(p), ("FailedScheduling",))]))]
+    if obs.kind != "node" and not (on_bad or tainted):
+        return None
+    ev = [f"node {n}: condition Ready={c.get('status')} reason {c.get('reason')}: \"{c.get('message', '')}\" (since {c.get('lastTransitionTime', '?')})"
+          for n, c in sorted(bad.items())]
+    ev += [f"pod {pod_name(p)} on node {p['spec']['nodeName']}: not ready" + (" (being deleted)" if p["metadata"].get("deletionTimestamp") else "")
+           for p in on_bad[:3]]
+    ev += [f"pod {pod_name(p)}: Pending, \"{(condition(p, 'PodScheduled') or {}).get('message', '')}\"" for p in tainted[:1]]
+    names = ", ".join(sorted(bad))
+    return Finding(
+        cls="node-not-ready", summary=f"node {names} is not ready ({next(iter(bad.values())).get('reason')}); "
+                                      f"{len(on_bad)} pod(s) on it, {len(tainted)} waiting to be scheduled elsewhere",
+        evidence=ev, action="none", confidence=0.85, affected=[pod_name(p) for p in on_bad + tainted], min_severity="medium",
+        advice=f"investigate node {names} (kubelet, network, the machine); the pods move once it is replaced or back "
+               "-- restarting the workload does not bring a node back",
+    )
+
+
+
+
+PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
+
+
+def detect_node_pressure(obs: Observation) -> Finding | None:
+    """A Ready node that reports memory, disk or PID pressure (or no network), with these pods on it or named by
+    the incident: the kubelet evicts or refuses pods there; the workload is not what failed."""
+    hosts = {p.get("spec", {}).get("nodeName") for p in obs.pods}
+    hit = [(n, c) for n in obs.nodes or [] if obs.kind == "node" or n["metadata"]["name"] in hosts
+           for c in n.get("status", {}).get("conditions") or [] if c.get("type") in PRESSURES and c.get("status") == "True"]
+    if not hit:
+        return None
+    names = sorted({n["metadata"]["name"] for n, _ in hit})
+    on = [pod_name(p) for p in obs.pods if p.get("spec", {}).get("nodeName") in names]
+    return Finding(
+        cls="node-pressure", summary=f"node {', '.join(names)} reports {', '.join(sorted({c['type'] for _, c in hit}))}",
+        evidence=[f"node {n['metadata']['name']}: condition {c['type']}=True ({c.get('reason')})" for n, c in hit[:3]]
+        + ([f"{len(on)} pod(s) of this workload on it: {', '.join(on[:4])}"] if on else []),
+        confidence=0.75, affected=[f"node/{n}" for n in names] + on,
+        advice="free the node's resource (disk: images and logs; memory: pods without limits) or drain and replace it",
+    )

@@ -1,0 +1,33 @@
+"""Where the rules engine gets a workload's metric history: the one entry point for a metrics reader.
+
+WHY a registry: the engine is built by the agent runtime from a model reference, with no place to pass a
+reader; a deployment with Prometheus (the `prometheus_default` Connection) registers its reader once, at
+start-up, and every diagnosis asks it. `Gatherer(history=...)` overrides it per call (tests). Without one the
+diagnosis lists "metrics history" as not examined, and the preconditions that need it stay unproven.
+
+    from aof_airflow.agent.rules.history import use_history_source
+    use_history_source(my_reader)  # any object with workload_history(namespace, pods, containers, *, deadline)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from aof_airflow.services.metrics_history import HistorySource
+
+_source: HistorySource | None = None
+_factory: Callable[[], HistorySource | None] | None = None
+
+
+def use_history_source(source: HistorySource | Callable[[], HistorySource | None] | None) -> None:
+    """Register the history source (or a zero-argument factory called at each diagnosis); None removes it."""
+    global _source, _factory
+    if source is not None and not hasattr(source, "workload_history") and callable(source):
+        _source, _factory = None, source  # type: ignore[assignment]
+    else:
+        _source, _factory = source, None  # type: ignore[assignment]
+
+
+def history_source() -> HistorySource | None:
+    return _factory() if _factory is not None else _source

@@ -1,0 +1,404 @@
+"""Every precondition and contraindication of the action table (aof_airflow/agent/rules/actions.py), each on a
+minimal hand-built object set, and each shown to matter: on a base where the change is proven, one edit makes
+exactly that check fail (or fire) and the change is no longer proven; with that check deleted from a copy of the
+table, the same objects prove the change again. A check the decision did not depend on would fail here."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable
+
+import pytest
+
+from aof_airflow.agent.rules import actions as ax
+from aof_airflow.agent.rules.objects import Observation
+from aof_airflow.services.metrics_history import WorkloadHistory
+
+NS = "shop"
+NOW = "2026-03-01T12:00:00Z"
+
+
+def at(hours_ago: float) -> str:
+    from datetime import datetime, timedelta, timezone
+
+    t = datetime(2026, 3, 1, 12, tzinfo=timezone.utc) - timedelta(hours=hours_ago)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def container(image: str = "shop/api:2", *, cpu: str = "1", probe_port: int = 8080, env: list | None = None) -> dict[str, Any]:
+    return {"name": "api", "image": image, "ports": [{"containerPort": 8080, "name": "http"}],
+            "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": cpu, "memory": "512Mi"}},
+            "readinessProbe": {"httpGet": {"path": "/ready", "port": probe_port}}, **({"env": env} if env else {})}
+
+
+def template(image: str = "shop/api:2", **kw: Any) -> dict[str, Any]:
+    return {"metadata": {"labels": {"app": "api"}}, "spec": {"containers": [container(image, **kw)]}}
+
+
+def deployment(replicas: int = 2, *, ready: int = 2, last_applied: int | None = None, rolling: bool = False) -> dict[str, Any]:
+    ann = {"deployment.kubernetes.io/revision": "2"}
+    if last_applied is not None:
+        ann["kubectl.kubernetes.io/last-applied-configuration"] = '{"spec":{"replicas":%d}}' % last_applied
+    prog = ("True", "ReplicaSetUpdated") if rolling else ("True", "NewReplicaSetAvailable")
+    return {"kind": "Deployment", "metadata": {"name": "api", "namespace": NS, "annotations": ann, "uid": "d1"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "api"}}, "template": template()},
+            "status": {"replicas": replicas, "updatedReplicas": replicas - (1 if rolling else 0), "readyReplicas": ready,
+                       "conditions": [{"type": "Progressing", "status": prog[0], "reason": prog[1]}]}}
+
+
+def replicaset(name: str, revision: int, tmpl: dict[str, Any], *, created: str, ready: int) -> dict[str, Any]:
+    return {"kind": "ReplicaSet",
+            "metadata": {"name": name, "namespace": NS, "creationTimestamp": created,
+                         "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+                         "ownerReferences": [{"kind": "Deployment", "name": "api", "uid": "d1", "controller": True}]},
+            "spec": {"template": tmpl}, "status": {"readyReplicas": ready}}
+
+
+def pod(name: str, owner: str | None = "api-new", *, ready: bool = True, restarts: int = 0, last: dict | None = None,
+        waiting: str | None = None, node: str = "n1", phase: str = "Running", started: str | None = None,
+        spec: dict | None = None, **meta: Any) -> dict[str, Any]:
+    state = {"waiting": {"reason": waiting}} if waiting else {"running": {"startedAt": started or at(0.1)}}
+    cs = {"name": "api", "ready": ready and not waiting, "restartCount": restarts, "state": state,
+          "lastState": {"terminated": last} if last else {}}
+    return {"kind": "Pod",
+            "metadata": {"name": name, "namespace": NS, "labels": {"app": "api"}, "creationTimestamp": at(3),
+                         "ownerReferences": [{"kind": "ReplicaSet", "name": owner, "controller": True}] if owner else [], **meta},
+            "spec": {"nodeName": node, **(spec or template()["spec"])},
+            "status": {"phase": phase, "containerStatuses": [cs],
+                       "conditions": [{"type": "Ready", "status": "True" if ready and not waiting else "False",
+                                       "lastTransitionTime": at(0.05)}]}}
+
+
+def node(name: str = "n1", *, ready: bool = True, taint: bool = False) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": {}},
+            "spec": {"taints": [{"key": "dedicated", "value": "db", "effect": "NoSchedule"}] if taint else []},
+            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "Unknown", "reason": "NodeStatusUnknown"}],
+                       "allocatable": {"cpu": "4"}}}
+
+
+def event(obj: str, reason: str, message: str, kind: str = "Pod", when: str | None = None) -> dict[str, Any]:
+    return {"involvedObject": {"kind": kind, "name": obj}, "reason": reason, "type": "Warning", "message": message,
+            "count": 3, "lastTimestamp": when or NOW}
+
+
+def oom(hours: float) -> dict[str, Any]:
+    return {"reason": "OOMKilled", "exitCode": 137, "startedAt": at(1 + hours), "finishedAt": at(1)}
+
+
+def obs(**kw: Any) -> Observation:
+    o = Observation(namespace=NS, kind="deployment", name="api", hpas=[], pdbs=[], quotas=[], services=[],
+                    nodes=[node()], events=[dict(event("api-x", "Pulled", "pulled", when=NOW), type="Normal")])
+    for k, v in kw.items():
+        setattr(o, k, v)
+    return o
+
+
+# ---------------------------------------------------------------------------------------------- base cases
+def restart_base() -> Observation:
+    """A leak: both pods OOMKilled after hours of growth, healthy in between; nothing else wrong."""
+    d = deployment()
+    return obs(deployment=d, target=d, pods=[pod("api-1", restarts=3, last=oom(3)), pod("api-2", restarts=2, last=oom(2.5))])
+
+
+def undo_base() -> Observation:
+    """Revision 2 (new image, 30 min old, rollout in progress) crashes; revision 1 was live for two days."""
+    d = deployment(ready=1, rolling=True)
+    new = replicaset("api-new", 2, template("shop/api:2"), created=at(0.5), ready=0)
+    old = replicaset("api-old", 1, template("shop/api:1"), created=at(48.5), ready=1)
+    crash = {"reason": "Error", "exitCode": 1, "startedAt": at(0.02), "finishedAt": at(0.019)}
+    return obs(deployment=d, target=d, replicasets=[new, old],
+               pods=[pod("api-new-1", waiting="CrashLoopBackOff", restarts=5, last=crash), pod("api-old-1", owner="api-old")])
+
+
+def scale_base() -> Observation:
+    """Scaled to 0 while its applied configuration asks for 3; room on a Ready node; no HPA."""
+    d = deployment(replicas=0, ready=0, last_applied=3)
+    return obs(deployment=d, target=d, pods=[])
+
+
+def delete_base() -> Observation:
+    """One pod Terminating ten minutes past its 30 s grace period; its ReplicaSet recreates it."""
+    d = deployment()
+    stuck = pod("api-1", ready=False, deletionTimestamp=at(10 / 60), deletionGracePeriodSeconds=30)
+    return obs(deployment=d, target=d, pods=[stuck, pod("api-2")])
+
+
+BASES: dict[str, Callable[[], Observation]] = {"rollout-restart": restart_base, "rollout-undo": undo_base,
+                                               "scale": scale_base, "delete-pod": delete_base}
+
+
+# ---------------------------------------------------------------------------------------------- one edit per check
+def no_controller(o: Observation) -> None:
+    o.deployment = o.target = None
+    for p in o.pods:
+        p["metadata"]["ownerReferences"] = []
+
+
+def never_ran_healthily(o: Observation) -> None:
+    """Stalled from the start (probe timeouts, lock waits), never ready, never finished a run."""
+    o.pods = [pod("api-1", ready=False), pod("api-2", ready=False)]
+    o.events += [event("api-1", "Unhealthy", "Readiness probe failed: context deadline exceeded")]
+    o.logs = {"api-1/api": "ERROR lock wait timeout exceeded; try restarting transaction"}
+
+
+def no_growth_no_stall(o: Observation) -> None:
+    """Ran ready for hours; nothing grows with uptime, nothing stalls, no dependency came back."""
+    o.pods = [pod("api-1", started=at(5)), pod("api-2", started=at(5))]
+
+
+def stateful(o: Observation) -> None:
+    o.statefulset, o.deployment = dict(o.deployment, kind="StatefulSet"), None
+
+
+def admission(o: Observation) -> None:
+    o.events += [event("api-new", "FailedCreate", 'Error creating: admission webhook "policy.example.com" denied the request',
+                       kind="ReplicaSet")]
+
+
+def quota(o: Observation) -> None:
+    o.quotas = [{"metadata": {"name": "compute"}, "status": {"hard": {"pods": "4"}, "used": {"pods": "4"}}}]
+
+
+def scheduling(o: Observation) -> None:
+    o.pods = o.pods + [pod("api-9", ready=False, phase="Pending")]
+    o.events += [event("api-9", "FailedScheduling", "0/1 nodes are available: 1 Insufficient cpu.")]
+
+
+def config(o: Observation) -> None:
+    o.pods = o.pods + [pod("api-8", waiting="CreateContainerConfigError")]
+
+
+def saturated(o: Observation) -> None:
+    o.cpu_usage = {p["metadata"]["name"]: 995 for p in o.pods}
+    if not o.pods:
+        o.history = WorkloadHistory(examined=True, cpu="saturated", load="unknown", evidence=("cpu 99% of limit",))
+
+
+def limit_too_low(o: Observation) -> None:
+    o.history = WorkloadHistory(examined=True, memory="flat-near-limit", evidence=("510Mi of 512Mi from start",))
+
+
+def limit_too_low_snapshot(o: Observation) -> None:
+    o.pods = o.pods + [pod("api-7", ready=False, restarts=4, last=oom(30 / 3600))]
+
+
+def probe_wrong(o: Observation) -> None:
+    for p in o.pods:
+        p["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = 9090
+
+
+def node_lost(o: Observation) -> None:
+    o.nodes = [node(ready=False)]
+
+
+def forbidden(o: Observation) -> None:
+    o.logs = {"api-1/api": 'forbidden: User "system:serviceaccount:shop:api" cannot list resource "pods"'}
+
+
+def dependency_still_down(o: Observation) -> None:
+    """The crash log names service/db, which has no ready endpoint."""
+    o.services = [{"metadata": {"name": "db"}, "spec": {"selector": {"app": "db"}}}]
+    o.endpoints_of = {"db": {"subsets": []}}
+    o.logs = {"api-1/api/previous": "Error: connect ECONNREFUSED db:5432"}
+
+
+def same_pods(o: Observation) -> None:
+    o.replicasets[1]["spec"]["template"] = copy.deepcopy(o.replicasets[0]["spec"]["template"])
+    o.replicasets[1]["spec"]["template"]["metadata"]["annotations"] = {"kubectl.kubernetes.io/restartedAt": at(49)}
+
+
+def old_release(o: Observation) -> None:
+    o.replicasets[0]["metadata"]["creationTimestamp"] = at(30)
+    o.deployment["status"].update(updatedReplicas=2, replicas=2)
+    o.deployment["status"]["conditions"][0]["reason"] = "NewReplicaSetAvailable"
+    o.pods = [p for p in o.pods if p["metadata"]["name"] != "api-old-1"]
+
+
+def previous_short_lived(o: Observation) -> None:
+    o.replicasets[1]["metadata"]["creationTimestamp"] = at(0.7)
+    o.replicasets[1]["status"]["readyReplicas"] = 0
+
+
+def no_room(o: Observation) -> None:
+    o.nodes = [node(taint=True)]
+    for rs in o.replicasets:
+        rs["status"]["readyReplicas"] = 0
+
+
+def scheduling_same_template(o: Observation) -> None:
+    scheduling(o)
+
+
+def missing_config_both(o: Observation) -> None:
+    ref = [{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "api-keys", "key": "k"}}}]
+    for rs in o.replicasets:
+        rs["spec"]["template"]["spec"]["containers"][0]["env"] = ref
+    o.replicasets[1]["status"]["readyReplicas"] = 0
+    o.secrets = {"api-keys": False}
+    o.pods = o.pods + [pod("api-new-2", waiting="CreateContainerConfigError")]
+
+
+def undo_saturated(o: Observation) -> None:
+    o.cpu_usage = {p["metadata"]["name"]: 999 for p in o.pods}
+    for p in o.pods:
+        p["status"]["containerStatuses"][0]["state"] = {"running": {"startedAt": at(0.1)}}
+
+
+def undo_node_lost(o: Observation) -> None:
+    o.nodes = [node(ready=False), node("n2")]
+
+
+def undo_refused(o: Observation) -> None:
+    admission(o)
+    o.replicasets[1]["status"]["readyReplicas"] = 0
+    o.nodes = [node(), node("n2")]
+
+
+def scale_no_controller(o: Observation) -> None:
+    o.daemonset, o.deployment = dict(o.deployment, kind="DaemonSet"), None
+
+
+def capacity_present(o: Observation) -> None:
+    o.deployment["spec"]["replicas"] = 3
+
+
+def hpa(o: Observation) -> None:
+    o.hpas = [{"metadata": {"name": "api"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "api"}}}]
+
+
+def tainted(o: Observation) -> None:
+    o.nodes = [node(taint=True)]
+
+
+def hot_loop(o: Observation) -> None:
+    o.history = WorkloadHistory(examined=True, cpu="saturated", load="steady", evidence=("cpu 99%", "requests flat"))
+
+
+def not_stuck(o: Observation) -> None:
+    """Deleted five seconds ago, still within its grace period, and Ready until then."""
+    o.pods[0] = pod("api-1", deletionTimestamp=at(5 / 3600), deletionGracePeriodSeconds=30)
+
+
+def bare(o: Observation) -> None:
+    o.pods[0]["metadata"]["ownerReferences"] = []
+
+
+def stateful_lost(o: Observation) -> None:
+    stateful(o)
+    o.pods[0]["spec"]["nodeName"] = "n2"
+    o.nodes = [node(), node("n2", ready=False)]
+
+
+CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
+    ("rollout-restart", "has-controller", no_controller),
+    ("rollout-restart", "ran-healthily-before", never_ran_healthily),
+    ("rollout-restart", "grows-with-uptime-or-stalled", no_growth_no_stall),
+    ("rollout-restart", "no-state-at-stake", stateful),
+    ("rollout-restart", "admission-refuses-pods", admission),
+    ("rollout-restart", "quota-full", quota),
+    ("rollout-restart", "scheduling-fails", scheduling),
+    ("rollout-restart", "config-error", config),
+    ("rollout-restart", "saturation", saturated),
+    ("rollout-restart", "limit-too-low", limit_too_low),
+    ("rollout-restart", "probe-misconfigured", probe_wrong),
+    ("rollout-restart", "node-not-ready", node_lost),
+    ("rollout-restart", "permission-refused", forbidden),
+    ("rollout-restart", "dependency-down", dependency_still_down),
+    ("rollout-undo", "pod-spec-changed", same_pods),
+    ("rollout-undo", "failures-began-with-new-pods", old_release),
+    ("rollout-undo", "previous-revision-healthy", previous_short_lived),
+    ("rollout-undo", "pods-admitted-and-scheduled", no_room),
+    ("rollout-undo", "admission-refuses-pods", undo_refused),
+    ("rollout-undo", "scheduling-fails", scheduling_same_template),
+    ("rollout-undo", "config-error-not-from-revision", missing_config_both),
+    ("rollout-undo", "saturation", undo_saturated),
+    ("rollout-undo", "node-not-ready", undo_node_lost),
+    ("scale", "has-controller", scale_no_controller),
+    ("scale", "capacity-missing", capacity_present),
+    ("scale", "no-autoscaler", hpa),
+    ("scale", "room-on-nodes", tainted),
+    ("scale", "hot-loop", hot_loop),
+    ("scale", "admission-refuses-pods", admission),
+    ("scale", "quota-full", quota),
+    ("scale", "scheduling-fails", scheduling),
+    ("delete-pod", "pod-stuck", not_stuck),
+    ("delete-pod", "controller-recreates", bare),
+    ("delete-pod", "stateful-pod-on-lost-node", stateful_lost),
+    ("delete-pod", "scheduling-fails", scheduling),
+    ("delete-pod", "config-error", config),
+    ("delete-pod", "limit-too-low", limit_too_low_snapshot),
+    ("delete-pod", "probe-misconfigured", probe_wrong),
+]
+
+
+def without(action: str, check: str) -> dict[str, ax.ActionRule]:
+    """A copy of the table with one check of one action deleted."""
+    table = dict(ax.TABLE)
+    rule = table[action]
+    table[action] = ax.ActionRule(action, tuple(c for c in rule.preconditions if c.name != check),
+                                  tuple(c for c in rule.contraindications if c.name != check))
+    assert table[action] != rule, f"{action} has no check {check}"
+    return table
+
+
+def test_every_check_of_the_table_has_a_case() -> None:
+    named = {(a, c.name) for a, r in ax.TABLE.items() for c in r.preconditions + r.contraindications}
+    assert named == {(a, c) for a, c, _ in CASES}
+    assert all(c.reason for r in ax.TABLE.values() for c in r.preconditions + r.contraindications)
+
+
+@pytest.mark.parametrize("action", sorted(BASES))
+def test_each_base_proves_its_change(action: str) -> None:
+    o = BASES[action]()
+    v = ax.verdict(action, o)
+    assert v.proven, v.summary()
+    d = ax.decide(o, action)
+    assert d.action == action and d.proven and d.command, d.why
+
+
+@pytest.mark.parametrize("action,check,edit", CASES, ids=[f"{a}:{c}" for a, c, _ in CASES])
+def test_the_decision_depends_on_the_check(action: str, check: str, edit: Callable[[Observation], None]) -> None:
+    o = BASES[action]()
+    edit(o)
+    v = ax.verdict(action, o)
+    failing = [n for n, _ in v.unproven + v.refuted + v.contra]
+    assert failing == [check], f"the edit should fail only {check}: {v.summary()}"
+    assert not v.proven
+    assert ax.verdict(action, o, without(action, check)).proven, "with the check deleted the change is proven again"
+
+
+def test_a_pod_past_its_grace_period_is_deleted_with_force_an_evicted_one_plainly() -> None:
+    d = ax.decide(delete_base(), "delete-pod")
+    assert d.command == "kubectl delete pod api-1 -n shop --grace-period=0 --force"
+    o = delete_base()
+    o.pods[0] = pod("api-1", ready=False, phase="Failed")
+    o.pods[0]["status"]["reason"] = "Evicted"
+    assert ax.decide(o, "delete-pod").command == "kubectl delete pod api-1 -n shop"
+    from aof_airflow.agent.rules.remediate import classify
+
+    assert classify(d.command) == ("delete-pod", {"pods": ["api-1"], "force": True})  # the remediation keeps --force
+
+
+def test_contraindicated_changes_are_not_proposed_even_behind_approval() -> None:
+    o = restart_base()
+    admission(o)
+    d = ax.decide(o, "rollout-restart")
+    assert d.action == "none" and "admission-refuses-pods" in d.why
+    o = restart_base()
+    no_growth_no_stall(o)  # unproven, nothing forbids it: proposed, behind approval
+    d = ax.decide(o, "rollout-restart")
+    assert d.action == "rollout-restart" and not d.proven
+
+
+def test_the_guard_on_a_models_change_uses_the_same_table(monkeypatch) -> None:
+    """A model's delete of the stuck pod is supported; of a healthy sibling, or a restart the table does not prove,
+    it is not -- whatever the model's confidence (aof_airflow/agent/action_guard.py over these objects)."""
+    from aof_airflow.agent import action_guard
+    from aof_airflow.agent.rules.engine import RulesEngine
+    from aof_airflow.agent.types import AgentScope
+
+    monkeypatch.setattr(RulesEngine, "diagnose", lambda self, tb, ns, kind, name: (delete_base(), None))
+    scope = AgentScope(namespace=NS, resource="deployment/api")
+    assert action_guard.unsupported("delete-pod", None, scope, {"pods": ["api-1"]}) is None
+    assert "not the stuck" in action_guard.unsupported("delete-pod", None, scope, {"pods": ["api-2"]})
+    assert action_guard.unsupported("rollout-restart", None, scope).startswith("rollout-restart not proven")
