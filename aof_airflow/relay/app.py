@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from aof_airflow.relay.alertmanager import is_alertmanager, receive as alertmanager_receive
 from aof_airflow.relay.flows import FlowSource
 from aof_airflow.relay.service import Relay, Reply
 from aof_airflow.relay.settings import RelaySettings
@@ -49,6 +50,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise _TooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _body_or_none(request: Request, limit: int) -> bytes | None:
+    try:
+        return await _read_body(request, limit)
+    except _TooLarge:
+        return None
 
 
 def create_app(flows: FlowSource = None, settings: RelaySettings | None = None) -> FastAPI:
@@ -98,6 +106,8 @@ def create_app(flows: FlowSource = None, settings: RelaySettings | None = None) 
         if request.method not in route.methods:
             return JSONResponse({"detail": f"method {request.method} not allowed"}, status_code=405,
                                 headers={"Allow": ", ".join(route.methods)})
+        if is_alertmanager(route):  # its own auth and payload (relay/alertmanager.py)
+            return await alertmanager_receive(relay, route, request, lambda: _body_or_none(request, settings.max_body_bytes))
         denied = relay.check_bearer(route, request.headers.get("authorization"))
         if denied is not None:
             return _reply(denied)

@@ -30,7 +30,8 @@ ALLOWED: dict[str, set[str]] = {
     "agent": {"spec"},
     "approvals": {"spec"},
     "relay": {"spec", "approvals",               # a Slack button click is written to the approval decision store
-              "services"},                       # PagerDuty's alert lookup, the event's text made carriable
+              "services",                        # PagerDuty's alert lookup, the event's text made carriable
+              "incidents"},                      # one remediation per target: which run a signal belongs to
     "incidents": {"spec"},
     "services": set(),                           # PagerDuty's API, API profiles by host, carriable event text
     "cli": PARTS - {"cli", "plugin"},            # the command line is a client of every part
