@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from aof_airflow.db import ensure_tables, metadata
+from aof_airflow.incidents.records import incidents  # registers the records table before ensure_tables runs
 
 SUPPRESSING = ("no_action", "escalated", "skipped_at_approval", "failed", "timed_out")
 Kind = Literal["start", "attach", "suppress"]
@@ -89,8 +90,6 @@ def _record(c: Connection, now: float, source: str, signal: str, target: str | N
 
 def _run_outcome(c: Connection, dag_id: str, run_id: str) -> str | None:
     """The result its incident record ends with, None while the run has none (it is still going)."""
-    from aof_airflow.incidents.records import incidents
-
     return c.execute(select(incidents.c.result).where(incidents.c.dag_id == dag_id,
                                                       incidents.c.run_id == run_id)).scalar()
 
@@ -192,3 +191,46 @@ def summary(items: list[SignalEvent]) -> str:
     for e in items:
         counts[e.kind] = counts.get(e.kind, 0) + 1
     return ", ".join(f"{n} {k}" for k, n in counts.items())
+
+
+@dataclass(frozen=True)
+class RunSignals:
+    """The signals one run was about, as the incidents page and `aofctl flow logs` list them."""
+
+    dag_id: str
+    run_id: str
+    target: str | None
+    counts: dict[str, int]
+    first_at: float
+    last_at: float
+    outcome: str  # the run's incident result, or "open" while it has none
+
+    @property
+    def summary(self) -> str:
+        return ", ".join(f"{n} {k}" for k, n in self.counts.items())
+
+
+def recent_runs(dag_id: str | None = None, limit: int = 50, engine: Engine | None = None) -> list[RunSignals]:
+    """Runs that signals started, attached to or were held back by, newest first, with their outcome."""
+    from sqlalchemy import func
+
+    e = events
+    stmt = (select(e.c.dag_id, e.c.run_id, func.max(e.c.target), e.c.kind, func.count(), func.min(e.c.at),
+                   func.max(e.c.at))
+            .where(e.c.run_id.is_not(None)).group_by(e.c.dag_id, e.c.run_id, e.c.kind))
+    if dag_id:
+        stmt = stmt.where(e.c.dag_id == dag_id)
+    order = ("started", "no-target", "attached", "suppressed", "resolved")
+    runs: dict[tuple[str, str], dict] = {}
+    with (engine or ensure_tables()).connect() as c:
+        for d, r, target, kind, n, first, last in c.execute(stmt):
+            run = runs.setdefault((d, r), {"target": target, "counts": {}, "first": first, "last": last})
+            run["counts"][kind] = n
+            run["first"], run["last"] = min(run["first"], first), max(run["last"], last)
+            run["target"] = run["target"] or target
+        newest = sorted(runs, key=lambda k: runs[k]["last"], reverse=True)[:limit]
+        results = {r: res for r, res in c.execute(select(incidents.c.run_id, incidents.c.result).where(
+            incidents.c.run_id.in_([r for _, r in newest])))} if newest else {}
+    return [RunSignals(d, r, runs[(d, r)]["target"],
+                       {k: runs[(d, r)]["counts"][k] for k in order if k in runs[(d, r)]["counts"]},
+                       runs[(d, r)]["first"], runs[(d, r)]["last"], results.get(r, "open")) for d, r in newest]

@@ -95,6 +95,7 @@ def handle(relay: Any, route: Any, n: am.Notification) -> list[dict[str, Any]]:
     timeout = route.flow.spec.rate_limit.timeout_seconds
     open_seconds = float(timeout) if timeout else DEFAULT_OPEN_SECONDS
     out: list[dict[str, Any]] = []
+    db = relay.signal_db()
     for status in ("resolved", "firing"):
         for target, alerts in am.signals([a for a in n.alerts if a.status == status], config.run_per):
             name = alerts[0].name
@@ -102,7 +103,7 @@ def handle(relay: Any, route: Any, n: am.Notification) -> list[dict[str, Any]]:
             entry: dict[str, Any] = {"signal": signal, "status": status, "alerts": len(alerts)}
             if status == "resolved":
                 d = signal_store.resolve(signal, target.key if target else None, source=SOURCE,
-                                         detail=f"{len(alerts)} alert(s) resolved")
+                                         detail=f"{len(alerts)} alert(s) resolved", engine=db)
                 entry.update(decision="resolved", run_id=d.run_id if d else None)
                 out.append(entry)
                 continue
@@ -111,7 +112,7 @@ def handle(relay: Any, route: Any, n: am.Notification) -> list[dict[str, Any]]:
             incident_id, run_id, conf = am.incident_conf(n, alerts, target, missing_target=missing)
             d = signal_store.admit(signal, target.key if target else None, route.dag_id, run_id, source=SOURCE,
                                    suppress_seconds=config.suppress_seconds, open_seconds=open_seconds,
-                                   detail=f"{len(alerts)} alert(s) {name} firing ({n.group_key[:200]})")
+                                   detail=f"{len(alerts)} alert(s) {name} firing ({n.group_key[:200]})", engine=db)
             entry.update(decision=d.kind, dag_id=d.dag_id, run_id=d.run_id, detail=d.detail)
             if d.kind == "start":
                 row_id = relay.outbox.add(flow=route.flow.name, dag_id=route.dag_id, webhook_id=None,

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aof_airflow.relay.alertmanager import is_alertmanager, receive as alertmanager_receive
 from aof_airflow.relay.flows import FlowSource
+from aof_airflow.relay.outbox import IGNORED
 from aof_airflow.relay.service import Relay, Reply
 from aof_airflow.relay.settings import RelaySettings
 
@@ -121,6 +122,10 @@ def create_app(flows: FlowSource = None, settings: RelaySettings | None = None) 
         step = relay.admit(route, body, request.headers)
         if isinstance(step, Reply):
             return _reply(step)
+        if step.row.get("state") != IGNORED:  # one remediation per target (relay/signal_gate.py)
+            held = await run_in_threadpool(relay.held_by_open_run, step)
+            if held is not None:
+                return _reply(held)
         if route.flow.spec.rate_limit.queue_size is not None:
             over = await run_in_threadpool(relay.over_queue_limit, step)
             if over is not None:

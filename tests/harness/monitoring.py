@@ -43,3 +43,31 @@ class RecordingReceiver(HTTPService):
 def receiver() -> Iterator[RecordingReceiver]:
     with RecordingReceiver() as r:
         yield r
+
+
+class ServedApp:
+    """An ASGI app (the relay) served by uvicorn on a loopback port in a thread, as Alertmanager reaches it."""
+
+    def __init__(self, app) -> None:
+        import socket
+
+        import uvicorn
+
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+    def __enter__(self) -> "ServedApp":
+        import time
+
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)

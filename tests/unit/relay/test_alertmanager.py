@@ -16,6 +16,7 @@ from aof_airflow.relay import secrets
 from aof_airflow.relay.app import create_app
 from aof_airflow.relay.settings import RelaySettings
 from aof_airflow.spec.loader import load_paths
+from tests.locations import SEED_FLOW, SEED_PAYLOAD_CRITICAL, SEED_PAYLOAD_NONCRITICAL
 from tests.unit.relay.standin import AirflowStandIn
 
 TOKEN = "am-receiver-token-0123456789"
@@ -45,6 +46,7 @@ spec:
   nodes: [{id: a, type: Transform, config: {script: "true"}}]
 """
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PD_TOKEN = "pd-webhook-token-0123456789"
 
 
 def alert(pod: str, *, alertname: str = "KubePodCrashLooping", status: str = "firing", ns: str = "shop",
@@ -64,13 +66,15 @@ def notification(*alerts: dict, status: str = "firing", group_key: str = '{}:{al
 @pytest.fixture
 def client(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("AM_TEST_TOKEN", TOKEN)
+    monkeypatch.setenv("PAGERDUTY_WEBHOOK_TOKEN", PD_TOKEN)
     monkeypatch.setenv("AOF_DATABASE_URL", f"sqlite:///{tmp_path / 'aof.db'}")
     secrets.clear_cache()
     d = tmp_path / "flows"
     d.mkdir()
     (d / "am.yaml").write_text(FLOWS)
+    (d / "seed.yaml").write_text(SEED_FLOW.read_text())
     res = load_paths([d], check_graph=False)
-    assert set(res.flows) == {"am-flow", "am-basic-flow"}, res.problems
+    assert set(res.flows) == {"am-flow", "am-basic-flow", "incident-auto-response"}, res.problems
     with AirflowStandIn() as standin:
         settings = RelaySettings(airflow_api_url=standin.url, airflow_username="admin", airflow_password="admin",
                                  database_url=f"sqlite:///{tmp_path / 'aof.db'}", start_dispatcher=False)
@@ -198,3 +202,18 @@ def test_resolved_is_recorded_on_the_run(client):
     r = post(client, notification(alert("cart-7d4b9c8f6d-x2x4z", status="resolved"), status="resolved")).json()
     assert r["signals"][0]["decision"] == "resolved" and r["signals"][0]["run_id"] == run
     assert [e.kind for e in signals.for_run("am-flow", run)] == ["started", "resolved"]
+
+
+def test_a_pagerduty_incident_on_a_target_with_an_open_run_attaches(client):
+    """The seed's PagerDuty flow and the Alertmanager flow share the rule: one remediation per target."""
+    payload = json.loads(SEED_PAYLOAD_CRITICAL.read_text())
+    details = payload["event"]["incident"]["custom_details"]
+    ns, (kind, name) = details["namespace"], details["resource"].split("/", 1)
+    opened = post(client, notification(alert(f"{name}-0", ns=ns, **{kind: name}))).json()["signals"][0]
+    assert opened["decision"] == "start"
+    r = post(client, payload, {"Authorization": f"Bearer {PD_TOKEN}"}, "/pagerduty/webhook")
+    assert r.status_code == 202 and r.json()["status"] == "attached" and r.json()["dag_run_id"] == opened["run_id"]
+    assert pending_runs(client) == [opened["run_id"]]
+    # the other seed payload names another target: its run starts
+    other = json.loads(SEED_PAYLOAD_NONCRITICAL.read_text())
+    assert post(client, other, {"Authorization": f"Bearer {PD_TOKEN}"}, "/pagerduty/webhook").json()["status"] == "accepted"
