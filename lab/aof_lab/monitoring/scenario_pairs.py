@@ -128,7 +128,8 @@ def cpu_pair() -> list[dict[str, Any]]:
         for pod in _pods(d):
             lab = {"namespace": ns, "pod": pod, "container": c}
             # counters from rates: cumulative sums of the per-step rate, as cAdvisor reports them
-            series += [_series("container_cpu_usage_seconds_total", lab, _integrate(cpu)),
+            # the live counter is usage x uptime (kube_metrics.py): the pods started six hours ago at 496m
+            series += [_series("container_cpu_usage_seconds_total", lab, _integrate(cpu, 0.496 * HOURS * 3600)),
                        _series("container_network_receive_bytes_total", {"namespace": ns, "pod": pod}, _integrate(load)),
                        _series("kube_pod_container_resource_limits", {**lab, "resource": "cpu", "unit": "core"},
                                f"0.5x{N}")]
@@ -137,15 +138,17 @@ def cpu_pair() -> list[dict[str, Any]]:
     return out
 
 
-def _integrate(rates: str) -> str:
-    """A counter's samples (space-separated values) from per-second rates in series notation."""
+def _integrate(rates: str, end_value: float | None = None) -> str:
+    """A counter's samples (space-separated values) from per-second rates in series notation; with `end_value`,
+    shifted to end there (the value the live scrape continues from, so the join is no jump)."""
     from aof_lab.sandbox.scenario_history import expand
 
     total, vals = 0.0, []
     for r in expand(rates):
         total += (r or 0.0) * STEP
-        vals.append(f"{total:.6g}")
-    return " ".join(vals)
+        vals.append(total)
+    shift = (end_value - vals[-1]) if end_value is not None else 0.0
+    return " ".join(f"{v + shift:.10g}" for v in vals)
 
 
 def write(out: Path = SCENARIO_DIR) -> list[Path]:
