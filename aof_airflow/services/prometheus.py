@@ -26,6 +26,7 @@ CONNECTION_ID = "prometheus_default"
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 WINDOW_HOURS = 6.0
 STEP_SECONDS = 60
+READ_ENDPOINTS = ("query", "query_range")
 
 
 class PrometheusError(Exception):
@@ -54,6 +55,8 @@ class PrometheusAPI:
 
     def get(self, endpoint: str, params: dict[str, Any], deadline: float) -> dict[str, Any]:
         """`data` of a successful answer, before `deadline` (time.monotonic()), else PrometheusError."""
+        if endpoint not in READ_ENDPOINTS:  # no admin (tsdb delete, snapshot), no write, no lifecycle
+            raise PrometheusError(f"refused: /api/v1/{endpoint} is not a read-only query endpoint")
         left = deadline - time.monotonic()
         if left <= 0.05:
             raise PrometheusError("no time left before the deadline")

@@ -26,7 +26,7 @@ from aof_airflow.agent.tools.kubectl import KubeCall, KubePolicy, check_helm, ch
 from aof_airflow.agent.tools.mcp import MCPHub, MCPServer, MCPServerError, MCPToolSpec
 from aof_airflow.agent.tools.shell import Refused
 from aof_airflow.agent.types import Action, AgentScope, ToolCall
-from aof_airflow.spec.models import Agent, HTTPTool, MCPTool, MCPToolConfig, ShellTool
+from aof_airflow.spec.models import Agent, HTTPTool, MCPTool, MCPToolConfig, PrometheusTool, ShellTool
 from aof_airflow.subprocesses import safe_env
 
 log = logging.getLogger("aof.agent")
@@ -64,6 +64,7 @@ class Toolbox:
         self._mcp_configs: list[MCPToolConfig] | None = [t.config for t in agent.spec.tools if isinstance(t, MCPTool)]
         self._kube: KubeAccess | None = None  # the cluster credentials, looked up on the first command
         self._kube_lock = threading.Lock()
+        self._toolsets = _toolsets(agent, self._timeout)  # self-contained tools (agent/tools/prometheus.py)
         if self._http is not None and not self._http.allowed_urls:
             self._note("HTTP tool not offered: no allowed_urls configured for it")
 
@@ -96,6 +97,7 @@ class Toolbox:
             }))
         for name, (_server, spec) in self._mcp_tools.items():
             out.append(ToolSpec(name, spec.description or f"{spec.name} (MCP server {spec.server})", spec.input_schema))
+        out += [s for ts in self._toolsets for s in ts.specs()]
         return out
 
     # ------------------------------------------------------------------ calling
@@ -104,6 +106,9 @@ class Toolbox:
             return self.shell(str(args.get("command", "")))
         if name == HTTP and self._http and self._http.allowed_urls:
             return self.http(str(args.get("url", "")), str(args.get("method", "GET")))
+        toolset = next((ts for ts in self._toolsets if name in ts.names), None)
+        if toolset is not None:
+            return self._finish(toolset.call(name, args))
         self._start_mcp()
         if name in self._mcp_tools:
             return self._mcp_call(name, args)
@@ -318,6 +323,8 @@ class Toolbox:
             except Exception as e:  # the lease then ends by itself (guards.LEASE)
                 self._note(f"could not end the remediation's lease ({type(e).__name__}: {e})")
             self._leases = []
+        for ts in self._toolsets:
+            ts.close()
         if self._hub:
             self._hub.close()
             self._hub = None
@@ -336,6 +343,17 @@ def truncate(text: str, limit: int) -> tuple[str, bool]:
     if len(text) <= limit:
         return text, False
     return text[:limit] + shell.TRUNCATION_MARKER.format(dropped=len(text) - limit), True
+
+
+def _toolsets(agent: Agent, timeout: Any) -> list[Any]:
+    """The agent's self-contained toolsets (each with `names`, `specs`, `call`, `close`)."""
+    out: list[Any] = []
+    for t in agent.spec.tools:
+        if isinstance(t, PrometheusTool):
+            from aof_airflow.agent.tools.prometheus import PrometheusToolset  # only agents that have one load it
+
+            out.append(PrometheusToolset(t.config, timeout))
+    return out
 
 
 def _with_status(done: shell.Completed) -> str:

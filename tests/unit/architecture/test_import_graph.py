@@ -27,7 +27,8 @@ ALLOWED: dict[str, set[str]] = {
                 "incidents"},                    # the daily report's DAG reads incident records
     "operators": {"spec", "templating", "agent", "approvals",
                   "services"},                   # an HTTP node's API profile, the conf's text made carriable
-    "agent": {"spec"},
+    "agent": {"spec",
+              "services"},                       # the Prometheus tool's query client, the metrics history verdicts
     "approvals": {"spec"},
     "relay": {"spec", "approvals",               # a Slack button click is written to the approval decision store
               "services",                        # PagerDuty's alert lookup, the event's text made carriable
