@@ -185,6 +185,13 @@ def for_run(dag_id: str, run_id: str, engine: Engine | None = None) -> list[Sign
     return [SignalEvent(r.at, r.source, r.signal, r.kind, r.run_id, r.detail or "") for r in rows]
 
 
+def events_after(after_id: int = 0, engine: Engine | None = None) -> list[tuple[int, SignalEvent]]:
+    """Signal decisions newer than `after_id` (a live view follows them), oldest first."""
+    with (engine or ensure_tables()).connect() as c:
+        rows = c.execute(select(events).where(events.c.id > after_id).order_by(events.c.id)).all()
+    return [(r.id, SignalEvent(r.at, r.source, r.signal, r.kind, r.run_id, r.detail or "")) for r in rows]
+
+
 def summary(items: list[SignalEvent]) -> str:
     """`1 started, 19 attached, 1 resolved` -- the line the incidents page and the CLI print."""
     counts: dict[str, int] = {}

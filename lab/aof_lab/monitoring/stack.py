@@ -59,13 +59,14 @@ class Timing:
 
 class MonitoringStack:
     def __init__(self, binaries: Binaries, scrape_target: str, receiver: Receiver, *,
-                 scenarios: Iterable[Scenario] = (), timing: Timing = Timing(), memory_ratio: float = 0.9) -> None:
+                 scenarios: Iterable[Scenario] = (), timing: Timing = Timing(), memory_ratio: float = 0.9,
+                 prometheus_port: int = 0) -> None:
         self.bin, self.scrape_target, self.receiver, self.timing = binaries, scrape_target, receiver, timing
         self.scenarios = list(scenarios)
         self.memory_ratio = memory_ratio
         self.dir = Path(tempfile.mkdtemp(prefix="aof-monitoring-"))
         self.procs = ManagedProcesses(self.dir / "logs", os.environ)
-        self.prometheus_port = self.alertmanager_port = 0
+        self.prometheus_port, self.alertmanager_port = prometheus_port, 0  # a port chosen ahead: others know it first
         self.backfilled = 0
 
     @property
@@ -94,7 +95,7 @@ class MonitoringStack:
         (self.dir / "alertmanager.yml").chmod(0o600)  # it holds the receiver's credentials
 
     def start(self, timeout: float = 60.0) -> Self:
-        self.alertmanager_port, self.prometheus_port = free_port(), free_port()
+        self.alertmanager_port, self.prometheus_port = free_port(), self.prometheus_port or free_port()
         self._write_configs()
         data = self.dir / "prometheus-data"
         data.mkdir()
