@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from aof_airflow.incidents import signals as signal_store
 from aof_airflow.relay import secrets
 from aof_airflow.relay.normalize import BadEvent, parse_json
+from aof_airflow.relay.resolved_notice import tell_pending_approvals
 from aof_airflow.services import alertmanager as am
 from aof_airflow.spec.triggers import AlertmanagerConfig, BasicAuth
 
@@ -105,6 +106,10 @@ def handle(relay: Any, route: Any, n: am.Notification) -> list[dict[str, Any]]:
                 d = signal_store.resolve(signal, target.key if target else None, source=SOURCE,
                                          detail=f"{len(alerts)} alert(s) resolved", engine=db)
                 entry.update(decision="resolved", run_id=d.run_id if d else None)
+                if d is not None and d.dag_id:
+                    entry["approvals_told"] = tell_pending_approvals(
+                        d.dag_id, d.run_id, f"ℹ️ The alert behind this approval resolved at the source: {name} "
+                                            f"({signal}), {len(alerts)} alert(s). Approve or skip as you judge.")
                 out.append(entry)
                 continue
             missing = None if target else (f"no label names a workload (labels: {', '.join(sorted(alerts[0].labels))}); "

@@ -217,3 +217,25 @@ def test_a_pagerduty_incident_on_a_target_with_an_open_run_attaches(client):
     # the other seed payload names another target: its run starts
     other = json.loads(SEED_PAYLOAD_NONCRITICAL.read_text())
     assert post(client, other, {"Authorization": f"Bearer {PD_TOKEN}"}, "/pagerduty/webhook").json()["status"] == "accepted"
+
+
+def test_a_pending_approval_is_told_that_the_source_resolved(client, monkeypatch):
+    from aof_airflow.approvals.decisions import TIRef
+    from aof_airflow.relay import resolved_notice
+    from aof_lab.sandbox.slack import SlackWebAPI
+
+    post(client, notification(alert("cart-7d4b9c8f6d-x2x4z")))
+    run = pending_runs(client)[0]
+    with SlackWebAPI() as slack:
+        from slack_sdk import WebClient
+
+        web = WebClient(token=slack.token, base_url=slack.base_url)
+        msg = web.chat_postMessage(channel="#incidents", text="CRITICAL: Human Approval Required")
+        waiting = {(run, "am-flow"): [(TIRef("am-flow", run, "request-approval"), "deferred",
+                                       {"channel": msg["channel"], "ts": msg["ts"], "slack_conn_id": "slack_default"})]}
+        monkeypatch.setattr(resolved_notice, "_waiting", lambda r, d: waiting.get((r, d), []))
+        monkeypatch.setattr(resolved_notice, "_client", lambda conn_id: web)
+        r = post(client, notification(alert("cart-7d4b9c8f6d-x2x4z", status="resolved"), status="resolved")).json()
+        assert r["signals"][0]["approvals_told"] == 1
+        thread = slack.thread(msg["channel"], msg["ts"])
+    assert "resolved at the source" in thread[-1]["text"]
