@@ -98,6 +98,7 @@ class AofSettings(BaseSettings):
     relay_mount: bool = True
     relay_url_prefix: str | None = None
     relay_url: str | None = None
+    relay_one_run_per_target: bool = True
     # Airflow's REST API
     airflow_api_url: str | None = None
     airflow_username: str | None = None
