@@ -104,14 +104,13 @@ def test_signed_v3_flow(client, standin):
 def test_queue_size_answers_429_with_retry_after(client, standin):
     standin.queued["limited-flow"] = 2
     assert _post(client, tutorial("L1"), path="/limited").status_code == 202  # 2 queued + 0 pending < 3
-    other = {"namespace": "production", "resource": "deployment/web"}  # another target: one run per target
-    r = _post(client, tutorial("L2", custom_details=other), path="/limited")  # 2 queued + 1 pending
+    r = _post(client, tutorial("L2"), path="/limited")  # 2 queued + 1 pending
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
     assert _post(client, tutorial("L1"), path="/limited").json()["status"] == "duplicate"  # dedup wins over 429
     client.relay.dispatcher.run_once()
     standin.queued["limited-flow"] = 0
     time.sleep(1.1)  # the queued count is cached ~1 s
-    assert _post(client, tutorial("L2", custom_details=other), path="/limited").status_code == 202
+    assert _post(client, tutorial("L2"), path="/limited").status_code == 202
 
 
 def test_airflow_down_then_back(client, standin):
@@ -137,8 +136,7 @@ def test_token_refreshed_after_rotation(client, standin):
     assert _post(client, tutorial("TOK1")).status_code == 202
     client.relay.dispatcher.run_once()
     standin.token = "rotated"
-    other = {"namespace": "production", "resource": "deployment/web"}  # another target: one run per target
-    assert _post(client, tutorial("TOK2", custom_details=other)).status_code == 202
+    assert _post(client, tutorial("TOK2")).status_code == 202
     client.relay.dispatcher.run_once()
     assert len(standin.runs) == 2 and standin.token_requests == 2
 
