@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml lab/pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 demo: $(STAMP)
 	$(BIN)/aofctl demo

@@ -92,6 +92,11 @@ class AofSettings(BaseSettings):
     relay_database_url: str | None = None
     relay_sqlite_synchronous: str = "FULL"
     relay_max_body_bytes: int | None = None
+    relay_slack_max_body_bytes: int | None = None
+    relay_max_value_bytes: int | None = None
+    relay_max_conf_bytes: int | None = None
+    relay_stuck_after_seconds: float | None = None
+    relay_report_window_seconds: float | None = None
     relay_backoff_max_seconds: float | None = None
     relay_dispatch_workers: int | None = None
     relay_dispatch_rate_while_receiving: float | None = None

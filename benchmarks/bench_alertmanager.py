@@ -31,8 +31,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness.monitoring import ServedApp  # noqa: E402
-from tests.unit.relay.standin import AirflowStandIn  # noqa: E402
+from tests.harness.monitoring import ServedApp
+from tests.unit.relay.standin import AirflowStandIn
 
 TOKEN = "bench-am-" + os.urandom(8).hex()
 FLOW = f"""

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import random
 import resource
 import statistics
@@ -28,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from slack_sdk import WebClient  # noqa: E402
-from slack_sdk.web.async_client import AsyncWebClient  # noqa: E402
+from slack_sdk import WebClient
+from slack_sdk.web.async_client import AsyncWebClient
 
-from aof_airflow.approvals import poller as poller_mod  # noqa: E402
-from aof_airflow.approvals.trigger import SlackApprovalTrigger  # noqa: E402
-from aof_lab.sandbox.ratelimit import SLACK_TIERS  # noqa: E402
-from aof_lab.sandbox.slack import SlackWebAPI  # noqa: E402
+from aof_airflow.approvals import poller as poller_mod
+from aof_airflow.approvals.trigger import SlackApprovalTrigger
+from aof_lab.sandbox.ratelimit import SLACK_TIERS
+from aof_lab.sandbox.slack import SlackWebAPI
 
 
 def rss_kb() -> int:

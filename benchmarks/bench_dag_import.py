@@ -168,7 +168,7 @@ def write_dag_factory(folder: Path, n: int, flow: dict, corpus: list[tuple[Path,
         doc = {f"df-{dag_id}": {"schedule": None, "catchup": False, "start_date": "2024-01-01",
                                 "max_active_runs": 5, "tags": ["aof"], "tasks": tasks}}
         (folder / "configs" / f"flow-{i:03d}.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    (folder / "df_dags.py").write_text(textwrap.dedent(f"""
+    (folder / "df_dags.py").write_text(textwrap.dedent("""
         # airflow DAG file: dag-factory builds every YAML in ./configs
         from pathlib import Path
         from dagfactory import load_yaml_dags

@@ -12,7 +12,6 @@ fresh (its own Postgres database and Redis). On a 2-core machine CPU, not worker
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.distributed.topology import Topology, fresh_incident, resolves  # noqa: E402
+from tests.distributed.topology import Topology, fresh_incident, resolves
 
 
 def quantile(values: list[float], q: float) -> float:

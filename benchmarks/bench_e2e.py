@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aof_lab.local.demo import FLOW, DemoSystem  # noqa: E402
+from aof_lab.local.demo import FLOW, DemoSystem
 
 # TEST001's tasks up to the resolve: parse-alert, diagnose, notify-diagnosis, check-severity, auto-approve,
 # remediate, verify-fix, remediation-failed, notify-success, close-pagerduty
@@ -58,7 +58,7 @@ def iso(ts: str) -> float:
 def print_tasks(label: str, t0: float, tis: list[dict]) -> None:
     """Each task relative to the trigger: queued, started, ended (s), and its own run time."""
     print(f"  {label}: {'task':<20} {'queued':>7} {'start':>7} {'end':>7} {'run':>6}  state")
-    rel = lambda ts: f"{iso(ts) - t0:7.2f}" if ts else "      -"  # noqa: E731
+    rel = lambda ts: f"{iso(ts) - t0:7.2f}" if ts else "      -"
     for ti in sorted(tis, key=lambda t: t.get("start_date") or t.get("end_date") or "~"):
         run = f"{iso(ti['end_date']) - iso(ti['start_date']):6.2f}" if ti.get("start_date") and ti.get("end_date") else "     -"
         print(f"  {'':{len(label)}}  {ti['task_id']:<20} {rel(ti.get('queued_when'))} {rel(ti.get('start_date'))} "

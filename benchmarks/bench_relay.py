@@ -34,7 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.unit.relay.standin import AirflowStandIn  # noqa: E402
+from tests.unit.relay.standin import AirflowStandIn
 
 SEED_FLOW = Path("/work/shared/seed/yaml/incident-response-flow.yaml")
 TOKEN = "bench-token-" + os.urandom(8).hex()

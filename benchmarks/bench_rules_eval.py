@@ -1,8 +1,10 @@
-"""builtin:k8s-rules on every `rules-*` and `ext-*` sandbox scenario: accuracy (class, severity, action, evidence, action safety) and cost
-(kubectl calls and seconds per diagnosis), through the real stack: sandbox Kubernetes API server, the real
-kubectl, the guarded Shell tool. No language model anywhere.
+"""builtin:k8s-rules on every `rules-*` and `ext-*` sandbox scenario: accuracy (the `aofctl eval` sheet: cause,
+severity, action, evidence, action safety) and cost (kubectl calls and seconds per diagnosis), through the real
+stack: sandbox Kubernetes API server, the real kubectl, the guarded Shell tool. No language model, unless
+`--agent` names one.
 
-    .venv/bin/python benchmarks/bench_rules_eval.py [--jobs 2] [--all] [--scenario NAME ...] [--json out.json]
+    .venv/bin/python benchmarks/bench_rules_eval.py [--jobs 2] [--all] [--scenario NAME ...] [--scenarios PATH ...]
+        [--agent FILE] [--json out.json]
 
 Exit code 1 if any scenario fails (so `make bench` stops).
 """
@@ -26,10 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--all", action="store_true", help="also the sandbox's demo scenarios")
     ap.add_argument("--scenario", action="append")
+    ap.add_argument("--scenarios", action="append", help="a scenario file or folder (repeatable)")
+    ap.add_argument("--agent", help="Agent YAML with its own model (default: the seed diagnostic agent on builtin:k8s-rules)")
     ap.add_argument("--json", help="write per-scenario results here")
     args = ap.parse_args(argv)
     t0 = time.monotonic()
-    outcomes = run(args.scenario, prefix="" if args.all else PREFIXES, jobs=args.jobs)
+    outcomes = run(args.scenario, prefix="" if args.all else PREFIXES, paths=args.scenarios, agent_path=args.agent, jobs=args.jobs)
     wall = time.monotonic() - t0
     ok = [o for o in outcomes if o.passed]
     secs = [o.seconds for o in outcomes if not o.error]

@@ -15,12 +15,12 @@ bench whose scripted model has no cluster behind it); it is on by default.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aof_airflow.agent.rules.engine import RulesEngine
 from aof_airflow.agent.rules.gather import parse_resource
 from aof_airflow.agent.rules.remediate import classify
 from aof_airflow.agent.tools.guards import Limits
+from aof_airflow.agent.tools.toolbox import Toolbox
 from aof_airflow.agent.types import AgentResult, AgentScope
 from aof_airflow.config import setting
 
@@ -29,7 +29,7 @@ log = logging.getLogger("aof.agent")
 NARROWER = {"rollout-restart": {"delete-pod"}}
 
 
-def check(result: AgentResult, toolbox: Any, scope: AgentScope) -> None:
+def check(result: AgentResult, toolbox: Toolbox, scope: AgentScope) -> None:
     """Require approval for a model's mutating recommendation the evidence does not support (in place)."""
     out = result.output
     if result.source != "llm" or not isinstance(out, dict) or "recommended_action" not in out or "requires_approval" not in out:
@@ -47,7 +47,7 @@ def check(result: AgentResult, toolbox: Any, scope: AgentScope) -> None:
         log.warning("model's %s needs approval: %s", action, why)
 
 
-def unsupported(action: str, toolbox: Any, scope: AgentScope) -> str | None:
+def unsupported(action: str, toolbox: Toolbox, scope: AgentScope) -> str | None:
     """Why the evidence does not support `action` for this incident (None: it does)."""
     denied = Limits.from_settings().namespace_refusal(scope.namespace)
     if denied:

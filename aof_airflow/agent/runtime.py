@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 import time
 
-from aof_airflow.agent import action_guard
+from aof_airflow.agent import action_guard, memory
 from aof_airflow.agent import contract as contracts
-from aof_airflow.agent import memory
-from aof_airflow.config import settings
 from aof_airflow.agent.engines import get_engine
 from aof_airflow.agent.masking import redact
 from aof_airflow.agent.tools.toolbox import Toolbox
 from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, Engine, ProviderError
+from aof_airflow.config import settings
 from aof_airflow.spec.models import Agent
 
 log = logging.getLogger("aof.agent")

@@ -47,7 +47,17 @@ def configured_approvers(approvers: Sequence[str] | None) -> list[str] | None:
 
 
 class SlackApprovalSensor(BaseSensorOperator):
-    """Post an approval request to Slack and wait (deferred) for an approver's reaction."""
+    """Post an approval request to Slack and wait (deferred) for an approver's reaction.
+
+    Usable in any DAG; its output is `{reaction, user, decided_at, channel, ts, outcome}`.
+
+    :param channel: the Slack channel (id or `#name`) to post the request to
+    :param message: the request's text (Slack mrkdwn)
+    :param approvers: Slack user ids whose reaction counts (None: anyone's but the bot's)
+    :param timeout_seconds: how long to wait for a decision (default: `[aof] approval_timeout_seconds`)
+    :param slack_conn_id: the Airflow Connection of the Slack app (default: `[aof] slack_conn_id`, slack_default)
+    :param interactive_buttons: add Approve / Pause / Skip buttons (answered through the relay) to the message
+    """
 
     template_fields: Sequence[str] = ("channel",)
     ui_color = "#f4d35e"

@@ -21,7 +21,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "aof_airflow.cli.approve_commands": ("approve",),
     "aof_airflow.cli.agent_commands": ("agent",),
     "aof_airflow.cli.relay_commands": ("relay", "flow"),
-    "aof_airflow.cli.monitor_commands": ("flow", "agent"),
+    "aof_airflow.cli.monitor_commands": ("flow",),
+    "aof_airflow.cli.agent_log_commands": ("agent",),
 }
 ENTRY_POINT_GROUP = "aofctl.commands"
 

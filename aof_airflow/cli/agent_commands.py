@@ -7,7 +7,10 @@ import json
 import logging
 import sys
 
+from aof_airflow.agent.runtime import run_agent
+from aof_airflow.agent.types import AgentError, AgentScope
 from aof_airflow.config import agents_folder
+from aof_airflow.spec.loader import load_paths
 
 
 def register(cli) -> None:
@@ -24,10 +27,6 @@ def register(cli) -> None:
 
 
 def _exec(args: argparse.Namespace) -> int:
-    from aof_airflow.agent.runtime import run_agent
-    from aof_airflow.agent.types import AgentError, AgentScope
-    from aof_airflow.spec.loader import load_paths
-
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     loaded = load_paths(args.file or [agents_folder()], check_graph=False)
     for problem in loaded.problems:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from aof_airflow.approvals import decisions
+from aof_airflow.approvals.outcome import DECISION_REACTIONS
+
 
 def register(cli) -> None:
     p = cli.command("approve", approve, "Record a decision on a pending Slack approval (approve, pause, skip)")
@@ -23,9 +26,6 @@ def register(cli) -> None:
 
 
 def approve(args: argparse.Namespace) -> int:
-    from aof_airflow.approvals import decisions
-    from aof_airflow.approvals.outcome import DECISION_REACTIONS
-
     done = decisions.decided(args.run_id, args.node, args.dag)
     if done:
         for ref, d in done:

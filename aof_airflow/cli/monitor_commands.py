@@ -10,12 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
+from aof_airflow.cli import Commands
+from aof_airflow.config import flows_folder, setting
+from aof_airflow.incidents import metrics, records
+from aof_airflow.incidents.airflow_runs import LogUnavailable, Source, source
+from aof_airflow.incidents.metrics import parse_window
+from aof_airflow.spec.loader import load_paths
 
-def register(cli) -> None:
+
+def register(cli: Commands) -> None:
     def common(p: argparse.ArgumentParser, source: bool = True) -> None:
         p.add_argument("name", help="flow name (metadata.name; the DAG id)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -43,15 +49,6 @@ def register(cli) -> None:
     p = cli.command("flow describe", _describe, help="A flow's definition, state and success_rate")
     common(p)
     p.add_argument("--window", default="30d", help="window of the rates shown (default 30d)")
-    p = cli.command("agent logs", _agent_logs, help="Logs of the nodes that run an agent, newest run first")
-    p.add_argument("name", help="metadata.name of the Agent")
-    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines and new runs")
-    p.add_argument("--tail", type=int, default=0, help="only the last N lines (0: all)")
-    p.add_argument("--runs", type=int, default=1, help="how many recent runs of each flow to show (default 1)")
-    p.add_argument("--flows", action="append", default=[], help="flow YAML files/folders (default: flows folder)")
-    p.add_argument("--interval", type=float, default=2.0, help=argparse.SUPPRESS)
-    p.add_argument("--source", choices=("auto", "api", "db"), default="auto")
-    p.add_argument("--json", action="store_true", help="one JSON object per node log")
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -60,7 +57,7 @@ def register(cli) -> None:
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    line = lambda r: "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
+    line = lambda r: "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 
 
@@ -79,14 +76,10 @@ def _print_json(obj: Any) -> None:
 
 
 def _records_by_run(name: str, limit: int = 1000) -> dict[str, Any]:
-    from aof_airflow.incidents import records
-
     return {r.run_id: r for r in records.query(dag_id=name, limit=limit)}
 
 
 def _window(text: str, until: str | None = None) -> tuple[datetime, datetime]:
-    from aof_airflow.incidents.metrics import parse_window
-
     now = datetime.fromisoformat(until.replace("Z", "+00:00")) if until else datetime.now(timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
@@ -97,8 +90,6 @@ def _window(text: str, until: str | None = None) -> tuple[datetime, datetime]:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from aof_airflow.incidents.airflow_runs import source
-
     src = source(args.source)
     runs = src.runs(args.name, args.limit)
     recs = _records_by_run(args.name)
@@ -129,8 +120,6 @@ def _status(args: argparse.Namespace) -> int:
 def _flow_logs(args: argparse.Namespace) -> int:
     """The tutorial's "view all incident responses", and what `| grep slack` needs: every line says its run
     and node. With --run/--node/--grep only the log lines are printed."""
-    from aof_airflow.incidents import records
-
     filtered = bool(args.run or args.node or args.grep)
     recs = [] if filtered else records.query(dag_id=args.name, limit=args.limit)
     out: dict[str, Any] = {"flow": args.name}
@@ -179,7 +168,7 @@ def _signals(flow: str, as_json: bool) -> list[dict[str, Any]]:
     return [asdict(r) for r in runs]
 
 
-def _incident_table(recs: Sequence[Any]) -> str:
+def _incident_table(recs: Sequence[records.IncidentRecord]) -> str:
     return table([[(r.ended_at or r.recorded_at).isoformat()[:19] if (r.ended_at or r.recorded_at) else None,
                    r.incident_id, (r.title or "")[:40], r.severity, r.result,
                    (r.approval or {}).get("outcome"), (r.approval or {}).get("by"), r.failed_node,
@@ -192,8 +181,6 @@ def _incident_table(recs: Sequence[Any]) -> str:
 def _node_logs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
     """Log lines of the selected runs' nodes (oldest run first, so the newest ends next to the prompt), and
     what could not be read and why."""
-    from aof_airflow.incidents.airflow_runs import LogUnavailable, source
-
     problems: list[str] = []
     try:
         src = source(args.source)
@@ -202,7 +189,7 @@ def _node_logs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str
         else:
             runs = src.runs(args.name, args.runs)
             if not runs:
-                return [], [_no_runs(src, args.name)]
+                return [], [no_runs(src, args.name)]
             run_ids = [r.run_id for r in reversed(runs)]
         logs = []
         needle = (args.grep or "").lower()
@@ -225,30 +212,29 @@ def _node_logs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str
                                  "try_number": t.try_number, "lines": lines or ["(the log is empty)"]})
         return logs, problems
     except Exception as e:  # Airflow unreachable, refused, or its tables missing: say which and how to fix it
-        return [], [f"cannot read the runs of {args.name}: {_reason(e)}"]
+        return [], [f"cannot read the runs of {args.name}: {reason(e)}"]
 
 
-def _no_runs(src: Any, name: str) -> str:
+def no_runs(src: Source, name: str) -> str:
     if src.dag(name) is None:
-        return f"Airflow has no DAG {name!r} ({_where()}); is this the right Airflow?"
+        return f"Airflow has no DAG {name!r} ({where()}); is this the right Airflow?"
     return f"{name} has no runs yet"
 
 
-def _where() -> str:
-    from aof_airflow.config import setting
-
+def where() -> str:
     url = setting("airflow_api_url")
     return f"REST API {url}" if url else "metadata DB; set airflow_api_url or AIRFLOW_HOME"
 
 
-def _reason(e: Exception) -> str:
-    return (f"{type(e).__name__}: {str(e)[:300]} ({_where()}). For the demo run `source .state/demo/env` "
-            "in this terminal first.")
+# Where a second terminal finds the deployment: named by what the user started, not by a folder of the demo's.
+ENVIRONMENT_HINT = "a local stack (`make demo`) prints the environment file to source in this terminal first"
+
+
+def reason(e: Exception) -> str:
+    return f"{type(e).__name__}: {str(e)[:300]} ({where()}); {ENVIRONMENT_HINT}."
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    from aof_airflow.incidents import metrics, records
-
     since, until = _window(args.window, args.until)
     m = metrics.compute(records.query(dag_id=args.name, since=since, until=until), flow=args.name,
                         since=since, until=until)
@@ -287,9 +273,6 @@ def _metrics(args: argparse.Namespace) -> int:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    from aof_airflow.incidents import metrics, records
-    from aof_airflow.incidents.airflow_runs import source
-
     flow, why = _load_flow(args.name)
     if flow is None:
         print(f"aofctl flow describe: cannot show the trigger and nodes of {args.name}: {why}", file=sys.stderr)
@@ -297,9 +280,9 @@ def _describe(args: argparse.Namespace) -> int:
     try:
         dag = source(args.source).dag(args.name)
     except Exception as e:  # Airflow unreachable: the definition and the records still describe the flow
-        dag, err = None, _reason(e)
+        dag, err = None, reason(e)
     else:
-        err = None if dag is not None else f"Airflow has no DAG {args.name!r} ({_where()})"
+        err = None if dag is not None else f"Airflow has no DAG {args.name!r} ({where()})"
     since, until = _window(args.window)
     m = metrics.compute(records.query(dag_id=args.name, since=since, until=until), flow=args.name)
     last = records.query(dag_id=args.name, limit=1)
@@ -337,9 +320,6 @@ def _describe(args: argparse.Namespace) -> int:
 
 def _load_flow(name: str, paths: Iterable[str] = ()) -> tuple[dict[str, Any] | None, str | None]:
     """The flow's trigger and nodes (id, type, agent) from its YAML, or None and why not."""
-    from aof_airflow.config import flows_folder
-    from aof_airflow.spec.loader import load_paths
-
     where = list(paths) or [str(flows_folder())]
     try:
         loaded = load_paths(where, check_graph=False)
@@ -347,7 +327,7 @@ def _load_flow(name: str, paths: Iterable[str] = ()) -> tuple[dict[str, Any] | N
         return None, f"the flows in {', '.join(where)} do not load: {e}"
     flow = loaded.flows.get(name)
     if flow is None:
-        return None, _not_found("flow", name, where, sorted(loaded.flows))
+        return None, not_found("flow", name, where, sorted(loaded.flows))
     return {
         "trigger": getattr(flow.spec.trigger, "type", None),
         "nodes": [{"id": n.id, "type": n.type, "agent": getattr(getattr(n, "config", None), "agent", None)}
@@ -355,92 +335,12 @@ def _load_flow(name: str, paths: Iterable[str] = ()) -> tuple[dict[str, Any] | N
     }, None
 
 
-def _not_found(kind: str, name: str, where: list[str], found: list[str]) -> str:
+def not_found(kind: str, name: str, where: list[str], found: list[str]) -> str:
     return (f"no {kind} {name!r} in {', '.join(where)} (found: {', '.join(found) or 'none'}). Set [aof] "
-            "flows_folder / AOF_FLOWS_FOLDER or AIRFLOW_HOME to the deployment's; for the demo run "
-            "`source .state/demo/env` first")
-
-
-def _agent_nodes(agent: str, paths: Iterable[str]) -> tuple[list[tuple[str, str]], str]:
-    """(flow, node) pairs running `agent`, and where that was looked up (for the error when none)."""
-    from aof_airflow.config import flows_folder
-    from aof_airflow.spec.loader import load_paths
-
-    where = list(paths) or [str(flows_folder())]
-    loaded = load_paths(where, check_graph=False)
-    out, agents = [], set()
-    for fname, flow in sorted(loaded.flows.items()):
-        for n in flow.spec.nodes:
-            used = getattr(getattr(n, "config", None), "agent", None) if n.type == "Agent" else None
-            if used:
-                agents.add(used)
-            if used == agent:
-                out.append((fname, n.id))
-    return out, _not_found("flow node running agent", agent, where, sorted(agents))
+            f"flows_folder / AOF_FLOWS_FOLDER or AIRFLOW_HOME to the deployment's; {ENVIRONMENT_HINT}")
 
 
 def _tail(text: str, n: int) -> str:
     if n <= 0:
         return text
     return "\n".join(text.splitlines()[-n:])
-
-
-def _agent_logs(args: argparse.Namespace) -> int:
-    from aof_airflow.incidents.airflow_runs import LogUnavailable, source
-
-    nodes, why = _agent_nodes(args.name, args.flows)
-    if not nodes:
-        print(f"aofctl agent logs: {why}", file=sys.stderr)
-        return 2
-    seen: dict[tuple[str, str, str, int], int] = {}  # (flow, run, node, try) -> lines printed
-    told: set[str] = set()  # problems already said (follow mode polls again)
-    first = True
-    while True:
-        try:
-            src = source(args.source)
-            runs = {flow: src.runs(flow, args.runs) for flow in {f for f, _n in nodes}}
-        except Exception as e:
-            print(f"aofctl agent logs: cannot read the runs of {', '.join(sorted({f for f, _ in nodes}))}: "
-                  f"{_reason(e)}", file=sys.stderr)
-            return 1
-        for flow, node in nodes:
-            if not runs[flow] and first:
-                print(f"aofctl agent logs: {_no_runs(src, flow)}", file=sys.stderr)
-            for run in reversed(runs[flow]):
-                for t in src.task_instances(flow, run.run_id):
-                    if t.task_id != node or t.try_number < 1:
-                        continue
-                    key = (flow, run.run_id, node, t.try_number)
-                    try:
-                        lines = src.log(flow, run.run_id, node, t.try_number).splitlines()
-                    except LogUnavailable as e:
-                        msg = f"{flow} / {run.run_id} / {node} try {t.try_number}: no log: {e}"
-                        if msg not in told:
-                            told.add(msg)
-                            print(f"aofctl agent logs: {msg}", file=sys.stderr)
-                        continue
-                    done = seen.get(key)
-                    if done is None:
-                        new = lines[-args.tail:] if (args.tail and first) else lines
-                        if not args.json:
-                            print(f"==> {flow} / {run.run_id} / {node} [{t.state}, try {t.try_number}] <==")
-                            if not lines:
-                                print("(the log is empty so far)")
-                    else:
-                        new = lines[done:]
-                    seen[key] = len(lines)
-                    if args.json and new:
-                        print(json.dumps({"flow": flow, "run_id": run.run_id, "node": node, "state": t.state,
-                                          "try_number": t.try_number, "lines": new}))
-                    elif new:
-                        print("\n".join(new))
-        sys.stdout.flush()
-        if first and not seen and not args.follow:
-            return 1  # nothing could be shown: the reasons went to stderr
-        first = False
-        if not args.follow:
-            return 0
-        try:
-            time.sleep(args.interval)
-        except KeyboardInterrupt:
-            return 0

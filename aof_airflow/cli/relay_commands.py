@@ -20,6 +20,7 @@ from aof_airflow.config import setting
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # `aofctl flow ...` loads this module too: the relay's code only when a relay command runs
     import uvicorn
 
     from aof_airflow.relay.app import create_app
@@ -30,6 +31,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _trigger(args: argparse.Namespace) -> int:
+    # `aofctl flow ...` loads this module too: the relay's code only when a relay command runs
     from aof_airflow.relay import secrets
     from aof_airflow.relay.flows import FlowTable
 
@@ -42,7 +44,7 @@ def _trigger(args: argparse.Namespace) -> int:
         return 2
     if args.direct:
         return _trigger_direct(args, route, body)
-    import httpx
+    import httpx  # as above: only this command sends a request
 
     url = (args.url or setting("relay_url") or "http://127.0.0.1:8088").rstrip("/") + route.path
     headers = {"Content-Type": "application/json"}
@@ -72,6 +74,7 @@ def _json(r) -> dict:
 
 
 def _trigger_direct(args: argparse.Namespace, route, body: bytes) -> int:
+    # `aofctl flow ...` loads this module too: the relay's code only when a relay command runs
     from aof_airflow.relay.service import Relay
     from aof_airflow.relay.settings import RelaySettings
 

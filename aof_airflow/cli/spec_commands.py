@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from aof_airflow.spec.graph import CycleError, check_flow, topological_order
 from aof_airflow.spec.loader import LoadResult, load_paths
@@ -16,13 +16,16 @@ from aof_airflow.spec.models import AgentFlow, AgentNode
 from aof_airflow.spec.problems import Problem
 from aof_airflow.spec.schema import json_schema
 
+if TYPE_CHECKING:
+    from aof_airflow.cli import Commands
+
 
 def _files_arg(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("-f", "--file", dest="files", action="extend", nargs="+", required=True, metavar="FILE",
                    help=help)
 
 
-def _print_problems(problems: list[Problem], stream: Any) -> None:
+def _print_problems(problems: list[Problem], stream: TextIO) -> None:
     for p in sorted(problems, key=lambda p: (p.file, p.line, p.col)):
         print(p, file=stream)
 
@@ -135,7 +138,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(cli: Any) -> None:
+def register(cli: Commands) -> None:
     p = cli.command("validate", cmd_validate, "Validate Agent / AgentFlow YAML; one FILE:LINE:COL line per problem")
     _files_arg(p, "YAML files or folders (agent names resolve across all of them)")
 

@@ -1,10 +1,9 @@
-"""AgentFlow YAML -> Airflow DAGs (DESIGN §4).
+"""AgentFlow YAML -> Airflow DAGs (docs/architecture.md).
 
   scan.py      find flows + agents (`[aof] flows_folder` / `agents_folder`), disk cache by file content,
                `build_dags()` = what dags/aof_flows.py calls
   builder.py   one flow -> one DAG (dag_id, docs, tags, params, rate limit, trigger rules, edges)
-  registry.py  node type -> task builder (lazy operator imports; approval nodes -> approvals sensor)
-  context.py   a node's template roots from the XComs of the ancestors it reads
+  registry.py  node type -> its operator (each operator registers the node types it runs)
   errors.py    a bad YAML file -> an Airflow import error of that file, at its line
 
 Settings read here and by the operators (`[aof]` section, or AOF_<NAME> env): flows_folder (several

@@ -1,4 +1,7 @@
-"""One AgentFlow -> one Airflow DAG: tasks = nodes, edges = connections, trigger rules per DESIGN §4.
+"""One AgentFlow -> one Airflow DAG: tasks = nodes, edges = connections, trigger rules (docs/architecture.md).
+
+What differs by node type is asked of the type: its model (`spec/nodes/`: defaults, timeout) and its operator
+(`operators.base.NodeMixin`: constructor arguments from the flow, trigger rule, build hook).
 
 Semantics carried by the DAG shape (visible in the Airflow graph and the serialized DAG):
 - a node with one upstream uses `all_success`: a skipped or failed upstream skips / fails it (skip
@@ -17,62 +20,39 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from airflow.sdk import DAG, Param, TriggerRule
+from airflow.sdk import DAG, BaseOperator, Param, TriggerRule
 
 from aof_airflow.factory.registry import build_task
 from aof_airflow.factory.schedule import dag_schedule
-from aof_airflow.operators.base import NodeWiring
+from aof_airflow.operators.base import NodeWiring, operator_for
 from aof_airflow.operators.escalation import NodeFailureNotifier, RunTimeoutNotifier
 from aof_airflow.operators.incident import IncidentProfile
-from aof_airflow.spec.graph import ancestor_table, decided_children, effective_conditions, topological_order
-from aof_airflow.spec.models import Agent, AgentFlow, inline_agent
+from aof_airflow.spec.edges import decided_children, effective_conditions
+from aof_airflow.spec.graph import ancestor_table, topological_order
+from aof_airflow.spec.models import Agent, AgentFlow, Node, NodeCondition
 from aof_airflow.spec.nodes.wait import duration_seconds
 from aof_airflow.spec.trigger_docs import bound_schedule
 from aof_airflow.spec.triggers import ScheduleConfig
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 DEFAULT_CHANNEL = "#incidents"
-SLACK_TIMEOUT = 120
 DEFAULT_RETRY_DELAY = 30  # seconds, a node's `retry_delay_seconds` when neither it nor spec.config.retry sets one
-JOIN_RULES = {"all": TriggerRule.ALL_SUCCESS, "any": TriggerRule.ONE_SUCCESS, "majority": TriggerRule.ALL_DONE}
-GRACE = 15  # seconds Airflow waits beyond a node's own timeout, so the node reports its own clean error
 
 
-def execution_timeout(node: Any) -> timedelta | None:
-    cfg = node.config
-    if node.type == "Agent":
-        return timedelta(seconds=cfg.timeout_seconds + GRACE) if cfg.timeout_seconds else None
-    if node.type == "Transform":
-        return timedelta(seconds=cfg.timeout_seconds + GRACE)
-    if node.type == "Script":
-        return timedelta(seconds=cfg.script_config.timeout_seconds + GRACE)
-    if node.type == "HTTP":
-        return timedelta(seconds=2 * cfg.timeout_seconds + GRACE)
-    if node.type in ("Slack", "Response") and not getattr(cfg, "wait_for_reaction", False):
-        return timedelta(seconds=SLACK_TIMEOUT)
-    return None  # Conditional, Parallel, Join, End: no I/O; approvals and Wait: deferred, bounded by their own timeout
+def execution_timeout(node: Node) -> timedelta | None:
+    seconds = node.execution_seconds()
+    return None if seconds is None else timedelta(seconds=seconds)
 
 
-def with_flow_defaults(node: Any, flow: Any, conditions: list[Any]) -> Any:
-    """The node as its task runs it: `spec.config`'s default timeout where the node sets none, its conditional
-    connections as `conditions` (`effective_conditions`), and an approval's channel (the flow's escalation
-    channel) where it names none."""
-    cfg = flow.spec.config
-    update: dict[str, Any] = {"conditions": conditions} if conditions != list(node.conditions) else {}
-    config = node.config
-    target = config.script_config if node.type == "Script" else config
-    if (cfg.default_timeout_seconds and "timeout_seconds" in type(target).model_fields
-            and "timeout_seconds" not in target.model_fields_set):
-        target = target.model_copy(update={"timeout_seconds": cfg.default_timeout_seconds})
-        config = config.model_copy(update={"script_config": target}) if node.type == "Script" else target
-    if node.type in ("Approval", "HumanApproval") and config.channel is None:
-        config = config.model_copy(update={"channel": escalation_channel(flow)})
-    if config is not node.config:
-        update["config"] = config
-    return node.model_copy(update=update) if update else node
+def with_flow_defaults(node: Node, flow: AgentFlow, conditions: list[NodeCondition], channel: str | None = None) -> Node:
+    """The node as its task runs it: its type's `with_defaults` (`spec.config`'s default timeout where the node
+    sets none, an approval's channel where it names none: `channel`, the flow's escalation channel) and its
+    conditional connections as `conditions` (`effective_conditions`)."""
+    node = node.with_defaults(flow.spec.config.default_timeout_seconds, channel or escalation_channel(flow))
+    return node.model_copy(update={"conditions": conditions}) if conditions != list(node.conditions) else node
 
 
-def retry_kwargs(node: Any, flow: Any) -> dict[str, Any]:
+def retry_kwargs(node: Node, flow: AgentFlow) -> dict[str, Any]:
     """The node's `retries` / `retry_delay_seconds`, else `spec.config.retry` (AOF: max_attempts, initial_delay,
     backoff_multiplier, max_delay); neither: the deployment's `[core] default_task_retries`."""
     retry = flow.spec.config.retry
@@ -94,22 +74,21 @@ def retry_kwargs(node: Any, flow: Any) -> dict[str, Any]:
     return kw
 
 
-def trigger_rule(node: Any, flow: Any, upstream: list[str]) -> str:
+def trigger_rule(node: Node, flow: AgentFlow, upstream: list[str]) -> str:
     if node.id == flow.spec.config.error_handler:
         return TriggerRule.ONE_FAILED
-    if node.type == "Join":
-        return JOIN_RULES[node.config.strategy]
+    own = operator_for(node).trigger_rule_for(node)  # a Join's strategy
+    if own is not None:
+        return own
     return TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS if len(upstream) > 1 else TriggerRule.ALL_SUCCESS
 
 
-def escalation_channel(flow: Any) -> str:
-    for n in flow.spec.nodes:
-        if n.type == "Slack" and "${" not in n.config.channel:
-            return n.config.channel
-    return DEFAULT_CHANNEL
+def escalation_channel(flow: AgentFlow) -> str:
+    """The first fixed channel a node of the flow posts to, else DEFAULT_CHANNEL."""
+    return next((c for c in (n.posts_to() for n in flow.spec.nodes) if c), DEFAULT_CHANNEL)
 
 
-def doc_md(flow: Any, source: str | None) -> str:
+def doc_md(flow: AgentFlow, source: str | None) -> str:
     meta = flow.metadata
     lines = [f"# {meta.name}", "", flow.description or "AgentFlow run by aof-airflow.", ""]
     if source:
@@ -166,7 +145,7 @@ class FlowPlan:
     error_handler: str | None
     order: list[str]
     upstream: dict[str, list[str]]
-    nodes: dict[str, Any]  # node id -> the node as its task runs it (with_flow_defaults)
+    nodes: dict[str, Node]  # node id -> the node as its task runs it (with_flow_defaults)
     reads: dict[str, list[str]]
     transforms: dict[str, list[str]]
     decides: dict[str, list[str]]
@@ -181,12 +160,13 @@ def plan_flow(flow: AgentFlow, source: str | None = None, reads: Mapping[str, li
     up = flow.upstream()
     anc = ancestor_table(flow)
     if reads is None:
-        from aof_airflow.spec.references import outputs_read
+        from aof_airflow.spec.references import outputs_read  # the `${...}` parser: the scan plans, a task does not
 
         reads = outputs_read(flow, anc.__getitem__)
-    types = {n.id: n.type for n in flow.spec.nodes}
+    variables = {n.id for n in flow.spec.nodes if n.sets_variables}  # the Transforms
     conds = effective_conditions(flow)
-    nodes = {nid: with_flow_defaults(flow.node(nid), flow, conds[nid]) for nid in order}
+    channel = escalation_channel(flow)
+    nodes = {nid: with_flow_defaults(flow.node(nid), flow, conds[nid], channel) for nid in order}
     owner = flow.metadata.labels.get("team", "aof")
     context = flow.spec.context.as_root()
     cfg = flow.spec.config
@@ -201,20 +181,15 @@ def plan_flow(flow: AgentFlow, source: str | None = None, reads: Mapping[str, li
             **retry_kwargs(node, flow),
             trigger_rule=trigger_rule(node, flow, up[nid]),
             doc_md=node.description,
+            **operator_for(node).plan_kwargs(node, flow, incident),
         )
-        if node.type in ("Slack", "Approval", "HumanApproval"):
-            kw["approvers"] = flow.spec.approvers
-        if node.type == "Agent":
-            kw["incident"] = incident
-            if node.config.inline is not None:  # validated once per content, kept in the scan cache
-                kw["agent"] = inline_agent(node.config.inline, flow.name)
         timeout = execution_timeout(node)
         if timeout is not None:
             kw["execution_timeout"] = timeout
         task_kwargs[nid] = kw
-    return FlowPlan(name=flow.name, channel=escalation_channel(flow), run_timeout=bool(flow.spec.rate_limit.timeout_seconds),
+    return FlowPlan(name=flow.name, channel=channel, run_timeout=bool(flow.spec.rate_limit.timeout_seconds),
                     error_handler=cfg.error_handler, order=order, upstream=up, nodes=nodes, reads=dict(reads),
-                    transforms={nid: [a for a in anc[nid] if types[a] == "Transform"] for nid in order},
+                    transforms={nid: [a for a in anc[nid] if a in variables] for nid in order},
                     decides=decided_children(flow), dag_kwargs=dag_kwargs(flow, source, schedule), task_kwargs=task_kwargs,
                     incident=incident)
 
@@ -233,7 +208,7 @@ def build_planned(plan: FlowPlan, agents: Mapping[str, Agent]) -> DAG:
         kwargs["on_failure_callback"] = RunTimeoutNotifier(flow_name=plan.name, channel=plan.channel,
                                                            incident=plan.incident)
     handler = plan.error_handler
-    tasks: dict[str, Any] = {}
+    tasks: dict[str, BaseOperator] = {}
     with DAG(**kwargs) as dag:
         for nid in plan.order:
             node = plan.nodes[nid]

@@ -36,7 +36,7 @@ def load_agent(name: str = AGENT) -> Agent:
 def build_daily_dag(*, agent: Agent | None = None, channel: str = CHANNEL, schedule: str | None = "@daily",
                     hours: float = 24, dag_id: str = DAG_ID) -> DAG:
     agent = agent or load_agent()
-    gate = lambda when: [{"from": "collect-incidents", "when": when}]  # noqa: E731
+    gate = lambda when: [{"from": "collect-incidents", "when": when}]
     analysis = AgentNode.model_validate({"id": "daily-analysis", "type": "Agent", "conditions": gate("HAS_INCIDENTS == true"),
                                          "config": {"agent": agent.name, "input": PROMPT}})
     send = SlackNode.model_validate({"id": "send-report", "type": "Slack",

@@ -31,7 +31,7 @@ class AofSpecWarning(UserWarning):
 def _importer_frame() -> tuple[DagImportResult, str | None] | None:
     """(DagImportResult being filled, bundle_path) of the Airflow import running us, if any."""
     try:
-        from airflow.dag_processing.importers.base import DagImportResult
+        from airflow.dag_processing.importers.base import DagImportResult  # as report_problems: when a file is bad
     except ImportError:  # pragma: no cover
         return None
     frame = sys._getframe(1)

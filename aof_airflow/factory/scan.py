@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 from airflow.sdk import DAG
 
 from aof_airflow import config
+from aof_airflow.spec.files import yaml_files
 from aof_airflow.spec.models import Agent
 from aof_airflow.spec.problems import Problem
 
@@ -82,6 +83,7 @@ def _private(d: Path) -> bool:
 
 
 def _load(paths: list[Path]) -> Scan:
+    # a cache miss only: the YAML loader and the checks stay off a task's parse (test_dag_shape)
     from aof_airflow.factory.builder import plan_flow
     from aof_airflow.spec.loader import load_paths
     from aof_airflow.spec.trigger_docs import bound_schedule
@@ -103,8 +105,6 @@ def _load(paths: list[Path]) -> Scan:
 
 def scan(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -> Scan:
     """Load flows and agents; cached on disk by the content of every YAML file under `paths`."""
-    from aof_airflow.spec.files import yaml_files
-
     paths = list(paths) if paths is not None else folders()
     files, _ = yaml_files(paths)
     if not use_cache:
@@ -155,8 +155,8 @@ def build_dags(paths: Iterable[Path] | None = None, *, use_cache: bool = True) -
 
 
 def _build_dags(paths: Iterable[Path] | None, *, use_cache: bool) -> dict[str, DAG]:
-    from aof_airflow.factory.builder import build_planned
-    from aof_airflow.factory.errors import report_problems, report_warnings
+    from aof_airflow.factory.builder import build_planned  # the operators: only a build needs them (see top)
+    from aof_airflow.factory.errors import report_problems, report_warnings  # as the line above
 
     s = scan(paths, use_cache=use_cache)
     problems = list(s.problems)

@@ -16,6 +16,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import text
 
+from aof_airflow.airflow_rest import AirflowAPI
+from aof_airflow.config import setting
+
 
 @dataclass
 class Run:
@@ -66,7 +69,7 @@ class DBSource:
     """Reads Airflow's own tables with plain SQL (SQLite or Postgres) on the shared engine."""
 
     def __init__(self, engine: Any = None, log_folder: str | None = None) -> None:
-        from aof_airflow.db import engine as make_engine
+        from aof_airflow.db import engine as make_engine  # the metadata DB only for the `db` source
 
         self.engine = engine or make_engine()
         self.log_folder = log_folder
@@ -103,7 +106,7 @@ class DBSource:
 
 
 def _log_folder() -> str:
-    from airflow.configuration import conf
+    from airflow.configuration import conf  # Airflow's config only for the `db` source
 
     return conf.get("logging", "base_log_folder")
 
@@ -192,13 +195,9 @@ def _detail(r: Any) -> str:
 
 def source(kind: str = "auto") -> Source:
     """`api` with the relay's settings, `db` on the metadata DB; `auto`: api when `airflow_api_url` is set."""
-    from aof_airflow.config import setting
-
     if kind == "auto":
         kind = "api" if setting("airflow_api_url") else "db"
     if kind == "db":
         return DBSource()
-    from aof_airflow.airflow_rest import AirflowAPI
-
     url = setting("airflow_api_url") or "http://127.0.0.1:8080"
     return APISource(AirflowAPI(url, setting("airflow_username") or "", setting("airflow_password") or ""))

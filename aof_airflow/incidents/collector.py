@@ -4,18 +4,30 @@ Why from the run's state and not from a node of the flow: the tutorial's `log-in
 runs on the success path, so escalations, approvals declined and failed nodes would leave no trace.
 Nodes are recognised by what they produced (a diagnosis has `severity`/`root_cause`, a remediation has
 `action_taken`, an approval has `reaction`), with the seed's node ids preferred, so a flow that renames
-its nodes still gets a useful record.
+its nodes still gets a useful record. Where output says nothing (an approval that timed out, the rollback,
+the escalation, the success path), the flow's shape says which node is which (`spec/roles.py`).
 
 `build_record` is pure (tests, rebuilding); `collect` reads a run from the Airflow metadata DB.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow.models.dag import DagTag
+from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance
+from airflow.models.xcom import XComModel
+from airflow.utils.session import create_session
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aof_airflow import config
 from aof_airflow.incidents.records import IncidentRecord
+from aof_airflow.spec.roles import FlowRoles
 
 APPROVE_REACTIONS = {"white_check_mark", "heavy_check_mark", "approve", "approved"}
 PAUSE_REACTIONS = {"double_vertical_bar", "pause", "paused"}
@@ -52,6 +64,7 @@ class RunView:
     end: datetime | None = None
     nodes: list[NodeRun] = field(default_factory=list)
     msg: str | None = None  # the listener's reason: "success", "task_failure", "timed_out", ...
+    roles: FlowRoles = field(default_factory=FlowRoles)  # which node is the approval, the rollback, ...
 
 
 def _dig(d: Any, *path: str) -> Any:
@@ -85,17 +98,15 @@ def _pick(nodes: list[NodeRun], preferred: str, has: tuple[str, ...], exclude: t
     return None
 
 
-def _approval(nodes: list[NodeRun]) -> dict[str, Any] | None:
+def _approval(nodes: list[NodeRun], roles: FlowRoles) -> dict[str, Any] | None:
     human = None
     for n in sorted(nodes, key=_order):
         if isinstance(n.output, dict) and "reaction" in n.output:
             human = n
             break
     if human is None:  # the sensor may have timed out or failed without output
-        for n in nodes:
-            if "approv" in n.task_id and "auto" not in n.task_id and n.state not in (None, "skipped", "removed"):
-                human = n
-                break
+        human = next((n for n in nodes if n.task_id in roles.approval
+                      and n.state not in (None, "skipped", "removed")), None)
     if human is not None:
         out = human.output if isinstance(human.output, dict) else {}
         reaction = out.get("reaction")
@@ -144,7 +155,8 @@ def build_record(run: RunView) -> IncidentRecord:
     dv = diag.output if diag else {}
     rem = _pick(nodes, "remediate", ("action_taken",), exclude=("rollback",))
     rv = rem.output if rem else None
-    rollback = next((n for n in nodes if "rollback" in n.task_id), None)
+    roles = run.roles
+    rollback = next((n for n in nodes if n.task_id in roles.rollback), None)
 
     rec = IncidentRecord(dag_id=run.dag_id, run_id=run.run_id, result="no_action", run_state=run.state)
     rec.incident_id = av.get("INCIDENT_ID") or incident.get("id")
@@ -159,7 +171,7 @@ def build_record(run: RunView) -> IncidentRecord:
     rec.root_cause = dv.get("root_cause")
     rec.recommended_action = dv.get("recommended_action")
     rec.remediation = rv
-    rec.approval = _approval(nodes)
+    rec.approval = _approval(nodes, roles)
     rec.started_at = _aware(run.start)
     rec.ended_at = _aware(run.end)
     if rec.started_at and rec.ended_at:
@@ -183,7 +195,7 @@ def build_record(run: RunView) -> IncidentRecord:
     rec.usage = usage
 
     failed = [n for n in nodes if n.state == "failed"]
-    escalate = next((n for n in nodes if "escalat" in n.task_id and n.state == "success"), None)
+    escalate = next((n for n in nodes if n.task_id in roles.escalate and n.state == "success"), None)
     ap = rec.approval or {}
     if run.msg == "timed_out":
         rec.result = "timed_out"
@@ -210,7 +222,7 @@ def build_record(run: RunView) -> IncidentRecord:
         }
     elif isinstance(rv, dict) and str(rv.get("result", "")).lower() == "success":
         rec.result = "auto_resolved"
-    elif any("notify-success" == n.task_id and n.state == "success" for n in nodes):
+    elif any(n.task_id in roles.resolve and n.state == "success" for n in nodes):
         rec.result = "auto_resolved"
     return rec
 
@@ -224,23 +236,15 @@ def apply_run_state(rec: IncidentRecord, state: str | None, start: datetime | No
         rec.duration_seconds = round((rec.ended_at - rec.started_at).total_seconds(), 3)
 
 
-def collect(dag_id: str, run_id: str, *, session: Any = None, msg: str | None = None) -> IncidentRecord:
+def collect(dag_id: str, run_id: str, *, session: Session | None = None, msg: str | None = None) -> IncidentRecord:
     """Rebuild the record of one run from the Airflow metadata DB (the listener passes its own session)."""
     if session is None:
-        from airflow.utils.session import create_session
-
         with create_session() as s:
             return collect(dag_id, run_id, session=s, msg=msg)
     return build_record(read_run(dag_id, run_id, session, msg=msg))
 
 
-def read_run(dag_id: str, run_id: str, session: Any, *, msg: str | None = None) -> RunView:
-    from sqlalchemy import select
-
-    from airflow.models.dagrun import DagRun
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.models.xcom import XComModel
-
+def read_run(dag_id: str, run_id: str, session: Session, *, msg: str | None = None) -> RunView:
     dr = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
     if dr is None:
         raise LookupError(f"no dag run {dag_id} / {run_id}")
@@ -268,4 +272,16 @@ def read_run(dag_id: str, run_id: str, session: Any, *, msg: str | None = None) 
         ))
     state = dr.state.value if hasattr(dr.state, "value") else dr.state
     return RunView(dag_id=dag_id, run_id=run_id, state=state, conf=dict(dr.conf or {}), start=dr.start_date,
-                   end=dr.end_date, nodes=nodes, msg=msg)
+                   end=dr.end_date, nodes=nodes, msg=msg, roles=roles_of(dag_id, session))
+
+
+def roles_of(dag_id: str, session: Session) -> FlowRoles:
+    """The node roles of the flow whose DAG is `dag_id`, from its YAML in the flows folder(s); of a DAG written by
+    hand, from its `aof.dev/role-*` tags (none: the record tells only what the nodes' outputs say)."""
+    from aof_airflow.spec.loader import load_paths  # the YAML loader: when a run ends, never on a DAG parse
+
+    folders = [p for p in (config.settings().flows_folder or str(config.flows_folder())).split(os.pathsep) if p]
+    flow = load_paths(folders, check_graph=False).flows.get(dag_id)
+    if flow is not None:
+        return FlowRoles.for_flow(flow)
+    return FlowRoles.from_tags(session.scalars(select(DagTag.name).where(DagTag.dag_id == dag_id)))

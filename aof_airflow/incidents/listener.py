@@ -17,21 +17,28 @@ that nothing needs a human. A person who marks such a run success in the UI is n
 from __future__ import annotations
 
 import logging
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from airflow.listeners import hookimpl
 
+from aof_airflow.config import setting
 from aof_airflow.incidents import run_note
+
+if TYPE_CHECKING:
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import MetaData
+    from sqlalchemy.orm import Session
+
+    from aof_airflow.incidents.records import IncidentRecord
 
 log = logging.getLogger(__name__)
 
 _tables_ready: set[str] = set()
 
 
-def _is_flow(dag_run: Any) -> bool:
+def _is_flow(dag_run: DagRun) -> bool:
     """Only runs of AgentFlow DAGs (tagged by the factory) or any DAG when `incident_all_dags` is on."""
-    from aof_airflow.config import setting
-
     if (setting("incident_all_dags", "false") or "").lower() in ("1", "true", "yes"):
         return True
     dag = getattr(dag_run, "dag", None)
@@ -42,14 +49,15 @@ def _is_flow(dag_run: Any) -> bool:
     return isinstance(conf, dict) and isinstance(conf.get("event"), dict) and "incident" in conf["event"]
 
 
-def record_run(dag_run: Any, msg: str | None) -> None:
-    from sqlalchemy.orm import object_session
+def record_run(dag_run: DagRun, msg: str | None) -> None:
+    from sqlalchemy.orm import object_session  # the plugin loads in every Airflow process: only when a run ends
 
-    from aof_airflow.db import metadata
-    from aof_airflow.incidents import collector, records
+    from aof_airflow.db import metadata  # the plugin loads in every Airflow process: only when a run ends
+    from aof_airflow.incidents import collector, records  # as above (the collector reads Airflow's models)
 
     session = object_session(dag_run)
     if session is None:
+        # the plugin loads in every Airflow process: only when a run ends
         from airflow.utils.session import create_session
 
         with create_session() as s:
@@ -58,7 +66,8 @@ def record_run(dag_run: Any, msg: str | None) -> None:
     _write(session, dag_run, msg, collector, records, metadata)
 
 
-def _write(session: Any, dag_run: Any, msg: str | None, collector: Any, records: Any, metadata: Any) -> None:
+def _write(session: Session, dag_run: DagRun, msg: str | None, collector: ModuleType, records: ModuleType,
+           metadata: MetaData) -> None:
     # Flush so the run's new state and end_date are visible to our reads in this same transaction.
     # A SAVEPOINT on the session's connection, not `session.begin_nested()`: the scheduler runs this under
     # `prohibit_commit` (any Session commit, even of a nested transaction, raises "UNEXPECTED COMMIT - THIS
@@ -76,6 +85,7 @@ def _write(session: Any, dag_run: Any, msg: str | None, collector: Any, records:
         collector.apply_run_state(rec, getattr(dag_run.state, "value", dag_run.state), dag_run.start_date,
                                   dag_run.end_date)
         if _fails_the_run(rec, msg):
+            # the plugin loads in every Airflow process: only when a run ends
             from airflow.utils.state import DagRunState
 
             dag_run.set_state(DagRunState.FAILED)
@@ -85,18 +95,18 @@ def _write(session: Any, dag_run: Any, msg: str | None, collector: Any, records:
     log.info("aof: incident record %s/%s -> %s (run %s)", dag_run.dag_id, dag_run.run_id, rec.result, rec.run_state)
 
 
-def _fails_the_run(rec: Any, msg: str | None) -> bool:
+def _fails_the_run(rec: IncidentRecord, msg: str | None) -> bool:
     """An escalation the scheduler is about to call a success (not a person's manual mark)."""
     return rec.result == "escalated" and rec.run_state == "success" and msg == "success"
 
 
-def _set_note(session: Any, dag_run: Any, text: str) -> None:
+def _set_note(session: Session, dag_run: DagRun, text: str) -> None:
     """The run's note, unless a person wrote one (a note set in the UI or REST API carries its user id).
     Set on the run as loaded in `session` (the caller's object may be detached, e.g. under `dag.test()`)."""
-    from sqlalchemy.orm import object_session
+    from sqlalchemy.orm import object_session  # the plugin loads in every Airflow process: only when a run ends
 
     if object_session(dag_run) is not session:
-        from airflow.models.dagrun import DagRun
+        from airflow.models.dagrun import DagRun  # the plugin loads in every Airflow process: only when a run ends
 
         dag_run = session.get(DagRun, dag_run.id) or dag_run
     current = getattr(dag_run, "dag_run_note", None)
@@ -105,7 +115,7 @@ def _set_note(session: Any, dag_run: Any, text: str) -> None:
     dag_run.note = text
 
 
-def _safe(dag_run: Any, msg: str | None) -> None:
+def _safe(dag_run: DagRun, msg: str | None) -> None:
     try:
         if _is_flow(dag_run):
             record_run(dag_run, msg)
@@ -115,10 +125,10 @@ def _safe(dag_run: Any, msg: str | None) -> None:
 
 
 @hookimpl
-def on_dag_run_success(dag_run: Any, msg: str) -> None:
+def on_dag_run_success(dag_run: DagRun, msg: str) -> None:
     _safe(dag_run, msg)
 
 
 @hookimpl
-def on_dag_run_failed(dag_run: Any, msg: str) -> None:
+def on_dag_run_failed(dag_run: DagRun, msg: str) -> None:
     _safe(dag_run, msg)

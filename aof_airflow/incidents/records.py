@@ -9,7 +9,7 @@ as JSON so a new field never needs a migration.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from sqlalchemy import (
@@ -120,7 +120,7 @@ class IncidentRecord:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "IncidentRecord":
+    def from_json(cls, d: dict[str, Any]) -> IncidentRecord:
         known = {f for f in cls.__dataclass_fields__}
         kw = {k: v for k, v in d.items() if k in known}
         for k in ("started_at", "ended_at", "recorded_at"):
@@ -234,12 +234,6 @@ def query(
         stmt = stmt.limit(limit)
     with eng.connect() as c:
         return [_from_row(r) for r in c.execute(stmt)]
-
-
-def last_hours(hours: float = 24, *, dag_id: str | None = None, now: datetime | None = None,
-               engine: Engine | None = None) -> list[IncidentRecord]:
-    now = now or datetime.now(timezone.utc)
-    return query(dag_id=dag_id, since=now - timedelta(hours=hours), until=now, engine=engine)
 
 
 def save_many(records: Iterable[IncidentRecord], engine: Engine | None = None) -> None:

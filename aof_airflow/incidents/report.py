@@ -10,7 +10,9 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, Context
+
+from aof_airflow.incidents.records import IncidentRecord
 
 DAG_ID = "post-incident-daily"
 AGENT = "post-incident-analyzer"
@@ -32,7 +34,7 @@ ${INCIDENTS_JSON}
 NO_INCIDENTS = "✅ *Daily post-incident report*: no incidents between ${WINDOW_START} and ${WINDOW_END} (UTC)."
 
 
-def compact(rec: Any) -> dict[str, Any]:
+def compact(rec: IncidentRecord) -> dict[str, Any]:
     """What the analyst needs of a record, small enough for a prompt (snapshots cut, timings kept)."""
     d = rec.to_json()
     for a in d.get("actions") or []:
@@ -44,7 +46,7 @@ def compact(rec: Any) -> dict[str, Any]:
     return d
 
 
-def records_json(recs: list[Any], limit: int = MAX_PROMPT_CHARS) -> str:
+def records_json(recs: list[IncidentRecord], limit: int = MAX_PROMPT_CHARS) -> str:
     """Oldest first (a timeline reads forward); when too long, the oldest are dropped with a visible note."""
     items = [json.dumps(compact(r), default=str, ensure_ascii=False) for r in reversed(recs)]
     dropped = 0
@@ -56,7 +58,7 @@ def records_json(recs: list[Any], limit: int = MAX_PROMPT_CHARS) -> str:
     return "\n".join(items)
 
 
-def window_end(context: Any) -> datetime:
+def window_end(context: Context) -> datetime:
     """The end of the day being reported: the scheduled run's data interval end, else when it was triggered."""
     for key in ("data_interval_end",):
         v = context.get(key)
@@ -76,7 +78,8 @@ class CollectIncidentsOperator(BaseOperator):
         super().__init__(**kwargs)
         self.hours = hours
 
-    def execute(self, context: Any) -> dict[str, str]:
+    def execute(self, context: Context) -> dict[str, str]:
+        # the daily report's DAG is parsed like the flows: the DB code at run time
         from aof_airflow.incidents import records
 
         end = window_end(context)

@@ -50,8 +50,15 @@ def _auth_required() -> bool:
 
 
 def create_app() -> Any:
-    from fastapi import FastAPI, Query, Request
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi import (  # the plugin loads in every Airflow process: the page's code only in the api-server
+        FastAPI,
+        Query,
+        Request,
+    )
+    from fastapi.responses import (  # the plugin loads in every Airflow process: the page's code only in the api-server
+        HTMLResponse,
+        JSONResponse,
+    )
 
     app = FastAPI(title="aof incidents", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -70,6 +77,7 @@ def create_app() -> Any:
 
     @app.get("/api/records")
     def api_records(flow: str | None = None, days: int = Query(14, ge=1, le=365), limit: int = Query(200, ge=1, le=2000)):
+        # the plugin loads in every Airflow process: the page's code only in the api-server
         from aof_airflow.incidents import records
 
         since = datetime.now(timezone.utc) - timedelta(days=days)
@@ -77,7 +85,10 @@ def create_app() -> Any:
 
     @app.get("/api/metrics")
     def api_metrics(flow: str | None = None, days: int = Query(14, ge=1, le=365)):
-        from aof_airflow.incidents import metrics, records
+        from aof_airflow.incidents import (  # the plugin loads in every Airflow process: the page's code only in the api-server
+            metrics,
+            records,
+        )
 
         now = datetime.now(timezone.utc)
         recs = records.query(dag_id=flow, since=now - timedelta(days=days))
@@ -88,6 +99,7 @@ def create_app() -> Any:
 
 async def _valid(token: str) -> bool:
     try:
+        # the plugin loads in every Airflow process: the page's code only in the api-server
         from airflow.api_fastapi.app import get_auth_manager
 
         await get_auth_manager().get_user_from_token(token)
@@ -169,7 +181,10 @@ pre{margin:0;white-space:pre-wrap;font-size:11px;max-width:520px}
 
 
 def render_page(*, flow: str | None, days: int, limit: int, now: datetime | None = None) -> str:
-    from aof_airflow.incidents import metrics, records
+    from aof_airflow.incidents import (  # the plugin loads in every Airflow process: the page's code only in the api-server
+        metrics,
+        records,
+    )
 
     now = now or datetime.now(timezone.utc)
     recs = records.query(dag_id=flow, since=now - timedelta(days=days), until=now + timedelta(seconds=1))

@@ -8,14 +8,15 @@ AgentScope naming what the incident lets it touch, as the flow's incident profil
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
-from airflow.sdk import Context
+from airflow.sdk import BaseOperator, Context
 
 from aof_airflow.agent.types import AgentScope
 from aof_airflow.operators.base import NodeOperator, render_or_fail
 from aof_airflow.operators.incident import IncidentProfile
-from aof_airflow.spec.models import Agent, AgentNode
+from aof_airflow.spec.compat import inline_agent
+from aof_airflow.spec.models import Agent, AgentFlow, AgentNode
 
 if TYPE_CHECKING:
     from aof_airflow.templating import TemplateContext
@@ -32,8 +33,30 @@ def scope_for(profile: IncidentProfile, tctx: TemplateContext, *, flow: str, run
 
 
 class AgentOperator(NodeOperator):
+    """Runs an Agent node's agent (named or inline) on its rendered input, within the incident's scope.
+
+    :param agent: the Agent document the node names (or its inline agent)
+    :param incident: where the flow's incident id, service, namespace and resource come from
+    """
+
     ui_color = "#fde7d6"
     node: AgentNode
+    node_types = ("Agent",)
+
+    @classmethod
+    def plan_kwargs(cls, node: AgentNode, flow: AgentFlow, incident: IncidentProfile) -> dict[str, Any]:  # type: ignore[override]
+        kw: dict[str, Any] = {"incident": incident}
+        if node.config.inline is not None:  # validated once per content, kept in the scan cache
+            kw["agent"] = inline_agent(node.config.inline, flow.name)
+        return kw
+
+    @classmethod
+    def build(cls, node: AgentNode, kwargs: dict[str, Any], agents: Mapping[str, Agent]) -> BaseOperator:  # type: ignore[override]
+        agent = kwargs.pop("agent", None) or agents.get(node.config.agent or "")
+        if agent is None:
+            raise KeyError(f"node {node.id!r} runs agent {node.config.agent!r}, which no Agent file defines "
+                           f"(known: {', '.join(sorted(agents)) or 'none'})")
+        return cls(agent=agent, **kwargs)
 
     def __init__(self, *, agent: Agent, incident: IncidentProfile | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -41,9 +64,8 @@ class AgentOperator(NodeOperator):
         self.incident = incident or IncidentProfile()
 
     def run(self, tctx: TemplateContext, context: Context) -> dict[str, Any] | str:
-        # both kept off the DAG-parse path, which every task process takes (measured: ~60 ms; test_dag_shape)
-        from aof_airflow.agent.runtime import run_agent
-        from aof_airflow.templating import render_text
+        from aof_airflow.agent.runtime import run_agent  # tools, engines, SDKs: run time only
+        from aof_airflow.templating import render_text  # off the DAG-parse path
 
         cfg = self.node.config
         prompt = render_or_fail(self.node.id, "input", render_text, cfg.input, tctx)

@@ -1,7 +1,7 @@
 """What every AgentFlow node does before its own work: read its ancestors, check its `conditions`, mask secrets.
 
 Kept as a mixin so operators of other shapes (the deferrable approval sensor) share exactly the same
-context and condition semantics (DESIGN §4) instead of re-implementing them.
+context and condition semantics (docs/architecture.md) instead of re-implementing them.
 """
 
 from __future__ import annotations
@@ -9,16 +9,17 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.types import DagRunProtocol
 from airflow.sdk.bases.skipmixin import XCOM_SKIPMIXIN_KEY, XCOM_SKIPMIXIN_SKIPPED
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, DownstreamTasksSkipped
+from airflow.sdk.types import DagRunProtocol
 
 from aof_airflow.agent.masking import mask
 from aof_airflow.operators.context import build_roots, flow_info, pull_outputs
-from aof_airflow.spec.models import Node
+from aof_airflow.operators.incident import IncidentProfile
+from aof_airflow.spec.models import Agent, AgentFlow, Node
 
 if TYPE_CHECKING:
     from aof_airflow.templating import TemplateContext
@@ -29,7 +30,7 @@ Decided = tuple[Node, Sequence[str]]  # a child this node decides, and the child
 
 
 def template_context(dag_run: DagRunProtocol, flow_name: str, outputs: dict[str, Any],
-                     transforms: Sequence[str], wiring: "NodeWiring | None" = None) -> TemplateContext:
+                     transforms: Sequence[str], wiring: NodeWiring | None = None) -> TemplateContext:
     """The `${...}` context of a node that sees `outputs` and the exports of `transforms`, secrets masked."""
     from aof_airflow.templating import TemplateContext  # templating stays off the DAG-parse path (test_dag_shape)
 
@@ -97,6 +98,17 @@ def skip_reason(node: Node, tctx: TemplateContext, outputs: dict[str, Any]) -> s
     return f"node {node.id!r} skipped, no condition holds ({'; '.join(seen)})"
 
 
+_OPERATORS: dict[str, type[NodeMixin]] = {}  # node type (`Node.operator_key()`) -> the operator that runs it
+
+
+def operator_for(node: Node) -> type[NodeMixin]:
+    """The operator class that runs `node` (registered by its `node_types`)."""
+    try:
+        return _OPERATORS[node.operator_key()]
+    except KeyError:
+        raise KeyError(f"node {node.id!r}: no operator runs node type {node.operator_key()!r}") from None
+
+
 class NodeMixin:
     """State and helpers of a node task. The factory sets these through `node_kwargs`.
 
@@ -104,6 +116,9 @@ class NodeMixin:
     reads, in topological order; transforms: the ancestor Transform ids, in that order (their exports are the
     flow variables); decides: (child node, the child's transforms) for each child whose every condition is on
     this node and that has no other upstream, so this node knows, when it ends, whether the child runs.
+
+    A subclass that declares `node_types` registers itself as the operator of those node types; its class
+    methods `plan_kwargs`, `trigger_rule_for` and `build` are what the factory asks of a type.
     """
 
     flow_name: str
@@ -111,6 +126,29 @@ class NodeMixin:
     ancestors: Sequence[str]
     transforms: Sequence[str]
     decides: Sequence[Decided]
+    node_types: ClassVar[tuple[str, ...]] = ()  # the node types it runs (see `Node.operator_key`)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls.__dict__.get("node_types", ()):
+            if _OPERATORS.setdefault(name, cls) is not cls:
+                raise TypeError(f"node type {name!r} is run by {_OPERATORS[name].__name__} already")
+
+    # ------------------------------------------------------------------ what the factory asks of a type
+    @classmethod
+    def plan_kwargs(cls, node: Node, flow: AgentFlow, incident: IncidentProfile) -> dict[str, Any]:
+        """Constructor arguments it takes from its flow, computed once per flow content (the scan caches them)."""
+        return {}
+
+    @classmethod
+    def trigger_rule_for(cls, node: Node) -> str | None:
+        """Its own trigger rule (None: the one its upstream count gives, see factory.builder)."""
+        return None
+
+    @classmethod
+    def build(cls, node: Node, kwargs: dict[str, Any], agents: Mapping[str, Agent]) -> BaseOperator:
+        """The task; `kwargs` holds task_id, the NodeMixin fields, BaseOperator's and `plan_kwargs`' arguments."""
+        return cls(**kwargs)  # type: ignore[return-value]
 
     def init_node(self, *, flow_name: str, node: Node, ancestors: Sequence[str], transforms: Sequence[str],
                   decides: Sequence[Decided] = (), wiring: NodeWiring | None = None) -> None:
@@ -187,7 +225,15 @@ class NodeOperator(NodeMixin, BaseOperator):
     """Base of the node operators: `run(tctx, context)` is the node's own work, its return value the output.
 
     No Jinja template fields: AgentFlow templates are `${...}` and are rendered by aof_airflow.templating,
-    so a `{{` in a script or a model's answer is never read as Jinja.
+    so a `{{` in a script or a model's answer is never read as Jinja. Every node operator takes these (the
+    factory sets them from the flow; a DAG written by hand may too), and BaseOperator's own arguments:
+
+    :param flow_name: the flow the node belongs to (`${flow.name}`)
+    :param node: the node's model (`aof_airflow.spec.nodes`), as its task runs it
+    :param ancestors: the upstream node ids whose outputs it reads, in topological order
+    :param transforms: the ancestor Transform ids whose exports are its flow variables, in that order
+    :param decides: (child node, the child's transforms) for each child it alone decides
+    :param wiring: `${context.*}`, `${previous.output}`, verbose logs, error-handler role
     """
 
     template_fields: Sequence[str] = ()

@@ -1,4 +1,4 @@
-"""Conditional node: named expressions -> `{name: bool}`, or one `condition` -> `bool` (DESIGN §4).
+"""Conditional node: named expressions -> `{name: bool}`, or one `condition` -> `bool` (docs/architecture.md).
 
 Parsed by the condition language (never Python eval); a type mismatch such as `"high" > 3` fails the node
 with the expression, because it is the author's bug, not a quiet False.
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 class ConditionalOperator(NodeOperator):
+    node_types = ("Conditional",)
     ui_color = "#f3e8fd"
     node: ConditionalNode
 

@@ -1,4 +1,4 @@
-"""A node's template context, built from the XComs of the ancestors it reads (DESIGN §4 "How values travel").
+"""A node's template context, built from the XComs of the ancestors it reads (docs/architecture.md, "How a value travels").
 
 Only ancestors are read, so a value cannot leak in from a branch that did not run; an ancestor that was
 skipped (or has not run) has no XCom and is simply absent, which makes `${that.output...}` an
@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
+from airflow.sdk.types import RuntimeTaskInstanceProtocol
+
 from aof_airflow.services.event_text import clean
 
 NOT_RUN = None  # what xcom_pull answers for a task that pushed nothing: skipped, or never ran
 
 
-def pull_outputs(ti: Any, ancestors: Sequence[str]) -> dict[str, Any]:
+def pull_outputs(ti: RuntimeTaskInstanceProtocol, ancestors: Sequence[str]) -> dict[str, Any]:
     """{ancestor id: its return value} for the ancestors that produced one: one xcom_pull call (one request
     per task id in Airflow 3, hence the factory passes only the ancestors the node reads)."""
     if not ancestors:

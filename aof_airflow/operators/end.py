@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import Context
 
 from aof_airflow.operators.base import NodeOperator, render_or_fail
 
+if TYPE_CHECKING:
+    from aof_airflow.templating import TemplateContext
+
 
 class EndOperator(NodeOperator):
+    node_types = ("End",)
     ui_color = "#f5f5f5"
 
-    def run(self, tctx: Any, context: Any) -> Any:
-        from aof_airflow.templating import render_text
+    def run(self, tctx: TemplateContext, context: Context) -> Any:
+        from aof_airflow.templating import render_text  # off the DAG-parse path (test_dag_shape)
 
         message = self.node.config.message
         if message is None:

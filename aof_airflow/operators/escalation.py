@@ -1,4 +1,4 @@
-"""Failure escalation (DESIGN §4 "Failure") as Airflow notifiers: no failure is silent.
+"""Failure escalation (docs/architecture.md, "No failure is silent") as Airflow notifiers: no failure is silent.
 
 `NodeFailureNotifier` is every node task's `on_failure_callback` (Airflow calls it once retries are used
 up), and works as well on any other Airflow task. Chosen over a final ONE_FAILED task because the failed
@@ -50,7 +50,16 @@ def escalation_text(flow: str, node: str, error: object, run_id: str | None, att
 
 
 class EscalationNotifier(BaseNotifier):
-    """Posts `message(context)` to the escalation channel (`[aof] escalation_channel`, else `channel`)."""
+    """Posts `message(context)` to the escalation channel (`[aof] escalation_channel`, else `channel`).
+
+    Usable on any DAG or task as `on_failure_callback`, beside AgentFlow's.
+
+    :param flow_name: the flow (or DAG) named in the message
+    :param channel: the Slack channel to post to when `[aof] escalation_channel` is not set
+    :param slack_conn_id: the Airflow Connection of the Slack app (default: `[aof] slack_conn_id`, slack_default)
+    :param incident: where the run's incident id, service and namespace come from (default: the tutorial's
+        flow variables, then PagerDuty's `event.incident`)
+    """
 
     template_fields = ()  # nothing is Jinja-rendered: see the module docstring
 
@@ -78,7 +87,8 @@ class EscalationNotifier(BaseNotifier):
 
 
 class NodeFailureNotifier(EscalationNotifier):
-    """A task failed for good: name the node, the error and the run."""
+    """A task failed for good: name the node, the error and the run. A task's `on_failure_callback`; takes
+    EscalationNotifier's parameters."""
 
     def message(self, context: Context) -> str:
         ti, dag_run, task = context.get("ti"), context.get("dag_run"), context.get("task")
@@ -93,7 +103,8 @@ class NodeFailureNotifier(EscalationNotifier):
 
 class RunTimeoutNotifier(EscalationNotifier):
     """DAG-level callback (run by the dag-processor). It only speaks for a run that hit
-    `rate_limit.timeout_seconds` (reason `timed_out`): a failed node has already escalated itself."""
+    `rate_limit.timeout_seconds` (reason `timed_out`): a failed node has already escalated itself. A DAG's
+    `on_failure_callback`; takes EscalationNotifier's parameters."""
 
     def message(self, context: Context) -> str | None:
         if context.get("reason") != "timed_out":

@@ -117,6 +117,7 @@ def wait_asked(profile: ApiProfile | None, resp: Any) -> float | None:
 
 
 class HttpNodeOperator(NodeOperator):
+    node_types = ("HTTP",)
     ui_color = "#e0f2f1"
 
     def run(self, tctx: Any, context: Any) -> Any:

@@ -46,11 +46,11 @@ class IncidentProfile:
     system: tuple[str, ...] = ("PagerDuty",)
 
     @classmethod
-    def for_flow(cls, flow: AgentFlow) -> "IncidentProfile":
+    def for_flow(cls, flow: AgentFlow) -> IncidentProfile:
         return cls.from_annotations(flow.metadata.annotations, where=f"flow {flow.name!r}")
 
     @classmethod
-    def from_annotations(cls, annotations: Mapping[str, str], *, where: str = "flow") -> "IncidentProfile":
+    def from_annotations(cls, annotations: Mapping[str, str], *, where: str = "flow") -> IncidentProfile:
         known = {f.name for f in fields(cls)}
         changes: dict[str, tuple[str, ...]] = {}
         for key, value in annotations.items():
@@ -73,7 +73,7 @@ class IncidentProfile:
 def split_candidates(value: str) -> tuple[str, ...]:
     """`"${a}, ${b:-x}"` -> ("${a}", "${b:-x}"): commas outside `${...}` separate the templates."""
     from aof_airflow.templating import TemplateError  # only a flow with a profile annotation pays for it
-    from aof_airflow.templating.placeholders import Literal, segments
+    from aof_airflow.templating.placeholders import Literal, segments  # as the line above
 
     cuts: list[int] = []
     for seg in segments(value):  # raises TemplateError on a malformed template

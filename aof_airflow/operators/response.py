@@ -4,10 +4,15 @@ thread of `event.thread_ts` / `event.ts`; every run also keeps it as the node's 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+from airflow.sdk import Context
 
 from aof_airflow.operators.base import NodeOperator, render_or_fail
 from aof_airflow.operators.slack import post_message, slack_conn_id
+
+if TYPE_CHECKING:
+    from aof_airflow.templating import TemplateContext
 
 
 def reply_target(conf: Mapping[str, Any] | None) -> tuple[str, str | None] | None:
@@ -23,10 +28,11 @@ def reply_target(conf: Mapping[str, Any] | None) -> tuple[str, str | None] | Non
 
 
 class ResponseOperator(NodeOperator):
+    node_types = ("Response",)
     ui_color = "#e3f6ec"
 
-    def run(self, tctx: Any, context: Any) -> dict[str, Any]:
-        from aof_airflow.templating import render_text
+    def run(self, tctx: TemplateContext, context: Context) -> dict[str, Any]:
+        from aof_airflow.templating import render_text  # off the DAG-parse path (test_dag_shape)
 
         cfg = self.node.config
         text = render_or_fail(self.node.id, "message", render_text, cfg.message, tctx)

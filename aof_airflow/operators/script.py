@@ -82,6 +82,7 @@ def kubectl_argv(action: str, args: dict[str, Any]) -> list[str]:
 
 
 class ScriptOperator(TransformOperator):
+    node_types = ("Script",)
     ui_color = "#fff0e0"
 
     def run(self, tctx: Any, context: Any) -> Any:

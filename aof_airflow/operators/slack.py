@@ -62,6 +62,7 @@ def with_notice(task: Any, context: Any, text: str) -> str:
 
 
 class SlackMessageOperator(NodeOperator):
+    node_types = ("Slack",)
     ui_color = "#e3f6ec"
 
     def run(self, tctx: Any, context: Any) -> dict[str, Any]:

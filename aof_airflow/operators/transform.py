@@ -1,4 +1,4 @@
-"""Transform node: a bash script whose `export`s become flow variables (DESIGN §4 "Transform").
+"""Transform node: a bash script whose `export`s become flow variables (docs/architecture.md, "Values never become code").
 
 Flow values reach the script only as environment variables (render_shell turns each `${...}` into a
 reference to one), so an incident titled `"; rm -rf / #` or `$(curl ...)` stays a string. The exports are
@@ -73,6 +73,7 @@ def _tail(text: str) -> str:
 
 
 class TransformOperator(NodeOperator):
+    node_types = ("Transform",)
     ui_color = "#fff4d6"
     node: TransformNode
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from airflow.sdk import Context
+
 from aof_airflow.operators.base import NodeOperator
 
 
 class WaitOperator(NodeOperator):
+    node_types = ("Wait",)
     ui_color = "#eeeeee"
 
-    def execute(self, context: Any) -> Any:
+    def execute(self, context: Context) -> None:
         self.prepare(context)
         seconds = self.node.config.seconds
         self.log.info("waiting %s (%gs) on the triggerer", self.node.config.duration, seconds)
@@ -23,7 +26,7 @@ class WaitOperator(NodeOperator):
 
         self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=seconds)), method_name="execute_complete")
 
-    def execute_complete(self, context: Any, event: Any = None) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
         result = {"waited": self.node.config.duration, "seconds": self.node.config.seconds}
         self.skip_decided(context, result)
         return result

@@ -1,7 +1,7 @@
 """The relay's Alertmanager receiver: a flow's `Alertmanager` trigger path (webhook payload version 4).
 
-Order as for every webhook: authenticate (the receiver's `http_config`: Bearer or basic auth), then read the body
-under the size cap, then parse. Then, per signal (aof_airflow.incidents.signals): `firing` starts a run, attaches
+Order as for every webhook (ingress.py): authenticate (the receiver's `http_config`: Bearer or basic auth, checked
+here), then read the body under the size cap, then parse. Then, per signal (aof_airflow.incidents.signals): `firing` starts a run, attaches
 to the target's open run, or is held back after a "no action" / escalation; `resolved` is recorded on the run
 and lifts the hold. An alert whose labels name no target still starts a run (the flow escalates it, saying
 so), so nothing is dropped. Runs go through the same outbox as PagerDuty's, so one accepted is never lost.
@@ -16,9 +16,9 @@ import base64
 import binascii
 import hmac
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -38,10 +38,10 @@ def is_alertmanager(route: Any) -> bool:
     return isinstance(route.config, AlertmanagerConfig)
 
 
-def check_auth(config: AlertmanagerConfig, authorization: str | None) -> JSONResponse | None:
-    """None when the request carries the configured credentials; else 401 (or 503 when they are not set).
+def check_auth(config: AlertmanagerConfig, authorization: str | None) -> HTTPException | None:
+    """None when the request carries the configured credentials; else the 401 (or 503 when they are not set).
 
-    The one place this receiver authenticates: the relay lane's shared auth dependency can replace it."""
+    The one place this receiver authenticates (ingress.webhook_headers calls it for Alertmanager routes)."""
     auth = config.auth
     if isinstance(auth, BasicAuth):
         expected = secrets.resolve(auth.password)
@@ -50,8 +50,7 @@ def check_auth(config: AlertmanagerConfig, authorization: str | None) -> JSONRes
         expected = secrets.resolve(auth.token)
         scheme, want = "Bearer", expected or ""
     if not want:
-        return JSONResponse({"detail": "relay misconfigured: the Alertmanager receiver's credentials are not set"},
-                            status_code=503)
+        return HTTPException(503, "relay misconfigured: the Alertmanager receiver's credentials are not set")
     given_scheme, _, value = (authorization or "").strip().partition(" ")
     value = value.strip()
     if scheme == "Basic" and given_scheme.lower() == "basic":
@@ -60,24 +59,12 @@ def check_auth(config: AlertmanagerConfig, authorization: str | None) -> JSONRes
         except (binascii.Error, UnicodeDecodeError):
             value = ""
     if given_scheme.lower() != scheme.lower() or not hmac.compare_digest(value.encode(), want.encode()):
-        return JSONResponse({"detail": f"missing or wrong {scheme} credentials"}, status_code=401,
-                            headers={"WWW-Authenticate": scheme})
+        return HTTPException(401, f"missing or wrong {scheme} credentials", headers={"WWW-Authenticate": scheme})
     return None
 
 
-async def receive(relay: Any, route: Any, request: Request,
-                  read_body: Callable[[], Awaitable[bytes | None]]) -> Response:
-    """The whole answer for one delivery; `read_body` gives None when the body is over the cap."""
-    config: AlertmanagerConfig = route.config
-    denied = check_auth(config, request.headers.get("authorization"))
-    if denied is not None:
-        return denied
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json":
-        return JSONResponse({"detail": "Content-Type must be application/json"}, status_code=415)
-    body = await read_body()
-    if body is None:
-        return JSONResponse({"detail": f"body larger than {relay.settings.max_body_bytes} bytes"}, status_code=413)
+async def receive(relay: Any, route: Any, body: bytes) -> Response:
+    """The answer for one authenticated delivery whose body is within the cap."""
     try:
         notification = am.parse(parse_json(body, relay.settings.max_json_depth))
     except BadEvent as exc:

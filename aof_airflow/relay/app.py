@@ -1,68 +1,38 @@
 """`create_app()`: the relay as a FastAPI app (served by `aofctl relay`, or mounted by the plugin).
 
-The app authenticates every request itself: when mounted in the Airflow api-server, Airflow applies
-no auth to plugin apps. Routes are not registered per flow but looked up per request, so a flow added
-to the folder is served without a restart.
+The app authenticates every request itself: when mounted in the Airflow api-server, Airflow applies no
+auth to plugin apps. Every route goes through the same ingress dependencies (ingress.py); each path has one
+route: `/healthz`, `/readyz`, `/metrics`, `POST /slack/events`, `POST /slack/actions`, then every flow's
+webhook path (looked up per request, so a flow added to the folder is served without a restart).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from typing import AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from aof_airflow.relay.alertmanager import is_alertmanager, receive as alertmanager_receive
+from aof_airflow.config import settings as aof_settings
 from aof_airflow.relay.flows import FlowSource
-from aof_airflow.relay.outbox import IGNORED
-from aof_airflow.relay.service import Relay, Reply
+from aof_airflow.relay.ingress import get_relay
+from aof_airflow.relay.metrics import CountAnswers, RelayMetrics
+from aof_airflow.relay.service import Relay
 from aof_airflow.relay.settings import RelaySettings
-
-log = logging.getLogger(__name__)
-ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-JSON_TYPES = ("application/json",)
-
-
-def _reply(r: Reply) -> JSONResponse:
-    return JSONResponse(r.body, status_code=r.status, headers=r.headers)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing to buffer more than `limit` bytes whatever Content-Length claims."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise _TooLarge
-        except ValueError:
-            raise _TooLarge from None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _body_or_none(request: Request, limit: int) -> bytes | None:
-    try:
-        return await _read_body(request, limit)
-    except _TooLarge:
-        return None
 
 
 def create_app(flows: FlowSource = None, settings: RelaySettings | None = None) -> FastAPI:
+    from aof_airflow.relay import slack_actions, slack_events, webhooks
+
     settings = settings or RelaySettings.load()
+    aof_settings()  # read once now (it loads Airflow's configuration): not in the first request's 3 s (Slack)
     relay = Relay(flows, settings)
+    metrics = RelayMetrics(relay.reports)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -73,64 +43,38 @@ def create_app(flows: FlowSource = None, settings: RelaySettings | None = None) 
 
     app = FastAPI(title="aof relay", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.relay = relay
-    from aof_airflow.approvals.actions import router as slack_approvals  # /slack/actions, /slack/events
-    from aof_airflow.relay.slack_events import router as slack_triggers  # /slack/events (hands approvals on)
-    app.include_router(slack_triggers)  # first: its /slack/events wins over the approvals' own
-    app.include_router(slack_approvals)  # before the webhook catch-all below, so it wins
+    app.state.metrics = metrics
 
-    def _kick() -> None:
-        # Mounted apps get no lifespan: the first request (a probe will do) starts delivery.
-        if settings.start_dispatcher:
-            relay.dispatcher.ensure_started()
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> Response:
+        """A refusal closes the connection: a refused body is not drained (ingress.py)."""
+        response = await http_exception_handler(request, exc)
+        response.headers["Connection"] = "close"
+        return response
 
     @app.get("/healthz")
-    async def healthz() -> dict:
-        _kick()
+    async def healthz(_relay: Relay = Depends(get_relay)) -> dict:
         return {"ok": True}
 
     @app.get("/readyz")
-    async def readyz() -> Response:
-        _kick()
+    async def readyz(relay: Relay = Depends(get_relay)) -> Response:
+        """200 while the relay can store deliveries (503 only when its database is unreachable): a relay with
+        undelivered rows must keep receiving. `status: degraded` lists what did not become a run."""
         try:
             await run_in_threadpool(relay.outbox.ping)
+            state = await run_in_threadpool(relay.reports.readiness)
         except Exception as exc:
             return JSONResponse({"ok": False, "detail": f"database unreachable: {type(exc).__name__}"}, status_code=503)
-        return JSONResponse({"ok": True, "routes": {p: r.flow.name for p, r in relay.flows.routes().items()},
+        return JSONResponse({"ok": True, **state, "routes": {p: r.flow.name for p, r in relay.flows.routes().items()},
                              "ignored": dict(relay.ignored)})
 
-    @app.api_route("/{path:path}", methods=ALL_METHODS)
-    async def webhook(path: str, request: Request) -> Response:
-        _kick()
-        route = relay.flows.get(path)
-        if route is None:
-            return JSONResponse({"detail": "no flow is triggered by this path"}, status_code=404)
-        if request.method not in route.methods:
-            return JSONResponse({"detail": f"method {request.method} not allowed"}, status_code=405,
-                                headers={"Allow": ", ".join(route.methods)})
-        if is_alertmanager(route):  # its own auth and payload (relay/alertmanager.py)
-            return await alertmanager_receive(relay, route, request, lambda: _body_or_none(request, settings.max_body_bytes))
-        denied = relay.check_bearer(route, request.headers.get("authorization"))
-        if denied is not None:
-            return _reply(denied)
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype not in JSON_TYPES:
-            return JSONResponse({"detail": "Content-Type must be application/json"}, status_code=415)
-        try:
-            body = await _read_body(request, settings.max_body_bytes)
-        except _TooLarge:
-            return JSONResponse({"detail": f"body larger than {settings.max_body_bytes} bytes"}, status_code=413)
-        step = relay.admit(route, body, request.headers)
-        if isinstance(step, Reply):
-            return _reply(step)
-        if step.row.get("state") != IGNORED:  # one remediation per target (relay/signal_gate.py)
-            held = await run_in_threadpool(relay.held_by_open_run, step)
-            if held is not None:
-                return _reply(held)
-        if route.flow.spec.rate_limit.queue_size is not None:
-            over = await run_in_threadpool(relay.over_queue_limit, step)
-            if over is not None:
-                return _reply(over)
-        row_id = await asyncio.wrap_future(relay.outbox.add_future(**step.row))
-        return _reply(relay.stored(step, row_id))
+    @app.get("/metrics")
+    async def prometheus(_relay: Relay = Depends(get_relay)) -> Response:
+        data = await run_in_threadpool(generate_latest, metrics.registry)
+        return Response(data, media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(slack_events.router)
+    app.include_router(slack_actions.router)
+    app.include_router(webhooks.router)  # the catch-all: last
+    app.add_middleware(CountAnswers, metrics=metrics)
     return app

@@ -11,21 +11,29 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from aof_airflow.airflow_rest import AirflowAPI, AirflowUnavailable
+from aof_airflow.relay.bounds import bound
 from aof_airflow.relay.normalize import merge_details, without_details
 from aof_airflow.relay.outbox import DELIVERED, Outbox, Outcome, Row, delivered, failed, retry
 from aof_airflow.relay.settings import RelaySettings
 from aof_airflow.services import pagerduty
 
+if TYPE_CHECKING:
+    from aof_airflow.relay.reports import Reports
+
 log = logging.getLogger(__name__)
 RECEIVING_WINDOW = 0.5  # seconds since the last accepted webhook during which the relay counts as receiving
 PACED_PASS = 0.25  # seconds per paced delivery pass while receiving
+REPORT_EVERY = 5.0  # seconds between looks for deliveries to report (reports.py)
 
 
 class Dispatcher:
-    def __init__(self, outbox: Outbox, client: AirflowAPI, settings: RelaySettings) -> None:
-        self.outbox, self.client, self.settings = outbox, client, settings
+    def __init__(self, outbox: Outbox, client: AirflowAPI, settings: RelaySettings,
+                 reports: "Reports | None" = None) -> None:
+        self.outbox, self.client, self.settings, self.reports = outbox, client, settings, reports
+        self._next_report = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -78,6 +86,7 @@ class Dispatcher:
             except Exception:  # the DB may be locked or briefly gone: keep the thread alive
                 log.exception("relay dispatcher: pass failed")
                 n = 0
+            self.report_if_due()
             pause = self._airflow_down_until - time.monotonic()
             if pause > 0:  # new webhooks must not wake us to probe a down Airflow again
                 self._stop.wait(pause)
@@ -87,6 +96,21 @@ class Dispatcher:
                 if self._wake.wait(self.settings.dispatch_poll_seconds):
                     self._stop.wait(0.02)  # let a burst of webhooks land: one claim for all of them
                 self._wake.clear()
+
+    def report_if_due(self, force: bool = False) -> None:
+        """Report what did not become a run (reports.py), every few seconds: never in a webhook's path."""
+        if self.reports is None or (not force and time.monotonic() < self._next_report):
+            return
+        self._next_report = time.monotonic() + REPORT_EVERY
+        try:
+            self.reports.report_due()
+        except Exception:
+            log.exception("relay dispatcher: reporting undelivered rows failed")
+
+    def notify_failed(self) -> None:
+        """A delivery was stored as failed: report it with the next pass."""
+        self._next_report = 0.0
+        self._wake.set()
 
     def _backoff(self, attempts: int) -> float:
         return min(self.settings.backoff_initial_seconds * (2 ** attempts), self.settings.backoff_max_seconds)
@@ -98,7 +122,7 @@ class Dispatcher:
         fails to answer, the rest of the batch is put back untried and the whole dispatcher pauses
         (longer each time), so a down or hanging api-server is neither hammered nor waited on row by row.
         What became of each row is written in one transaction at the end; a crash before that only means
-        a re-delivery, which Airflow answers with 409 (the run id comes from the incident).
+        a re-delivery, which Airflow answers with 409 (the run id comes from the occurrence, run_ids.py).
         """
         rows = self.outbox.claim(batch)
         if not rows:
@@ -127,9 +151,10 @@ class Dispatcher:
         if not self.settings.pagerduty_api_key:
             raise pagerduty.DetailsRefused("no PagerDuty API key is configured ([aof] pagerduty_api_key, "
                                            "PAGERDUTY_API_KEY or Connection pagerduty_default)")
-        return merge_details(row.conf, pagerduty.first_alert_details(
-            self.settings.pagerduty_api_url, self.settings.pagerduty_api_key, row.incident_id,
-            self.settings.request_timeout_seconds))
+        incident_id = row.conf["event"]["incident"]["id"]  # the row's column holds at most 100 characters
+        return bound(merge_details(row.conf, pagerduty.first_alert_details(
+            self.settings.pagerduty_api_url, self.settings.pagerduty_api_key, incident_id,
+            self.settings.request_timeout_seconds)), self.settings.max_value_bytes, self.settings.max_conf_bytes)
 
     def _deliver(self, row: Row) -> tuple[Outcome, bool]:
         """What became of the row, and False when Airflow was unreachable (the caller backs off)."""

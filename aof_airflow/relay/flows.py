@@ -57,17 +57,26 @@ class Route:
         secret = self.config.secret
         return HMACAuth(type="PagerDutySignature", secret=secret) if secret else None
 
-    def starts_run(self, event_type: str, service_id: str | None = None) -> bool:
-        """The trigger's `events` name this event type (or a pattern such as `incident.*` matches it), and its
-        `service_ids`, if any, list the incident's PagerDuty service."""
+    def why_not(self, event_type: str, service_id: str | None = None) -> str | None:
+        """None when this event starts a run: the trigger's `events` name its type (or a pattern such as
+        `incident.*` matches it) and its `service_ids`, if any, list the incident's PagerDuty service.
+        Otherwise which of the two filters it did not pass."""
+        if not any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.events):
+            return f"{event_type}: not among the trigger's events {list(self.events)}"
         services = getattr(self.config, "service_ids", None)
         if services and service_id not in services:
-            return False
-        return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.events)
+            return f"service {service_id or '(none named)'} is not among the trigger's service_ids {list(services)}"
+        return None
+
+    def starts_run(self, event_type: str, service_id: str | None = None) -> bool:
+        return self.why_not(event_type, service_id) is None
 
 
 def service_id(event: Event) -> str | None:
-    service = ((event.conf.get("event") or {}).get("incident") or {}).get("service")
+    """The incident's PagerDuty service, wherever the event carried it (normalize.py puts it in one place)."""
+    ev = event.conf.get("event")
+    incident = ev.get("incident") if isinstance(ev, dict) else None
+    service = incident.get("service") if isinstance(incident, dict) else None
     return service.get("id") if isinstance(service, dict) else None
 
 

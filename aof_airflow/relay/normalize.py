@@ -5,10 +5,14 @@ one (`event.event_type`, `event.data`), mapped onto the tutorial's field names s
 
 Only a body that is not a JSON object is refused (`BadEvent`, a 400). Any other well-authenticated delivery is
 answered 2xx: PagerDuty counts a 4xx as a dropped webhook and disables the subscription after three in a row.
-What starts nothing -- `pagey.ping`, `service.*`, an event without a usable incident -- comes back as an
-`Event` whose `ignore` says why. Sub-events (notes, responders, conference bridge, custom fields, role
-assignments, ...) name their incident in `data.incident.id` (role assignments: in each assignment), not
-`data.id`; the trigger's `events:` decide whether such an event starts a run.
+What is no incident -- `pagey.ping`, `service.*`, a body without `event` -- comes back as an `Event` whose
+`ignore` says why. An incident the relay cannot run (no id, no title) comes back with `invalid` saying why:
+the relay records it as a failure it reports (readiness, metric, Slack), never as silently ignored. Any
+non-empty printable id is usable: the run id is made safe from it (run_ids.py), the id itself travels
+unchanged in the conf. Sub-events (notes, responders, conference bridge, custom fields, role assignments,
+workflows, tasks, ...) name their incident in `data.incident.id` (role assignments: in each assignment), not
+`data.id`, and their service, when they carry one, in `data.service`; the trigger's `events:` and
+`service_ids` decide whether such an event starts a run.
 
 Control characters are handled here, once (see services/event_text.py): the conf carries cleaned text and
 `conf["aof"]["received"]` the strings as they arrived.
@@ -17,14 +21,12 @@ Control characters are handled here, once (see services/event_text.py): the conf
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from aof_airflow.services.event_text import clean
 
-# Becomes part of the Airflow dag_run_id: keep to characters Airflow accepts and no path tricks.
-INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+MAX_ID_CHARS = 1000  # a longer id is no PagerDuty id: refused (visibly) rather than carried around
 TUTORIAL_EVENT_TYPE = "incident.triggered"
 META = "aof"  # conf key of what the relay adds: received text, enrichment status (never a field of the event)
 
@@ -40,7 +42,9 @@ class Event:
     conf: dict[str, Any]  # the DAG run's conf
     source: str  # "tutorial" | "pagerduty.v3"
     needs_details: bool  # v3: custom_details still to be fetched from the incident's first alert
-    ignore: str | None = None  # why this delivery starts no run, whatever the trigger's events
+    ignore: str | None = None  # why this delivery starts no run, whatever the trigger's events: not an incident
+    invalid: str | None = None  # an incident event that cannot become a run: reported as a failure
+    event_id: str | None = None  # PagerDuty's id of this occurrence (v3 `event.id`)
 
 
 def parse_json(body: bytes, max_depth: int) -> Any:
@@ -119,7 +123,10 @@ def _ignored(etype: str, source: str, why: str, conf: dict[str, Any], received: 
 
 
 def _usable_id(v: Any) -> str | None:
-    return v if isinstance(v, str) and INCIDENT_ID.match(v) else None
+    return v if isinstance(v, str) and v.strip() and len(v) <= MAX_ID_CHARS and v.isprintable() else None
+
+
+UNUSABLE_ID = f"missing, empty, not a string, over {MAX_ID_CHARS} characters or not printable"
 
 
 def _tutorial(root: dict[str, Any], event: dict[str, Any]) -> Event:
@@ -129,7 +136,7 @@ def _tutorial(root: dict[str, Any], event: dict[str, Any]) -> Event:
     if not isinstance(inc, dict):
         why = "`event.incident` is not an object"
     elif _usable_id(inc.get("id")) is None:
-        why = f"`event.incident.id` is missing or does not match {INCIDENT_ID.pattern}"
+        why = f"`event.incident.id` is {UNUSABLE_ID}"
     elif not (_text(inc.get("title")) or "").strip():
         why = "`event.incident.title` is missing or not a string"
     elif "service" in inc and not isinstance(inc["service"], dict):
@@ -137,7 +144,8 @@ def _tutorial(root: dict[str, Any], event: dict[str, Any]) -> Event:
     elif "custom_details" in inc and not isinstance(inc["custom_details"], dict):
         why = "`event.incident.custom_details` is not an object"
     if why:
-        return Event(etype, "", root, "tutorial", needs_details=False, ignore=why)
+        iid = inc.get("id") if isinstance(inc, dict) and isinstance(inc.get("id"), str) else ""
+        return Event(etype, iid, root, "tutorial", needs_details=False, invalid=why)
     return Event(etype, inc["id"], root, "tutorial", needs_details=False)
 
 
@@ -145,15 +153,17 @@ def _v3(event: dict[str, Any]) -> Event:
     etype = _text(event.get("event_type")) or "(none)"
     data = _dict(event.get("data"))
     meta = {"event_type": etype, "id": event.get("id"), "occurred_at": event.get("occurred_at")}
+    event_id = event.get("id") if isinstance(event.get("id"), str) and event.get("id") else None
     incident = _incident_of(event.get("resource_type"), data)
     if incident is None:
-        return Event(etype, "", {"event": meta}, "pagerduty.v3", needs_details=False,
+        return Event(etype, "", {"event": meta}, "pagerduty.v3", needs_details=False, event_id=event_id,
                      ignore=f"{etype}: names no incident (resource_type {event.get('resource_type')!r})")
     if _usable_id(incident.get("id")) is None:
-        return Event(etype, "", {"event": {**meta, "incident": incident}}, "pagerduty.v3", needs_details=False,
-                     ignore=f"{etype}: incident id missing or not matching {INCIDENT_ID.pattern}")
+        iid = incident.get("id") if isinstance(incident.get("id"), str) else ""
+        return Event(etype, iid, {"event": {**meta, "incident": incident}}, "pagerduty.v3", needs_details=False,
+                     event_id=event_id, invalid=f"{etype}: the incident id is {UNUSABLE_ID}")
     conf = {"event": {"incident": incident, **meta}}
-    return Event(etype, incident["id"], conf, "pagerduty.v3", needs_details=True)
+    return Event(etype, incident["id"], conf, "pagerduty.v3", needs_details=True, event_id=event_id)
 
 
 def _incident_of(resource_type: Any, data: dict[str, Any]) -> dict[str, Any] | None:
@@ -171,16 +181,22 @@ def _incident_of(resource_type: Any, data: dict[str, Any]) -> dict[str, Any] | N
     if not isinstance(ref, dict):
         return None
     return _drop_none({"id": ref.get("id"), "title": _text(ref.get("summary")) or "", "html_url": ref.get("html_url"),
-                       "service": {"name": "", "id": None}, "custom_details": {}})
+                       "service": _service(data.get("service")), "custom_details": {}})
+
+
+def _service(ref: Any) -> dict[str, Any]:
+    """A service reference as the tutorial names it; sub-events (workflows) carry it in `data.service`."""
+    service = _dict(ref)
+    sid = service.get("id") if isinstance(service.get("id"), str) else None
+    return {"name": _text(service.get("summary")) or _text(service.get("name")) or "", "id": sid}
 
 
 def _full_incident(data: dict[str, Any]) -> dict[str, Any]:
-    service = _dict(data.get("service"))
     priority = _dict(data.get("priority"))
     return _drop_none({
         "id": data.get("id"),
         "title": _text(data.get("title")) or "",
-        "service": {"name": service.get("summary") or service.get("name") or "", "id": service.get("id")},
+        "service": _service(data.get("service")),
         "urgency": data.get("urgency"),
         "html_url": data.get("html_url"),
         "status": data.get("status"),

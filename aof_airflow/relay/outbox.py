@@ -5,7 +5,7 @@ answers 202. Unique constraints do the dedup, so two relay processes on one data
 the same delivery: one insert wins, the other's does nothing (ON CONFLICT DO NOTHING) and the relay
 answers "duplicate". Dispatchers claim rows with a conditional UPDATE
 (a lease), so two of them never deliver the same row at once -- and if they did, the dag_run_id
-derived from the incident makes Airflow answer 409 to the second.
+derived from the occurrence (run_ids.py) makes Airflow answer 409 to the second.
 """
 
 from __future__ import annotations
@@ -57,6 +57,17 @@ outbox = Table(
     UniqueConstraint("dag_id", "dag_run_id", name="uq_aof_relay_outbox_run"),
     UniqueConstraint("webhook_id", name="uq_aof_relay_outbox_webhook"),
     Index("ix_aof_relay_outbox_due", "state", "next_attempt_at"),
+)
+
+# One row per outbox row the relay reported as not handed over (reports.py): the insert is the claim, so
+# two relays on one database post one Slack message, and a restart does not post it again.
+reported = Table(
+    "aof_relay_reports",
+    db.metadata,
+    Column("row_id", Integer, primary_key=True, autoincrement=False),
+    Column("at", Float, nullable=False),
+    Column("posted", Integer, nullable=False, default=0),
+    Column("detail", Text, nullable=True),
 )
 
 
@@ -196,14 +207,14 @@ class Outbox:
 
     def add_future(self, *, flow: str, dag_id: str, dag_run_id: str | None, webhook_id: str | None, event_type: str,
                    incident_id: str, source: str, needs_details: bool, conf: dict[str, Any],
-                   state: str = PENDING) -> Future:
+                   state: str = PENDING, last_error: str | None = None) -> Future:
         """`add` without waiting: the Future's result is the row id (or None) once committed."""
         now = time.time()
         return self._adds.submit(dict(
             flow=flow, dag_id=dag_id, dag_run_id=dag_run_id, webhook_id=webhook_id, event_type=event_type,
             incident_id=incident_id, source=source, needs_details=int(needs_details),
             conf=json.dumps(conf, separators=(",", ":")), state=state, attempts=0, next_attempt_at=now,
-            claimed_until=0.0, created_at=now))
+            claimed_until=0.0, created_at=now, last_error=last_error))
 
     def _insert_many(self, rows: list[dict[str, Any]]) -> list[int | None]:
         """One transaction; a row that hits a unique constraint (a duplicate) yields None, the others their id."""
@@ -255,8 +266,41 @@ class Outbox:
             for cols, params in kinds.items():
                 c.execute(_settle_statement(cols), params)
 
+    def undelivered(self, failed_since: float, pending_before: float, limit: int = 100) -> list[dict[str, Any]]:
+        """Rows that did not become a run: failed since `failed_since`, or pending since before `pending_before`
+        (Airflow down or refusing for that long), oldest first, without their conf."""
+        cols = [c for c in outbox.c if c.name != "conf"]
+        q = (select(*cols, reported.c.posted).select_from(outbox.outerjoin(reported, reported.c.row_id == outbox.c.id))
+             .where(or_(and_(outbox.c.state == FAILED, outbox.c.created_at >= failed_since),
+                        and_(outbox.c.state == PENDING, outbox.c.created_at < pending_before)))
+             .order_by(outbox.c.id).limit(limit))
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q).mappings()]
+
+    def claim_report(self, row_id: int, retry_before: float) -> bool:
+        """True when this process is to report the row: nobody did, or an earlier post failed before `retry_before`."""
+        now = time.time()
+        with self._writing, self.engine.begin() as c:
+            hit = c.execute(select(reported.c.posted, reported.c.at).where(reported.c.row_id == row_id)).first()
+            if hit is None:
+                try:
+                    with c.begin_nested():
+                        c.execute(insert(reported).values(row_id=row_id, at=now, posted=0))
+                    return True
+                except IntegrityError:
+                    return False
+            if hit.posted or hit.at > retry_before:
+                return False
+            return c.execute(update(reported).where(reported.c.row_id == row_id, reported.c.at == hit.at)
+                             .values(at=now)).rowcount == 1
+
+    def report_done(self, row_id: int, posted: bool, detail: str) -> None:
+        with self._writing, self.engine.begin() as c:
+            c.execute(update(reported).where(reported.c.row_id == row_id)
+                      .values(posted=int(posted), detail=detail[:2000]))
+
     def rows(self, **where: Any) -> list[dict[str, Any]]:
-        """All rows (for `aofctl relay status` and tests), oldest first."""
+        """All rows (for `aofctl flow trigger --direct` and tests), oldest first."""
         q = select(outbox).order_by(outbox.c.id)
         for k, v in where.items():
             q = q.where(outbox.c[k] == v)

@@ -1,8 +1,10 @@
-"""The relay's decision for one webhook, independent of HTTP plumbing (used by app.py and the CLI).
+"""The relay's decision for one webhook, independent of HTTP plumbing (used by the routes and the CLI).
 
-Order matters: authenticate, then check the body, then parse, then dedup/store -- so nothing a
-stranger sends reaches the parser. Only bad auth, a body that is not a JSON object and an oversized body
-get a 4xx; every other delivery is answered 2xx and recorded, as `ignored` when it starts no run.
+Order matters: authenticate, then check the body, then parse, then dedup/store -- so nothing a stranger
+sends reaches the parser (the routes run the first two as FastAPI dependencies, ingress.py). Only bad auth,
+a body that is not a JSON object and an oversized body get a 4xx; every other delivery is answered 2xx and
+recorded: as a run to start, as `ignored` when it is no incident to act on, or as `failed` when it is an
+incident the relay cannot run (no usable id): a failure the relay reports (readiness, metric, Slack).
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from typing import Any, Mapping
 
 from aof_airflow.relay import auth, secrets
 from aof_airflow.airflow_rest import AirflowAPI
+from aof_airflow.relay.bounds import bound
 from aof_airflow.relay.queued import QueuedCache
+from aof_airflow.relay.reports import Reports
 from aof_airflow.relay.dispatcher import Dispatcher
 from aof_airflow.relay.flows import FlowSource, FlowTable, Route, service_id
-from aof_airflow.relay.normalize import BadEvent, Event, normalize, parse_json
-from aof_airflow.relay.outbox import IGNORED, Outbox
+from aof_airflow.relay.normalize import META, BadEvent, Event, normalize, parse_json
+from aof_airflow.relay.outbox import FAILED, IGNORED, Outbox
+from aof_airflow.relay.run_ids import digest, failed_run_id, incident_run_id
 from aof_airflow.relay.settings import RelaySettings
 
 log = logging.getLogger(__name__)
@@ -40,11 +45,6 @@ class Store:
     reply: Reply
 
 
-def run_id_for(incident_id: str) -> str:
-    """One incident, one DAG run: a redelivery or a retry maps to the same run id (Airflow answers 409)."""
-    return f"pd-{incident_id}"
-
-
 class Relay:
     def __init__(self, flows: FlowSource, settings: RelaySettings) -> None:
         self.settings = settings
@@ -53,7 +53,8 @@ class Relay:
         self.client = AirflowAPI(settings.airflow_api_url, settings.airflow_username, settings.airflow_password,
                                  timeout=settings.request_timeout_seconds)
         self.queued = QueuedCache(self.client, settings.queued_cache_seconds)
-        self.dispatcher = Dispatcher(self.outbox, self.client, settings)
+        self.reports = Reports(self.outbox, self.flows, settings)
+        self.dispatcher = Dispatcher(self.outbox, self.client, settings, self.reports)
         self.ignored: Counter[str] = Counter()  # deliveries answered 2xx that started nothing, by event type
 
     def close(self) -> None:
@@ -88,15 +89,17 @@ class Relay:
                 return ["\x00unset"]  # configured but unresolved: nothing can match
         return out
 
-    # -- step 2: with the raw body (CPU only: safe to run on the event loop)
-    def admit(self, route: Route, body: bytes, headers: Mapping[str, str], *, trusted: bool = False) -> Reply | Store:
-        """Signature, webhook id, JSON and event checks: a final answer, or the row to store."""
-        if not trusted:
-            sigs = self.signing_secrets(route)
-            if sigs:
-                fail = auth.check_signature(headers.get("x-pagerduty-signature"), body, sigs)
-                if fail:
-                    return Reply(fail.status, {"detail": fail.reason})
+    def check_signature(self, route: Route, body: bytes, headers: Mapping[str, str]) -> Reply | None:
+        """`X-PagerDuty-Signature` against the flow's and the relay's secrets, when there are any."""
+        sigs = self.signing_secrets(route)
+        if not sigs:
+            return None
+        fail = auth.check_signature(headers.get("x-pagerduty-signature"), body, sigs)
+        return Reply(fail.status, {"detail": fail.reason}) if fail else None
+
+    # -- step 2: with the authenticated body (CPU only: safe to run on the event loop)
+    def admit(self, route: Route, body: bytes, headers: Mapping[str, str]) -> Reply | Store:
+        """Webhook id, JSON and event checks on an authenticated body: a final answer, or the row to store."""
         webhook_id = headers.get("x-webhook-id") or None
         if webhook_id is not None and (len(webhook_id) > MAX_WEBHOOK_ID or not webhook_id.isprintable()):
             log.warning("relay: %s: X-Webhook-Id too long or not printable; deduplicating on the incident only",
@@ -106,15 +109,32 @@ class Relay:
             event = normalize(parse_json(body, self.settings.max_json_depth))
         except BadEvent as exc:
             return Reply(400, {"detail": str(exc)})
-        row = dict(flow=route.flow.name, dag_id=route.dag_id, webhook_id=webhook_id, incident_id=event.incident_id,
-                   source=event.source, conf=event.conf)
-        why = event.ignore or (None if route.starts_run(event.event_type, service_id(event)) else
-                               f"{event.event_type}: not among the trigger's events {list(route.events)}")
+        conf = bound(event.conf, self.settings.max_value_bytes, self.settings.max_conf_bytes)
+        row = dict(flow=route.flow.name, dag_id=route.dag_id, webhook_id=webhook_id,
+                   incident_id=event.incident_id[:100], source=event.source, conf=conf)
+        why = event.ignore or route.why_not(event.event_type, service_id(event))
         if why:
             return self._ignored(route, row, event, why)
-        run_id = run_id_for(event.incident_id)
-        return Store(route, dict(row, dag_run_id=run_id, event_type=event.event_type, needs_details=event.needs_details),
+        occurrence = event.event_id or webhook_id or digest(body, 32)
+        if event.invalid:
+            return self._invalid(route, row, event, occurrence)
+        run_id = incident_run_id(event.incident_id, event.event_type, occurrence)
+        if run_id != f"pd-{event.incident_id}":  # the ids as received, for whoever reads the run
+            conf = {**conf, META: {**(conf.get(META) or {}), "run_id_from": {
+                "incident_id": event.incident_id, "event_type": event.event_type, "occurrence": occurrence}}}
+        return Store(route, dict(row, conf=conf, dag_run_id=run_id, event_type=event.event_type[:100],
+                                 needs_details=event.needs_details),
                      Reply(202, {"status": "accepted", "dag_id": route.dag_id, "dag_run_id": run_id}))
+
+    def _invalid(self, route: Route, row: dict[str, Any], event: Event, occurrence: str) -> Store:
+        """An incident event the trigger names but no run can be made of: stored as failed (one row per
+        occurrence), logged, reported by the dispatcher (readiness, metric, Slack); answered 2xx."""
+        log.error("relay: %s: %s delivery cannot start a run: %s", route.flow.name, event.event_type, event.invalid)
+        key = failed_run_id(occurrence)
+        return Store(route, dict(row, dag_run_id=key, event_type=event.event_type[:100], needs_details=False,
+                                 state=FAILED, last_error=f"not started: {event.invalid}"),
+                     Reply(202, {"status": "failed", "event_type": event.event_type, "incident_id": event.incident_id,
+                                 "reason": event.invalid, "reported": True}))
 
     def _ignored(self, route: Route, row: dict[str, Any], event: Event, why: str) -> Store:
         """A well-authenticated delivery that starts nothing: recorded (a redelivery dedups on its webhook id),
@@ -131,7 +151,7 @@ class Relay:
     def over_queue_limit(self, store: Store) -> Reply | None:
         """429 when the flow's `rate_limit.queue_size` runs are queued (in Airflow or still in our outbox)."""
         limit = store.route.flow.spec.rate_limit.queue_size
-        if limit is None or store.row.get("state") == IGNORED:
+        if limit is None or store.row.get("state") in (IGNORED, FAILED):
             return None
         dag_id = store.route.dag_id
         queued = self.queued.get(dag_id) + self.outbox.pending_count(dag_id)
@@ -161,7 +181,9 @@ class Relay:
 
     def stored(self, store: Store, row_id: int | None) -> Reply:
         """The answer once the row is committed (`row_id` None: it duplicated an earlier delivery)."""
-        if store.row.get("state") == IGNORED:
+        if store.row.get("state") in (IGNORED, FAILED):
+            if store.row.get("state") == FAILED and row_id is not None:
+                self.dispatcher.notify_failed()
             return store.reply
         if row_id is None:
             return Reply(202, {"status": "duplicate", "dag_id": store.route.dag_id, "dag_run_id": store.row["dag_run_id"]})
@@ -170,8 +192,12 @@ class Relay:
 
     def accept(self, route: Route, body: bytes, headers: Mapping[str, str], *, trusted: bool = False) -> Reply:
         """The whole decision, blocking (the CLI's `--direct`); the app runs the same steps without blocking."""
-        step = self.admit(route, body, headers, trusted=trusted)
+        if not trusted:
+            denied = self.check_signature(route, body, headers)
+            if denied is not None:
+                return denied
+        step = self.admit(route, body, headers)
         if isinstance(step, Reply):
             return step
-        held = None if step.row.get("state") == IGNORED else self.held_by_open_run(step)
+        held = None if step.row.get("state") in (IGNORED, FAILED) else self.held_by_open_run(step)
         return held or self.over_queue_limit(step) or self.stored(step, self.outbox.add(**step.row))

@@ -41,7 +41,12 @@ class RelaySettings:
     pagerduty_api_url: str = pagerduty.API_URL
     pagerduty_api_key: str = field(default="", repr=False)
     pagerduty_signing_secrets: tuple[str, ...] = field(default=(), repr=False)
-    max_body_bytes: int = 256 * 1024
+    max_body_bytes: int = 256 * 1024  # webhooks: PagerDuty drops deliveries over 256 KB
+    slack_max_body_bytes: int = 1024 * 1024  # /slack/*: a block_actions form carries the whole message, url-encoded
+    max_value_bytes: int = 16 * 1024  # one value in a run's conf; longer ones are cut (bounds.py)
+    max_conf_bytes: int = 256 * 1024  # a run's whole conf
+    stuck_after_seconds: float = 300.0  # a row still not handed over after this long is reported (reports.py)
+    report_window_seconds: float = 86400.0  # failed rows count as "degraded" this long after they arrived
     max_json_depth: int = 32
     queued_cache_seconds: float = 1.0
     retry_after_seconds: int = 30
@@ -91,6 +96,11 @@ class RelaySettings:
         kw["pagerduty_signing_secrets"] = tuple(s.strip() for s in secrets.split(",") if s.strip())
         kw["sqlite_synchronous"] = setting("relay_sqlite_synchronous") or "FULL"
         kw["max_body_bytes"] = int(_float("relay_max_body_bytes", cls.max_body_bytes))
+        kw["slack_max_body_bytes"] = int(_float("relay_slack_max_body_bytes", cls.slack_max_body_bytes))
+        kw["max_value_bytes"] = int(_float("relay_max_value_bytes", cls.max_value_bytes))
+        kw["max_conf_bytes"] = int(_float("relay_max_conf_bytes", cls.max_conf_bytes))
+        kw["stuck_after_seconds"] = _float("relay_stuck_after_seconds", cls.stuck_after_seconds)
+        kw["report_window_seconds"] = _float("relay_report_window_seconds", cls.report_window_seconds)
         kw["backoff_max_seconds"] = _float("relay_backoff_max_seconds", cls.backoff_max_seconds)
         kw["details_wait_seconds"] = _float("relay_details_wait_seconds", cls.details_wait_seconds)
         kw["dispatch_workers"] = max(1, int(_float("relay_dispatch_workers", cls.dispatch_workers)))

@@ -1,10 +1,11 @@
 """`POST /slack/events`: Slack's Events API at the relay; `app_mention` / `message` events start flows.
 
-One Events Request URL serves a Slack app, so this route also hands everything else (`reaction_added` on
-an approval message) to the approvals' handler. Requests are verified as button clicks are (Slack's v0
-signature, slack_sdk's SignatureVerifier): with the app's signing secret (`[aof] slack_signing_secret`) or a
-Slack trigger's own `signing_secret`; a request older than five minutes is refused. A message is stored
-in the relay's outbox before the 200 and delivered as a DAG run like a webhook, its Slack event as the conf.
+The one route for this path: one Events Request URL serves a Slack app, so it also hands what is not a
+message (`reaction_added` on an approval message) to the approvals (aof_airflow.approvals.actions). Requests
+pass the relay's ingress (ingress.py: timestamp, body capped at `relay_slack_max_body_bytes` before buffering,
+Slack's v0 signature) with the app's signing secret (`[aof] slack_signing_secret`) or a Slack trigger's own
+`signing_secret`; only the app's secret is trusted for approvals. A message is stored in the relay's outbox
+before the 200 and delivered as a DAG run like a webhook, its Slack event as the conf.
 """
 
 from __future__ import annotations
@@ -16,19 +17,20 @@ import re
 import time
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from slack_sdk import WebClient
 
-from aof_airflow.approvals.actions import slack_events as approval_events, verify
+from aof_airflow.approvals.actions import record_reaction, signed_by
 from aof_airflow.config import setting
 from aof_airflow.relay import secrets
+from aof_airflow.relay.bounds import bound
+from aof_airflow.relay.ingress import get_relay, slack_body
 from aof_airflow.relay.service import Relay
 from aof_airflow.relay.slack_routes import SlackRoute, from_a_person, matches
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/slack", tags=["slack triggers"])
-MAX_BODY_BYTES = 1024 * 1024
 STARTING_EVENTS = ("app_mention", "message")
 SLACK_ID = re.compile(r"^[A-Z0-9]{1,40}$")
 SLACK_TS = re.compile(r"^[0-9]{1,12}\.[0-9]{1,9}$")
@@ -42,6 +44,10 @@ def signing_secrets(routes: list[SlackRoute]) -> list[str]:
             if value and value not in out:
                 out.append(value)
     return out
+
+
+def _event_secrets(relay: Relay) -> list[str]:
+    return signing_secrets(relay.flows.slack_routes())
 
 
 def run_id(event: dict[str, Any]) -> str:
@@ -86,7 +92,9 @@ async def start_runs(relay: Relay, routes: list[SlackRoute], envelope: dict[str,
     if not chosen:
         return {"ok": True, "ignored": "no flow is triggered by this message"}
     rid = run_id(event)
-    conf = {"event": event, "slack": {k: envelope.get(k) for k in ("event_id", "team_id", "api_app_id", "event_time")}}
+    conf = bound({"event": event, "slack": {k: envelope.get(k) for k in ("event_id", "team_id", "api_app_id",
+                                                                         "event_time")}},
+                 relay.settings.max_value_bytes, relay.settings.max_conf_bytes)
     started, duplicate = [], []
     for r in {r.dag_id: r for r in chosen}.values():
         row_id = await asyncio.wrap_future(relay.outbox.add_future(
@@ -101,15 +109,8 @@ async def start_runs(relay: Relay, routes: list[SlackRoute], envelope: dict[str,
 
 
 @router.post("/events")
-async def slack_events(request: Request) -> Any:
-    relay: Relay = request.app.state.relay
-    if relay.settings.start_dispatcher:  # mounted apps get no lifespan: the first request starts delivery
-        relay.dispatcher.ensure_started()
-    routes = relay.flows.slack_routes()
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise HTTPException(413, f"body larger than {MAX_BODY_BYTES} bytes")
-    verify(signing_secrets(routes), request.headers, body)  # the approvals' check, with every secret we know
+async def slack_events(request: Request, body: bytes = Depends(slack_body(_event_secrets)),
+                       relay: Relay = Depends(get_relay)) -> Any:
     try:
         envelope = json.loads(body)
     except ValueError:
@@ -120,7 +121,7 @@ async def slack_events(request: Request) -> Any:
         return {"challenge": envelope.get("challenge")}
     event = envelope.get("event")
     if envelope.get("type") == "event_callback" and isinstance(event, dict) and event.get("type") in STARTING_EVENTS:
-        return await start_runs(relay, routes, envelope)
-    if not setting("slack_signing_secret"):  # approvals verify with the app's secret only: nothing waits on these
+        return await start_runs(relay, relay.flows.slack_routes(), envelope)
+    if not signed_by(setting("slack_signing_secret"), request.headers, body):  # approvals trust the app's secret only
         return {"ok": True, "ignored": (event or {}).get("type") if isinstance(event, dict) else envelope.get("type")}
-    return await approval_events(request)  # reaction_added on an approval message, as before
+    return await record_reaction(envelope)

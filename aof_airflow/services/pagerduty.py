@@ -10,6 +10,7 @@ the relay's alert lookup. What PagerDuty requires (its OpenAPI spec, PagerDuty/a
 from __future__ import annotations
 
 from typing import Any, Mapping
+from urllib.parse import quote
 
 import httpx
 
@@ -85,7 +86,9 @@ class DetailsRefused(Exception):
 def first_alert_details(base_url: str, api_key: str, incident_id: str, timeout: float = 10.0) -> dict[str, Any]:
     """The incident's custom details: v3 webhooks do not carry them, `GET /incidents/{id}/alerts` does
     (`alerts[0].body.details`)."""
-    url = f"{base_url.rstrip('/')}/incidents/{incident_id}/alerts"
+    if incident_id.strip() in ("", ".", ".."):  # would name another endpoint: never with the API key
+        raise DetailsRefused(f"incident id {incident_id!r} cannot name an incident in a URL")
+    url = f"{base_url.rstrip('/')}/incidents/{quote(incident_id, safe='')}/alerts"
     try:
         r = httpx.get(url, params={"limit": 1}, timeout=timeout, trust_env=False,
                       headers={"Authorization": f"Token token={api_key}", "Accept": ACCEPT, "Content-Type": CONTENT_TYPE})

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import AliasChoices, BaseModel
 
-from aof_airflow.spec.marked_yaml import Path_
-from aof_airflow.spec.models import CLI_PROGRAMS
+from aof_airflow.spec.models import CLI_PROGRAMS, Agent, AgentSpec, InlineAgent
+from aof_airflow.spec.nodes import NODE_MODELS
+
+if TYPE_CHECKING:
+    from aof_airflow.spec.marked_yaml import Path_
 
 API_VERSION = "aof.dev/v1"
 SAME_SCHEMA_VERSIONS = ("aof.dev/v1alpha1", "aof.sh/v1alpha1", "aof.sh/v1")
@@ -147,8 +150,6 @@ def _agent_tools(spec: dict[str, Any], path: Path_, out: list[Finding]) -> None:
 
 
 def _agent_spec(spec: dict[str, Any], path: Path_, out: list[Finding]) -> None:
-    from aof_airflow.spec.models import AgentSpec
-
     provider = spec.pop("provider", None)
     if isinstance(provider, str) and isinstance(spec.get("model"), str):
         model = spec["model"]
@@ -188,8 +189,6 @@ def normalize_agent_spec(spec: dict[str, Any], path: Path_ = ("spec",)) -> tuple
 
 
 def _config_model(node_type: Any) -> type[BaseModel] | None:
-    from aof_airflow.spec.nodes import NODE_MODELS
-
     for m in NODE_MODELS:
         if node_type in m.model_fields["type"].annotation.__args__:  # type: ignore[union-attr]
             ann = m.model_fields["config"].annotation
@@ -247,3 +246,11 @@ def normalize(data: Any) -> tuple[Any, list[Finding]]:
 
 
 Normalizer = Callable[[Any], tuple[Any, list[Finding]]]
+
+
+def inline_agent(inline: InlineAgent, flow_name: str = "") -> Agent:
+    """The Agent an Agent node defines inline (AOF's `config.inline`), validated like an Agent document."""
+    spec, _ = normalize_agent_spec(inline.model_dump(exclude={"name"}, exclude_none=True))
+    labels = {"aof-flow": flow_name} if flow_name else {}
+    return Agent.model_validate({"apiVersion": API_VERSION, "kind": "Agent",
+                                 "metadata": {"name": inline.name, "labels": labels}, "spec": spec})

@@ -98,7 +98,7 @@ def _header_problem(data: Any, positions: Positions, filename: str) -> Problem |
         return at(("apiVersion",), f"unsupported apiVersion {data['apiVersion']!r}: this tool reads "
                                    f"`{API_VERSION}`")
     if "kind" not in data:
-        return at((), f"missing `kind`: add `kind: Agent` or `kind: AgentFlow`")
+        return at((), "missing `kind`: add `kind: Agent` or `kind: AgentFlow`")
     kind = data["kind"]
     if kind not in KINDS:
         if kind in OTHER_AOF_KINDS:  # a real AOF kind, not a typo of ours: no "did you mean"
@@ -250,9 +250,6 @@ class LoadResult:
     def position(self, name: str, loc: tuple[Any, ...]) -> tuple[int, int]:
         """(line, col) of `loc` (YAML keys and list indexes, like pydantic's loc) in `name`'s document."""
         return self.document(name).locate(loc)
-
-    def problems_in(self, file: str | Path) -> list[Problem]:
-        return [p for p in self.problems if p.file == str(file)]
 
     def add(self, parsed: ParsedFile) -> None:
         self.files.append(parsed.file)

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 
 from pydantic import AliasChoices, ConfigDict, Field, field_validator, model_validator
 
+from aof_airflow.spec.edges import START, upstream_of  # noqa: F401  (START: re-exported, the language's entry name)
+from aof_airflow.spec.model_refs import ModelRef
 from aof_airflow.spec.nodes import (  # noqa: F401  (re-exported: the rest of the package imports them from here)
     NODE_TYPES,
     AgentNode,
@@ -38,8 +40,8 @@ from aof_airflow.spec.nodes import (  # noqa: F401  (re-exported: the rest of th
     TransformNodeConfig,
     WaitNode,
 )
-from aof_airflow.spec.model_refs import ModelRef
 from aof_airflow.spec.nodes.base import MAX_RETRIES, MAX_TIMEOUT
+from aof_airflow.spec.nodes.wait import duration_seconds
 from aof_airflow.spec.triggers import (  # noqa: F401
     BearerAuth,
     HMACAuth,
@@ -56,7 +58,6 @@ CLI_PROGRAMS = frozenset({
     "kubectl", "helm", "docker", "git", "terraform", "aws", "az", "gcloud", "promtool", "trivy", "semgrep",
     "jq", "argocd", "flux", "gh", "glab", "kustomize", "istioctl", "velero", "stern",
 })
-START = "start"  # AOF's implicit entry node: `from: start` connects a node to the flow's trigger
 
 
 class Metadata(Strict):
@@ -206,7 +207,7 @@ class AgentSpec(Strict):
     max_context_messages: int | None = Field(default=None, gt=0, le=10_000)
 
     @model_validator(mode="after")
-    def _plain_tools(self) -> "AgentSpec":
+    def _plain_tools(self) -> AgentSpec:
         """Plain program names -> one Shell tool (the first one's place); MCP servers -> MCP tools."""
         names = [t for t in self.tools if isinstance(t, str) and t in CLI_PROGRAMS]  # others: see spec.compat
         if not names and not self.mcp_servers:
@@ -230,16 +231,6 @@ class AgentSpec(Strict):
 
 class Agent(BaseDocument[AgentSpec]):
     kind: Literal["Agent"]
-
-
-def inline_agent(inline: InlineAgent, flow_name: str = "") -> Agent:
-    """The Agent an Agent node defines inline (AOF's `config.inline`), validated like an Agent document."""
-    from aof_airflow.spec.compat import normalize_agent_spec
-
-    spec, _ = normalize_agent_spec(inline.model_dump(exclude={"name"}, exclude_none=True))
-    labels = {"aof-flow": flow_name} if flow_name else {}
-    return Agent.model_validate({"apiVersion": API_VERSION, "kind": "Agent",
-                                 "metadata": {"name": inline.name, "labels": labels}, "spec": spec})
 
 
 # ------------------------------------------------------------------------------------- AgentFlow
@@ -270,7 +261,7 @@ class Connection(Strict):
         return ("true" if v else "false") if isinstance(v, bool) else v
 
     @model_validator(mode="after")
-    def _one_condition(self) -> "Connection":
+    def _one_condition(self) -> Connection:
         if self.when is not None and self.condition is not None:
             raise ValueError("a connection takes `when` or `condition` (the same thing), not both")
         return self
@@ -311,8 +302,6 @@ class RetryConfig(Strict):
     @field_validator("initial_delay", "max_delay")
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
-        from aof_airflow.spec.nodes.wait import duration_seconds
-
         if v is not None and not 0 <= duration_seconds(v) <= MAX_TIMEOUT:
             raise ValueError(f"{v!r} must be between 0 and 7 days")
         return v
@@ -354,8 +343,6 @@ class AgentFlow(BaseDocument[AgentFlowSpec]):
     def upstream(self) -> dict[str, list[str]]:
         """node id -> ids of its direct upstream nodes, in declaration order (`start` is not a node); computed
         once per flow, not to be changed."""
-        from aof_airflow.spec.graph import upstream_of
-
         return upstream_of(self)
 
 

@@ -23,7 +23,7 @@ class Problem:
         tag = "warning: " if self.severity == "warning" else ""
         return f"{self.file}:{self.line}:{self.col}: {tag}{self.message}"
 
-    def as_warning(self) -> "Problem":
+    def as_warning(self) -> Problem:
         return Problem(self.file, self.line, self.col, self.message, "warning")
 
 

@@ -1,6 +1,6 @@
 """Checks of `${...}` references against the graph, at validation time where the answer is knowable.
 
-What a node may read (DESIGN §4): `event...` (and any other top-level key of the trigger payload,
+What a node may read (docs/architecture.md): `event...` (and any other top-level key of the trigger payload,
 written with a path), `flow.run_id|name|duration_seconds`, `<ancestor>.output...`, and the flow
 variables its ancestor Transforms export. What is reported:
 - `<node>.output` of a node that is not upstream of the reader (or is the reader itself);
@@ -17,87 +17,25 @@ import re
 from functools import lru_cache
 from typing import Any, Callable, Iterator
 
-from aof_airflow.spec.models import (
-    AgentFlow,
-    AgentNode,
-    ApprovalNode,
-    ConditionalNode,
-    EndNode,
-    HTTPNode,
-    JoinNode,
-    ResponseNode,
-    ScriptNode,
-    SlackNode,
-    TransformNode,
-)
+from aof_airflow.spec.edges import decided_children, effective_conditions
+from aof_airflow.spec.models import AgentFlow, Node, NodeCondition
+from aof_airflow.spec.nodes.base import YamlPath
 from aof_airflow.spec.problems import Problem
 from aof_airflow.spec.validation_errors import suggest
-from aof_airflow.templating import TemplateError, placeholders
+from aof_airflow.templating import TemplateError, parse_condition, placeholders
 from aof_airflow.templating.context import SECRET_NAME
 
 FLOW_KEYS = ("run_id", "name", "duration_seconds")
 PAYLOAD_ROOT = "event"
 PREVIOUS = "previous"  # `${previous.output}`: the one node connected into the reader
 CONTEXT = "context"  # `${context.*}`: the flow's spec.context
-_EXPORT = re.compile(r"^\s*export\s+([A-Za-z_][A-Za-z0-9_]*)=", re.MULTILINE)
 
 LocateIn = Callable[[tuple, str, int], tuple[int, int]]
 
 
-def transform_exports(script: str) -> list[str]:
-    """Names a Transform script exports (`export NAME=...` lines), in order, without repeats."""
-    return list(dict.fromkeys(_EXPORT.findall(script)))
-
-
-def templates_of(node: Any, index: int) -> Iterator[tuple[tuple, str]]:
-    """(YAML path, template text) of every templated field of a node."""
-    base = ("spec", "nodes", index, "config")
-    c = node.config
-    if isinstance(node, AgentNode):
-        yield base + ("input",), c.input
-        for name, value in c.context.items():
-            yield base + ("context", name), value
-    elif isinstance(node, TransformNode):
-        yield base + ("script",), c.script
-    elif isinstance(node, ConditionalNode):
-        if c.condition is not None:
-            yield base + ("condition",), c.condition
-        for k, named in enumerate(c.conditions or ()):
-            yield base + ("conditions", k, "expression"), named.expression
-    elif isinstance(node, SlackNode):
-        yield base + ("channel",), c.channel
-        yield base + ("message",), c.message
-    elif isinstance(node, HTTPNode):
-        yield base + ("url",), c.url
-        for name, value in c.headers.items():
-            yield base + ("headers", name), value
-        yield from _data_strings(base + ("body",), c.body)
-    elif isinstance(node, ScriptNode):
-        sc, sbase = c.script_config, base + ("scriptConfig",)
-        if sc.command is not None:
-            yield sbase + ("command",), sc.command
-        yield from _data_strings(sbase + ("args",), sc.args)
-        for name, value in sc.env.items():
-            yield sbase + ("env", name), value
-    elif isinstance(node, (ApprovalNode, ResponseNode)):
-        if c.channel is not None:
-            yield base + ("channel",), c.channel
-        if getattr(c, "thread_ts", None) is not None:
-            yield base + ("thread_ts",), c.thread_ts
-        yield base + ("message",), c.message
-    elif isinstance(node, EndNode) and c.message is not None:
-        yield base + ("message",), c.message
-
-
-def _data_strings(loc: tuple, value: Any) -> Iterator[tuple[tuple, str]]:
-    if isinstance(value, str):
-        yield loc, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _data_strings(loc + (k,), v)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _data_strings(loc + (i,), v)
+def templates_of(node: Node, index: int) -> list[tuple[YamlPath, str]]:
+    """(YAML path, template text) of every templated field of a node (its type's `template_fields`)."""
+    return node.templates(index)
 
 
 def outputs_read(flow: AgentFlow, upstream_of: Callable[[str], list[str]]) -> dict[str, list[str]]:
@@ -105,9 +43,7 @@ def outputs_read(flow: AgentFlow, upstream_of: Callable[[str], list[str]]) -> di
     its `conditions` name, and every ancestor Transform (their exports are the flow variables). A node task
     pulls only these XComs (one round trip each) instead of every ancestor's; a node whose text does not
     parse reads them all (it fails at run time with the template's own error)."""
-    from aof_airflow.spec.graph import decided_children, effective_conditions
-
-    transforms = {n.id for n in flow.spec.nodes if isinstance(n, TransformNode)}
+    transforms = {n.id for n in flow.spec.nodes if n.sets_variables}
     decides = decided_children(flow)
     conds = effective_conditions(flow)
     up = flow.upstream()
@@ -123,7 +59,7 @@ def outputs_read(flow: AgentFlow, upstream_of: Callable[[str], list[str]]) -> di
         conditions = [own[node.id], *(own[child] for child in decides[node.id])]  # it decides its children
         try:
             named = None if None in conditions else set().union(
-                *conditions, *(_template_heads(text) for _loc, text in templates_of(node, i)))
+                *conditions, *(_template_heads(text) for _loc, text in node.templates(i)))
         except TemplateError:
             named = None
         if named is None:
@@ -131,15 +67,13 @@ def outputs_read(flow: AgentFlow, upstream_of: Callable[[str], list[str]]) -> di
             continue
         if PREVIOUS in named and len(up[node.id]) == 1:
             named.add(up[node.id][0])
-        if isinstance(node, JoinNode):  # its output is its branches' outputs
+        if node.outputs_upstream:  # a Join: its output is its branches' outputs
             named |= set(up[node.id])
         out[node.id] = [a for a in ancestors if a in named or a in transforms]
     return out
 
 
-def _condition_heads(conditions: Any) -> frozenset[str]:
-    from aof_airflow.templating import parse_condition
-
+def _condition_heads(conditions: list[NodeCondition]) -> frozenset[str]:
     heads: set[str] = set()
     for c in conditions:
         heads.add(c.from_)
@@ -154,19 +88,15 @@ def _template_heads(text: str) -> frozenset[str]:
     return frozenset(path[0] for ph in placeholders(text) for path in ph.paths) if "${" in text else frozenset()
 
 
-def _conditions_to_parse(flow: AgentFlow) -> Iterator[tuple[tuple, str, str]]:
+def _conditions_to_parse(flow: AgentFlow) -> Iterator[tuple[YamlPath, str, str]]:
     """(YAML path, owner, text) of every condition the language must read: a Conditional's `condition` and named
     expressions, every node `conditions[].when` and every connection's `when` / `condition`."""
     for i, node in enumerate(flow.spec.nodes):
         for k, c in enumerate(node.conditions):
             if c.when is not None:
                 yield ("spec", "nodes", i, "conditions", k, "when"), f"node `{node.id}`", c.when
-        if isinstance(node, ConditionalNode):
-            base = ("spec", "nodes", i, "config")
-            if node.config.condition is not None:
-                yield base + ("condition",), f"node `{node.id}`", node.config.condition
-            for k, named in enumerate(node.config.conditions or ()):
-                yield base + ("conditions", k, "expression"), f"node `{node.id}`", named.expression
+        for loc, text in node.conditions_in_config(i):  # a Conditional's `condition` and named expressions
+            yield loc, f"node `{node.id}`", text
     for i, c in enumerate(flow.spec.connections):
         if c.test is not None:
             key = "when" if c.when is not None else "condition"
@@ -177,14 +107,11 @@ def check_references(flow: AgentFlow, upstream_of: Callable[[str], list[str]], *
                      locate_in: LocateIn | None = None, file: str = "<flow>") -> list[Problem]:
     """Problems of every `${...}` in `flow`, and of every condition. `upstream_of(id)` -> ancestor ids (the graph
     must be acyclic)."""
-    from aof_airflow.templating import parse_condition
-
     at = locate_in or (lambda loc, text, offset: (1, 1))
     exporters: dict[str, list[str]] = {}
     for n in flow.spec.nodes:
-        if isinstance(n, TransformNode):
-            for name in transform_exports(n.config.script):
-                exporters.setdefault(name, []).append(n.id)
+        for name in n.exports():
+            exporters.setdefault(name, []).append(n.id)
     node_ids = {n.id for n in flow.spec.nodes}
     up = flow.upstream()
     context = flow.spec.context.as_root()
@@ -198,7 +125,7 @@ def check_references(flow: AgentFlow, upstream_of: Callable[[str], list[str]], *
     for i, node in enumerate(flow.spec.nodes):
         ancestors = set(upstream_of(node.id))
         reader = Reader(node.id, ancestors, up[node.id], node_ids, exporters, context)
-        for loc, text in templates_of(node, i):
+        for loc, text in node.templates(i):
             old = _OLD_TEMPLATE.search(text)
             if old:
                 line, col = at(loc, text, old.start())

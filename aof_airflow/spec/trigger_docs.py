@@ -15,8 +15,17 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from aof_airflow.spec.models import AgentFlow, BaseDocument, Strict
 from aof_airflow.spec.problems import Problem
-from aof_airflow.spec.triggers import (PAGERDUTY_EVENTS, HTTPTrigger, ManualTrigger, PagerDutyTrigger, ScheduleConfig,
-                                       ScheduleTrigger, SlackTrigger, WebhookTrigger, check_trigger_type)
+from aof_airflow.spec.triggers import (
+    PAGERDUTY_EVENTS,
+    HTTPTrigger,
+    ManualTrigger,
+    PagerDutyTrigger,
+    ScheduleConfig,
+    ScheduleTrigger,
+    SlackTrigger,
+    WebhookTrigger,
+    check_trigger_type,
+)
 
 if TYPE_CHECKING:
     from aof_airflow.spec.loader import LoadedDocument
@@ -29,7 +38,7 @@ class CommandBinding(Strict):
     description: str = ""
 
     @model_validator(mode="after")
-    def _one_target(self) -> "CommandBinding":
+    def _one_target(self) -> CommandBinding:
         targets = [k for k in ("flow", "agent", "fleet") if getattr(self, k)]
         if len(targets) != 1:
             raise ValueError("a command routes to exactly one of `flow`, `agent` or `fleet`"
@@ -113,7 +122,7 @@ def bound_schedule(flow: AgentFlow, triggers: Mapping[str, TriggerDocument]) -> 
     return None
 
 
-def check_bindings(flows: Mapping[str, AgentFlow], docs: Iterable["LoadedDocument"]) -> tuple[list[Problem], list[Problem]]:
+def check_bindings(flows: Mapping[str, AgentFlow], docs: Iterable[LoadedDocument]) -> tuple[list[Problem], list[Problem]]:
     """(errors, warnings): flows that do not exist, schedules or relay paths claimed twice, unbound routes."""
     errors: list[Problem] = []
     warnings: list[Problem] = []

@@ -28,14 +28,20 @@ UNSUPPORTED = {
 RENAMED = {"webhook": "Webhook", "http": "HTTP", "cron": "Schedule", "schedule": "Schedule", "manual": "Manual",
            "pagerduty": "PagerDuty", "slack": "Slack", "alertmanager": "Alertmanager", "prometheus": "Alertmanager"}
 AIRFLOW_CRON_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
-# PagerDuty v3 webhook event types of incidents (the relay reads incident events only)
+# PagerDuty v3 webhook event types of incidents (the relay reads incident events only): the "Event Types" table
+# of PagerDuty's developer docs (docs/webhooks/01-Overview.md), every row whose resource is an incident
 PAGERDUTY_EVENTS = frozenset({
-    "incident.acknowledged", "incident.annotated", "incident.conference_bridge.updated",
+    "incident.acknowledged", "incident.action_invocation.created", "incident.action_invocation.terminated",
+    "incident.action_invocation.updated", "incident.annotated", "incident.conference_bridge.updated",
     "incident.custom_field_values.updated", "incident.delegated", "incident.escalated", "incident.incident_type.changed",
     "incident.priority_updated", "incident.reassigned", "incident.reopened", "incident.resolved",
-    "incident.responder.added", "incident.responder.replied", "incident.status_update_published",
+    "incident.responder.added", "incident.responder.replied", "incident.role.assigned", "incident.service_updated",
+    "incident.status_update_published", "incident.task.completed", "incident.task.created", "incident.task.updated",
     "incident.triggered", "incident.unacknowledged", "incident.workflow.completed", "incident.workflow.started",
 })
+# documented too, but about no incident: the relay answers them 2xx and starts nothing
+PAGERDUTY_OTHER_EVENTS = frozenset({"pagey.ping", "service.created", "service.custom_field_values.updated",
+                                    "service.deleted", "service.updated"})
 SLACK_EVENTS = ("app_mention", "message")
 DEFAULT_PAGERDUTY_PATH = "/webhook/pagerduty"  # AOF's own PagerDuty endpoint
 
@@ -66,6 +72,9 @@ Auth = Annotated[Union[BearerAuth, HMACAuth], Field(discriminator="type")]
 def check_pagerduty_event(name: str) -> str:
     """An incident event type, or a pattern (`incident.*`) that matches one."""
     if not any(fnmatch.fnmatchcase(known, name) for known in PAGERDUTY_EVENTS):
+        if any(fnmatch.fnmatchcase(other, name) for other in PAGERDUTY_OTHER_EVENTS):
+            raise ValueError(f"`{name}` is a PagerDuty event about no incident: the relay answers it and starts "
+                             "nothing; name incident events (e.g. incident.triggered, incident.reopened, incident.*)")
         close = difflib.get_close_matches(name, sorted(PAGERDUTY_EVENTS), n=1, cutoff=0.6)
         hint = f"did you mean `{close[0]}`?" if close else "e.g. incident.triggered, incident.acknowledged, incident.resolved"
         raise ValueError(f"`{name}` is not a PagerDuty v3 incident event type: {hint}")

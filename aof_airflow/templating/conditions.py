@@ -1,4 +1,4 @@
-"""The condition language of DESIGN §4: parsed once into a small tree, evaluated without `eval`.
+"""The condition language (docs/architecture.md): parsed once into a small tree, evaluated without `eval`.
 
     expr   := or ;  or := and (OR and)* ;  and := not (AND not)* ;  not := NOT not | cmp
     cmp    := atom ((== | != | < | <= | > | >=) atom)?
@@ -11,13 +11,13 @@ never a silent False.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Union
 
 from aof_airflow.templating.errors import ConditionError
+from aof_airflow.templating.paths import PATH_RE
 
 Resolver = Callable[[tuple[str, ...]], Any]
 
@@ -49,21 +49,21 @@ class Ref:
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Expr"
+    operand: Expr
 
 
 @dataclass(frozen=True)
 class BoolOp:
     op: str  # "and" | "or"
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 @dataclass(frozen=True)
 class Compare:
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 Expr = Union[Lit, Ref, Not, BoolOp, Compare]
@@ -172,8 +172,6 @@ class _Parser:
         if kind == "num":
             return Lit(float(text) if "." in text else int(text))
         if kind == "ref":
-            from aof_airflow.templating.placeholders import PATH_RE
-
             m = PATH_RE.fullmatch(text[2:-1])
             if not m:
                 raise ConditionError(f"{text} is not a reference (a dotted path) in condition {self.text!r}")

@@ -18,7 +18,7 @@ SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 def _airflow_variable(name: str) -> str | None:
     try:
-        from airflow.sdk import Variable
+        from airflow.sdk import Variable  # `aofctl validate` reads templates without importing Airflow
     except ImportError:
         return None
     try:

@@ -7,18 +7,12 @@ condition language (`${remediate.output.result == "success"}`), which renders as
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
+from aof_airflow.templating.conditions import Condition, parse_condition
 from aof_airflow.templating.errors import TemplateError
-
-if TYPE_CHECKING:
-    from aof_airflow.templating.conditions import Condition
-
-SEGMENT = r"[A-Za-z_][A-Za-z0-9_-]*|[0-9]+"
-PATH_RE = re.compile(rf"\s*((?:{SEGMENT})(?:\.(?:{SEGMENT}))*)\s*(?::-(.*))?", re.DOTALL)
+from aof_airflow.templating.paths import PATH_RE
 
 
 @dataclass(frozen=True)
@@ -28,7 +22,7 @@ class Placeholder:
     raw: str  # the text between `${` and `}`
     path: tuple[str, ...] | None  # a plain reference ...
     default: str | None
-    expression: "Condition | None"  # ... or an expression
+    expression: Condition | None  # ... or an expression
 
     @property
     def paths(self) -> frozenset[tuple[str, ...]]:
@@ -76,8 +70,6 @@ def _line_col(text: str, pos: int) -> str:
 @lru_cache(maxsize=4096)
 def segments(template: str) -> tuple[Segment, ...]:
     """Split a template into literal text and placeholders, in order (cached: templates are few)."""
-    from aof_airflow.templating.conditions import parse_condition
-
     out: list[Segment] = []
     buf: list[str] = []
     buf_start = 0

@@ -1,4 +1,4 @@
-"""A node's `conditions: [{from, when}]` entry, read against the `from` node's output (DESIGN §4).
+"""A node's `conditions: [{from, when}]` entry, read against the `from` node's output (docs/architecture.md).
 
 Bare names resolve inside that output (a Conditional's named results, a Transform's exports, an approval's
 `reaction`); a bare `true`/`false` compares with a single-condition Conditional's boolean result; `${...}`

@@ -24,7 +24,7 @@ class PostgresDatabase:
         self.name = f"{prefix}_{secrets.token_hex(4)}"
         self.url = f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:5432/{self.name}"
 
-    def start(self) -> "PostgresDatabase":
+    def start(self) -> PostgresDatabase:
         subprocess.run(["createdb", "-h", PG_HOST, "-U", PG_USER, self.name], check=True, timeout=60)
         return self
 
@@ -43,7 +43,7 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         subprocess.run([self.binary, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(self.port),
                         "--save", "", "--appendonly", "no", "--dir", str(self.workdir),

@@ -65,7 +65,7 @@ class Topology:
     redis: RedisServer | None = None
     system: DemoSystem | None = None
 
-    def start(self) -> "Topology":
+    def start(self) -> Topology:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.db = PostgresDatabase().start()
@@ -89,7 +89,7 @@ class Topology:
         if self.db is not None:
             self.db.stop()
 
-    def __enter__(self) -> "Topology":
+    def __enter__(self) -> Topology:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from aof_lab.sandbox.scenario import load_scenario
 from aof_lab.local.demo import CREDENTIALS, FLOW, DemoSystem
+from aof_lab.sandbox.scenario import load_scenario
 from tests.harness.browser import chromium, page  # noqa: F401  (pytest fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]

@@ -60,35 +60,35 @@ class FakeLLM:
         self._signatures: dict[str, str] = {}  # Gemini thought signatures issued -> function name
 
     # ------------------------------------------------------------------ scripting
-    def reply(self, match: str, text: str | dict[str, Any]) -> "FakeLLM":
+    def reply(self, match: str, text: str | dict[str, Any]) -> FakeLLM:
         """Answer prompts containing `match` with `text` (a dict is sent as its JSON text)."""
         body = json.dumps(text, indent=2) if isinstance(text, dict) else text
         with self._lock:
             self._rules.append(_Rule(match=match, kind="reply", text=body))
         return self
 
-    def tool_call(self, match: str, name: str, args: dict[str, Any]) -> "FakeLLM":
+    def tool_call(self, match: str, name: str, args: dict[str, Any]) -> FakeLLM:
         """Answer the next prompt containing `match` with a call of tool `name` (once)."""
         with self._lock:
             self._rules.append(_Rule(match=match, kind="tool", name=name, args=dict(args)))
         return self
 
     def fail(self, status: int, times: int = 1, headers: dict[str, str] | None = None,
-             retry_delay: float | None = None) -> "FakeLLM":
+             retry_delay: float | None = None) -> FakeLLM:
         """The next `times` requests get HTTP `status` (with `headers`, e.g. {"retry-after": "0"}; Gemini answers
         also carry `retry_delay` as google.rpc.RetryInfo)."""
         with self._lock:
             self._failures.append(_Failure(status, times, dict(headers or {}), retry_delay))
         return self
 
-    def delay(self, seconds: float, times: int = 1) -> "FakeLLM":
+    def delay(self, seconds: float, times: int = 1) -> FakeLLM:
         """The next `times` requests are answered only after `seconds` (to provoke client timeouts)."""
         with self._lock:
             self._delays.append([seconds, times])
         return self
 
     # ------------------------------------------------------------------ lifecycle
-    def __enter__(self) -> "FakeLLM":
+    def __enter__(self) -> FakeLLM:
         self.start()
         return self
 
@@ -102,7 +102,7 @@ class FakeLLM:
             def log_message(self, *args: object) -> None:  # keep test output quiet
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length)
                 try:

@@ -53,7 +53,7 @@ class AirflowStack:
         self.username, self.password = self._af.username, self._af.password
         self.startup_seconds: float | None = None
 
-    def __enter__(self) -> "AirflowStack":
+    def __enter__(self) -> AirflowStack:
         try:
             self.start()
         except BaseException:

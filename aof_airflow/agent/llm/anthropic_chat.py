@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import anthropic
+
 from aof_airflow.agent.llm.credentials import Credentials
 from aof_airflow.agent.llm.loop import ChatEngine, Requested, Turn
 from aof_airflow.agent.llm.provider_chat import ProviderChat
-from aof_airflow.agent.tools.toolbox import ToolSpec
+from aof_airflow.agent.tools.toolset import ToolSpec
 from aof_airflow.agent.types import Usage
 from aof_airflow.spec.models import Agent
 
@@ -31,8 +33,6 @@ class AnthropicChat(ProviderChat):
         self.messages: list[dict[str, Any]] = []
 
     def connect(self, creds: Credentials) -> anthropic.Anthropic:
-        import anthropic
-
         return anthropic.Anthropic(api_key=creds.api_key, base_url=creds.base_url, max_retries=0)
 
     def start(self, system: str, prompt: str, tools: list[ToolSpec]) -> None:

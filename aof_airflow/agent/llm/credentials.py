@@ -73,7 +73,7 @@ def resolve(provider: str, base_url_override: str | None = None) -> Credentials:
 
 def _connection(cid: str):
     try:
-        from airflow.sdk import Connection
+        from airflow.sdk import Connection  # `aofctl agent exec` runs without Airflow's secrets too
 
         return Connection.get(cid)
     except Exception as e:  # not defined, or no Airflow around (plain CLI): env vars apply

@@ -7,25 +7,23 @@ that Gemini attaches to function calls travel back with the function responses, 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from google import genai
+from google.genai import types
 
 from aof_airflow.agent.llm.credentials import Credentials
 from aof_airflow.agent.llm.loop import ChatEngine, Requested, Turn
 from aof_airflow.agent.llm.provider_chat import ProviderChat
-from aof_airflow.agent.tools.toolbox import ToolSpec
+from aof_airflow.agent.tools.toolset import ToolSpec
 from aof_airflow.agent.types import AgentError, Usage
 from aof_airflow.spec.models import Agent
-
-if TYPE_CHECKING:
-    from google import genai
 
 
 class GoogleChat(ProviderChat):
     provider = "google"
 
     def __init__(self, model: str, agent: Agent) -> None:
-        from google.genai import types
-
         self.types = types
         super().__init__(model, agent)
         self.system = ""
@@ -34,9 +32,6 @@ class GoogleChat(ProviderChat):
         self.unnamed_calls: set[str] = set()  # ids we gave calls that came without one (not sent back)
 
     def connect(self, creds: Credentials) -> genai.Client:
-        from google import genai
-        from google.genai import types
-
         options = types.HttpOptions(base_url=creds.base_url) if creds.base_url else None
         return genai.Client(vertexai=False, api_key=creds.api_key, http_options=options)
 

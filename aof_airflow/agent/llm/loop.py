@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aof_airflow.agent import contract as contracts
 from aof_airflow.agent.llm import credentials, retry
 from aof_airflow.agent.masking import redact
-from aof_airflow.agent.tools.toolbox import TOOL_RESULT_CHARS, Toolbox, ToolSpec, truncate
+from aof_airflow.agent.tools.toolbox import Toolbox
+from aof_airflow.agent.tools.toolset import TOOL_RESULT_CHARS, ToolSpec, truncate
 from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, Usage
 from aof_airflow.spec.models import Agent
 

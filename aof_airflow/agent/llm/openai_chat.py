@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import openai
+
 from aof_airflow.agent.llm.credentials import Credentials
 from aof_airflow.agent.llm.loop import ChatEngine, Requested, Turn
 from aof_airflow.agent.llm.provider_chat import ProviderChat
-from aof_airflow.agent.tools.toolbox import ToolSpec
+from aof_airflow.agent.tools.toolset import ToolSpec
 from aof_airflow.agent.types import Usage
 from aof_airflow.spec.models import Agent
 
@@ -29,8 +31,6 @@ class OpenAIChat(ProviderChat):
         self.messages: list[dict[str, Any]] = []
 
     def connect(self, creds: Credentials) -> openai.OpenAI:
-        import openai
-
         return openai.OpenAI(api_key=creds.api_key, base_url=creds.base_url, max_retries=0)
 
     def start(self, system: str, prompt: str, tools: list[ToolSpec]) -> None:

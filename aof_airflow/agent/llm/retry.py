@@ -59,7 +59,7 @@ def call(fn: Callable[[], T], *, label: str, max_retries: int, deadline: float, 
 
 def classify(e: Exception) -> tuple[int | None, float | None, str | None]:
     """(status, retry_after seconds, kind) with kind in retry|timeout|provider|fatal, or None if not an SDK error."""
-    import anthropic
+    import anthropic  # both SDKs' errors are classified; a Google-only deployment need not load the other two
     import openai
 
     if isinstance(e, (anthropic.APITimeoutError, openai.APITimeoutError)):

@@ -1,6 +1,7 @@
-"""Guarded tools (Shell, HTTP, MCP) behind one Toolbox: the only way an engine acts on the world."""
+"""Guarded toolsets (Shell, HTTP, MCP) combined in one Toolbox: the only way an engine acts on the world."""
 
 from aof_airflow.agent.tools.shell import Refused
-from aof_airflow.agent.tools.toolbox import Toolbox, ToolSpec
+from aof_airflow.agent.tools.toolbox import Toolbox
+from aof_airflow.agent.tools.toolset import Toolset, ToolSpec
 
-__all__ = ["Refused", "Toolbox", "ToolSpec"]
+__all__ = ["Refused", "ToolSpec", "Toolbox", "Toolset"]

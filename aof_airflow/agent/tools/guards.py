@@ -2,7 +2,7 @@
 changes per resource, a cap on concurrent remediations, and shadow mode.
 
 WHY here (the guarded toolbox) and not in a prompt or a flow: every engine -- a language model or the rules --
-changes the cluster only through `Toolbox._mutate`, so one check there bounds them all. The incident's own
+changes the cluster only through the change guard (`change_guard.py`), so one check there bounds them all. The incident's own
 `custom_details.namespace` is only a request: the deployment's `[aof] allowed_namespaces` /
 `denied_namespaces` cap it (kube-system and friends are denied unless the operator says otherwise).
 
@@ -60,7 +60,7 @@ class Limits:
     shadow_flows: tuple[str, ...]
 
     @classmethod
-    def from_settings(cls) -> "Limits":
+    def from_settings(cls) -> Limits:
         return cls(
             allowed=_patterns(setting("allowed_namespaces") or ""),
             denied=_patterns(setting("denied_namespaces", DEFAULT_DENIED) or ""),

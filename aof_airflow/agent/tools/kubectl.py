@@ -71,7 +71,7 @@ class KubePolicy:
     verbs: set[str]
 
     @classmethod
-    def for_agent(cls, allowed_verbs: list[str] | None, labels: dict[str, str]) -> "KubePolicy":
+    def for_agent(cls, allowed_verbs: list[str] | None, labels: dict[str, str]) -> KubePolicy:
         if allowed_verbs is not None:
             return cls(set(allowed_verbs))
         if labels.get("purpose", "").lower() == "remediation":

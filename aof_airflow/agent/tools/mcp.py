@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aof_airflow.agent.tools.toolset import TOOL_RESULT_CHARS, ToolContext, Toolset, ToolSpec, truncate
+from aof_airflow.agent.types import ToolCall
 from aof_airflow.config import settings
-from aof_airflow.spec.models import MCPToolConfig
+from aof_airflow.spec.models import MCPTool, MCPToolConfig
 
 log = logging.getLogger("aof.agent")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -99,7 +101,7 @@ class MCPServer:
         self._requests = None
 
     async def _serve(self) -> None:
-        from mcp.client.session import ClientSession
+        from mcp.client.session import ClientSession  # the SDK only for an agent with MCP servers (~0.3 s)
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
         cmd = self.config.command
@@ -217,3 +219,67 @@ class MCPHub:
         self._thread.join(timeout=10)
         if not self._thread.is_alive():
             self._loop.close()
+
+
+class MCPToolset(Toolset):
+    """The agent's MCP servers' tools, as `<server>__<tool>`. The servers start when the model is first told
+    about the tools (or first calls one), not before: an engine that never offers them (the rules engine)
+    never pays for starting one (seconds for the seed's npx server). A server that fails is noted and left out."""
+
+    def __init__(self, configs: list[MCPToolConfig], ctx: ToolContext) -> None:
+        self.ctx = ctx
+        self._configs: list[MCPToolConfig] | None = configs
+        self._tools: dict[str, tuple[MCPServer, MCPToolSpec]] = {}  # exposed name -> (server, tool)
+        self._hub: MCPHub | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_agent(cls, ctx: ToolContext) -> MCPToolset | None:
+        configs = [t.config for t in ctx.agent.spec.tools if isinstance(t, MCPTool)]
+        return cls(configs, ctx) if configs else None
+
+    def _start(self) -> None:
+        with self._lock:
+            configs, self._configs = self._configs, None
+            if not configs:
+                return
+            self._hub = MCPHub()
+            for cfg in configs:
+                try:
+                    server = self._hub.start(cfg)
+                except MCPServerError as e:
+                    self.ctx.journal.note(f"MCP server {cfg.name!r} ({' '.join(cfg.command)}) unavailable, "
+                                          f"running without it: {e}")
+                    continue
+                for spec in server.tools:
+                    self._tools[_tool_name(f"{cfg.name}__{spec.name}")] = (server, spec)
+                log.info("MCP server %r started with tools %s", cfg.name, [t.name for t in server.tools])
+
+    def specs(self) -> list[ToolSpec]:
+        self._start()
+        return [ToolSpec(name, spec.description or f"{spec.name} (MCP server {spec.server})", spec.input_schema)
+                for name, (_server, spec) in self._tools.items()]
+
+    def handles(self, name: str) -> bool:
+        self._start()
+        return name in self._tools
+
+    def call(self, name: str, args: dict[str, Any]) -> ToolCall:
+        server, spec = self._tools[name]
+        try:
+            ok, text = server.call(spec.name, args, self.ctx.timeout(server.config.timeout_seconds))
+        except Exception as e:
+            ok, text = False, f"MCP call failed: {type(e).__name__}: {e}"
+        text, truncated = truncate(text, TOOL_RESULT_CHARS)
+        return ToolCall(name, dict(args), ok, text, truncated=truncated)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._hub:
+                self._hub.close()
+                self._hub = None
+
+
+def _tool_name(raw: str) -> str:
+    """Provider tool names: [a-zA-Z0-9_-], at most 64 characters."""
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", raw)[:64]

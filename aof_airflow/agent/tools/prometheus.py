@@ -1,7 +1,6 @@
 """The `Prometheus` tool: read-only PromQL for an agent, `prometheus_query` and `prometheus_query_range`.
 
-A self-contained toolset (`specs`, `call`, `close`): the Toolbox offers its specs and hands it the calls named
-after it. Bounds live here, in code: the range (`max_range_hours`), the step (at least `min_step_seconds`, at
+A toolset (agent/tools/toolset.py: `specs`, `handles`, `call`, `close`), registered in the Toolbox's `TOOLSETS`. Bounds live here, in code: the range (`max_range_hours`), the step (at least `min_step_seconds`, at
 most `max_points` per series), the number of series in an answer (`max_series`), the query's length and the
 answer's size. Only the two query endpoints are ever called (services/prometheus.py refuses any other path):
 no admin API (`/api/v1/admin/tsdb/*`), no remote write, no rule or config changes.
@@ -13,17 +12,18 @@ import json
 import time
 from typing import Any, Callable
 
+from aof_airflow.agent.tools.toolset import ToolContext, Toolset, ToolSpec
 from aof_airflow.agent.types import ToolCall
 from aof_airflow.services.prometheus import PrometheusAPI, PrometheusError, api_from_connection
-from aof_airflow.spec.models import PrometheusToolConfig
+from aof_airflow.spec.models import PrometheusTool, PrometheusToolConfig
 
 QUERY, QUERY_RANGE = "prometheus_query", "prometheus_query_range"
 MAX_QUERY_CHARS = 2000
 
 
-class PrometheusToolset:
+class PrometheusToolset(Toolset):
     """:param config: the agent's `Prometheus` tool config.
-    :param timeout: seconds a call may take (the Toolbox's own, bounded by the node's deadline).
+    :param timeout: seconds a call may take (the tool's own, bounded by the node's deadline).
     :param api: the API to call; by default the one the config's Connection points at."""
 
     names = (QUERY, QUERY_RANGE)
@@ -33,6 +33,14 @@ class PrometheusToolset:
         self.config, self._timeout, self._api = config, timeout, api
         self._looked_up = api is not None
 
+    @classmethod
+    def for_agent(cls, ctx: ToolContext) -> PrometheusToolset | None:
+        config = next((t.config for t in ctx.agent.spec.tools if isinstance(t, PrometheusTool)), None)
+        return cls(config, ctx.timeout) if config is not None else None
+
+    def handles(self, name: str) -> bool:
+        return name in self.names
+
     def api(self) -> PrometheusAPI | None:
         if not self._looked_up:
             found = api_from_connection(self.config.connection_id)
@@ -40,9 +48,7 @@ class PrometheusToolset:
             self._looked_up = True
         return self._api
 
-    def specs(self) -> list[Any]:
-        from aof_airflow.agent.tools.toolbox import ToolSpec  # the Toolbox imports this module: not at import time
-
+    def specs(self) -> list[ToolSpec]:
         c = self.config
         return [
             ToolSpec(QUERY, "Evaluate a PromQL expression at one instant (read-only; Prometheus HTTP API "

@@ -1,56 +1,39 @@
-"""The node types of an AgentFlow: one module per type, its pydantic model, and this table.
+"""The node types of an AgentFlow: one module per type, holding its pydantic model and its facts.
 
-A new node type is its model module here plus one line in NODE_TABLE, and its operator module plus one line
-in `factory.registry` (the imports below only re-export the models the rest of the package names). Types AOF defines that this project cannot run are in UNSUPPORTED, with the reason:
-`aofctl validate` says so at the node's line instead of building a DAG that fails later.
+A new node type is its model module here plus one import line below (a `NodeBase` subclass that declares
+`type: Literal[...]` registers itself; see `base.py` for what a type says about itself), and its operator
+module (a `NodeMixin` subclass declaring `node_types`) plus one import line in `factory/registry.py`. Types
+AOF defines that this project cannot run are in UNSUPPORTED, with the reason: `aofctl validate` says so at
+the node's line instead of building a DAG that fails later.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Annotated, Union
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from aof_airflow.spec.nodes.base import NodeBase, NodeCondition, Strict, node_types
+
+# One import per node type, in the order `aofctl schema` and error messages list them.
+# isort: off
 from aof_airflow.spec.nodes.agent import AgentNode, AgentNodeConfig, InlineAgent
-from aof_airflow.spec.nodes.approval import ApprovalNode
-from aof_airflow.spec.nodes.base import NodeBase, NodeCondition, Strict
-from aof_airflow.spec.nodes.conditional import ConditionalNode, ConditionalNodeConfig, NamedCondition
-from aof_airflow.spec.nodes.end import EndNode
-from aof_airflow.spec.nodes.http import HTTPNode, HTTPNodeConfig
-from aof_airflow.spec.nodes.join import JoinNode
-from aof_airflow.spec.nodes.parallel import ParallelNode
-from aof_airflow.spec.nodes.response import ResponseNode
-from aof_airflow.spec.nodes.script import ScriptNode
-from aof_airflow.spec.nodes.slack import SlackNode, SlackNodeConfig
 from aof_airflow.spec.nodes.transform import TransformNode, TransformNodeConfig
+from aof_airflow.spec.nodes.conditional import ConditionalNode, ConditionalNodeConfig, NamedCondition
+from aof_airflow.spec.nodes.slack import SlackNode, SlackNodeConfig
+from aof_airflow.spec.nodes.http import HTTPNode, HTTPNodeConfig
+from aof_airflow.spec.nodes.script import ScriptNode
+from aof_airflow.spec.nodes.approval import ApprovalNode
 from aof_airflow.spec.nodes.wait import WaitNode
+from aof_airflow.spec.nodes.parallel import ParallelNode
+from aof_airflow.spec.nodes.join import JoinNode
+from aof_airflow.spec.nodes.end import EndNode
+from aof_airflow.spec.nodes.response import ResponseNode
+# isort: on
 
-# One line per node type: "module:NodeModel" in this package (the model's `type` literal names the type)
-NODE_TABLE = (
-    "agent:AgentNode",
-    "transform:TransformNode",
-    "conditional:ConditionalNode",
-    "slack:SlackNode",
-    "http:HTTPNode",
-    "script:ScriptNode",
-    "approval:ApprovalNode",
-    "wait:WaitNode",
-    "parallel:ParallelNode",
-    "join:JoinNode",
-    "end:EndNode",
-    "response:ResponseNode",
-)
-
-
-def _model(entry: str) -> type[BaseModel]:
-    module, _, name = entry.partition(":")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-NODE_MODELS = tuple(_model(e) for e in NODE_TABLE)
+NODE_MODELS = node_types()
 Node = Annotated[Union[NODE_MODELS], Field(discriminator="type")]  # type: ignore[valid-type]
-NODE_TYPES = tuple(t for m in NODE_MODELS for t in m.model_fields["type"].annotation.__args__)  # type: ignore[union-attr]
+NODE_TYPES = tuple(t for m in NODE_MODELS for t in m.type_names())
 
 UNSUPPORTED = {
     "Fleet": "it runs an AgentFleet, which aof-airflow does not run; use Agent nodes",

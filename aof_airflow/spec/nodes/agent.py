@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from aof_airflow.spec.nodes.base import MAX_TIMEOUT, NodeBase, Strict
+from aof_airflow.spec.nodes.base import GRACE, MAX_TIMEOUT, NodeBase, Strict
 
 
 class InlineAgent(Strict):
@@ -30,7 +30,7 @@ class AgentNodeConfig(Strict):
     timeout_seconds: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT)
 
     @model_validator(mode="after")
-    def _one_agent(self) -> "AgentNodeConfig":
+    def _one_agent(self) -> AgentNodeConfig:
         if (self.agent is None) == (self.inline is None):
             raise ValueError("an Agent node takes exactly one of `agent` (the name of an Agent document) or "
                              "`inline` (an agent written here: name, model, instructions, tools)")
@@ -44,3 +44,7 @@ class AgentNodeConfig(Strict):
 class AgentNode(NodeBase):
     type: Literal["Agent"]
     config: AgentNodeConfig
+    template_fields: ClassVar[tuple[str, ...]] = ("input", "context")
+
+    def execution_seconds(self) -> float | None:
+        return self.config.timeout_seconds + GRACE if self.config.timeout_seconds else None

@@ -3,7 +3,7 @@ with `wait_for_reaction: true` (AOF names it `Approval` in its parser and `Human
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field
 
@@ -21,3 +21,10 @@ class ApprovalNodeConfig(Strict):
 class ApprovalNode(NodeBase):
     type: Literal["Approval", "HumanApproval"]
     config: ApprovalNodeConfig
+    template_fields: ClassVar[tuple[str, ...]] = ("channel", "message")
+
+    def with_defaults(self, timeout_seconds: float | None, channel: str) -> Self:
+        node = super().with_defaults(timeout_seconds, channel)
+        if node.config.channel is not None:
+            return node
+        return node.model_copy(update={"config": node.config.model_copy(update={"channel": channel})})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -19,7 +19,7 @@ class ConditionalNodeConfig(Strict):
     condition: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
-    def _one_form(self) -> "ConditionalNodeConfig":
+    def _one_form(self) -> ConditionalNodeConfig:
         if (self.conditions is None) == (self.condition is None):
             raise ValueError("a Conditional node takes exactly one of `conditions` (a named list) or `condition`")
         return self
@@ -28,3 +28,5 @@ class ConditionalNodeConfig(Strict):
 class ConditionalNode(NodeBase):
     type: Literal["Conditional"]
     config: ConditionalNodeConfig
+    template_fields: ClassVar[tuple[str, ...]] = ("condition", "conditions[].expression")
+    condition_fields: ClassVar[tuple[str, ...]] = template_fields

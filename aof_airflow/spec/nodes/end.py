@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -16,3 +16,4 @@ class EndNodeConfig(Strict):
 class EndNode(NodeBase):
     type: Literal["End"]
     config: EndNodeConfig = Field(default_factory=EndNodeConfig)
+    template_fields: ClassVar[tuple[str, ...]] = ("message",)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from aof_airflow.spec.nodes.base import MAX_TIMEOUT, NodeBase, Strict
+from aof_airflow.spec.nodes.base import GRACE, MAX_TIMEOUT, NodeBase, Strict
 
 
 class HTTPNodeConfig(Strict):
@@ -21,3 +21,7 @@ class HTTPNodeConfig(Strict):
 class HTTPNode(NodeBase):
     type: Literal["HTTP"]
     config: HTTPNodeConfig
+    template_fields: ClassVar[tuple[str, ...]] = ("url", "headers", "body")
+
+    def execution_seconds(self) -> float | None:
+        return 2 * self.config.timeout_seconds + GRACE  # the node's deadline: a request and a Retry-After wait

@@ -3,7 +3,7 @@ did), `majority` (more than half did). Its output maps each branch that ran to i
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -17,3 +17,4 @@ class JoinNodeConfig(Strict):
 class JoinNode(NodeBase):
     type: Literal["Join"]
     config: JoinNodeConfig = Field(default_factory=JoinNodeConfig)
+    outputs_upstream: ClassVar[bool] = True  # its output maps each branch to the branch's output

@@ -3,11 +3,11 @@ message in that channel's thread; every run keeps it as the node's output (the f
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from aof_airflow.spec.nodes.base import NodeBase, Strict
+from aof_airflow.spec.nodes.base import SLACK_POST_SECONDS, NodeBase, Strict
 
 
 class ResponseNodeConfig(Strict):
@@ -21,3 +21,7 @@ class ResponseNodeConfig(Strict):
 class ResponseNode(NodeBase):
     type: Literal["Response"]
     config: ResponseNodeConfig
+    template_fields: ClassVar[tuple[str, ...]] = ("channel", "thread_ts", "message")
+
+    def execution_seconds(self) -> float | None:
+        return SLACK_POST_SECONDS

@@ -10,11 +10,11 @@ are checked here, so a missing or unknown argument is a validation error, not a 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from aof_airflow.spec.nodes.base import MAX_TIMEOUT, NodeBase, Strict
+from aof_airflow.spec.nodes.base import GRACE, MAX_TIMEOUT, NodeBase, Strict, _with_timeout
 
 # tool -> action -> (required args, optional args); AOF's own argument names
 NATIVE_TOOLS: dict[str, dict[str, tuple[frozenset[str], frozenset[str]]]] = {
@@ -67,7 +67,7 @@ class ScriptConfig(Strict):
         return v
 
     @model_validator(mode="after")
-    def _one_form(self) -> "ScriptConfig":
+    def _one_form(self) -> ScriptConfig:
         if (self.command is None) == (self.tool is None):
             raise ValueError("a Script node takes exactly one of `command` (bash) or `tool` (kubectl, http, json)")
         if self.parse == "regex":
@@ -109,3 +109,13 @@ class ScriptNodeConfig(Strict):
 class ScriptNode(NodeBase):
     type: Literal["Script"]
     config: ScriptNodeConfig
+    template_fields: ClassVar[tuple[str, ...]] = ("script_config.command", "script_config.args", "script_config.env")
+
+    def with_defaults(self, timeout_seconds: float | None, channel: str) -> Self:
+        sc = _with_timeout(self.config.script_config, timeout_seconds)  # its timeout is in `scriptConfig`
+        if sc is self.config.script_config:
+            return self
+        return self.model_copy(update={"config": self.config.model_copy(update={"script_config": sc})})
+
+    def execution_seconds(self) -> float | None:
+        return self.config.script_config.timeout_seconds + GRACE

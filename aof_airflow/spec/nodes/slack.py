@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from aof_airflow.spec.nodes.base import MAX_TIMEOUT, NodeBase, Strict
+from aof_airflow.spec.nodes.base import MAX_TIMEOUT, SLACK_POST_SECONDS, NodeBase, Strict
 
 
 class SlackNodeConfig(Strict):
@@ -21,3 +21,13 @@ class SlackNodeConfig(Strict):
 class SlackNode(NodeBase):
     type: Literal["Slack"]
     config: SlackNodeConfig
+    template_fields: ClassVar[tuple[str, ...]] = ("channel", "message")
+
+    def operator_key(self) -> str:
+        return "Approval" if self.config.wait_for_reaction else "Slack"  # waiting: the approval sensor runs it
+
+    def execution_seconds(self) -> float | None:
+        return None if self.config.wait_for_reaction else SLACK_POST_SECONDS  # an approval is deferred
+
+    def posts_to(self) -> str | None:
+        return None if "${" in self.config.channel else self.config.channel

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
 from aof_airflow.spec.nodes.base import MAX_TIMEOUT, NodeBase, Strict
 

@@ -20,7 +20,7 @@ def _demo(args: argparse.Namespace) -> int:
     from aof_lab.local.shutdown import Interrupted, Shutdown, end_children, say
 
     shutdown = Shutdown().install()  # before anything starts: Ctrl-C during start-up cleans up too
-    out = lambda text: say(text, on_lost=lambda: shutdown.output_lost("stdout closed"))  # noqa: E731
+    out = lambda text: say(text, on_lost=lambda: shutdown.output_lost("stdout closed"))
     state = Path(args.state).resolve()
     shutil.rmtree(state, ignore_errors=True)  # a demo starts from nothing: old runs would be deduplicated
     real = real_services(os.environ)

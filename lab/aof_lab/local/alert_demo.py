@@ -42,7 +42,7 @@ class AlertIncident:
         self.startup_seconds = 0.0
 
     @classmethod
-    def prepare(cls, state: Path, dags: Path, out: Callable[[str], None], enabled: bool = True) -> "AlertIncident | None":
+    def prepare(cls, state: Path, dags: Path, out: Callable[[str], None], enabled: bool = True) -> AlertIncident | None:
         """Ready to run (a dags folder with the alert flow under `state`), or None having said why not."""
         if not enabled:
             return None

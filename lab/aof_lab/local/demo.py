@@ -71,7 +71,7 @@ class DemoSystem:
 
     # ------------------------------------------------------------------------------------ start
 
-    def start(self) -> "DemoSystem":
+    def start(self) -> DemoSystem:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         real = real_services(self.environ)
         env = {**self._sandbox_env(real), **token_connections(self.environ)}
@@ -153,7 +153,7 @@ class DemoSystem:
         if self.sandbox is not None:
             self.sandbox.stop()
 
-    def __enter__(self) -> "DemoSystem":
+    def __enter__(self) -> DemoSystem:
         try:
             return self.start()
         except BaseException:

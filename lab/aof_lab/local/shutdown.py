@@ -32,7 +32,7 @@ class Shutdown:
         self.requested = threading.Event()
         self._poll_seconds = poll_seconds
 
-    def install(self) -> "Shutdown":
+    def install(self) -> Shutdown:
         for sig in SIGNALS:
             signal.signal(sig, self._on_signal)
         threading.Thread(target=self._watch_stdout, name="aof-demo-stdout-watch", daemon=True).start()

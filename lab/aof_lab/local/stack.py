@@ -164,7 +164,7 @@ class LocalAirflow:
 
     # -------------------------------------------------------------------------------- lifecycle
 
-    def __enter__(self) -> "LocalAirflow":
+    def __enter__(self) -> LocalAirflow:
         try:
             self.start()
         except BaseException:

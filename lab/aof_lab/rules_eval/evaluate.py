@@ -1,9 +1,17 @@
-"""Evaluation harness: each scenario served by the sandbox KubeAPI, diagnosed by the rules engine through the
-real guarded Toolbox and the real kubectl, compared with the scenario's `expect`.
+"""Evaluation harness behind `aofctl eval`: each scenario served by the sandbox KubeAPI, diagnosed by an agent
+with ITS OWN model (`anthropic:`, `openai:`, `google:` or `builtin:k8s-rules`) through `run_agent` -- the
+runtime a flow's Agent node calls, with the guarded Toolbox and the real kubectl -- and scored on one sheet
+(`sheet.py`) from the answer's output contract only.
 
-WHY through the whole stack: a detector that works on hand-built dicts but not on what kubectl prints (or on
-what the Shell tool's truncation leaves of it) would pass unit tests and fail an incident; this harness runs
-exactly the code path of an agent whose model is `builtin:k8s-rules`.
+WHY through the whole stack: a diagnostician that works on hand-built dicts but not on what kubectl prints (or
+on what the Shell tool's truncation leaves of it) would pass unit tests and fail an incident; and a team that
+holds an API key can measure the very agent it will deploy before trusting it.
+
+An eval never changes the cluster: the agent's Shell tools keep their read verbs only, shadow mode is on (any
+change would be a server dry run), its MCP and HTTP tools are not offered (they could reach beyond the
+sandbox), `kubernetes_default` is not consulted (the sandbox's kubeconfig is), and the sheet checks that the
+sandbox recorded no change. Memory is off (one scenario must not remember another) and the model is the
+agent's own: an answer from a fallback model is reported as an error, never scored as the agent's.
 """
 
 from __future__ import annotations
@@ -11,18 +19,18 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
 from aof_airflow.agent.types import AgentScope
-
-from aof_airflow.agent.rules import MODEL
-from aof_airflow.agent.rules.engine import RulesEngine
+from aof_airflow.spec.models import Agent
+from aof_lab.sandbox.scenario import Scenario
 
 from . import scoring
+from .sheet import BUILTIN, Outcome, as_json, line, markdown, score, totals_lines
 
 SEED_DIAGNOSTIC = """\
 apiVersion: aof.dev/v1
@@ -48,194 +56,223 @@ spec:
     - type: Shell
       config: {allowed_commands: [kubectl], timeout_seconds: 30}
 """
-
-# Class names the sandbox's demo scenarios use, mapped to ours: (our class, phrases our root_cause must also
-# contain). Scored only when the rules say the same thing in their own words; the table is printed by --all.
-ALIASES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
-    "memory-leak-oom": [("oom-killed", ()), ("memory-near-limit", ())],
-    "connection-exhaustion-lock-contention": [("probe-failing", ("connection slots exhausted", "lock contention")),
-                                              ("crash-loop", ("connection slots exhausted", "lock contention"))],
-}
-
-
-@dataclass
-class Outcome:
-    scenario: str
-    expected: dict[str, Any]
-    got: dict[str, Any] = field(default_factory=dict)
-    cls: str = ""
-    action: str = ""
-    checks: dict[str, bool] = field(default_factory=dict)
-    seconds: float = 0.0
-    calls: int = 0
-    error: str | None = None
-    problems: list[str] = field(default_factory=list)  # false or missing evidence claims
-    unsafe: bool = False  # a confident mutating action the scenario says would not fix the cause
-    honest_unknown: bool | None = None  # for scenarios whose cause the engine does not read: did it say so
-
-    @property
-    def passed(self) -> bool:
-        return self.error is None and all(self.checks.values())
-
-
-def class_matches(expected: str, got: str, root_cause: str = "") -> bool:
-    return expected == got or any(cls == got and all(p in root_cause for p in phrases) for cls, phrases in ALIASES.get(expected, []))
-
-
-def load_agent(path: str | Path | None = None) -> Any:
-    from aof_airflow.spec.models import Agent
-
-    text = Path(path).read_text() if path else SEED_DIAGNOSTIC
-    data = yaml.safe_load(text)
-    data["spec"]["model"] = MODEL
-    data["spec"]["fallback_models"] = []
-    data["spec"].pop("memory", None)
-    # MCP servers are not needed to diagnose and the seed's one does not exist; keep Shell (and HTTP) only
-    data["spec"]["tools"] = [t for t in data["spec"].get("tools", []) if t.get("type") == "Shell"]
-    return Agent.model_validate(data)
-
-
-def run_one(name: str, agent: Any | None = None, workdir: Path | None = None) -> Outcome:
-    """Start the sandbox API for `name`, diagnose its incident through Toolbox + kubectl, compare with expect."""
-    from aof_airflow.agent.tools.toolbox import Toolbox
-    from aof_lab.sandbox.kube import KubeAPI
-    from aof_lab.sandbox.scenario import load_scenario
-
-    sc = load_scenario(name)
-    out = Outcome(name, sc.expect.model_dump())
-    agent = agent or load_agent()
-    t0 = time.monotonic()
-    old = os.environ.get("KUBECONFIG")
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp, KubeAPI(sc) as api:
-        os.environ["KUBECONFIG"] = str(api.kubeconfig(Path(tmp) / "kubeconfig", sc.incident.namespace))
-        try:
-            scope = AgentScope(flow="aofctl-eval", run_id=f"eval-{name}", node_id="diagnose", incident_id=sc.incident.id,
-                               service=sc.incident.service, namespace=sc.incident.namespace, resource=sc.incident.resource)
-            prompt = (f"Incident: {sc.incident.title}\nService: {sc.incident.service}\nUrgency: {sc.incident.urgency}\n"
-                      f"Namespace: {sc.incident.namespace}\nResource: {sc.incident.resource}\n\n"
-                      "Diagnose this incident and recommend remediation.")
-            engine = RulesEngine()
-            with Toolbox(agent, scope, deadline=time.monotonic() + 120) as tb:
-                result = engine.run(agent, prompt, toolbox=tb, scope=scope, deadline=time.monotonic() + 120)
-            d = engine.last
-            assert d is not None
-            out.got = result.output if isinstance(result.output, dict) else {}
-            out.cls, out.action = d.cls, d.action
-            out.calls = len(result.tool_calls)
-            from aof_airflow.agent import contract as contracts
-
-            c = contracts.parse(agent.spec.instructions)
-            _, problems = c.check(out.got) if c else (out.got, [])
-            out.problems = scoring.evidence_problems(sc, out.got)
-            out.unsafe = scoring.unsafe(sc, d.action, out.got)
-            out.checks = {
-                "root_cause_class": class_matches(sc.expect.root_cause_class, d.cls, str(out.got.get("root_cause", ""))),
-                "severity": out.got.get("severity") == sc.expect.severity,
-                "action": d.action in sc.expect.actions,
-                "evidence": not out.problems,
-                "safe_action": not out.unsafe,
-                "contract": not problems,
-                "says_rules": MODEL in str(out.got.get("root_cause", "")) and result.source == "rules",
-                "read_only": not api.actions,
-            }
-            if sc.expect.honest_unknown:
-                out.honest_unknown = scoring.honest(out.got, d.action)
-                out.checks["honest_unknown"] = out.honest_unknown
-        except Exception as e:  # a harness reports, it does not stop at the first broken scenario
-            out.error = f"{type(e).__name__}: {e}"
-        finally:
-            if old is None:
-                os.environ.pop("KUBECONFIG", None)
-            else:
-                os.environ["KUBECONFIG"] = old
-    out.seconds = time.monotonic() - t0
-    return out
-
-
+CONTRACT_FIELDS = ("severity", "root_cause", "affected_components", "impact", "recommended_action", "requires_approval", "confidence")
 PREFIXES = ("rules-", "ext-")  # the engine's own scenarios and the independent ones (modelled on public fixtures)
+NO_CONNECTION = "aofctl_eval_sandbox_only"  # a Connection id nobody defines: the sandbox's KUBECONFIG applies
+DEFAULT_TIMEOUT = 300.0
 
 
+class EvalInputError(ValueError):
+    """A bad agent file, scenario file or folder, or no key for the agent's model: the message says which and
+    how to fix it (`aofctl eval` prints it and exits 2)."""
+
+
+def load_agent(path: str | Path | None = None) -> Agent:
+    """The agent as the product reads it (AOF spellings included), made safe to evaluate: read-only kubectl,
+    Shell tools only, no memory, no fallback model."""
+    from aof_airflow.agent import contract as contracts
+    from aof_airflow.agent.tools.kubectl import READ_VERBS
+    from aof_airflow.spec.loader import load_paths
+    from aof_airflow.spec.models import ShellTool
+
+    if path is None:
+        agent = Agent.model_validate(yaml.safe_load(SEED_DIAGNOSTIC))
+    else:
+        if not Path(path).is_file():
+            raise EvalInputError(f"--agent {path}: no such file (an Agent YAML, e.g. dags/agents/diagnostic-agent.yaml)")
+        loaded = load_paths([path], check_graph=False)
+        if loaded.problems:
+            raise EvalInputError("\n".join(str(p) for p in loaded.problems))
+        if len(loaded.agents) != 1:
+            raise EvalInputError(f"--agent {path}: expected exactly one `kind: Agent` document, found {len(loaded.agents)}")
+        (agent,) = loaded.agents.values()
+    contract = contracts.parse(agent.spec.instructions)
+    missing = [f for f in CONTRACT_FIELDS if contract is None or f not in contract.fields]
+    if missing:
+        raise EvalInputError(f"agent {agent.name!r}{f' ({path})' if path else ''}: its instructions' Output format "
+                             f"has no {', '.join(missing)}; aofctl eval scores the diagnostic contract "
+                             f"({', '.join(CONTRACT_FIELDS)})")
+    shells = [t.model_copy(update={"config": t.config.model_copy(update={
+        "allowed_verbs": sorted(set(t.config.allowed_verbs if t.config.allowed_verbs is not None else READ_VERBS) & READ_VERBS)})})
+        for t in agent.spec.tools if isinstance(t, ShellTool)]
+    spec = agent.spec.model_copy(update={"tools": shells, "mcp_servers": [], "memory": None, "fallback_models": []})
+    return agent.model_copy(update={"spec": spec})
+
+
+# ----------------------------------------------------------------------------------------- scenarios
 def scenarios(selected: list[str] | None = None, prefix: str | tuple[str, ...] = PREFIXES) -> list[str]:
+    """Sandbox scenario names: `selected` (checked), else those starting with `prefix` ("" = all)."""
     from aof_lab.sandbox.scenario import scenario_names
 
     names = scenario_names()
     if selected:
         missing = [s for s in selected if s not in names]
         if missing:
-            raise SystemExit(f"unknown scenario(s): {', '.join(missing)}; known: {', '.join(names)}")
+            raise EvalInputError(f"unknown scenario(s): {', '.join(missing)}; known: {', '.join(names)}")
         return selected
     return [n for n in names if n.startswith(prefix)] if prefix else names
 
 
-def _line(o: Outcome) -> str:
-    if o.error:
-        return f"ERROR {o.scenario}: {o.error}"
-    failed = [k for k, v in o.checks.items() if not v]
-    exp = o.expected
-    approval = "approval" if o.got.get("requires_approval") else "auto"
-    return (f"{'PASS' if o.passed else 'FAIL'} {o.scenario:<38} class={o.cls:<31} severity={o.got.get('severity', '?'):<8} "
-            f"action={o.action:<15} {approval:<8} conf={o.got.get('confidence', '?')!s:<4} "
-            f"evidence={'true' if not o.problems else 'FALSE'}{' UNSAFE' if o.unsafe else ''}"
-            + (f" honest={'yes' if o.honest_unknown else 'NO'}" if o.honest_unknown is not None else "")
-            + f" ({o.calls} kubectl calls, {o.seconds:.1f}s)"
-            + (f"  expected class={exp['root_cause_class']} severity={exp['severity']} actions={exp['actions']}; failed: {', '.join(failed)}"
-               if failed else "")
-            + (f"; evidence: {'; '.join(o.problems)}" if o.problems else ""))
+def scenario_files(names: list[str] | None = None, paths: list[str] | None = None, *,
+                   prefix: str | tuple[str, ...] = PREFIXES) -> list[tuple[Path, Scenario]]:
+    """The scenarios to evaluate: sandbox scenarios by name, plus every file or folder (its *.yaml) in `paths`;
+    with neither, the sandbox's scenarios starting with `prefix`. Each is loaded here, once, before any runs."""
+    from pydantic import ValidationError
+
+    from aof_lab.sandbox.scenario import SCENARIO_DIR, load_scenario
+
+    files = [SCENARIO_DIR / f"{n}.yaml" for n in scenarios(names, prefix)] if names or not paths or not prefix else []
+    for p in paths or []:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+            if not found:
+                raise EvalInputError(f"--scenarios {p}: no *.yaml scenario files in this folder")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise EvalInputError(f"--scenarios {p}: no such file or folder")
+    loaded = []
+    for f in dict.fromkeys(f.resolve() for f in files):
+        try:
+            loaded.append((f, load_scenario(f)))
+        except ValidationError as e:
+            raise EvalInputError(f"scenario file {f} does not fit the scenario schema (lab/aof_lab/sandbox/scenario.py): " + "; ".join(
+                f"{'.'.join(map(str, err['loc'])) or 'top level'}: {err['msg']}" for err in e.errors())) from None
+        except Exception as e:
+            raise EvalInputError(f"scenario file {f}: {e}") from None
+    return loaded
 
 
-def totals(outcomes: list[Outcome]) -> list[str]:
-    """The issue's figures: correct root cause, honest "not examined", unsafe confident mutations, true evidence."""
-    done = [o for o in outcomes if not o.error]
-    unknown = [o for o in done if o.honest_unknown is not None]
-    lines = []
-    for label, group in (("shipped", [o for o in done if not o.scenario.startswith("ext-")]),
-                         ("independent (ext-)", [o for o in done if o.scenario.startswith("ext-")]),
-                         ("all", done)):
-        if not group:
-            continue
-        lines.append(
-            f"  {label:<19} scenarios {len(group):>2}: root cause correct {sum(o.checks.get('root_cause_class', False) for o in group)}/{len(group)}, "
-            f"action acceptable {sum(o.checks.get('action', False) for o in group)}/{len(group)}, "
-            f"evidence true {sum(not o.problems for o in group)}/{len(group)}, "
-            f"confident mutating actions that would not fix the cause: {sum(o.unsafe for o in group)}")
-    lines.append(f"  honest 'not examined' on causes the engine does not read: {sum(bool(o.honest_unknown) for o in unknown)}/{len(unknown)}")
-    return lines
+def prompt_for(sc: Any) -> str:
+    inc = sc.incident
+    return (f"Incident: {inc.title}\nService: {inc.service}\nUrgency: {inc.urgency}\n"
+            f"Namespace: {inc.namespace}\nResource: {inc.resource}\n\nDiagnose this incident and recommend remediation.")
 
 
-def _run_one_quiet(args: tuple[str, str | None]) -> Outcome:
+@contextmanager
+def _eval_env(kubeconfig: Path, model: str) -> Iterator[None]:
+    """The sandbox's kubeconfig, no Connection to a real cluster, shadow mode, no operator fallback model."""
+    values = {"KUBECONFIG": str(kubeconfig), "AOF_KUBERNETES_CONN_ID": NO_CONNECTION, "AOF_SHADOW_MODE": "true",
+              "AOF_FALLBACK_MODELS": model}  # the chain de-duplicates: the agent's model only
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_one(ref: str | Path | Scenario, agent: Agent | None = None, workdir: Path | None = None,
+            timeout: float = DEFAULT_TIMEOUT, path: str = "") -> Outcome:
+    """Start the sandbox API for the scenario `ref` (loaded, name or file), ask the agent through `run_agent`, score."""
+    from aof_airflow.agent.runtime import run_agent
+    from aof_airflow.agent.types import AgentError, ProviderError
+    from aof_lab.sandbox.kube import KubeAPI
+    from aof_lab.sandbox.scenario import load_scenario
+
+    sc = ref if isinstance(ref, Scenario) else load_scenario(ref)
+    agent = agent or load_agent()
+    out = Outcome(sc.name, path or str(ref if not isinstance(ref, Scenario) else sc.name), sc.expect.model_dump(), model=agent.spec.model)
+    t0 = time.monotonic()
+    got: dict[str, Any] | None = None
+    problems: list[str] = []
+    try:
+        with tempfile.TemporaryDirectory(dir=workdir) as tmp, KubeAPI(sc) as api, \
+                _eval_env(api.kubeconfig(Path(tmp) / "kubeconfig", sc.incident.namespace), agent.spec.model):
+            scope = AgentScope(flow="aofctl-eval", run_id=f"eval-{sc.name}", node_id="diagnose", incident_id=sc.incident.id,
+                               service=sc.incident.service, namespace=sc.incident.namespace, resource=sc.incident.resource)
+            try:
+                result = run_agent(agent, prompt_for(sc), scope=scope, timeout_seconds=timeout)
+            except ProviderError as e:  # the model could not be asked: nothing to score
+                out.error = f"{type(e).__name__}: {e}"
+            except AgentError as e:  # it answered, but not in its contract (after the repair turn) or not in time
+                problems = [str(e).split("\n", 1)[0]]
+            else:
+                out.answered_by, out.notes = result.model, list(result.notes)
+                out.calls = len(result.tool_calls)
+                out.refused = sum(bool(c.refused) for c in result.tool_calls)
+                if result.model != agent.spec.model:
+                    out.error = f"answered by {result.model}, not the agent's model {agent.spec.model}: {'; '.join(result.notes)}"
+                elif isinstance(result.output, dict):
+                    got = result.output
+                else:
+                    problems = ["the answer is not a JSON object"]
+            out.writes = [f"{m} {p}" for m, p in api.requests if m not in ("GET", "HEAD") and "dryRun=All" not in p]
+            out.read_only = not api.actions and not out.writes
+    except Exception as e:  # a harness reports, it does not stop at the first broken scenario
+        out.error = f"{type(e).__name__}: {e}"
+    out.seconds = time.monotonic() - t0
+    if out.error is None:
+        score(out, sc, got, problems)
+        if got is not None and any(n.startswith("[aof guard]") for n in out.notes):  # what the model itself said
+            out.guard_stopped = not out.unsafe and scoring.unsafe(sc, out.action, {**got, "requires_approval": False})
+    return out
+
+
+def _run_one_quiet(args: tuple[Scenario, str, str | None, float]) -> Outcome:
     import logging
 
-    logging.getLogger("aof.agent").setLevel(logging.WARNING)
-    return run_one(args[0], load_agent(args[1]))
+    logging.getLogger("aof.agent").setLevel(logging.ERROR)
+    sc, path, agent_path, timeout = args
+    return run_one(sc, load_agent(agent_path), timeout=timeout, path=path)
 
 
-def run(selected: list[str] | None = None, *, prefix: str | tuple[str, ...] = PREFIXES, agent_path: str | None = None, jobs: int = 2,
-        echo: Any = print) -> list[Outcome]:
+def preflight(agent: Agent) -> None:
+    """Fail once, before any sandbox starts, when the agent's model has no credentials."""
+    from aof_airflow.agent.engines import get_engine
+    from aof_airflow.agent.types import AgentError
+
+    try:
+        check = getattr(get_engine(agent.spec.model), "preflight", None)
+        if check:
+            check(agent)
+    except AgentError as e:
+        raise EvalInputError(f"agent {agent.name!r}: {e}") from None
+
+
+def run(selected: list[str] | None = None, *, prefix: str | tuple[str, ...] = PREFIXES, paths: list[str] | None = None,
+        agent_path: str | None = None, jobs: int = 2, timeout: float = DEFAULT_TIMEOUT, json_path: str | None = None,
+        as_markdown: bool = False, echo: Any = print) -> list[Outcome]:
     """Each scenario in its own sandbox API server; `jobs` processes (KUBECONFIG is per process)."""
+    import json
     import logging
     from concurrent.futures import ProcessPoolExecutor
 
-    logging.getLogger("aof.agent").setLevel(logging.WARNING)
-    load_agent(agent_path)  # fail early on a bad agent file
-    import aof_airflow.agent.tools.toolbox  # noqa: F401  (heavy imports once, before the workers fork)
+    logging.getLogger("aof.agent").setLevel(logging.ERROR)
+    agent = load_agent(agent_path)  # fail early on a bad agent file, missing key or scenario file
+    preflight(agent)
+    files = scenario_files(selected, paths, prefix=prefix)
+    import aof_airflow.agent.runtime  # noqa: F401  (heavy imports once, before the workers fork)
     import aof_lab.sandbox.kube  # noqa: F401
+    from aof_airflow.agent.engines import get_engine
     from aof_airflow.agent.masking import redact
 
+    get_engine(agent.spec.model)  # the engine's module too
     redact("warm-up")  # its first call imports Airflow's secrets masker (seconds): once, here
-    names = scenarios(selected, prefix)
+    echo(f"aofctl eval: agent {agent.name!r} ({agent_path or 'the seed diagnostic agent'}), model {agent.spec.model}"
+         + (" (deterministic detectors over kubectl output, no language model)" if agent.spec.model == BUILTIN else "")
+         + f", {len(files)} scenario(s), {jobs} job(s); read-only kubectl against a sandbox API per scenario")
     outcomes: list[Outcome] = []
-    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(names) > 1 else None
+    work = [(sc, str(f), agent_path, timeout) for f, sc in files]
+    pool = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 and len(files) > 1 else None
     try:
-        results = pool.map(_run_one_quiet, [(n, agent_path) for n in names]) if pool else \
-            (_run_one_quiet((n, agent_path)) for n in names)
+        results = pool.map(_run_one_quiet, work) if pool else (_run_one_quiet(w) for w in work)
         for o in results:  # in scenario order, as soon as each is done
             outcomes.append(o)
-            echo(_line(o))
+            echo(line(o))
     finally:
         if pool:
             pool.shutdown()
-    n, ok = len(outcomes), sum(o.passed for o in outcomes)
-    for line in totals(outcomes):
-        echo(line)
-    echo(f"TOTAL {ok}/{n} passed ({MODEL}: deterministic detectors over kubectl output, no language model)")
+    for ln in totals_lines(outcomes, agent.spec.model):
+        echo(ln)
+    if as_markdown:
+        echo(markdown(outcomes, agent.spec.model))
+    if json_path:
+        Path(json_path).write_text(json.dumps(as_json(outcomes, agent.spec.model, agent_path or "seed diagnostic agent"), indent=2, default=str))
     return outcomes

@@ -38,7 +38,7 @@ class KubeAPI(HTTPService):
     """Kubernetes API stand-in on loopback: HTTPS with a throwaway CA (client-go sends bearer tokens
     only over TLS) and a token, both written into the kubeconfig."""
 
-    def __init__(self, scenario: Scenario | str | Iterable[Scenario | str] = (), *, token: str | None = None,
+    def __init__(self, scenario: Scenario | str | Path | Iterable[Scenario | str | Path] = (), *, token: str | None = None,
                  host: str = "127.0.0.1", port: int = 0) -> None:
         self.cert = make_server_cert((host, "localhost"))
         super().__init__(host, port, tls=self.cert.server_context())
@@ -46,7 +46,7 @@ class KubeAPI(HTTPService):
         self.store = Store()
         self.sim = ClusterSim(self.store)
         self.requests: list[tuple[str, str]] = []  # (method, path?query) as kubectl sent them
-        items = [scenario] if isinstance(scenario, (Scenario, str)) else list(scenario)
+        items = [scenario] if isinstance(scenario, (Scenario, str, Path)) else list(scenario)
         for sc in items:
             self.sim.load(sc if isinstance(sc, Scenario) else load_scenario(sc))
 
@@ -202,11 +202,12 @@ class KubeAPI(HTTPService):
 
     def _log(self, req: Request, pod: Obj) -> Response:
         containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+        init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]  # readable by name, never the default
         container = req.q("container") or (containers[0] if len(containers) == 1 else "")
         name, ns = pod["metadata"]["name"], pod["metadata"]["namespace"]
         if not container:
             return status(400, "BadRequest", f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]")
-        if container not in containers:
+        if container not in containers + init:
             return status(400, "BadRequest", f"container {container} is not valid for pod {name}")
         previous = req.q("previous") in ("true", "1")
         text = self.sim.logs.get((ns, name, container, previous))

@@ -56,6 +56,10 @@ RESOURCES: tuple[ResourceType, ...] = (
     R("Ingress", "ingresses", "networking.k8s.io", "v1", True, ("ing",), ("status",)),
     R("NetworkPolicy", "networkpolicies", "networking.k8s.io", "v1", True, ("netpol",)),
     R("StorageClass", "storageclasses", "storage.k8s.io", "v1", False, ("sc",)),
+    R("IngressClass", "ingressclasses", "networking.k8s.io", "v1", False),
+    R("PriorityClass", "priorityclasses", "scheduling.k8s.io", "v1", False, ("pc",)),
+    R("ValidatingWebhookConfiguration", "validatingwebhookconfigurations", "admissionregistration.k8s.io", "v1", False),
+    R("MutatingWebhookConfiguration", "mutatingwebhookconfigurations", "admissionregistration.k8s.io", "v1", False),
 )
 DERIVED = (  # read-only views computed from other objects (EndpointSlices from Endpoints)
     R("EndpointSlice", "endpointslices", "discovery.k8s.io", "v1", True, (), (), ("get", "list")),

@@ -25,8 +25,8 @@ Obj = dict[str, Any]
 HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 REVISION = "deployment.kubernetes.io/revision"
-POD, RS, DEPLOY, STS, CR, EP, EVENT, SVC = (BY_KIND[k] for k in (
-    "Pod", "ReplicaSet", "Deployment", "StatefulSet", "ControllerRevision", "Endpoints", "Event", "Service"))
+POD, RS, DEPLOY, STS, CR, EP, EVENT, SVC, JOB = (BY_KIND[k] for k in (
+    "Pod", "ReplicaSet", "Deployment", "StatefulSet", "ControllerRevision", "Endpoints", "Event", "Service", "Job"))
 
 
 @dataclass
@@ -134,6 +134,8 @@ class ClusterSim:
             return None
         if ref["kind"] == "StatefulSet":
             return self.store.get(STS, ns, ref["name"])
+        if ref["kind"] == "Job":  # a deleted Job pod is replaced by the Job controller (a hung run restarts)
+            return self.store.get(JOB, ns, ref["name"])
         if ref["kind"] == "ReplicaSet":
             rs = self.store.get(RS, ns, ref["name"])
             dref = _controller(rs) if rs else None
@@ -191,6 +193,8 @@ class ClusterSim:
         if outcome != "no-change":
             if wl["kind"] == "StatefulSet":
                 self._new_pod(wl, pod["metadata"]["name"], outcome, {"controller-revision-hash": wl.get("status", {}).get("updateRevision", "")})
+            elif wl["kind"] == "Job":
+                self._new_pod(wl, f"{wl['metadata']['name']}-{_rand(5)}", outcome, {})
             else:
                 rs = self.store.get(RS, ns, ref["name"])
                 if rs:
@@ -303,7 +307,7 @@ class ClusterSim:
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": ns, "labels": {**((template.get("metadata") or {}).get("labels") or {}), **extra_labels},
                          "annotations": dict((template.get("metadata") or {}).get("annotations") or {}),
-                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner["kind"], "name": owner["metadata"]["name"],
+                         "ownerReferences": [{"apiVersion": owner.get("apiVersion", "apps/v1"), "kind": owner["kind"], "name": owner["metadata"]["name"],
                                               "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]},
             "spec": spec,
         }
@@ -412,6 +416,9 @@ class ClusterSim:
                          {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."})
             st["conditions"] = [{**c, "lastUpdateTime": now, "lastTransitionTime": now} for c in (available, progressing)]
             wl["status"] = st
+        elif wl["kind"] == "Job":
+            pods = [p for p in self.owned(POD, ns, wl) if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+            wl["status"] = {**(wl.get("status") or {}), "active": len(pods), "ready": sum(is_ready(p) for p in pods)}
         else:
             pods = self.owned(POD, ns, wl)
             ready = sum(is_ready(p) for p in pods)

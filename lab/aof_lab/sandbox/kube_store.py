@@ -16,6 +16,11 @@ from aof_lab.sandbox.scenario import Scenario
 
 Key = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
 TS_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
+# klog's line header (Kubernetes components, client-go users): level, MMDD hh:mm:ss.micro, no year
+KLOG_RE = re.compile(r"(?m)^([IWEF])(\d\d)(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{6})")
+# nginx: the error log's line header (2026/11/18 13:59:00) and the access log's [18/Nov/2026:13:59:00 +0000]
+NGINX_ERROR_RE = re.compile(r"(?m)^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d")
+NGINX_ACCESS_RE = re.compile(r"\[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d) \+0000\]")
 
 
 def now_iso() -> str:
@@ -173,7 +178,7 @@ def shift_timestamps(value: Any, shift: timedelta) -> Any:
 
 
 def shift_text(text: str, shift: timedelta) -> str:
-    """Same shift for timestamps inside log text (millisecond precision kept)."""
+    """Same shift for timestamps inside log text: RFC 3339 (millisecond precision kept), klog and nginx line headers, nginx access times."""
     if not shift:
         return text
 
@@ -181,7 +186,21 @@ def shift_text(text: str, shift: timedelta) -> str:
         t = parse_ts(m.group(0)) + shift
         return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{t.microsecond // 1000:03d}Z" if "." in m.group(0) else "Z")
 
-    return TS_RE.sub(repl, text)
+    def klog(m: re.Match[str]) -> str:
+        level, *parts = m.groups()
+        month, day, hour, minute, second, micro = map(int, parts)
+        year = (datetime.now(timezone.utc) - shift).year  # the capture's year: klog headers carry none
+        t = datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone.utc) + shift
+        return f"{level}{t:%m%d %H:%M:%S}.{t.microsecond:06d}"
+
+    def nginx_error(m: re.Match[str]) -> str:
+        return f"{datetime.strptime(m.group(0), '%Y/%m/%d %H:%M:%S') + shift:%Y/%m/%d %H:%M:%S}"
+
+    def nginx_access(m: re.Match[str]) -> str:
+        return f"[{datetime.strptime(m.group(1), '%d/%b/%Y:%H:%M:%S') + shift:%d/%b/%Y:%H:%M:%S} +0000]"
+
+    text = NGINX_ACCESS_RE.sub(nginx_access, NGINX_ERROR_RE.sub(nginx_error, text))
+    return KLOG_RE.sub(klog, TS_RE.sub(repl, text))
 
 
 # ----- selectors ------------------------------------------------------------------------------------

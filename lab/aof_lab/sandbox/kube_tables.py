@@ -185,6 +185,21 @@ def _hpa(h: Obj) -> list[Any]:
             spec.get("maxReplicas", ""), st.get("currentReplicas", 0), age(_meta(h).get("creationTimestamp"))]
 
 
+def _webhooks(w: Obj) -> list[Any]:
+    return [_meta(w)["name"], len(w.get("webhooks") or []), age(_meta(w).get("creationTimestamp"))]
+
+
+def _ingress_class(c: Obj) -> list[Any]:
+    params = (c.get("spec") or {}).get("parameters") or {}
+    return [_meta(c)["name"], (c.get("spec") or {}).get("controller", ""),
+            f"{params.get('kind')}/{params.get('name')}" if params else "<none>", age(_meta(c).get("creationTimestamp"))]
+
+
+def _priority_class(c: Obj) -> list[Any]:
+    return [_meta(c)["name"], c.get("value", 0), str(bool(c.get("globalDefault"))).lower(),
+            c.get("preemptionPolicy", "PreemptLowerPriority"), age(_meta(c).get("creationTimestamp"))]
+
+
 def _default(o: Obj) -> list[Any]:
     return [_meta(o)["name"], age(_meta(o).get("creationTimestamp"))]
 
@@ -207,6 +222,10 @@ COLUMNS: dict[str, tuple[list[str], int, Callable[[Obj], list[Any]]]] = {
     "ConfigMap": (["Name", "Data", "Age"], 3, _cm),
     "Secret": (["Name", "Type", "Data", "Age"], 4, _secret),
     "HorizontalPodAutoscaler": (["Name", "Reference", "Targets", "MinPods", "MaxPods", "Replicas", "Age"], 7, _hpa),
+    "ValidatingWebhookConfiguration": (["Name", "Webhooks", "Age"], 3, _webhooks),
+    "MutatingWebhookConfiguration": (["Name", "Webhooks", "Age"], 3, _webhooks),
+    "IngressClass": (["Name", "Controller", "Parameters", "Age"], 4, _ingress_class),
+    "PriorityClass": (["Name", "Value", "Global-Default", "PreemptionPolicy", "Age"], 5, _priority_class),
 }
 
 

@@ -67,7 +67,7 @@ def script_fix(llm: FakeLLM, fix: dict[str, Any], diagnosis: dict[str, Any] = DI
 
 def states(out: dict[str, Any]) -> tuple[set[str], set[str], set[str]]:
     t = out["tasks"]
-    pick = lambda s: {k for k, v in t.items() if v.endswith(s)}  # noqa: E731
+    pick = lambda s: {k for k, v in t.items() if v.endswith(s)}
     return pick("success"), pick("skipped"), pick("failed") | pick("upstream_failed")
 
 

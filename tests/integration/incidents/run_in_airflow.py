@@ -59,11 +59,10 @@ def main() -> None:
 def rerecord_under_scheduler_guard(dag_id: str, run_id: str) -> dict:
     """Call the listener the way the scheduler does: on its session, under `prohibit_commit` (which turns any
     Session commit into "UNEXPECTED COMMIT - THIS WILL BREAK HA LOCKS!"), and raise if anything went wrong."""
-    from sqlalchemy import select
-
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from airflow.utils.sqlalchemy import prohibit_commit
+    from sqlalchemy import select
 
     from aof_airflow.db import ensure_tables
     from aof_airflow.incidents import listener, records

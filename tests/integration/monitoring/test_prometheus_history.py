@@ -14,7 +14,7 @@ from aof_airflow.services.prometheus import PrometheusAPI, PrometheusHistory, hi
 from aof_lab.monitoring.stack import MonitoringStack, Receiver
 from aof_lab.sandbox.kube import KubeAPI
 from aof_lab.sandbox.kube_metrics import KubeMetricsExporter
-from tests.harness.monitoring import monitoring_binaries, receiver, RecordingReceiver  # noqa: F401 - fixtures
+from tests.harness.monitoring import RecordingReceiver, monitoring_binaries, receiver  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(240)
 PODS = ["session-cache-gdmbecdlbh-m1n2b", "session-cache-gdmbecdlbh-v3c4x"]

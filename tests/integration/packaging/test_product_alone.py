@@ -1,5 +1,5 @@
 """`pip install .` is the product alone: a clean venv gets no lab and no test code, and Airflow still builds
-the seed DAG from `dags/` with it (DESIGN §3: nothing in the product imports the lab)."""
+the seed DAG from `dags/` with it (docs/architecture.md: nothing in the product imports the lab)."""
 
 from __future__ import annotations
 

@@ -16,8 +16,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from aof_airflow.relay import auth
+from aof_airflow.relay.run_ids import incident_run_id
 from tests.integration.relay.conftest import SEED, SIGNING_SECRET
-from tests.unit.relay.cases import AUTH, HOSTILE, TOKEN, headers_for, tutorial, v3
+from tests.unit.relay.cases import AUTH, FAILED_NOT_IGNORED, HOSTILE, TOKEN, headers_for, tutorial, v3
+from tests.unit.relay.test_ingress_memory import send_gib, status_kb
 
 pytestmark = pytest.mark.integration
 DAG = "incident-auto-response"
@@ -25,7 +27,7 @@ DAG = "incident-auto-response"
 
 def all_runs(stack) -> dict[str, dict]:
     runs = {}
-    for dag in (DAG, "pd-v3-flow"):
+    for dag in (DAG, "pd-v3-flow", "pd-reopen-flow"):
         for r in stack.list_runs(dag):
             runs[f"{dag}/{r['dag_run_id']}"] = r
     return runs
@@ -112,8 +114,10 @@ def test_hostile_requests_create_no_run(stack, relays, workdir):
     time.sleep(3)  # give the dispatchers every chance to (wrongly) deliver something
     assert all_runs(stack).keys() == before.keys()
     new_rows = outbox_rows(workdir)[rows_before:]
-    # every well-authenticated JSON object is recorded as ignored (answered 202), nothing else is stored
-    assert {r["state"] for r in new_rows} <= {"ignored"} and len(new_rows) == sum(1 for c in HOSTILE if c[4] == 202)
+    # every well-authenticated JSON object is recorded (answered 202): as ignored, or as failed (and reported)
+    # when it is an incident no run can be made of; nothing else is stored
+    assert {r["state"] for r in new_rows} <= {"ignored", "failed"} and len(new_rows) == sum(1 for c in HOSTILE if c[4] == 202)
+    assert sorted(r["state"] for r in new_rows).count("failed") == len(FAILED_NOT_IGNORED)
 
 
 def test_same_delivery_50_times_is_one_run(stack, relays, workdir):
@@ -212,10 +216,108 @@ def test_50_incidents_during_a_30s_api_outage_become_50_runs(stack, relays, work
         assert runs[k]["conf"]["event"]["incident"]["id"] == k.rsplit("pd-", 1)[1]
 
 
+HOSTILE_RUN_IDS = ["INC-2024..1", "..", ".", "a b", "manual__2024-01-01", "a/b", "x" * 300, "ü☃", "%2e%2e", "~"]
+
+
+def test_hostile_ids_and_a_reopened_incident_become_runs_in_airflow(stack, relays, workdir):
+    """Ids Airflow's run-id rules refuse as they are, through a real relay to a real api-server: each a run,
+    the id unchanged in the conf; a reopened incident runs again; an id no run can be made of is reported."""
+    relay, _ = relays
+    want = {}
+    with httpx.Client(base_url=relay.url, timeout=30) as c:
+        for iid in HOSTILE_RUN_IDS:
+            r = c.post("/pagerduty/webhook", content=json.dumps(tutorial(iid)), headers=headers_for(AUTH))
+            assert r.status_code == 202 and r.json()["status"] == "accepted", (iid, r.text)
+            assert r.json()["dag_run_id"] == incident_run_id(iid, "incident.triggered", "")
+            want[f"{DAG}/{r.json()['dag_run_id']}"] = iid
+        for etype, event_id in (("incident.triggered", "01REOPENA"), ("incident.reopened", "01REOPENB"),
+                                ("incident.reopened", "01REOPENC")):
+            body = json.loads(json.dumps(v3("Q7REOPEN", event_type=etype)))
+            body["event"]["id"] = event_id
+            raw = json.dumps(body).encode()
+            for _ in range(2):  # PagerDuty redelivers: the same occurrence is one run
+                r = c.post("/pagerduty/reopen", content=raw, headers={
+                    "Content-Type": "application/json", "X-PagerDuty-Signature": auth.sign(raw, SIGNING_SECRET)})
+                assert r.status_code == 202, r.text
+            want[f"pd-reopen-flow/{incident_run_id('Q7REOPEN', etype, event_id)}"] = "Q7REOPEN"
+        r = c.post("/pagerduty/webhook", content=json.dumps(tutorial("")), headers=headers_for(AUTH))
+        assert r.status_code == 202 and r.json()["status"] == "failed"
+    runs = wait_runs(stack, set(want))
+    assert set(want) <= runs.keys(), sorted(set(want) - runs.keys())
+    for key, iid in want.items():
+        assert runs[key]["conf"]["event"]["incident"]["id"] == iid
+    assert len([k for k in runs if k.startswith("pd-reopen-flow/pd-Q7REOPEN")]) == 3  # triggered + 2 reopens
+    rows = [r for r in outbox_rows(workdir) if r["incident_id"] in set(HOSTILE_RUN_IDS) | {"Q7REOPEN"}]
+    assert {r["state"] for r in rows} == {"delivered"}
+    ready = httpx.get(f"{relay.url}/readyz", timeout=30).json()
+    assert ready["status"] == "degraded" and any(u["state"] == "failed" and u["incident_id"] == ""
+                                                 for u in ready["undelivered"])
+    assert 'aof_relay_undelivered{state="failed"}' in httpx.get(f"{relay.url}/metrics", timeout=30).text
+
+
+def test_a_delivery_airflow_cannot_take_is_retried_then_reported(stack, relays, workdir, slack):
+    """Airflow answers 404 (no such DAG) for ever: the row keeps being retried and, once stuck past
+    relay_stuck_after_seconds (20 s here), is reported: readiness, the metric and one Slack message."""
+    relay, _ = relays
+    r = httpx.post(f"{relay.url}/pagerduty/nodag", content=json.dumps(tutorial("NODAG1")), headers=headers_for(AUTH),
+                   timeout=30)
+    assert r.status_code == 202 and r.json()["status"] == "accepted", r.text
+    deadline = time.monotonic() + 120
+    while True:
+        ready = httpx.get(f"{relay.url}/readyz", timeout=30).json()
+        mine = [u for u in ready["undelivered"] if u["incident_id"] == "NODAG1"]
+        if (mine and mine[0]["reported_in_slack"]) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert ready["status"] == "degraded" and mine and mine[0]["state"] == "stuck", ready
+    row = next(r for r in outbox_rows(workdir) if r["incident_id"] == "NODAG1")
+    assert row["state"] == "pending" and row["attempts"] >= 2 and row["last_error"].startswith("404")
+    posts = [m for m in slack.messages("#sre-alerts") if "NODAG1" in json.dumps(m.get("blocks"))]
+    assert len(posts) == 1, posts  # two relays and the api-server's share one outbox: reported once
+    assert "still retrying" in posts[0]["blocks"][1]["text"]["text"]
+    assert 'aof_relay_undelivered{state="stuck"}' in httpx.get(f"{relay.url}/metrics", timeout=30).text
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def test_a_1gb_unauthenticated_body_to_the_relay_in_the_api_server_is_cut_at_the_cap(stack):
+    """The relay mounted in the api-server: the same ingress, so a stranger's 1 GiB body costs it the cap."""
+    port = int(stack.base_url.rsplit(":", 1)[1])
+    now = str(int(time.time()))
+    slack = {"X-Slack-Request-Timestamp": now, "X-Slack-Signature": "v0=" + "0" * 64, "Content-Type": "application/json"}
+    targets = [("/aof/relay/slack/actions", slack), ("/aof/relay/slack/events", slack),
+               ("/aof/relay/pagerduty/v3", {"Content-Type": "application/json", "X-PagerDuty-Signature": "v1=00"})]
+    for path, headers in targets:  # the relay app is built on its first request: not part of the figure
+        httpx.post(f"{stack.base_url}{path}", content=b"{}", headers=headers, timeout=60)
+    pids = _descendants(stack._af.procs.pid("api-server"))
+    before = {p: status_kb(p) for p in pids if Path(f"/proc/{p}/status").exists()}
+    results = [(path, *send_gib(port, path, headers, chunked=True)) for path, headers in targets]
+    after = {p: status_kb(p) for p in before if Path(f"/proc/{p}/status").exists()}
+    growth = {p: after[p]["VmHWM"] - before[p]["VmHWM"] for p in after}
+    print(f"\napi-server {results}; VmHWM growth kB by process: {growth}; VmRSS after: "
+          f"{ {p: after[p]['VmRSS'] for p in after} }")
+    assert all(status == 413 and taken < 64 * 1024 * 1024 for _, status, taken, _ in results), results
+    assert max(growth.values()) < 10 * 1024, growth
+
+
 def test_no_secret_in_any_log(stack, relays):
     from tests.integration.relay.conftest import PD_KEY
 
     texts = [r.log.read_text(errors="replace") for r in relays]
     texts += [stack.log_text(n) for n in ("api-server", "scheduler", "dag-processor")]
-    for secret in (TOKEN, SIGNING_SECRET, PD_KEY, "admin:admin"):
+    for secret in (TOKEN, SIGNING_SECRET, PD_KEY, "admin:admin", "integration-slack-signing-secret"):
         assert not any(secret in t for t in texts), secret

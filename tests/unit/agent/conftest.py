@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 CANARY_SCRIPT = """#!/bin/sh
 # Test double: ANY execution of this program is recorded, so a test can prove a refused command never ran.
 echo "$(basename "$0") $*" >> "{canary}"

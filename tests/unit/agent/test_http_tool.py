@@ -20,7 +20,7 @@ def site():
         def log_message(self, *a):
             pass
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             hits.append(self.path)
             if self.path.startswith("/health/redirect"):
                 self.send_response(302)
@@ -33,7 +33,7 @@ def site():
             self.end_headers()
             self.wfile.write(body)
 
-        do_POST = do_GET  # noqa: N815
+        do_POST = do_GET
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
     threading.Thread(target=srv.serve_forever, daemon=True).start()

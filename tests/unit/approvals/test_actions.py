@@ -10,27 +10,28 @@ import time
 from urllib.parse import urlencode
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from aof_airflow.approvals import decisions
-from aof_airflow.approvals.actions import router
 from aof_airflow.approvals.outcome import pick_from_reactions, thread_text
+from aof_airflow.relay.app import create_app
+from aof_airflow.relay.settings import RelaySettings
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
 @pytest.fixture
-def client(monkeypatch):
+def client(monkeypatch, tmp_path):
     monkeypatch.setenv("AOF_SLACK_SIGNING_SECRET", SECRET)
     looked_up = []
     monkeypatch.setattr(decisions, "ref_for_message", lambda ch, ts: looked_up.append((ch, ts)))  # nothing waits
     monkeypatch.setattr(decisions, "message_ref", lambda ch, ts: None)  # nor was ever posted by an approval
-    app = FastAPI()
-    app.include_router(router)
-    c = TestClient(app)
-    c.looked_up = looked_up
-    return c
+    # the relay serves the Slack routes (its ingress verifies and caps them); no flows, no delivery
+    app = create_app(flows={}, settings=RelaySettings(database_url=f"sqlite:///{tmp_path / 'relay.db'}",
+                                                      start_dispatcher=False))
+    with TestClient(app) as c:
+        c.looked_up = looked_up
+        yield c
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

@@ -80,7 +80,7 @@ def test_operator_classes_and_callbacks(serialized):
 
 
 def test_agent_timeouts_bound_the_tasks():
-    from aof_airflow.factory.builder import GRACE
+    from aof_airflow.spec.nodes.base import GRACE
 
     dag = build_dags(FOLDERS, use_cache=False)["incident-auto-response"]
     assert dag.get_task("diagnose").execution_timeout.total_seconds() == 180 + GRACE

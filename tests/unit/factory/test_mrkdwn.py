@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 import time
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aof_airflow.operators.mrkdwn import escape, render_mrkdwn, to_mrkdwn
 from aof_airflow.templating import TemplateContext

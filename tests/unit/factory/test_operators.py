@@ -11,8 +11,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from pydantic import TypeAdapter
 
-from aof_airflow.operators.context import build_roots, flow_info
 from aof_airflow.operators.conditional import ConditionalOperator
+from aof_airflow.operators.context import build_roots, flow_info
 from aof_airflow.operators.http import candidate_conn_ids, endpoint_of, host_slug
 from aof_airflow.operators.mrkdwn import to_mrkdwn
 from aof_airflow.operators.transform import TransformOperator, run_script

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from aof_airflow.cli import main
 from aof_airflow.incidents import records
-from tests.unit.incidents.fixtures import EXPECTED, FLOW, records as fixture
+from tests.unit.incidents.fixtures import EXPECTED, FLOW
+from tests.unit.incidents.fixtures import records as fixture
 
 UNTIL = "2026-11-20T12:00:00+00:00"
 
@@ -65,7 +66,7 @@ def test_flow_logs_says_why_it_cannot_show_node_logs(db, capsys, monkeypatch):
     assert main(["flow", "logs", FLOW]) == 1
     got = capsys.readouterr()
     assert "INC007" in got.out
-    assert f"cannot read the runs of {FLOW}" in got.err and "source .state/demo/env" in got.err
+    assert f"cannot read the runs of {FLOW}" in got.err and "prints the environment file to source" in got.err
 
 
 def test_describe_and_agent_logs_say_where_they_looked(db, capsys, monkeypatch, tmp_path):

@@ -12,6 +12,7 @@ from aof_airflow.agent.types import Action
 from aof_airflow.cli import main
 from aof_airflow.incidents import metrics, records, ui
 from aof_airflow.incidents.collector import NodeRun, RunView, build_record
+from aof_airflow.spec.roles import FlowRoles
 
 WOULD = "kubectl patch deployment/api -n production --type=merge -p '{\"spec\":{}}'"
 DRY = ("$ kubectl patch deployment/api --type=strategic -p '{}' --namespace=production --dry-run=server\n"
@@ -30,7 +31,8 @@ def shadow_run(run_id: str, end: datetime) -> RunView:
                 meta={"model": "builtin:k8s-rules", "actions": [asdict(shadow)] + ([asdict(applied)] if run_id == "r2" else [])}),
         NodeRun("escalate", "success", t0 + timedelta(seconds=60), t0 + timedelta(seconds=61), output={"ts": "1"}),
     ]
-    return RunView(dag_id="incident-auto-response", run_id=run_id, state="success", conf={}, start=t0, end=end, nodes=nodes)
+    return RunView(dag_id="incident-auto-response", run_id=run_id, state="success", conf={}, start=t0, end=end, nodes=nodes,
+                   roles=FlowRoles(escalate=("escalate",)))
 
 
 def test_shadow_actions_are_recorded_counted_and_shown(db, monkeypatch, capsys):

@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from aof_airflow.incidents import records, ui
-from tests.unit.incidents.fixtures import NOW, records as fixture
+from tests.unit.incidents.fixtures import NOW
+from tests.unit.incidents.fixtures import records as fixture
 
 
 def shifted(days_spread: bool = True) -> list[records.IncidentRecord]:

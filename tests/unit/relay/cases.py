@@ -3,8 +3,9 @@
 Each case: (name, method, headers, body, expected status). `{TOKEN}` in a header is replaced by the
 valid webhook token; the path is the seed flow's `/pagerduty/webhook`. Only bad auth, a body that is not
 a JSON object and an oversized body get a 4xx (besides a wrong method or content type): a well-authenticated
-JSON object that is no incident to act on gets a 202 "ignored" and starts nothing -- PagerDuty disables a
-subscription after three 4xx in a row.
+JSON object that is no incident to act on gets a 202 "ignored" and starts nothing, and an incident no run can
+be made of (no usable id or title) a 202 "failed" that the relay reports -- PagerDuty disables a subscription
+after three 4xx in a row. HOSTILE_IDS are ids that look like attacks but name an incident: each is a run.
 """
 
 from __future__ import annotations
@@ -73,8 +74,6 @@ HOSTILE: list[tuple[str, str, dict, bytes, int]] = [
     ("missing incident id", "POST", AUTH, _j({"event": {"incident": {"title": "x"}}}), 202),
     ("empty incident id", "POST", AUTH, _j(tutorial("")), 202),
     ("numeric incident id", "POST", AUTH, _j(tutorial(12345)), 202),
-    ("path traversal id", "POST", AUTH, _j(tutorial("../../dags")), 202),
-    ("shell in id", "POST", AUTH, _j(tutorial("X; rm -rf /")), 202),
     ("missing title", "POST", AUTH, _j({"event": {"incident": {"id": "NOTITLE"}}}), 202),
     ("title not string", "POST", AUTH, _j(tutorial("BADTITLE", title={"a": 1})), 202),
     ("service not object", "POST", AUTH, _j(tutorial("BADSVC", service="API")), 202),
@@ -86,6 +85,12 @@ HOSTILE: list[tuple[str, str, dict, bytes, int]] = [
     ("tutorial resolved type", "POST", AUTH, _j({"event": {**tutorial("RESOLVED1")["event"],
                                                            "event_type": "incident.resolved"}}), 202),
 ]
+# the 202s above that are incidents no run can be made of: stored as failed and reported, not ignored
+FAILED_NOT_IGNORED = {"incident is list", "missing incident id", "empty incident id", "numeric incident id",
+                      "missing title", "title not string", "service not object", "v3 missing data id"}
+# ids an incident may carry that Airflow's run-id rules, a URL path or a shell would choke on: each is a run
+HOSTILE_IDS = ["..", ".", "../../dags", "INC-2024..1", "X; rm -rf /", "a b", "$(reboot)", "manual__2024", "a/b/c",
+               "ü-ünïcode-☃", "<!channel>", "*bold*", "%2e%2e", "x" * 1000, "-", "_", "~", "a:b", "a+b"]
 UNKNOWN_PATH = ("unknown path", "POST", "/pagerduty/other", AUTH, GOOD, 404)
 
 

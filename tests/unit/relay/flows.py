@@ -15,3 +15,18 @@ spec:
       auth: {type: PagerDutySignature, secret: "${PD_TEST_SIGNING_SECRET}"}
   nodes: [{id: a, type: Transform, config: {script: "true"}}]
 """
+
+# a flow that runs again when its incident is reopened (signed like V3_FLOW)
+REOPEN_FLOW = """
+apiVersion: aof.dev/v1
+kind: AgentFlow
+metadata: {name: pd-reopen-flow}
+spec:
+  trigger:
+    type: PagerDuty
+    config:
+      path: /pagerduty/reopen
+      webhook_secret: "${PD_TEST_SIGNING_SECRET}"
+      events: [incident.triggered, incident.reopened]
+  nodes: [{id: a, type: Transform, config: {script: "true"}}]
+"""

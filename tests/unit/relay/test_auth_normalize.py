@@ -63,12 +63,27 @@ def test_bodies_that_are_not_a_json_object_are_refused(body):
         normalize(parse_json(body, 32))
 
 
-@pytest.mark.parametrize("body", [b"{}", b'{"event": []}', json.dumps(tutorial("a b")).encode(),
-                                  json.dumps(tutorial("X1", title={"a": 1})).encode(),
-                                  json.dumps(v3(iid=None)).encode(), json.dumps({"event": {"data": []}}).encode()])
-def test_json_objects_that_are_no_usable_incident_are_ignored_with_a_reason(body):
+@pytest.mark.parametrize("body", [b"{}", b'{"event": []}', json.dumps({"event": {"data": []}}).encode(),
+                                  json.dumps({"event": {"event_type": "pagey.ping", "resource_type": "pagey",
+                                                        "data": {"id": "P1", "type": "ping"}}}).encode()])
+def test_json_objects_that_are_no_incident_are_ignored_with_a_reason(body):
     ev = normalize(parse_json(body, 32))
-    assert ev.ignore and ev.incident_id == ""
+    assert ev.ignore and ev.incident_id == "" and ev.invalid is None
+
+
+@pytest.mark.parametrize("body", [json.dumps(tutorial("")).encode(), json.dumps(tutorial(" ")).encode(),
+                                  json.dumps(tutorial(12345)).encode(), json.dumps(tutorial("X1", title={"a": 1})).encode(),
+                                  json.dumps(tutorial("x" * 1001)).encode(), json.dumps(v3(iid=None)).encode(),
+                                  json.dumps(v3(iid="")).encode()])
+def test_incidents_no_run_can_be_made_of_are_invalid_not_ignored(body):
+    ev = normalize(parse_json(body, 32))
+    assert ev.invalid and ev.ignore is None
+
+
+@pytest.mark.parametrize("iid", ["a b", "..", ".", "INC-2024..1", "../../dags", "X; rm -rf /", "ü-ünïcode", "a/b"])
+def test_any_printable_id_is_an_incident_kept_as_received(iid):
+    ev = normalize(parse_json(json.dumps(tutorial(iid)).encode(), 32))
+    assert ev.incident_id == iid and ev.conf["event"]["incident"]["id"] == iid and not ev.invalid and not ev.ignore
 
 
 def test_depth_limit_counts_only_outside_strings():

@@ -81,7 +81,7 @@ def test_the_events_filter_starts_wanted_event_types_and_ignores_the_rest_with_a
         assert r.status_code == 202 and r.json()["status"] == "ignored" and r.json()["event_type"] == etype
     assert [row["state"] for row in client.relay.outbox.rows()] == [PENDING, IGNORED, IGNORED, IGNORED]
     client.relay.dispatcher.run_once()
-    assert list(standin.runs) == [("pd-flow", "pd-Q1ESC")]
+    assert list(standin.runs) == [("pd-flow", "pd-Q1ESC-escalated-01EVTQ1ESC")]  # an occurrence of its own
 
 
 def test_webhook_secret_is_the_v3_signing_secret(client):

@@ -11,7 +11,6 @@ import sys
 import time
 
 import httpx
-import pytest
 from slack_sdk import WebClient
 
 from aof_lab.sandbox.runner import Sandbox

@@ -6,6 +6,7 @@ import pytest
 
 from aof_airflow.spec.loader import clear_cache, load_paths, load_text
 from aof_airflow.spec.problems import Problem, SpecError
+
 from .spec_helpers import AGENT, flow_yaml, line_of
 
 TRANSFORM = """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aof_airflow.spec.loader import load_text
+
 from .spec_helpers import line_of
 
 AGENT = """\

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aof_airflow.spec.loader import load_paths
-from aof_airflow.spec.references import _OLD_TEMPLATE, transform_exports
+from aof_airflow.spec.nodes.transform import transform_exports
+from aof_airflow.spec.references import _OLD_TEMPLATE
 
 from .spec_helpers import col_of, flow_yaml, line_of
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aof_airflow.spec.graph import ancestors, topological_order
 from aof_airflow.spec.loader import load_paths
 from aof_airflow.spec.models import AgentNode, ConditionalNode
+
 from .spec_helpers import SEED_FLOW, line_of, seed_files
 
 FLOW = "incident-auto-response"

@@ -7,8 +7,16 @@ from pathlib import Path
 import pytest
 
 from aof_airflow.spec.loader import load_paths, load_text
-from aof_airflow.spec.triggers import (HTTPTrigger, ManualTrigger, MatchTrigger, PagerDutyTrigger, ScheduleTrigger,
-                                       SlackTrigger, WebhookTrigger)
+from aof_airflow.spec.triggers import (
+    HTTPTrigger,
+    ManualTrigger,
+    MatchTrigger,
+    PagerDutyTrigger,
+    ScheduleTrigger,
+    SlackTrigger,
+    WebhookTrigger,
+)
+
 from .spec_helpers import line_of
 
 NODES = "  nodes: [{id: a, type: Transform, config: {script: \"true\"}}]\n"
@@ -174,3 +182,26 @@ def test_a_disabled_trigger_document_binds_nothing(tmp_path):
            "  config: {cron: '0 9 * * *'}\n  commands:\n    /x: {flow: not-there}\n")
     (tmp_path / "t.yaml").write_text(doc)
     assert load_paths([tmp_path]).problems == []
+
+
+def test_every_event_type_pagerduty_documents_validates_with_aofctl(tmp_path):
+    """PagerDuty's "Event Types" table (../shared/corpora/pagerduty): every incident event validates as a
+    trigger's event; the events about no incident (service.*, pagey.ping) are refused saying why."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.locations import corpus
+
+    table = json.loads((corpus("pagerduty") / "developer-docs/event-types.json").read_text())
+    incident = sorted(e for e in table if e.startswith("incident."))
+    assert len(incident) == 26 and {"incident.service_updated", "incident.role.assigned", "incident.task.created",
+                                    "incident.action_invocation.updated"} <= set(incident)
+    good = tmp_path / "all-events.yaml"
+    good.write_text(flow(f"    type: PagerDuty\n    config: {{events: [{', '.join(incident)}]}}\n"))
+    aofctl = str(Path(sys.executable).parent / "aofctl")
+    out = subprocess.run([aofctl, "validate", "-f", str(good)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for other in sorted(e for e in table if not e.startswith("incident.")):
+        found = problems(flow(f"    type: PagerDuty\n    config: {{events: [{other}]}}\n"))
+        assert len(found) == 1 and "about no incident" in found[0], (other, found)

@@ -1,5 +1,6 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aof_airflow.templating import ConditionError, UnknownReference, evaluate_when, parse_condition
 

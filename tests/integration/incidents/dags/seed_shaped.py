@@ -111,7 +111,11 @@ def on_failed_path(expect: bool):
     return run
 
 
-with DAG("incident-auto-response-test", schedule=None, catchup=False, tags=["aof"]) as dag:
+# Written by hand, so its tags say which task plays which part (an AgentFlow's shape says it: spec/roles.py).
+ROLES = ["aof.dev/role-approval:request-approval", "aof.dev/role-rollback:rollback", "aof.dev/role-escalate:escalate",
+         "aof.dev/role-resolve:notify-success"]
+
+with DAG("incident-auto-response-test", schedule=None, catchup=False, tags=["aof", *ROLES]) as dag:
     t = {name: PythonOperator(task_id=name, python_callable=fn) for name, fn in [
         ("parse-alert", parse_alert), ("diagnose", diagnose), ("notify-diagnosis", notify),
         ("check-severity", check), ("request-approval", request_approval), ("auto-approve", auto_approve),
