@@ -224,6 +224,7 @@ class AofSettings(BaseSettings):
     relay_mount: Flag = True
     relay_url_prefix: str | None = None
     relay_url: HttpUrl | None = None
+    relay_one_run_per_target: Flag = True
     # Airflow's REST API
     airflow_api_url: HttpUrl | None = None
     airflow_username: str | None = None

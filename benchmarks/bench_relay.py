@@ -73,7 +73,8 @@ def payload(i: int) -> bytes:
     return json.dumps({"event": {"incident": {
         "id": iid, "title": "High memory usage on api-deployment", "service": {"name": "API Service"},
         "urgency": "high", "html_url": f"https://yourcompany.pagerduty.com/incidents/{iid}",
-        "custom_details": {"namespace": "production", "resource": "deployment/api"}}}}).encode()
+        # a target per incident: on one target they would attach to its open run (one remediation per target)
+        "custom_details": {"namespace": "production", "resource": f"deployment/api-{i}"}}}}).encode()
 
 
 async def drive(url: str, n: int, rate: float, offset: int) -> tuple[list[float], dict]:

@@ -127,6 +127,7 @@ def _flow_logs(args: argparse.Namespace) -> int:
         out["incidents"] = [r.to_json() for r in recs]
         if not args.json:
             print(_incident_table(recs) if recs else f"{args.name}: no incident records yet")
+        out["signals"] = _signals(args.name, args.json)
     if args.incidents:
         if args.json:
             _print_json(out)
@@ -151,6 +152,20 @@ def _flow_logs(args: argparse.Namespace) -> int:
         print(f"aofctl flow logs: no log line of {args.name} contains {args.grep!r}", file=sys.stderr)
         return 1
     return 0
+
+
+def _signals(flow: str, as_json: bool) -> list[dict[str, Any]]:
+    """Alerts attached to a run or held back (one remediation per target), printed under the incidents."""
+    from dataclasses import asdict
+
+    from aof_airflow.incidents import signals
+
+    runs = signals.recent_runs(flow)
+    if runs and not as_json:
+        print("\nSignals (one remediation per target):")
+        print(table([[datetime.fromtimestamp(r.last_at, timezone.utc).isoformat()[:19], r.target or "no target",
+                      r.summary, r.outcome, r.run_id] for r in runs], ["LAST", "TARGET", "SIGNALS", "OUTCOME", "RUN"]))
+    return [asdict(r) for r in runs]
 
 
 def _incident_table(recs: Sequence[records.IncidentRecord]) -> str:

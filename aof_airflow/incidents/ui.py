@@ -215,7 +215,7 @@ def render_page(*, flow: str | None, days: int, limit: int, now: datetime | None
             f'<td><a class="run" href="{e(link)}" target="_top">{e(r.dag_id)} / {e(r.run_id)}</a></td>'
             "</tr>")
     body = "".join(rows) or '<tr><td colspan="11">No incident records in this window.</td></tr>'
-    shadow = shadow_section(m["shadow"])
+    shadow = shadow_section(m["shadow"]) + signals_section(flow)
     mttr = chart(series, "mttr_median_seconds", title="MTTR (median, auto-resolved) per day", kind="bar",
                  fmt=_dur, color="#1a73e8")
     rate = chart(series, "auto_resolved_rate", title="Auto-resolution rate per day", kind="line",
@@ -231,6 +231,23 @@ Days <input name="days" type="number" min="1" max="365" value="{days}" style="wi
 <table id="incidents"><thead><tr><th>Ended</th><th>Incident</th><th>Title</th><th>Service</th><th>Severity</th>
 <th>Result</th><th>Approval</th><th>Failed node</th><th>Duration</th><th>Tokens</th><th>Run</th></tr></thead>
 <tbody>{body}</tbody></table>{shadow}</body></html>"""
+
+
+def signals_section(flow: str | None) -> str:
+    """Alerts and PagerDuty incidents per run: the one that started it, those attached, held back, resolved."""
+    from aof_airflow.incidents import signals
+
+    runs = signals.recent_runs(flow)
+    if not runs:
+        return ""
+    rows = "".join(
+        f"<tr><td>{e(datetime.fromtimestamp(r.last_at, timezone.utc).strftime('%Y-%m-%d %H:%M'))}</td>"
+        f"<td>{e(r.target or 'no target')}</td><td>{e(r.summary)}</td><td>{e(r.outcome)}</td>"
+        f'<td><a class="run" href="/dags/{quote(r.dag_id, safe="")}/runs/{quote(r.run_id, safe="")}" target="_top">'
+        f"{e(r.dag_id)} / {e(r.run_id)}</a></td></tr>" for r in runs)
+    return ('<h2 id="signals">Signals: one remediation per target <small>alerts attached to an open run or held '
+            'back after no action / an escalation</small></h2><table id="signals-table"><thead><tr><th>Last</th>'
+            f"<th>Target</th><th>Signals</th><th>Outcome</th><th>Run</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
 def shadow_section(sh: dict[str, Any]) -> str:

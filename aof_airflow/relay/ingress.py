@@ -32,6 +32,8 @@ from typing import Awaitable, Callable, Mapping, Sequence
 from fastapi import Depends, HTTPException, Request
 
 from aof_airflow.relay import auth, secrets
+from aof_airflow.relay.alertmanager import check_auth as check_alertmanager_auth
+from aof_airflow.relay.alertmanager import is_alertmanager
 from aof_airflow.relay.flows import Route
 from aof_airflow.relay.service import Relay
 
@@ -100,9 +102,14 @@ def webhook_route(path: str, request: Request, relay: Relay = Depends(get_relay)
 def webhook_headers(request: Request, route: Route = Depends(webhook_route),
                     relay: Relay = Depends(get_relay)) -> Route:
     """Bearer token (when the flow has one) and a JSON content type, before a byte of the body is read."""
-    denied = relay.check_bearer(route, request.headers.get("authorization"))
-    if denied is not None:
-        raise HTTPException(denied.status, denied.body["detail"], headers=denied.headers or None)
+    if is_alertmanager(route):  # Alertmanager's http_config auth, Bearer or basic (relay/alertmanager.py)
+        refused = check_alertmanager_auth(route.config, request.headers.get("authorization"))
+        if refused is not None:
+            raise refused
+    else:
+        denied = relay.check_bearer(route, request.headers.get("authorization"))
+        if denied is not None:
+            raise HTTPException(denied.status, denied.body["detail"], headers=denied.headers or None)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in JSON_TYPES:
         raise HTTPException(415, "Content-Type must be application/json")
@@ -113,7 +120,7 @@ async def pagerduty_body(request: Request, route: Route = Depends(webhook_header
                          relay: Relay = Depends(get_relay)) -> bytes:
     """The capped body of a webhook, its `X-PagerDuty-Signature` checked where the flow or relay has secrets."""
     body = await read_capped(request, relay.settings.max_body_bytes)
-    fail = relay.check_signature(route, body, request.headers)
+    fail = None if is_alertmanager(route) else relay.check_signature(route, body, request.headers)
     if fail is not None:
         raise HTTPException(fail.status, fail.body["detail"])
     return body

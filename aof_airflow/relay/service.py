@@ -160,6 +160,25 @@ class Relay:
                          {"Retry-After": str(self.settings.retry_after_seconds)})
         return None
 
+    def signal_db(self):
+        """Where the signal store lives: the relay's database (Airflow's unless `relay_database_url` splits it
+        off; then a run closes for its signals when the flow's timeout passes, not when its record is written)."""
+        from aof_airflow.db import ensure_tables
+
+        return ensure_tables(self.settings.database_url)
+
+    def held_by_open_run(self, store: Store) -> Reply | None:
+        """A 202 that starts nothing when the incident's target has an open run (attached) or is held back."""
+        from aof_airflow.relay.signal_gate import enabled, gate
+
+        if not enabled():
+            return None
+        d = gate(store.row, store.route.flow.spec.rate_limit.timeout_seconds, self.signal_db())
+        if d is None:
+            return None
+        status = "attached" if d.kind == "attach" else "suppressed"
+        return Reply(202, {"status": status, "dag_id": d.dag_id, "dag_run_id": d.run_id, "detail": d.detail})
+
     def stored(self, store: Store, row_id: int | None) -> Reply:
         """The answer once the row is committed (`row_id` None: it duplicated an earlier delivery)."""
         if store.row.get("state") in (IGNORED, FAILED):
@@ -180,4 +199,5 @@ class Relay:
         step = self.admit(route, body, headers)
         if isinstance(step, Reply):
             return step
-        return self.over_queue_limit(step) or self.stored(step, self.outbox.add(**step.row))
+        held = None if step.row.get("state") in (IGNORED, FAILED) else self.held_by_open_run(step)
+        return held or self.over_queue_limit(step) or self.stored(step, self.outbox.add(**step.row))

@@ -12,8 +12,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from aof_airflow.relay.alertmanager import is_alertmanager
+from aof_airflow.relay.alertmanager import receive as alertmanager_receive
 from aof_airflow.relay.flows import Route
 from aof_airflow.relay.ingress import get_relay, pagerduty_body, webhook_headers
+from aof_airflow.relay.outbox import FAILED, IGNORED
 from aof_airflow.relay.service import Relay, Reply
 
 router = APIRouter(tags=["webhooks"])
@@ -27,9 +30,15 @@ def reply(r: Reply) -> JSONResponse:
 @router.api_route("/{path:path}", methods=ALL_METHODS)
 async def webhook(request: Request, route: Route = Depends(webhook_headers), body: bytes = Depends(pagerduty_body),
                   relay: Relay = Depends(get_relay)) -> Response:
+    if is_alertmanager(route):  # version-4 notifications, signals (relay/alertmanager.py)
+        return await alertmanager_receive(relay, route, body)
     step = relay.admit(route, body, request.headers)
     if isinstance(step, Reply):
         return reply(step)
+    if step.row.get("state") not in (IGNORED, FAILED):  # one remediation per target (relay/signal_gate.py)
+        held = await run_in_threadpool(relay.held_by_open_run, step)
+        if held is not None:
+            return reply(held)
     if route.flow.spec.rate_limit.queue_size is not None:
         over = await run_in_threadpool(relay.over_queue_limit, step)
         if over is not None:

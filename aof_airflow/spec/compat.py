@@ -129,7 +129,7 @@ def _agent_tools(spec: dict[str, Any], path: Path_, out: list[Finding]) -> None:
         return
     for i, t in enumerate(tools):
         if isinstance(t, dict) and isinstance(t.get("name"), str) and (
-                t.get("type") not in ("Shell", "MCP", "HTTP") or "config" not in t):
+                t.get("type") not in ("Shell", "MCP", "HTTP", "Prometheus") or "config" not in t):
             # AOF reads this as its qualified form {name, source, server, config}: a tool of its own by name
             if t.get("config") or t.get("server") or t.get("type") == "MCP":
                 tools[i] = f"aof:{t['name']}"  # not a program name: the model offers nothing for it

@@ -144,7 +144,24 @@ class HTTPTool(Strict):
     config: HTTPToolConfig = Field(default_factory=HTTPToolConfig)
 
 
-Tool = Annotated[Union[ShellTool, MCPTool, HTTPTool], Field(discriminator="type")]
+class PrometheusToolConfig(Strict):
+    """Read-only PromQL (`query`, `query_range`) against the Connection's Prometheus, within these bounds."""
+
+    connection_id: str = "prometheus_default"
+    timeout_seconds: float = Field(default=15, gt=0, le=MAX_TIMEOUT)
+    max_range_hours: float = Field(default=24, gt=0, le=24 * 31)
+    min_step_seconds: float = Field(default=15, gt=0, le=86400)
+    max_points: int = Field(default=1100, gt=0, le=11000)  # per series; Prometheus' own ceiling is 11000
+    max_series: int = Field(default=50, gt=0, le=10_000)
+    max_output_chars: int = Field(default=8000, gt=0, le=1_000_000)
+
+
+class PrometheusTool(Strict):
+    type: Literal["Prometheus"]
+    config: PrometheusToolConfig = Field(default_factory=PrometheusToolConfig)
+
+
+Tool = Annotated[Union[ShellTool, MCPTool, HTTPTool, PrometheusTool], Field(discriminator="type")]
 
 
 class MCPServer(Strict):

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-SUPPORTED = ("Webhook", "HTTP", "PagerDuty", "Slack", "Schedule", "Manual")
+SUPPORTED = ("Webhook", "HTTP", "PagerDuty", "Alertmanager", "Slack", "Schedule", "Manual")
 # AOF trigger platforms this project does not receive (yet): named so the error can say what they are.
 UNSUPPORTED = {
     "Telegram": "Telegram bot", "Discord": "Discord bot", "WhatsApp": "WhatsApp Business", "Teams": "Microsoft Teams",
@@ -26,7 +26,7 @@ UNSUPPORTED = {
 }
 # Written the way AOF's older (v1alpha1) examples did: the type this project reads instead.
 RENAMED = {"webhook": "Webhook", "http": "HTTP", "cron": "Schedule", "schedule": "Schedule", "manual": "Manual",
-           "pagerduty": "PagerDuty", "slack": "Slack"}
+           "pagerduty": "PagerDuty", "slack": "Slack", "alertmanager": "Alertmanager", "prometheus": "Alertmanager"}
 AIRFLOW_CRON_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
 # PagerDuty v3 webhook event types of incidents (the relay reads incident events only): the "Event Types" table
 # of PagerDuty's developer docs (docs/webhooks/01-Overview.md), every row whose resource is an incident
@@ -129,6 +129,40 @@ class PagerDutyTrigger(Strict):
     config: PagerDutyConfig = Field(default_factory=PagerDutyConfig)
 
 
+# -------------------------------------------------------------------------------- Alertmanager
+
+
+class BasicAuth(Strict):
+    """Alertmanager's `http_config.basic_auth` (the password a `${VAR}` reference or the value)."""
+
+    type: Literal["Basic"]
+    username: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+
+
+class AlertmanagerConfig(Strict):
+    """`Alertmanager`: its webhook receiver (payload version 4) on a relay path, with the receiver's `http_config`
+    auth (Bearer `credentials` or `basic_auth`). `run_per`: one run per alert group (Alertmanager's `group_by`)
+    or per alert. `suppress_seconds`: after a run ends with no action or an escalation, the same signal starts
+    nothing new until it resolves or this long has passed."""
+
+    path: str = Field(default="/alertmanager", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    methods: list[Literal["POST"]] = Field(default_factory=lambda: ["POST"], min_length=1)
+    auth: Annotated[Union[BearerAuth, BasicAuth], Field(discriminator="type")]
+    run_per: Literal["group", "alert"] = "group"
+    suppress_seconds: int = Field(default=3600, ge=0, le=7 * 24 * 3600)
+    events: tuple[str, ...] = ("firing", "resolved")  # what the relay reads; not a setting
+
+    @property
+    def secret(self) -> None:
+        return None
+
+
+class AlertmanagerTrigger(Strict):
+    type: Literal["Alertmanager"]
+    config: AlertmanagerConfig
+
+
 # --------------------------------------------------------------------------------------- Slack
 
 
@@ -205,7 +239,7 @@ class MatchTrigger(Strict):
         return _compiled(v)
 
 
-RELAY_TRIGGERS = (WebhookTrigger, HTTPTrigger, PagerDutyTrigger)
+RELAY_TRIGGERS = (WebhookTrigger, HTTPTrigger, PagerDutyTrigger, AlertmanagerTrigger)
 
 
 def check_trigger_type(value: Any) -> Any:
@@ -238,7 +272,8 @@ def _flow_trigger(value: Any) -> Any:
 
 
 Trigger = Annotated[  # a flow's `spec.trigger`
-    Union[WebhookTrigger, HTTPTrigger, PagerDutyTrigger, SlackTrigger, ScheduleTrigger, ManualTrigger, MatchTrigger],
+    Union[WebhookTrigger, HTTPTrigger, PagerDutyTrigger, AlertmanagerTrigger, SlackTrigger, ScheduleTrigger,
+          ManualTrigger, MatchTrigger],
     Field(discriminator="type"),
     BeforeValidator(_flow_trigger),
 ]

@@ -17,6 +17,7 @@ from aof_airflow.agent.tools.change_guard import ChangeGuard
 from aof_airflow.agent.tools.http import HTTPToolset
 from aof_airflow.agent.tools.kubeconfig import KubeAccess
 from aof_airflow.agent.tools.mcp import MCPToolset
+from aof_airflow.agent.tools.prometheus import PrometheusToolset
 from aof_airflow.agent.tools.shell_toolset import ScopeGuard, ShellLayer, ShellToolset
 from aof_airflow.agent.tools.toolset import TOOL_RESULT_CHARS, CombinedToolset, Journal, ToolContext, Toolset, ToolSpec
 from aof_airflow.agent.types import Action, AgentScope, ToolCall
@@ -38,6 +39,7 @@ TOOLSETS: tuple[Callable[[ToolContext], Toolset | None], ...] = (
     guarded_shell,
     HTTPToolset.for_agent,
     MCPToolset.for_agent,
+    PrometheusToolset.for_agent,
 )
 
 

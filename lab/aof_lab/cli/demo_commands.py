@@ -25,15 +25,20 @@ def _demo(args: argparse.Namespace) -> int:
     shutil.rmtree(state, ignore_errors=True)  # a demo starts from nothing: old runs would be deduplicated
     real = real_services(os.environ)
     system = DemoSystem(state, Path(args.dags).resolve(), port=args.port, relay_port=args.relay_port)
+    alerts = None
     try:
         out("aof-airflow demo: the tutorial's incident-response flow on a local Airflow")
         for svc in ("llm", "slack", "pagerduty", "kubernetes"):
             how = "REAL (credentials found)" if svc in real else (
                 "SANDBOX rules diagnostician (builtin:k8s-rules, no LLM)" if svc == "llm" else "SANDBOX stand-in")
             out(f"  {svc:<11} {how}")
+        alerts = _alert_incident(args, system, state, real, out)
         out("Starting Airflow (api-server, scheduler, dag-processor, triggerer) and the relay ...")
         system.start()
-        _run(args, system, state, out, shutdown)
+        if alerts is not None:
+            alerts.start(system)
+            out(f"Prometheus + Alertmanager started in {alerts.startup_seconds:.1f}s")
+        _run(args, system, state, out, shutdown, alerts)
         return 0
     except (Interrupted, KeyboardInterrupt, BrokenPipeError):
         return 0
@@ -43,13 +48,31 @@ def _demo(args: argparse.Namespace) -> int:
         say(f"Stopping{why}: every process the demo started ...", err=True)
         n = len(system.airflow.procs.names()) if system.airflow is not None else 0
         try:
+            if alerts is not None:
+                alerts.stop()
             system.stop()
         finally:
             stray = end_children()
         say(f"Stopped {n} processes and the sandbox{f' (and {len(stray)} stray)' if stray else ''}.", err=True)
 
 
-def _run(args: argparse.Namespace, system: Any, state: Path, out: Callable[[str], None], shutdown: Any) -> None:
+def _alert_incident(args: argparse.Namespace, system: Any, state: Path, real: set[str],
+                    out: Callable[[str], None]) -> Any:
+    """The fourth incident (lab/aof_lab/local/alert_demo.py), when the sandbox cluster and Prometheus are here."""
+    from aof_lab.local.alert_demo import SCENARIO, AlertIncident
+
+    if "kubernetes" in real or args.payload:
+        return None
+    alerts = AlertIncident.prepare(state, Path(args.dags), out, enabled=not args.no_alerts)
+    if alerts is not None:
+        system.dags_folder = alerts.dags.resolve()
+        system.extra_env.update(alerts.env())
+        system.extra_scenarios = (SCENARIO,)
+    return alerts
+
+
+def _run(args: argparse.Namespace, system: Any, state: Path, out: Callable[[str], None], shutdown: Any,
+         alerts: Any = None) -> None:
     from aof_lab.local.demo import FLOW
     from aof_lab.local.timeline import Timeline
     from aof_lab.sandbox.scenario import load_scenario
@@ -78,6 +101,8 @@ def _run(args: argparse.Namespace, system: Any, state: Path, out: Callable[[str]
             f"({af.base_url}/required_actions), or `aofctl approve pd-TEST002 --decision approve --user U_ONCALL`.")
     timeline = Timeline(af.client, FLOW, sandbox=system.sandbox, out=out)
     done = timeline.follow(run_ids, until=shutdown.requested.is_set)
+    if done and alerts is not None:
+        done = alerts.run(system, timeline, out, until=shutdown.requested.is_set)
     if done:
         out("All incidents handled. Airflow and the relay keep running; Ctrl-C stops everything.")
     if not args.exit_when_done:
@@ -102,3 +127,5 @@ def register(cli: Commands) -> None:
     p.add_argument("--relay-port", type=int, default=8088, help="relay port (a free one if taken)")
     p.add_argument("--payload", action="append", help="webhook JSON to send (repeatable); default: the tutorial's two")
     p.add_argument("--exit-when-done", action="store_true", help="stop once every incident has ended")
+    p.add_argument("--no-alerts", action="store_true",
+                   help="skip the fourth incident (Prometheus + Alertmanager; they are installed when missing)")

@@ -61,6 +61,7 @@ class DemoSystem:
     extra_env: dict[str, str] = field(default_factory=dict)
     airflow_options: dict[str, Any] = field(default_factory=dict)  # LocalAirflow kwargs: celery_workers, db_url...
     relays: int = 1
+    extra_scenarios: tuple[str, ...] = ()  # sandbox scenarios besides the demo's three (the alert incident's)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     sandbox: Any = None
     airflow: LocalAirflow | None = None
@@ -132,9 +133,9 @@ class DemoSystem:
         stand_in = {"slack", "pagerduty", "kubernetes"} - real
         if not stand_in:
             return {}
-        from aof_lab.sandbox.runner import Sandbox
+        from aof_lab.sandbox.runner import DEMO_SCENARIOS, Sandbox
 
-        self.sandbox = Sandbox(state_dir=self.state_dir / "sandbox").start()
+        self.sandbox = Sandbox((*DEMO_SCENARIOS, *self.extra_scenarios), state_dir=self.state_dir / "sandbox").start()
         env = self.sandbox.env()
         for svc in real & set(SANDBOX_KEYS):
             for key in SANDBOX_KEYS[svc]:

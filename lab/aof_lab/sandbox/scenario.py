@@ -23,6 +23,8 @@ A scenario is a DATA file `lab/aof_lab/sandbox/scenarios/<name>.yaml` (this mode
     healthy_metrics: {"<container>": {cpu: ..., memory: ...}}
     x-templates: {...}                     # optional: a place for YAML anchors (&pod_spec) the objects
                                            # reuse with aliases / merge keys; ignored otherwise
+    history: {step, series: [{metric, labels, values}]}   # optional: the metric history Prometheus holds
+                                           # (see scenario_history.py; lab/aof_lab/monitoring writes it)
     on_action: {rollout-restart: heal|still-failing|no-change, ...}
                                            # what the simulated cluster does after each action on the
                                            # incident's workload; an action not listed: still-failing
@@ -40,6 +42,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from aof_lab.sandbox.scenario_history import MetricHistory
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 
@@ -113,6 +117,7 @@ class Scenario(_Strict):
     metrics: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
     healthy_metrics: dict[str, dict[str, str]] = Field(default_factory=dict)
     on_action: dict[Action, Outcome] = Field(default_factory=dict)
+    history: MetricHistory | None = Field(None, description="metric history written into Prometheus' TSDB")
     x_templates: dict[str, Any] = Field(default_factory=dict, alias="x-templates",
                                         description="free space for YAML anchors shared by objects; ignored")
 

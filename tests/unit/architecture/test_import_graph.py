@@ -30,10 +30,12 @@ ALLOWED: dict[str, set[str]] = {
                 "incidents"},                    # the daily report's DAG reads incident records
     "operators": {"spec", "templating", "agent", "approvals",
                   "services"},                   # an HTTP node's API profile, the conf's text made carriable
-    "agent": {"spec", "services"},              # the metric history verdicts its preconditions read
+    "agent": {"spec",
+              "services"},                       # the Prometheus tool's query client, the metrics history verdicts
     "approvals": {"spec", "services"},          # Slack's client, retry policy and reaction vocabulary
     "relay": {"spec", "approvals",               # a Slack button click is written to the approval decision store
-              "services"},                       # PagerDuty's alert lookup, the event's text made carriable
+              "services",                        # PagerDuty's alert lookup, the event's text made carriable
+              "incidents"},                      # one remediation per target: which run a signal belongs to
     "incidents": {"spec", "services"},          # which reaction means which approval outcome
     "services": set(),                           # PagerDuty's API, API profiles by host, carriable event text, Slack
     "cli": PARTS - {"cli", "plugin"},            # the command line is a client of every part

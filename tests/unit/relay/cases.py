@@ -18,7 +18,9 @@ TOKEN = "test-webhook-token-0123456789"
 def tutorial(iid: str = "HOSTILE1", **over) -> dict:
     inc = {"id": iid, "title": "High memory usage on api-deployment", "service": {"name": "API Service"},
            "urgency": "high", "html_url": f"https://yourcompany.pagerduty.com/incidents/{iid}",
-           "custom_details": {"namespace": "production", "resource": "deployment/api"}}
+           # a workload per incident: incidents on one workload with an open run attach to it (one remediation
+           # per target, relay/signal_gate.py), and these tests are about runs, one each
+           "custom_details": {"namespace": "production", "resource": f"deployment/api-{str(iid).lower()}"}}
     inc.update(over)
     return {"event": {"incident": inc}}
 

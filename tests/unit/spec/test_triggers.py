@@ -75,7 +75,7 @@ def test_no_trigger_is_manual():
 def test_other_platforms_are_refused_by_name(kind, label):
     text = flow(f"    type: {kind}\n    config: {{bot_token: '${{TOKEN}}'}}\n")
     assert problems(text) == [f"{line_of(text, 'type:')}: spec.trigger: trigger type `{kind}` ({label}) is not "
-                              "supported by aof-airflow; supported trigger types: Webhook, HTTP, PagerDuty, Slack, "
+                              "supported by aof-airflow; supported trigger types: Webhook, HTTP, PagerDuty, Alertmanager, Slack, "
                               "Schedule, Manual"]
 
 
