@@ -2,8 +2,10 @@
 
 WHY a registry: the engine is built by the agent runtime from a model reference, with no place to pass a
 reader; a deployment with Prometheus (the `prometheus_default` Connection) registers its reader once, at
-start-up, and every diagnosis asks it. `Gatherer(history=...)` overrides it per call (tests). Without one the
-diagnosis lists "metrics history" as not examined, and the preconditions that need it stay unproven.
+start-up, and every diagnosis asks it. `Gatherer(history=...)` overrides it per call (tests). When nothing is
+registered, the `prometheus_default` Airflow Connection is the source when it exists
+(`services/prometheus.py`). Without any, the diagnosis lists "metrics history" as not examined, and the
+preconditions that need it stay unproven.
 
     from aof_airflow.agent.rules.history import use_history_source
     use_history_source(my_reader)  # any object with workload_history(namespace, pods, containers, *, deadline)
@@ -30,4 +32,11 @@ def use_history_source(source: HistorySource | Callable[[], HistorySource | None
 
 
 def history_source() -> HistorySource | None:
-    return _factory() if _factory is not None else _source
+    """The registered source, else the `prometheus_default` Connection's reader, else None."""
+    if _factory is not None:
+        return _factory()
+    if _source is not None:
+        return _source
+    from aof_airflow.services.prometheus import history_source_from_connection  # httpx only when diagnosing
+
+    return history_source_from_connection()
