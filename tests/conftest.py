@@ -26,3 +26,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.section("skipped tests, by reason")
     for reason, n in reasons.most_common():
         terminalreporter.write_line(f"{n:4d} skipped: {reason}")
+
+
+@pytest.fixture
+def llm(monkeypatch: pytest.MonkeyPatch):
+    """The local Anthropic + OpenAI + Gemini API stand-in, with the SDKs pointed at it."""
+    from tests.fakes.llm_api import FakeLLM
+
+    with FakeLLM() as fake:
+        for k, v in fake.env().items():
+            monkeypatch.setenv(k, v)
+        yield fake

@@ -67,13 +67,3 @@ def canary_bin(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{b.dir}{os.pathsep}{os.environ['PATH']}")
     return b
 
-
-@pytest.fixture
-def llm(monkeypatch):
-    """The local Anthropic + OpenAI + Gemini API stand-in, with the SDKs pointed at it."""
-    from tests.fakes.llm_api import FakeLLM
-
-    with FakeLLM() as fake:
-        for k, v in fake.env().items():
-            monkeypatch.setenv(k, v)
-        yield fake

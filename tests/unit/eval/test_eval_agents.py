@@ -32,13 +32,6 @@ def isolated(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture
-def llm(monkeypatch):
-    with FakeLLM() as fake:
-        for k, v in fake.env().items():
-            monkeypatch.setenv(k, v)
-        yield fake
-
 
 def agent_file(tmp_path: Path, model: str) -> str:
     """The seed's diagnostic agent with `model`, a memory and a fallback (an eval uses neither)."""
