@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from airflow.sdk import BaseSensorOperator
+from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from aof_airflow.approvals import required_action
@@ -77,11 +77,11 @@ class SlackApprovalSensor(BaseSensorOperator):
 
     # -- override points ------------------------------------------------------------------------
 
-    def prepare_message(self, context: Any) -> str:
+    def prepare_message(self, context: Context) -> str:
         """The text to post. The DAG factory overrides/pre-renders this (its `${...}` templating)."""
         return self.message
 
-    def poke(self, context: Any) -> bool:  # never polled on a worker: we always defer
+    def poke(self, context: Context) -> bool:  # never polled on a worker: we always defer
         raise NotImplementedError("SlackApprovalSensor only runs deferred")
 
     # -- run ----------------------------------------------------------------------------------
@@ -89,7 +89,7 @@ class SlackApprovalSensor(BaseSensorOperator):
     def _hook(self) -> Any:
         return slack.hook(self.slack_conn_id)
 
-    def execute(self, context: Any) -> Any:
+    def execute(self, context: Context) -> Any:
         ti = context["ti"]
         run_id = context["dag_run"].run_id
         map_index = getattr(ti, "map_index", -1)
@@ -168,7 +168,7 @@ class SlackApprovalSensor(BaseSensorOperator):
             timeout=timedelta(seconds=remaining + 120),
         )
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None, permalink: str | None = None,
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None, permalink: str | None = None,
                          channel: str | None = None, ts: str | None = None) -> dict[str, Any]:
         """Resumed by our trigger (reaction, button, aofctl, timeout) or by Airflow's HITL response (UI, REST)."""
         event = event or {"outcome": TIMED_OUT, "channel": channel, "ts": ts}
@@ -199,7 +199,7 @@ class SlackApprovalSensor(BaseSensorOperator):
         return Decision(event["reaction"], event["user"], event.get("source") or "reaction",
                         event.get("decided_at") or datetime.now(timezone.utc).isoformat())
 
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         # The backstop timeout (the trigger never fired, e.g. no triggerer running at all) is still "timed out".
         from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
 
@@ -211,7 +211,7 @@ class SlackApprovalSensor(BaseSensorOperator):
                                                        "ts": req["ts"]}, permalink=req.get("permalink"))
         return super().resume_execution(next_method, next_kwargs, context)
 
-    def _finish(self, context: Any, result: dict[str, Any]) -> None:
+    def _finish(self, context: Context, result: dict[str, Any]) -> None:
         text = thread_text(result["outcome"], result["user"], result["source"], self.timeout_seconds)
         try:
             self._hook().call("chat.postMessage", json={"channel": result["channel"], "thread_ts": result["ts"],

@@ -16,7 +16,7 @@ import base64
 import binascii
 import hmac
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse, Response
@@ -29,12 +29,16 @@ from aof_airflow.relay.resolved_notice import tell_pending_approvals
 from aof_airflow.services import alertmanager as am
 from aof_airflow.spec.triggers import AlertmanagerConfig, BasicAuth
 
+if TYPE_CHECKING:
+    from aof_airflow.relay.flows import Route
+    from aof_airflow.relay.service import Relay
+
 log = logging.getLogger(__name__)
 SOURCE = "alertmanager"
 DEFAULT_OPEN_SECONDS = 2 * 3600.0  # a run with no flow timeout holds its target at most this long
 
 
-def is_alertmanager(route: Any) -> bool:
+def is_alertmanager(route: Route) -> bool:
     return isinstance(route.config, AlertmanagerConfig)
 
 
@@ -63,7 +67,7 @@ def check_auth(config: AlertmanagerConfig, authorization: str | None) -> HTTPExc
     return None
 
 
-async def receive(relay: Any, route: Any, body: bytes) -> Response:
+async def receive(relay: Relay, route: Route, body: bytes) -> Response:
     """The answer for one authenticated delivery whose body is within the cap."""
     try:
         notification = am.parse(parse_json(body, relay.settings.max_json_depth))
@@ -77,7 +81,7 @@ async def receive(relay: Any, route: Any, body: bytes) -> Response:
     return JSONResponse({"status": "ok", "signals": results})
 
 
-def handle(relay: Any, route: Any, n: am.Notification) -> list[dict[str, Any]]:
+def handle(relay: Relay, route: Route, n: am.Notification) -> list[dict[str, Any]]:
     """Each signal of the notification: started, attached, suppressed or resolved (blocking: the database)."""
     config: AlertmanagerConfig = route.config
     timeout = route.flow.spec.rate_limit.timeout_seconds
