@@ -19,7 +19,7 @@ from aof_airflow.config import settings
 
 metadata = MetaData()
 _engines: dict[str, Engine] = {}
-_created: set[str] = set()
+_created: set[tuple[str, frozenset[str]]] = set()
 _lock = threading.Lock()
 
 
@@ -64,9 +64,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def ensure_tables(url: str | None = None) -> Engine:
-    """Create our tables (only ours: Airflow's migrations own the rest) once per process and URL."""
+    """Create our tables (only ours: Airflow's migrations own the rest) once per process, URL and set of tables
+    (a module imported later, e.g. the signal tables after the incident records, adds its own)."""
     eng = engine(url)
-    key = str(eng.url)
+    key = (str(eng.url), frozenset(metadata.tables))
     if key not in _created:
         metadata.create_all(eng, checkfirst=True)
         _created.add(key)

@@ -14,6 +14,7 @@ import pytest
 
 from aof_lab.sandbox.kube import KubeAPI
 from aof_lab.sandbox.slack import DEFAULT_CHANNELS, SlackWebAPI
+from aof_lab.sandbox.slack_format import formatting
 from tests.harness.in_process import in_process_env
 
 pytestmark = pytest.mark.integration
@@ -58,4 +59,6 @@ def test_every_unattended_node_type_runs(tmp_path):
     report = x["report"]["return_value"]
     assert report["channel"] and report["ts"] and title in report["message"]
     assert x["done"]["return_value"] == {"message": report["message"]}
-    assert any(title in str(m) for m in posted)  # the Slack stand-in got the post
+    # the Slack stand-in got the post, the value's backticks inert (no code span from a value)
+    assert any('pod "api" $(rm -rf /)' in str(m.get("text")) and formatting(str(m.get("text")))["code"] == 0
+               for m in posted), posted
