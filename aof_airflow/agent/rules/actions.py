@@ -222,6 +222,8 @@ SCHEDULING = Check("scheduling-fails", "pods cannot be placed: new pods wait the
                    lambda o: _first(F.scheduling_failures(o)))
 CONFIG = Check("config-error", "the containers cannot start with this configuration: new ones fail the same way",
                lambda o: _first(F.config_errors(o)) or F.crashes_soon_after_start(o))
+HEAP = Check("jvm-heap-fills-limit", "a JVM heap at or above the memory limit is killed under load whatever its uptime: "
+             "a new process has the same arithmetic (lower -Xmx/MaxRAMPercentage or raise the limit)", F.heap_fills_limit)
 SATURATION = Check("saturation", "every pod is at its CPU limit: removing pods removes serving capacity under load", _saturation)
 
 TABLE: dict[str, ActionRule] = {
@@ -235,6 +237,7 @@ TABLE: dict[str, ActionRule] = {
     ), (
         ADMISSION, QUOTA, SCHEDULING, CONFIG, SATURATION,
         Check("limit-too-low", "killed soon after each start: a new process needs the same memory", F.killed_soon_after_start),
+        HEAP,
         Check("probe-misconfigured", "the probe asks where nothing listens: new pods fail it the same way", F.probe_misconfigured),
         Check("node-not-ready", "the pods' node is lost: the workload is not what failed", _lost_under_pods),
         Check("permission-refused", "the API server refuses the ServiceAccount: a restart keeps the same permissions",
@@ -279,6 +282,7 @@ TABLE: dict[str, ActionRule] = {
               lambda o: _first(F.scheduling_failures(o))),
         CONFIG,
         Check("limit-too-low", "the recreated pod needs the same memory from its start", F.killed_soon_after_start),
+        HEAP,
         Check("probe-misconfigured", "the recreated pod fails the same misconfigured probe", F.probe_misconfigured),
     )),
 }

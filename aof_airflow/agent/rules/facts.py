@@ -15,6 +15,7 @@ from typing import Any
 from .objects import (
     Observation,
     condition,
+    config_key_refs,
     config_refs,
     container_limits,
     cpu_millis,
@@ -115,6 +116,34 @@ def killed_soon_after_start(obs: Observation) -> str | None:
     return None
 
 
+HEAP_FLAG = re.compile(r"-Xmx(\d+)([kmgt]?)\b", re.I)
+RAM_PERCENT = re.compile(r"-XX:MaxRAMPercentage=(\d+(?:\.\d+)?)")
+HEAP_SHARE = 0.9  # a JVM heap this share of the memory limit leaves too little for stacks, metaspace and buffers
+
+
+def heap_fills_limit(obs: Observation) -> str | None:
+    """A JVM whose maximum heap (-Xmx, or MaxRAMPercentage) is at or above 90% of its container's memory limit:
+    the heap alone fills the limit, so the kernel kills the process under load whatever its uptime (a
+    configuration-derived OOM, not a leak)."""
+    for p in pods_of(obs)[:3]:
+        for c in p.get("spec", {}).get("containers", []) or []:
+            limit_s = (c.get("resources", {}).get("limits") or {}).get("memory")
+            limit = mem_bytes(limit_s) if limit_s else None
+            if not limit:
+                continue
+            texts = [str(e.get("value") or "") for e in c.get("env") or []] + [str(a) for a in (c.get("command") or []) + (c.get("args") or [])]
+            for t in texts:
+                m, pct = HEAP_FLAG.search(t), RAM_PERCENT.search(t)
+                heap = int(m.group(1)) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[m.group(2).lower()] if m else None
+                if heap is not None and heap >= HEAP_SHARE * limit:
+                    return (f"container {c.get('name')} runs a JVM with {m.group(0)} against a memory limit of {limit_s}: "  # type: ignore[union-attr]
+                            "the heap alone fills the limit, off-heap memory pushes the process over it")
+                if heap is None and pct and float(pct.group(1)) >= HEAP_SHARE * 100:
+                    return (f"container {c.get('name')} runs a JVM with {pct.group(0)} of a {limit_s} memory limit: "
+                            "the heap alone fills the limit, off-heap memory pushes the process over it")
+    return None
+
+
 def stalled_process(obs: Observation) -> str | None:
     """A process that stopped making progress: probes reach it and time out or get 5xx, and its logs show it
     waiting on locks or exhausted connection slots."""
@@ -135,20 +164,37 @@ STAMP = re.compile(r"^\s*\[?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d
 SILENT_SECONDS = 900  # a running container whose last log line is this much older than the latest event or state
 
 
+def _last_stamp(text: str | None) -> tuple[datetime | None, str]:
+    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+    m = STAMP.match(lines[-1]) if lines else None
+    return (parse_time(m.group(1)) if m else None), (lines[-1].strip() if lines else "")
+
+
 def silent_logs(obs: Observation, pods: set[str] | None = None) -> list[tuple[str, str]]:
     """Running containers whose current log stopped: its last (timestamped) line is long before what the objects
-    show as now -- a process that logged and then stopped making progress. (pod, sentence) each."""
+    show as now, or before the latest line of the other logs read (fetched at the same moment: a sibling still
+    logging shows the clock) -- a process that logged and then stopped making progress. (pod, sentence) each,
+    quoting the last line (what it was doing when it stopped)."""
+    current = {k: _last_stamp(t) for k, t in obs.logs.items() if not k.endswith("/previous")}
     t = now(obs)
     out = []
-    for key, text in sorted(obs.logs.items()):
-        if key.endswith("/previous") or (pods is not None and key.split("/")[0] not in pods):
+    for key, (last, line) in sorted(current.items()):
+        if pods is not None and key.split("/")[0] not in pods:
             continue
-        lines = [ln for ln in (text or "").splitlines() if ln.strip()]
-        m = STAMP.match(lines[-1]) if lines else None
-        last = parse_time(m.group(1)) if m else None
-        if t and last and (t - last).total_seconds() > SILENT_SECONDS:
-            out.append((key.split("/")[0], f"the log of {key} is silent since {m.group(1)}"))  # type: ignore[union-attr]
+        others = [s for k, (s, _) in current.items() if s and k.split("/")[0] != key.split("/")[0]]
+        clock = max([x for x in [t, *others] if x], default=None)
+        if clock and last and (clock - last).total_seconds() > SILENT_SECONDS:
+            out.append((key.split("/")[0], f"the log of {key} is silent since {last.strftime('%Y-%m-%dT%H:%M:%SZ')} "
+                                           f"({(clock - last).total_seconds() / 60:.0f} min), its last line: \"{line[:160]}\""))
     return out
+
+
+def siblings_progress(obs: Observation, pod: str) -> bool:
+    """Other pods of the same controller log within the silence window: the workload runs, this pod stopped."""
+    silent = {p for p, _ in silent_logs(obs)}
+    owner = next((controller_of(p) for p in obs.pods if pod_name(p) == pod), None)
+    return any(controller_of(p) == owner and pod_name(p) != pod and pod_name(p) not in silent
+               and any(k.split("/")[0] == pod_name(p) for k in obs.logs) for p in obs.pods)
 
 
 def _dependency_services(obs: Observation) -> list[tuple[str, str, int]]:
@@ -378,6 +424,12 @@ def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
             if len(unready) == 1 and len(group) >= 2 and all(pod_ready(p) for p in group if p is not unready[0]):
                 n = pod_name(unready[0])
                 out.append((n, f"pod {n} is the only unready one of {len(group)} pods of {rs} (same template; its siblings are Ready)"))
+    if not out:
+        # a running process that stopped making progress while its siblings (same controller) go on: a new pod
+        # starts where the others are (a leader that holds its lease but does no work hands over when deleted)
+        running = {pod_name(p) for p in pods if p.get("status", {}).get("phase") == "Running"}
+        out += [(pod, f"pod {pod}: {why}; its siblings keep logging") for pod, why in silent_logs(obs, running)
+                if siblings_progress(obs, pod)]
     return out
 
 
@@ -410,4 +462,17 @@ def missing_config_in_both(obs: Observation) -> str | None:
     prev_cms, prev_secs = config_refs({"spec": rev.previous.get("spec", {}).get("template", {}).get("spec", {})})
     missing = [f"configmap {n}" for n, ok in obs.configmaps.items() if ok is False and n in prev_cms]
     missing += [f"secret {n}" for n, ok in obs.secrets.items() if ok is False and n in prev_secs]
+    prev_keys = config_key_refs({"spec": rev.previous.get("spec", {}).get("template", {}).get("spec", {})})
+    missing += [f"key {k} of {kind} {n}" for kind, n, k in sorted(missing_keys(obs) & prev_keys)]
     return f"{', '.join(missing)} missing, and the previous revision needs it too" if missing else None
+
+
+MISSING_KEY = re.compile(r"couldn't find key (\S+) in (ConfigMap|Secret) (?:[^/\s\"']+/)?([^\s\"']+)", re.I)
+
+
+def missing_keys(obs: Observation) -> set[tuple[str, str, str]]:
+    """(kind, name, key) the kubelet reports it could not find (CreateContainerConfigError, FailedMount): the object
+    exists but lacks the key."""
+    texts = [((cs.get("state") or {}).get("waiting") or {}).get("message") or "" for p in pods_of(obs) for cs in statuses(p)]
+    texts += [e.get("message") or "" for e in obs.events if e.get("reason") in ("Failed", "FailedMount")]
+    return {(kind.lower(), name, key) for t in texts for key, kind, name in MISSING_KEY.findall(t)}

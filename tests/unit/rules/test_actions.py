@@ -182,6 +182,12 @@ def limit_too_low_snapshot(o: Observation) -> None:
     o.pods = o.pods + [pod("api-7", ready=False, restarts=4, last=oom(30 / 3600))]
 
 
+def jvm_heap_at_limit(o: Observation) -> None:
+    """The JVM's -Xmx equals the 512Mi memory limit: killed under load after any uptime, a new process too."""
+    for p in o.pods:
+        p["spec"]["containers"][0]["env"] = [{"name": "JAVA_TOOL_OPTIONS", "value": "-Xms512m -Xmx512m -XX:+UseG1GC"}]
+
+
 def probe_wrong(o: Observation) -> None:
     for p in o.pods:
         p["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = 9090
@@ -236,6 +242,19 @@ def missing_config_both(o: Observation) -> None:
     o.replicasets[1]["status"]["readyReplicas"] = 0
     o.secrets = {"api-keys": False}
     o.pods = o.pods + [pod("api-new-2", waiting="CreateContainerConfigError")]
+
+
+def missing_key_both(o: Observation) -> None:
+    """The Secret exists but lost the key both revisions read (a key rename): the previous revision's pods fail too."""
+    ref = [{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "api-keys", "key": "db-password"}}}]
+    for rs in o.replicasets:
+        rs["spec"]["template"]["spec"]["containers"][0]["env"] = ref
+    o.replicasets[1]["status"]["readyReplicas"] = 0
+    o.secrets = {"api-keys": True}
+    broken = pod("api-new-2", waiting="CreateContainerConfigError")
+    broken["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = \
+        "couldn't find key db-password in Secret shop/api-keys"
+    o.pods = o.pods + [broken]
 
 
 def undo_saturated(o: Observation) -> None:
@@ -311,6 +330,7 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("rollout-undo", "admission-refuses-pods", undo_refused),
     ("rollout-undo", "scheduling-fails", scheduling_same_template),
     ("rollout-undo", "config-error-not-from-revision", missing_config_both),
+    ("rollout-undo", "config-error-not-from-revision", missing_key_both),
     ("rollout-undo", "saturation", undo_saturated),
     ("rollout-undo", "node-not-ready", undo_node_lost),
     ("scale", "has-controller", scale_no_controller),
@@ -328,6 +348,8 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("delete-pod", "config-error", config),
     ("delete-pod", "limit-too-low", limit_too_low_snapshot),
     ("delete-pod", "probe-misconfigured", probe_wrong),
+    ("rollout-restart", "jvm-heap-fills-limit", jvm_heap_at_limit),
+    ("delete-pod", "jvm-heap-fills-limit", jvm_heap_at_limit),
 ]
 
 

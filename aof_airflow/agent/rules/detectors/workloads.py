@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from ..facts import LONG_RUN_SECONDS as LEAK_RUN_SECONDS
-from ..facts import cpu_saturated, hpa_for, rollout_in_progress, run_seconds, silent_logs
+from ..facts import cpu_saturated, heap_fills_limit, hpa_for, rollout_in_progress, run_seconds, silent_logs
 from ..objects import (
     Observation,
     condition,
@@ -45,18 +45,23 @@ def detect_oom(obs: Observation) -> Finding | None:
     pods = sorted({pod_name(h[0]) for h in hits})
     runs = [r for r in (run_seconds(h[2]) for h in hits) if r is not None]
     longest = max(runs) if runs else None
-    leak = longest is not None and longest >= LEAK_RUN_SECONDS
-    if longest is not None:
+    heap = heap_fills_limit(obs)  # the configuration, not uptime, fills the limit: the run length proves no leak
+    leak = longest is not None and longest >= LEAK_RUN_SECONDS and not heap
+    if longest is not None and not heap:
         ev.append(f"longest run before an OOMKill: {human(longest)} ({'memory grows until the limit: a leak' if leak else 'killed soon after start: the working set needs more than the limit'})")
     f = Finding(
         cls="oom-killed",
         summary=f"container {cs['name']} is OOMKilled (memory limit {limit or 'unset'}) in {len(pods)} pod(s)"
-                + ("" if leak or longest is None else f", {human(longest)} or less after each start"),
+                + ("" if leak or heap or longest is None else f", {human(longest)} or less after each start"),
         evidence=ev, action="none", confidence=0.85, affected=pods, min_severity="medium",
         advice=(f"fix the leak (or raise resources.limits.memory above {limit}); a restart buys time" if leak else
                 f"raise resources.limits.memory of container {cs['name']} above {limit} (or lower what it loads at start): "
                 "a restart is killed the same way") if limit else "set a memory limit and fix the leak",
     )
+    if heap:
+        f.evidence.append(heap)
+        f.summary += f"; {heap}"
+        f.advice = "lower the JVM heap (-Xmx / MaxRAMPercentage) to leave room for off-heap memory, or raise the limit"
     # A restart removes a leak's accumulated memory; it does nothing for a working set bigger than the limit.
     f.action = "rollout-restart" if leak else "none"
     return note_revision(obs, [h[0] for h in hits], f)
