@@ -60,7 +60,7 @@ def _ran_healthily(obs: Observation) -> str | None:
 
 
 def _grows_or_stalled(obs: Observation) -> str | None:
-    return F.grows_with_uptime(obs) or F.stalled_process(obs) or F.dependency_back(obs)
+    return F.grows_with_uptime(obs) or F.exhausted_with_uptime(obs) or F.stalled_process(obs) or F.dependency_back(obs)
 
 
 def _lost_under_pods(obs: Observation) -> str | None:
@@ -204,13 +204,13 @@ def _recreated(obs: Observation) -> str | None:
     return None
 
 
-def _stateful_on_lost_node(obs: Observation) -> str | None:
-    if obs.statefulset is None:
-        return None
+def _one_writer(obs: Observation) -> str | None:
+    """Unproven (None) for a StatefulSet pod on a lost node: whether its old process is dead is not in the data."""
     lost = F.lost_nodes(obs)
     hit = [pod_name(p) for p in obs.pods if p.get("spec", {}).get("nodeName") in lost]
-    return (f"StatefulSet pod(s) {', '.join(hit)} on a node that is not Ready: the old process may still run "
-            "there and hold the pod's identity and volume") if hit else None
+    if obs.statefulset is not None and hit:
+        return None
+    return "no StatefulSet pod on a lost node: a replacement cannot run beside a live twin"
 
 
 NO_STATE = Check("no-state-at-stake", "restarting or deleting a data store's replicas is a human's decision", _not_stateful)
@@ -231,8 +231,8 @@ TABLE: dict[str, ActionRule] = {
         Check("has-controller", "a restart replaces pods through their controller", _controller),
         Check("ran-healthily-before", "a restart returns to a state the workload had; it cannot create one it never had",
               _ran_healthily),
-        Check("grows-with-uptime-or-stalled", "a restart helps only what a fresh process does not have: memory that grew "
-              "with uptime, a process that stopped making progress, a dependency that is back", _grows_or_stalled),
+        Check("grows-with-uptime-or-stalled", "a restart helps only what a fresh process does not have: memory or "
+              "descriptors that grew with uptime, a process that stopped making progress, a dependency that is back", _grows_or_stalled),
         NO_STATE,
     ), (
         ADMISSION, QUOTA, SCHEDULING, CONFIG, SATURATION,
@@ -275,9 +275,10 @@ TABLE: dict[str, ActionRule] = {
     "delete-pod": ActionRule("delete-pod", (
         Check("pod-stuck", "only a stuck pod is cleared by deleting it", _stuck),
         Check("controller-recreates", "a deleted pod must be recreated by its controller", _recreated),
+        Check("at-most-one-writer", "a StatefulSet promises at most one pod per identity: force-deleting a pod whose "
+              "node is unreachable may start its twin while the old process still writes; a human confirms the node "
+              "is down or fenced", _one_writer),
     ), (
-        Check("stateful-pod-on-lost-node", "force-deleting a StatefulSet pod whose node is lost risks two writers",
-              _stateful_on_lost_node),
         Check("scheduling-fails", "the recreated pod could not be placed either (its replacement already waits)",
               lambda o: _first(F.scheduling_failures(o))),
         CONFIG,

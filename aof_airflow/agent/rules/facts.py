@@ -197,6 +197,34 @@ def siblings_progress(obs: Observation, pod: str) -> bool:
                and any(k.split("/")[0] == pod_name(p) for k in obs.logs) for p in obs.pods)
 
 
+# A per-process resource that accumulates with uptime (descriptors, threads, ephemeral ports): a new process
+# starts with none held. The server-side "too many connections" of a database is not one (it names another process).
+EXHAUSTED = re.compile(r"too many open files|EMFILE|unable to create (?:new )?native thread|cannot assign requested address"
+                       r"|EADDRNOTAVAIL|no buffer space available|ENOBUFS", re.I)
+COUNTER = re.compile(r"\bfds?_\w+=|file.?descriptors?|open.?files|nofile|threads?_\w+=|ulimit", re.I)
+EXHAUSTED_UPTIME = 6 * 3600  # a process this old that exhausts a per-process resource accumulated it
+
+
+def exhausted_with_uptime(obs: Observation) -> str | None:
+    """The current log of a container that has run without restart for hours says a per-process resource is
+    exhausted (file descriptors, threads, local ports): it leaked with uptime, a fresh process starts empty."""
+    t = now(obs)
+    clock = max([x for x in [t, *(_last_stamp(v)[0] for v in obs.logs.values())] if x], default=None)
+    for p in pods_of(obs):
+        for cs in statuses(p):
+            started = parse_time(((cs.get("state") or {}).get("running") or {}).get("startedAt"))
+            text = obs.logs.get(f"{pod_name(p)}/{cs['name']}") or ""
+            hits = [ln.strip() for ln in text.splitlines() if EXHAUSTED.search(ln)]
+            if not (started and clock and hits) or (clock - started).total_seconds() < EXHAUSTED_UPTIME:
+                continue
+            counters = [ln.strip() for ln in text.splitlines() if COUNTER.search(ln) and ln.strip() not in hits]
+            days = (clock - started).total_seconds() / 86400
+            return (f"pod {pod_name(p)} container {cs['name']}, up {days:.1f} days with {cs.get('restartCount', 0)} restart(s), "
+                    f"logs \"{hits[-1][:160]}\"" + (f" and \"{counters[-1][:160]}\"" if counters else "")
+                    + ": a per-process resource exhausted over uptime (a leak); a new process starts with none held")
+    return None
+
+
 def _dependency_services(obs: Observation) -> list[tuple[str, str, int]]:
     """(log line, Service, its ready endpoints) for crash-log lines naming a Service of this namespace that
     refused or did not answer."""

@@ -343,7 +343,7 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("scale", "scheduling-fails", scheduling),
     ("delete-pod", "pod-stuck", not_stuck),
     ("delete-pod", "controller-recreates", bare),
-    ("delete-pod", "stateful-pod-on-lost-node", stateful_lost),
+    ("delete-pod", "at-most-one-writer", stateful_lost),
     ("delete-pod", "scheduling-fails", scheduling),
     ("delete-pod", "config-error", config),
     ("delete-pod", "limit-too-low", limit_too_low_snapshot),

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from aof_airflow.agent.rules import actions as ax
 from aof_airflow.agent.rules import facts as F
-from aof_airflow.agent.rules.detectors import detect_stalled_process
+from aof_airflow.agent.rules.detectors import detect_resource_exhausted, detect_stalled_process
 from aof_airflow.agent.rules.diagnose import diagnose
 
-from .test_actions import at, deployment, obs, pod
+from .test_actions import at, deployment, obs, pod, without
 
 
 def log(*hours_ago: float, text: str = "INFO batch done") -> str:
@@ -46,3 +46,29 @@ def test_a_replica_logging_like_its_siblings_is_not_a_stall() -> None:
     o = stalled()
     o.logs["api-1/api"] = log(0.5, 0.1)
     assert detect_stalled_process(o) is None and F.stuck_pods(o) == []
+
+
+def exhausted(uptime_hours: float = 16 * 24):
+    d = deployment(replicas=2, ready=2)
+    pods = [pod(f"api-{i}", started=at(uptime_hours)) for i in (1, 2)]
+    line = (f"{at(0.1)} info stats fds_open=65514 fds_limit=65536\n"
+            f"{at(0.05)} error http: Accept error: accept4: too many open files; retrying in 1s\n")
+    return obs(deployment=d, target=d, pods=pods, logs={"api-1/api": line, "api-2/api": line})
+
+
+def test_descriptors_exhausted_after_days_of_uptime_prove_a_restart() -> None:
+    o = exhausted()
+    f = detect_resource_exhausted(o)
+    assert f is not None and f.cls == "resource-exhausted" and f.action == "rollout-restart"
+    assert "too many open files" in f.summary and "fds_limit=65536" in f.summary
+    v = ax.verdict("rollout-restart", o)
+    assert v.proven, v.summary()
+    assert ax.verdict("rollout-restart", o, without("rollout-restart", "grows-with-uptime-or-stalled")).proven
+    assert dict(v.held)["grows-with-uptime-or-stalled"].startswith("pod api-1 container api, up 16.0 days")
+
+
+def test_exhaustion_soon_after_start_is_not_a_leak() -> None:
+    """Out of descriptors one hour after start: the limit is too low for the load, a new process does the same."""
+    o = exhausted(uptime_hours=1)
+    assert detect_resource_exhausted(o) is None and F.exhausted_with_uptime(o) is None
+    assert "grows-with-uptime-or-stalled" in [n for n, _ in ax.verdict("rollout-restart", o).unproven]

@@ -1,9 +1,10 @@
-"""Processes that stopped making progress while Kubernetes sees nothing wrong: Ready, no restarts, no Warning
-event, only a log that went silent while the other replicas of the same controller keep logging."""
+"""Processes that fail while Kubernetes sees nothing wrong (Ready, no restarts, no Warning event): a log that went
+silent while the other replicas of the same controller keep logging; a per-process resource (file descriptors,
+threads, local ports) exhausted after a long uptime."""
 
 from __future__ import annotations
 
-from ..facts import siblings_progress, silent_logs
+from ..facts import EXHAUSTED, exhausted_with_uptime, siblings_progress, silent_logs
 from ..objects import Observation, pod_name, pods_of
 from .common import Finding, log_signatures
 
@@ -25,4 +26,23 @@ def detect_stalled_process(obs: Observation) -> Finding | None:
         evidence=ev, action="delete-pod", command=f"kubectl delete pod {' '.join(pods)} -n {obs.namespace}",
         confidence=0.65, affected=pods, min_severity="medium",
         advice="find what the process waits on (its last log line; a thread dump) and fix it: it will hang again",
+    )
+
+
+def detect_resource_exhausted(obs: Observation) -> Finding | None:
+    """A long-running container whose log says a per-process resource is exhausted ('too many open files',
+    'unable to create native thread'): leaked with uptime; new processes start with none held."""
+    why = exhausted_with_uptime(obs)
+    if not why:
+        return None
+    hit = sorted({k.split("/")[0] for k, t in obs.logs.items() if not k.endswith("/previous") and EXHAUSTED.search(t or "")})
+    every = len(hit) >= len(pods_of(obs))
+    return Finding(
+        cls="resource-exhausted",
+        summary=f"{len(hit)} of {len(pods_of(obs))} pod(s) exhausted a per-process resource after a long uptime "
+                f"(a leak that grows with uptime): {why}",
+        evidence=[why], action="rollout-restart" if every or not obs.workload_ref else "delete-pod",
+        command=None if every else f"kubectl delete pod {' '.join(hit)} -n {obs.namespace}",
+        confidence=0.75, affected=hit, min_severity="medium",
+        advice="a restart buys time; find what is never closed (connections, files, threads) or raise the limit",
     )
