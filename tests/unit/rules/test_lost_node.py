@@ -32,3 +32,23 @@ def test_a_terminating_statefulset_pod_on_a_lost_node_is_force_deleted_with_appr
 def test_a_pod_on_a_lost_node_not_being_deleted_calls_for_no_change() -> None:
     f = detect_node_not_ready(lost_stateful(terminating=False))
     assert f is not None and f.action == "none"
+
+
+def cordoned(allowed: int = 0):
+    n = dict(node("n2"), spec={"unschedulable": True, "taints": []})
+    on = pod("proxy-1", node="n2")
+    pdb = {"metadata": {"name": "proxy"}, "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "api"}}},
+           "status": {"disruptionsAllowed": allowed, "currentHealthy": 2, "desiredHealthy": 2, "expectedPods": 2}}
+    o = obs(target=n, pods=[on], nodes=[node(), n], pdbs=[pdb])
+    o.kind, o.name = "node", "n2"
+    return o
+
+
+def test_a_cordoned_nodes_drain_held_by_a_budget_allowing_no_disruption_is_named() -> None:
+    from aof_airflow.agent.rules.detectors import detect_pdb_blocking
+
+    f = detect_pdb_blocking(cordoned())
+    assert f is not None and f.cls == "pdb-blocks-disruptions" and "proxy-1" in f.summary and "'minAvailable': 2" in f.summary
+    d = ax.decide(cordoned(), f.action, f.command)
+    assert d.action == "delete-pod" and not d.proven  # bypasses the budget: a human decides
+    assert detect_pdb_blocking(cordoned(allowed=1)) is None

@@ -357,24 +357,3 @@ def detect_hpa_not_scaling(obs: Observation) -> Finding | None:
         advice="fix what the HPA reports (e.g. set resources.requests for the metric it scales on, or make the metrics "
                "API serve it); a manual scale is overwritten by the HPA",
     )
-
-
-def detect_pdb_blocking(obs: Observation) -> Finding | None:
-    """The incident names a PodDisruptionBudget that allows no disruption (drains and evictions wait on it)."""
-    pdb = obs.target if obs.kind == "poddisruptionbudget" else None
-    st = (pdb or {}).get("status", {})
-    if not pdb or st.get("disruptionsAllowed", 1) != 0:
-        return None
-    name = pdb["metadata"]["name"]
-    unhealthy = (st.get("currentHealthy") or 0) < (st.get("desiredHealthy") or 0)
-    return Finding(
-        cls="pdb-blocks-disruptions",
-        summary=f"poddisruptionbudget/{name} allows 0 disruptions: {st.get('currentHealthy', 0)} healthy of "
-                f"{st.get('desiredHealthy', '?')} wanted, {st.get('expectedPods', '?')} expected",
-        evidence=[f"poddisruptionbudget/{name}: disruptionsAllowed 0, currentHealthy {st.get('currentHealthy', 0)}, "
-                  f"desiredHealthy {st.get('desiredHealthy', '?')}, expectedPods {st.get('expectedPods', '?')}, spec "
-                  f"{ {k: v for k, v in pdb.get('spec', {}).items() if k != 'selector'} }"],
-        confidence=0.8, affected=[f"poddisruptionbudget/{name}"],
-        advice=("make the unhealthy pods healthy first (the budget counts them)" if unhealthy else
-                "the budget leaves no room for a disruption at this replica count: lower minAvailable or add replicas"),
-    )
