@@ -258,7 +258,9 @@ TABLE: dict[str, ActionRule] = {
               _scheduling_unchanged),
         Check("config-error-not-from-revision", "the missing configuration is needed by the previous revision too",
               _config_not_from_revision),
-        SATURATION,
+        Check("saturation-not-from-revision", "every pod is at its CPU limit and the saturation did not begin with the "
+              "newest revision: an undo's rolling replacement removes capacity under load and changes nothing about it",
+              lambda o: None if F.saturation_from_revision(o) else _saturation(o)),
         Check("node-not-ready", "the pods' node is lost: the revision is not what failed", _lost_under_pods),
     )),
     "scale": ActionRule("scale", (

@@ -414,3 +414,17 @@ def missing_keys(obs: Observation) -> set[tuple[str, str, str]]:
     texts = [((cs.get("state") or {}).get("waiting") or {}).get("message") or "" for p in pods_of(obs) for cs in statuses(p)]
     texts += [e.get("message") or "" for e in obs.events if e.get("reason") in ("Failed", "FailedMount")]
     return {(kind.lower(), name, key) for t in texts for key, kind, name in MISSING_KEY.findall(t)}
+
+
+def saturation_from_revision(obs: Observation) -> str | None:
+    """Every pod at its CPU limit belongs to the newest revision, created less than 6 h ago, which changed what the
+    process runs with, and the previous revision served for hours: the saturation began with the release (a busy
+    loop, a costlier code path), so more replicas would spin the same way."""
+    sat, rf = cpu_saturated(obs), revision_facts(obs)
+    if not sat or not rf.get("changes") or not rf.get("recent") or rf.get("served_hours", 0) < 1:
+        return None
+    rev = rf["rev"]
+    hot = [p for p in pods_of(obs) if (obs.cpu_usage.get(pod_name(p)) or 0) > 0]
+    if not hot or not all(rev.owns(p) for p in hot):
+        return None
+    return f"{sat}; every such pod is the newest revision's: {rev.quote()}, created less than 6 h ago"

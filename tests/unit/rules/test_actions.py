@@ -331,7 +331,7 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("rollout-undo", "scheduling-fails", scheduling_same_template),
     ("rollout-undo", "config-error-not-from-revision", missing_config_both),
     ("rollout-undo", "config-error-not-from-revision", missing_key_both),
-    ("rollout-undo", "saturation", undo_saturated),
+    ("rollout-undo", "saturation-not-from-revision", undo_saturated),
     ("rollout-undo", "node-not-ready", undo_node_lost),
     ("scale", "has-controller", scale_no_controller),
     ("scale", "capacity-missing", capacity_present),
@@ -424,3 +424,16 @@ def test_the_guard_on_a_models_change_uses_the_same_table(monkeypatch) -> None:
     assert action_guard.unsupported("delete-pod", None, scope, {"pods": ["api-1"]}) is None
     assert "not the stuck" in action_guard.unsupported("delete-pod", None, scope, {"pods": ["api-2"]})
     assert action_guard.unsupported("rollout-restart", None, scope).startswith("rollout-restart not proven")
+
+
+def test_saturation_that_began_with_the_newest_revision_does_not_forbid_its_undo() -> None:
+    """Every pod at its limit is the newest revision's (30 min old, new image; the previous one served two days):
+    the release is the suspect. The same saturation in the previous revision's pods still forbids the undo."""
+    o = undo_base()
+    o.pods = [pod("api-new-1", started=at(0.4)), pod("api-new-2", started=at(0.4))]
+    o.cpu_usage = {"api-new-1": 999, "api-new-2": 998}
+    v = ax.verdict("rollout-undo", o)
+    assert "saturation-not-from-revision" not in [n for n, _ in v.contra], v.summary()
+    o.pods = [pod("api-old-1", owner="api-old", started=at(40)), pod("api-old-2", owner="api-old", started=at(40))]
+    o.cpu_usage = {"api-old-1": 999, "api-old-2": 998}
+    assert "saturation-not-from-revision" in [n for n, _ in ax.verdict("rollout-undo", o).contra]

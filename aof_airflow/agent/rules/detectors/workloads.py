@@ -8,7 +8,15 @@ import re
 from typing import Any
 
 from ..facts import LONG_RUN_SECONDS as LEAK_RUN_SECONDS
-from ..facts import cpu_saturated, heap_fills_limit, hpa_for, rollout_in_progress, run_seconds, silent_logs
+from ..facts import (
+    cpu_saturated,
+    heap_fills_limit,
+    hpa_for,
+    rollout_in_progress,
+    run_seconds,
+    saturation_from_revision,
+    silent_logs,
+)
 from ..objects import (
     Observation,
     condition,
@@ -313,6 +321,16 @@ def detect_cpu_saturated(obs: Observation) -> Finding | None:
     load = (f"; load {h.load}" if h is not None and h.examined and h.load != "unknown" else
             "; whether load rose is not known (no metrics history)")
     pods = [pod_name(p) for p in pods_of(obs) if p.get("status", {}).get("phase") == "Running"]
+    began = saturation_from_revision(obs)
+    if began:
+        return Finding(
+            cls="cpu-saturated-since-release", summary=f"the pods run at their CPU limit since the newest revision{load}: "
+            "the release, not the traffic, is the suspect (a busy loop or a costlier path)",
+            evidence=[began] + [f"log of {k}: \"{ln}\"" for k, t in sorted(obs.logs.items())[:1]
+                                if k.split("/")[0] in pods and not k.endswith("/previous") for ln in tail(t, 2)],
+            action="rollout-undo", confidence=0.6, affected=pods, min_severity="medium",
+            advice="undo the release and find what loops in it; more replicas would spin the same way",
+        )
     return Finding(
         cls="cpu-saturated", summary=f"the pods run at their CPU limit{load}", evidence=[sat], action="scale",
         confidence=0.7, affected=pods,
