@@ -72,3 +72,23 @@ def test_exhaustion_soon_after_start_is_not_a_leak() -> None:
     o = exhausted(uptime_hours=1)
     assert detect_resource_exhausted(o) is None and F.exhausted_with_uptime(o) is None
     assert "grows-with-uptime-or-stalled" in [n for n, _ in ax.verdict("rollout-restart", o).unproven]
+
+
+def crashing(line: str, services: list[str]):
+    d = deployment(replicas=1, ready=0)
+    last = {"reason": "Error", "exitCode": 1, "startedAt": at(0.05), "finishedAt": at(0.04)}
+    p = pod("api-1", ready=False, waiting="CrashLoopBackOff", restarts=9, last=last)
+    return obs(deployment=d, target=d, pods=[p], logs={"api-1/api/previous": line},
+               services=[{"metadata": {"name": n}, "spec": {"selector": {"app": n}}} for n in services])
+
+
+def test_a_crash_on_a_dependency_outside_what_was_read_is_said_not_examined() -> None:
+    from aof_airflow.agent.rules.detectors import detect_crash_loop
+
+    line = ("FATAL db: failed to connect to `host=orders.abc.eu-west-1.rds.amazonaws.com user=x`: dial error "
+            "(dial tcp 10.20.4.17:5432: connect: connection timed out)")
+    f = detect_crash_loop(crashing(line, ["api"]))
+    assert f is not None and f.action == "none" and f.confidence <= 0.5
+    assert "orders.abc.eu-west-1.rds.amazonaws.com" in f.summary and "not examined" in f.summary
+    inside = detect_crash_loop(crashing("Error: connect ECONNREFUSED db:5432 (dial tcp db:5432: connection refused)", ["db"]))
+    assert inside is not None and "not examined" not in inside.summary and inside.action == "rollout-restart"
