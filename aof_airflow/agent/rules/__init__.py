@@ -16,6 +16,7 @@ Where things are:
   inventory    every anomaly in what was read ("nothing wrong" only when it is empty)
   facts        facts proven from the objects, quoted (what preconditions are made of)
   process      facts from logs and container settings (silent logs, exhausted descriptors, JVM heap vs limit)
+  release      facts about a Deployment's newest revision (what it changed, whether failures began with it)
   actions      the table: each change with its preconditions and contraindications, and the decision
   diagnose     cause + inventory + decision + severity from impact -> the diagnostic contract
   remediate    the approved action -> one guarded change, then verification

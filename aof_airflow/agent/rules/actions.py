@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import facts as F
+from . import release as R
 from .objects import Observation, pod_name, pod_ready
 
 
@@ -78,7 +79,7 @@ def _forbidden_in_logs(obs: Observation) -> str | None:
 
 
 def _spec_changed(obs: Observation) -> str | None:
-    rf = F.revision_facts(obs)
+    rf = R.revision_facts(obs)
     if not obs.deployment:
         return Refuted("only a Deployment has revisions to undo here")
     if "changes" not in rf:
@@ -91,7 +92,7 @@ def _spec_changed(obs: Observation) -> str | None:
 
 
 def _began_with_new_pods(obs: Observation) -> str | None:
-    rf = F.revision_facts(obs)
+    rf = R.revision_facts(obs)
     rolling = bool(obs.deployment and F.rollout_in_progress(obs.deployment))
     refused = F.refused_creations(obs, rf["rev"].newest["metadata"]["name"]) if rf.get("rev") and "changes" in rf else []
     if rolling and refused:
@@ -106,7 +107,7 @@ def _began_with_new_pods(obs: Observation) -> str | None:
 
 
 def _previous_healthy(obs: Observation) -> str | None:
-    rf = F.revision_facts(obs)
+    rf = R.revision_facts(obs)
     if rf.get("prev_ready"):
         return f"the previous revision still has {rf['prev_ready']} ready pod(s)"
     if rf.get("served_hours", 0) >= SERVED_HOURS:
@@ -116,13 +117,13 @@ def _previous_healthy(obs: Observation) -> str | None:
 
 def _covered_by_previous(obs: Observation) -> bool:
     """The previous revision's ready pods already cover the desired replicas: an undo creates no pod."""
-    rf = F.revision_facts(obs)
+    rf = R.revision_facts(obs)
     desired = (obs.deployment or {}).get("spec", {}).get("replicas", 1)
     return "changes" in rf and desired > 0 and rf["prev_ready"] >= desired
 
 
 def _undo_admissible(obs: Observation) -> str | None:
-    rf = F.revision_facts(obs)
+    rf = R.revision_facts(obs)
     if "changes" not in rf:
         return None
     if _covered_by_previous(obs):
@@ -138,7 +139,7 @@ def _undo_refused(obs: Observation) -> str | None:
 
 def _scheduling_unchanged(obs: Observation) -> str | None:
     fails = F.scheduling_failures(obs)
-    rf = F.revision_facts(obs)
+    rf = R.revision_facts(obs)
     sched = [c for c in rf.get("changes") or [] if c.endswith("resources") or c in ("nodeSelector", "affinity", "tolerations")]
     return _first(fails) if fails and not sched else None
 
@@ -146,11 +147,11 @@ def _scheduling_unchanged(obs: Observation) -> str | None:
 def _config_not_from_revision(obs: Observation) -> str | None:
     if _covered_by_previous(obs):
         return None  # the previous revision's running pods already have their configuration
-    both = F.missing_config_in_both(obs)
+    both = R.missing_config_in_both(obs)
     if both:
         return both
     errs = F.config_errors(obs)
-    return _first(errs) if errs and not F.revision_facts(obs).get("changes") else None
+    return _first(errs) if errs and not R.revision_facts(obs).get("changes") else None
 
 
 def _saturation(obs: Observation) -> str | None:
@@ -260,7 +261,7 @@ TABLE: dict[str, ActionRule] = {
               _config_not_from_revision),
         Check("saturation-not-from-revision", "every pod is at its CPU limit and the saturation did not begin with the "
               "newest revision: an undo's rolling replacement removes capacity under load and changes nothing about it",
-              lambda o: None if F.saturation_from_revision(o) else _saturation(o)),
+              lambda o: None if R.saturation_from_revision(o) else _saturation(o)),
         Check("node-not-ready", "the pods' node is lost: the revision is not what failed", _lost_under_pods),
     )),
     "scale": ActionRule("scale", (

@@ -14,7 +14,6 @@ from ..facts import (
     hpa_for,
     rollout_in_progress,
     run_seconds,
-    saturation_from_revision,
     silent_logs,
 )
 from ..objects import (
@@ -30,6 +29,7 @@ from ..objects import (
     statuses,
     tail,
 )
+from ..release import saturation_from_revision
 from ..revisions import revisions
 from .common import Finding, human, killed_by_liveness, log_signatures, note_revision
 
