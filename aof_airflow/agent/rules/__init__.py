@@ -11,9 +11,12 @@ Where things are:
   gather       what to read for an incident (the named object, what it depends on, pods, logs, history)
   history      the one entry point for a metrics history source (`use_history_source`)
   revisions    a Deployment's ReplicaSet history and what the newest template changed
-  detectors/   causes by domain: workloads, scheduling, storage, networking, nodes, jobs, configuration
+  detectors/   causes by domain: workloads, scheduling, storage, networking, nodes, jobs, configuration,
+               disruptions (PodDisruptionBudgets, blocked drains), stalls (hung or exhausted processes)
   inventory    every anomaly in what was read ("nothing wrong" only when it is empty)
   facts        facts proven from the objects, quoted (what preconditions are made of)
+  process      facts from logs and container settings (silent logs, exhausted descriptors, JVM heap vs limit)
+  release      facts about a Deployment's newest revision (what it changed, whether failures began with it)
   actions      the table: each change with its preconditions and contraindications, and the decision
   diagnose     cause + inventory + decision + severity from impact -> the diagnostic contract
   remediate    the approved action -> one guarded change, then verification

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import facts as F
+from . import release as R
 from .objects import Observation, pod_name, pod_ready
 
 
@@ -60,7 +61,7 @@ def _ran_healthily(obs: Observation) -> str | None:
 
 
 def _grows_or_stalled(obs: Observation) -> str | None:
-    return F.grows_with_uptime(obs) or F.stalled_process(obs) or F.dependency_back(obs)
+    return F.grows_with_uptime(obs) or F.exhausted_with_uptime(obs) or F.stalled_process(obs) or F.dependency_back(obs)
 
 
 def _lost_under_pods(obs: Observation) -> str | None:
@@ -78,7 +79,7 @@ def _forbidden_in_logs(obs: Observation) -> str | None:
 
 
 def _spec_changed(obs: Observation) -> str | None:
-    rf = F.revision_facts(obs)
+    rf = R.revision_facts(obs)
     if not obs.deployment:
         return Refuted("only a Deployment has revisions to undo here")
     if "changes" not in rf:
@@ -91,7 +92,7 @@ def _spec_changed(obs: Observation) -> str | None:
 
 
 def _began_with_new_pods(obs: Observation) -> str | None:
-    rf = F.revision_facts(obs)
+    rf = R.revision_facts(obs)
     rolling = bool(obs.deployment and F.rollout_in_progress(obs.deployment))
     refused = F.refused_creations(obs, rf["rev"].newest["metadata"]["name"]) if rf.get("rev") and "changes" in rf else []
     if rolling and refused:
@@ -106,7 +107,7 @@ def _began_with_new_pods(obs: Observation) -> str | None:
 
 
 def _previous_healthy(obs: Observation) -> str | None:
-    rf = F.revision_facts(obs)
+    rf = R.revision_facts(obs)
     if rf.get("prev_ready"):
         return f"the previous revision still has {rf['prev_ready']} ready pod(s)"
     if rf.get("served_hours", 0) >= SERVED_HOURS:
@@ -116,13 +117,13 @@ def _previous_healthy(obs: Observation) -> str | None:
 
 def _covered_by_previous(obs: Observation) -> bool:
     """The previous revision's ready pods already cover the desired replicas: an undo creates no pod."""
-    rf = F.revision_facts(obs)
+    rf = R.revision_facts(obs)
     desired = (obs.deployment or {}).get("spec", {}).get("replicas", 1)
     return "changes" in rf and desired > 0 and rf["prev_ready"] >= desired
 
 
 def _undo_admissible(obs: Observation) -> str | None:
-    rf = F.revision_facts(obs)
+    rf = R.revision_facts(obs)
     if "changes" not in rf:
         return None
     if _covered_by_previous(obs):
@@ -138,7 +139,7 @@ def _undo_refused(obs: Observation) -> str | None:
 
 def _scheduling_unchanged(obs: Observation) -> str | None:
     fails = F.scheduling_failures(obs)
-    rf = F.revision_facts(obs)
+    rf = R.revision_facts(obs)
     sched = [c for c in rf.get("changes") or [] if c.endswith("resources") or c in ("nodeSelector", "affinity", "tolerations")]
     return _first(fails) if fails and not sched else None
 
@@ -146,11 +147,11 @@ def _scheduling_unchanged(obs: Observation) -> str | None:
 def _config_not_from_revision(obs: Observation) -> str | None:
     if _covered_by_previous(obs):
         return None  # the previous revision's running pods already have their configuration
-    both = F.missing_config_in_both(obs)
+    both = R.missing_config_in_both(obs)
     if both:
         return both
     errs = F.config_errors(obs)
-    return _first(errs) if errs and not F.revision_facts(obs).get("changes") else None
+    return _first(errs) if errs and not R.revision_facts(obs).get("changes") else None
 
 
 def _saturation(obs: Observation) -> str | None:
@@ -204,13 +205,13 @@ def _recreated(obs: Observation) -> str | None:
     return None
 
 
-def _stateful_on_lost_node(obs: Observation) -> str | None:
-    if obs.statefulset is None:
-        return None
+def _one_writer(obs: Observation) -> str | None:
+    """Unproven (None) for a StatefulSet pod on a lost node: whether its old process is dead is not in the data."""
     lost = F.lost_nodes(obs)
     hit = [pod_name(p) for p in obs.pods if p.get("spec", {}).get("nodeName") in lost]
-    return (f"StatefulSet pod(s) {', '.join(hit)} on a node that is not Ready: the old process may still run "
-            "there and hold the pod's identity and volume") if hit else None
+    if obs.statefulset is not None and hit:
+        return None
+    return "no StatefulSet pod on a lost node: a replacement cannot run beside a live twin"
 
 
 NO_STATE = Check("no-state-at-stake", "restarting or deleting a data store's replicas is a human's decision", _not_stateful)
@@ -222,6 +223,8 @@ SCHEDULING = Check("scheduling-fails", "pods cannot be placed: new pods wait the
                    lambda o: _first(F.scheduling_failures(o)))
 CONFIG = Check("config-error", "the containers cannot start with this configuration: new ones fail the same way",
                lambda o: _first(F.config_errors(o)) or F.crashes_soon_after_start(o))
+HEAP = Check("jvm-heap-fills-limit", "a JVM heap at or above the memory limit is killed under load whatever its uptime: "
+             "a new process has the same arithmetic (lower -Xmx/MaxRAMPercentage or raise the limit)", F.heap_fills_limit)
 SATURATION = Check("saturation", "every pod is at its CPU limit: removing pods removes serving capacity under load", _saturation)
 
 TABLE: dict[str, ActionRule] = {
@@ -229,12 +232,13 @@ TABLE: dict[str, ActionRule] = {
         Check("has-controller", "a restart replaces pods through their controller", _controller),
         Check("ran-healthily-before", "a restart returns to a state the workload had; it cannot create one it never had",
               _ran_healthily),
-        Check("grows-with-uptime-or-stalled", "a restart helps only what a fresh process does not have: memory that grew "
-              "with uptime, a process that stopped making progress, a dependency that is back", _grows_or_stalled),
+        Check("grows-with-uptime-or-stalled", "a restart helps only what a fresh process does not have: memory or "
+              "descriptors that grew with uptime, a process that stopped making progress, a dependency that is back", _grows_or_stalled),
         NO_STATE,
     ), (
         ADMISSION, QUOTA, SCHEDULING, CONFIG, SATURATION,
         Check("limit-too-low", "killed soon after each start: a new process needs the same memory", F.killed_soon_after_start),
+        HEAP,
         Check("probe-misconfigured", "the probe asks where nothing listens: new pods fail it the same way", F.probe_misconfigured),
         Check("node-not-ready", "the pods' node is lost: the workload is not what failed", _lost_under_pods),
         Check("permission-refused", "the API server refuses the ServiceAccount: a restart keeps the same permissions",
@@ -255,7 +259,9 @@ TABLE: dict[str, ActionRule] = {
               _scheduling_unchanged),
         Check("config-error-not-from-revision", "the missing configuration is needed by the previous revision too",
               _config_not_from_revision),
-        SATURATION,
+        Check("saturation-not-from-revision", "every pod is at its CPU limit and the saturation did not begin with the "
+              "newest revision: an undo's rolling replacement removes capacity under load and changes nothing about it",
+              lambda o: None if R.saturation_from_revision(o) else _saturation(o)),
         Check("node-not-ready", "the pods' node is lost: the revision is not what failed", _lost_under_pods),
     )),
     "scale": ActionRule("scale", (
@@ -272,13 +278,15 @@ TABLE: dict[str, ActionRule] = {
     "delete-pod": ActionRule("delete-pod", (
         Check("pod-stuck", "only a stuck pod is cleared by deleting it", _stuck),
         Check("controller-recreates", "a deleted pod must be recreated by its controller", _recreated),
+        Check("at-most-one-writer", "a StatefulSet promises at most one pod per identity: force-deleting a pod whose "
+              "node is unreachable may start its twin while the old process still writes; a human confirms the node "
+              "is down or fenced", _one_writer),
     ), (
-        Check("stateful-pod-on-lost-node", "force-deleting a StatefulSet pod whose node is lost risks two writers",
-              _stateful_on_lost_node),
         Check("scheduling-fails", "the recreated pod could not be placed either (its replacement already waits)",
               lambda o: _first(F.scheduling_failures(o))),
         CONFIG,
         Check("limit-too-low", "the recreated pod needs the same memory from its start", F.killed_soon_after_start),
+        HEAP,
         Check("probe-misconfigured", "the recreated pod fails the same misconfigured probe", F.probe_misconfigured),
     )),
 }

@@ -15,8 +15,8 @@ from . import BANNER, MODEL
 from . import actions as ax
 from . import facts as F
 from .detectors import Finding, run_all
-from .inventory import Anomaly, explained, inventory
-from .objects import KINDS, Observation, pod_name, pod_ready, pods_of
+from .inventory import ERROR_LINE, Anomaly, explained, inventory
+from .objects import KINDS, Observation, pod_name, pod_ready, pods_of, selector_matches
 
 SEVERITIES = ("low", "medium", "high", "critical")
 UNKNOWN = ("unclassified", "no-fault-found", "not-examined", "resource-not-found")  # no cause named
@@ -92,7 +92,19 @@ def severity_for(obs: Observation, anomalies: list[Anomaly]) -> tuple[str, int, 
         sev = _max(sev, "medium")  # the impact is unknown: never reported as low
     if any(a.impact for a in anomalies) or (work and anomalies):
         sev = _max(sev, "medium")  # errors, saturation, waiting work: users or jobs are affected
+    serving = [p for p in pods if pod_ready(p) and any(selector_matches((s.get("spec") or {}).get("selector"), p["metadata"].get("labels"))
+                                                       for s in obs.services or [] if (s.get("spec") or {}).get("selector"))]
+    if serving and (F.cpu_saturated(obs) or _errors_in_every(obs, serving)):
+        sev = _max(sev, "high")  # every replica behind a Service is pinned or answering with errors: users see it now
     return sev, ready, desired
+
+
+def _errors_in_every(obs: Observation, pods: list[dict[str, Any]]) -> bool:
+    """Each of these pods' current logs was read and has error lines: the errors are not one replica's."""
+    def errs(p: dict[str, Any]) -> bool:
+        texts = [t for k, t in obs.logs.items() if k.split("/")[0] == pod_name(p) and not k.endswith("/previous")]
+        return bool(texts) and any(ERROR_LINE.search(ln) for t in texts for ln in (t or "").splitlines())
+    return all(errs(p) for p in pods)
 
 
 def choose(findings: list[Finding]) -> Finding | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aof_airflow.agent.tools.guards import Limits
 from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, Usage
@@ -25,6 +25,9 @@ from . import remediate as rx
 from . import report as rp
 from .gather import Gatherer
 from .objects import Observation, parse_resource
+
+if TYPE_CHECKING:  # annotations only: the DAG-parse path stays light
+    from aof_airflow.agent.tools.toolbox import Toolbox
 
 DEFAULT_WINDOW = 60.0  # the seed's "monitor for 60 seconds"
 
@@ -97,7 +100,7 @@ class RulesEngine:
         self.history = history
         self.last: dx.Diagnosis | None = None  # the latest diagnosis, for the evaluation harness
 
-    def run(self, agent: Any, prompt: str, *, toolbox: Any, scope: AgentScope, deadline: float) -> AgentResult:
+    def run(self, agent: Any, prompt: str, *, toolbox: Toolbox, scope: AgentScope, deadline: float) -> AgentResult:
         start = len(getattr(toolbox, "tool_calls", []) or [])
         astart = len(getattr(toolbox, "actions", []) or [])
         task = task_of(agent.spec.instructions, prompt)
@@ -119,7 +122,7 @@ class RulesEngine:
         return self._result(out, text, toolbox, start, astart, [f"{BANNER} {task}: {out['action_taken']} -> {out['result']}"])
 
     # ------------------------------------------------------------------------------------------- tasks
-    def diagnose(self, toolbox: Any, ns: str, kind: str, name: str | None, *, logs: bool = True) -> tuple[Observation, dx.Diagnosis]:
+    def diagnose(self, toolbox: Toolbox, ns: str, kind: str, name: str | None, *, logs: bool = True) -> tuple[Observation, dx.Diagnosis]:
         obs = Gatherer(toolbox, ns, logs=logs, history=self.history).gather(kind, name)
         d = dx.diagnose(obs)
         denied = Limits.from_settings().namespace_refusal(ns) if d.action != "none" else None
@@ -134,13 +137,13 @@ class RulesEngine:
         d.output["evidence"] = d.primary.evidence[:8]
         return obs, d
 
-    def fresh(self, toolbox: Any, ns: str, kind: str, name: str | None) -> tuple[Observation, dx.Diagnosis]:
+    def fresh(self, toolbox: Toolbox, ns: str, kind: str, name: str | None) -> tuple[Observation, dx.Diagnosis]:
         """The check just before a change: the objects first; their logs too when the objects alone show no
         fault (a Ready, never-restarted pod's logs can hold the only sign of it)."""
         obs, d = self.diagnose(toolbox, ns, kind, name, logs=False)
         return self.diagnose(toolbox, ns, kind, name) if d.cls == "no-fault-found" else (obs, d)
 
-    def remediate(self, prompt: str, toolbox: Any, ns: str, kind: str, name: str | None, deadline: float) -> tuple[dict[str, Any], str]:
+    def remediate(self, prompt: str, toolbox: Toolbox, ns: str, kind: str, name: str | None, deadline: float) -> tuple[dict[str, Any], str]:
         # The check just before the change: is the fault still there, on which workload and pods. That is
         # read from the objects; the logs that explained the cause were read by the diagnosis.
         obs, before = self.fresh(toolbox, ns, kind, name)
@@ -151,13 +154,13 @@ class RulesEngine:
             p = rx.plan(action_text, before, obs.workload_ref, ns)
         return self._execute(p, toolbox, ns, kind, name, deadline, prompt, before, rollback=False)
 
-    def rollback(self, prompt: str, toolbox: Any, ns: str, kind: str, name: str | None, deadline: float) -> tuple[dict[str, Any], str]:
+    def rollback(self, prompt: str, toolbox: Toolbox, ns: str, kind: str, name: str | None, deadline: float) -> tuple[dict[str, Any], str]:
         failed = prompt.split(":", 1)[1] if ":" in prompt else prompt
         obs, before = self.fresh(toolbox, ns, kind, name)
         p = rx.rollback_plan(failed, obs.workload_ref, ns)
         return self._execute(p, toolbox, ns, kind, name, deadline, prompt, before, rollback=True)
 
-    def _execute(self, p: rx.Plan, toolbox: Any, ns: str, kind: str, name: str | None, deadline: float,
+    def _execute(self, p: rx.Plan, toolbox: Toolbox, ns: str, kind: str, name: str | None, deadline: float,
                  prompt: str, before: dx.Diagnosis, *, rollback: bool) -> tuple[dict[str, Any], str]:
         logs: list[str] = [f"{BANNER}", f"before: {before.cls}: {before.primary.summary}", f"plan: {p.action}: {p.why}"]
         changed_ok = True
@@ -233,7 +236,7 @@ class RulesEngine:
         refs = [a for a in before.output.get("affected_components", []) if a.startswith(("deployment/", "statefulset/"))]
         return refs[0] if refs else None
 
-    def _result(self, output: dict[str, Any] | str, text: str, toolbox: Any, start: int, astart: int, notes: list[str]) -> AgentResult:
+    def _result(self, output: dict[str, Any] | str, text: str, toolbox: Toolbox, start: int, astart: int, notes: list[str]) -> AgentResult:
         calls = list((getattr(toolbox, "tool_calls", []) or [])[start:])
         return AgentResult(
             output=output, text=text, model=MODEL, source=SOURCE, usage=Usage(), steps=len(calls),

@@ -15,7 +15,6 @@ from typing import Any
 from .objects import (
     Observation,
     condition,
-    config_refs,
     container_limits,
     cpu_millis,
     mem_bytes,
@@ -27,7 +26,14 @@ from .objects import (
     quote_event,
     statuses,
 )
-from .revisions import RECENT_ROLLOUT, process_changes, revisions
+from .process import (  # noqa: F401 (re-exported: the action table reads every fact from here)
+    EXHAUSTED,
+    controller_of,
+    exhausted_with_uptime,
+    heap_fills_limit,
+    siblings_progress,
+    silent_logs,
+)
 
 LONG_RUN_SECONDS = 600  # a container that ran this long before failing had been healthy (and grew over time)
 SATURATED = 0.9  # usage at or above this share of the limit
@@ -129,26 +135,6 @@ def stalled_process(obs: Observation) -> str | None:
     if probes and silent:
         return f"{quote_event(probes[-1])}; {silent[0][1]}"
     return None
-
-
-STAMP = re.compile(r"^\s*\[?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
-SILENT_SECONDS = 900  # a running container whose last log line is this much older than the latest event or state
-
-
-def silent_logs(obs: Observation, pods: set[str] | None = None) -> list[tuple[str, str]]:
-    """Running containers whose current log stopped: its last (timestamped) line is long before what the objects
-    show as now -- a process that logged and then stopped making progress. (pod, sentence) each."""
-    t = now(obs)
-    out = []
-    for key, text in sorted(obs.logs.items()):
-        if key.endswith("/previous") or (pods is not None and key.split("/")[0] not in pods):
-            continue
-        lines = [ln for ln in (text or "").splitlines() if ln.strip()]
-        m = STAMP.match(lines[-1]) if lines else None
-        last = parse_time(m.group(1)) if m else None
-        if t and last and (t - last).total_seconds() > SILENT_SECONDS:
-            out.append((key.split("/")[0], f"the log of {key} is silent since {m.group(1)}"))  # type: ignore[union-attr]
-    return out
 
 
 def _dependency_services(obs: Observation) -> list[tuple[str, str, int]]:
@@ -378,36 +364,10 @@ def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
             if len(unready) == 1 and len(group) >= 2 and all(pod_ready(p) for p in group if p is not unready[0]):
                 n = pod_name(unready[0])
                 out.append((n, f"pod {n} is the only unready one of {len(group)} pods of {rs} (same template; its siblings are Ready)"))
+    if not out:
+        # a running process that stopped making progress while its siblings (same controller) go on: a new pod
+        # starts where the others are (a leader that holds its lease but does no work hands over when deleted)
+        running = {pod_name(p) for p in pods if p.get("status", {}).get("phase") == "Running"}
+        out += [(pod, f"pod {pod}: {why}; its siblings keep logging") for pod, why in silent_logs(obs, running)
+                if siblings_progress(obs, pod)]
     return out
-
-
-def controller_of(pod: dict[str, Any]) -> str | None:
-    o = next((o for o in pod["metadata"].get("ownerReferences") or [] if o.get("controller", True)), None)
-    return f"{o.get('kind')}/{o.get('name')}" if o else None
-
-
-def revision_facts(obs: Observation) -> dict[str, Any]:
-    """What the undo's checks read: the revisions, what the newest changed for the process, whether the failing
-    pods are the newest revision's and when it was created."""
-    rev = revisions(obs)
-    if not rev or not rev.previous:
-        return {"rev": rev}
-    failing = failing_pods(obs)
-    created, t = parse_time(rev.newest["metadata"].get("creationTimestamp")), now(obs)
-    before = parse_time(rev.previous["metadata"].get("creationTimestamp"))
-    served = (created - before).total_seconds() / 3600 if created and before else 0.0
-    return {"rev": rev, "changes": process_changes(rev), "failing": failing, "served_hours": served,
-            "owned": bool(failing) and all(rev.owns(p) for p in failing),
-            "recent": bool(created and t and t - created < RECENT_ROLLOUT),
-            "prev_ready": rev.previous.get("status", {}).get("readyReplicas") or 0}
-
-
-def missing_config_in_both(obs: Observation) -> str | None:
-    """A ConfigMap/Secret the pods need is missing, and the previous revision references it too."""
-    rev = revisions(obs)
-    if not rev or not rev.previous:
-        return None
-    prev_cms, prev_secs = config_refs({"spec": rev.previous.get("spec", {}).get("template", {}).get("spec", {})})
-    missing = [f"configmap {n}" for n, ok in obs.configmaps.items() if ok is False and n in prev_cms]
-    missing += [f"secret {n}" for n, ok in obs.secrets.items() if ok is False and n in prev_secs]
-    return f"{', '.join(missing)} missing, and the previous revision needs it too" if missing else None

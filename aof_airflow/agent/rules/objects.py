@@ -227,6 +227,24 @@ def config_refs(pod: dict[str, Any]) -> tuple[set[str], set[str]]:
     return cms, secs
 
 
+def config_key_refs(pod: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(kind, name, key) of every single key a pod reads from a ConfigMap or Secret (env valueFrom, volume items),
+    optional ones excluded: a key that disappears fails every pod that reads it, whichever revision it belongs to."""
+    out: set[tuple[str, str, str]] = set()
+    spec = pod.get("spec", {})
+    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        for e in c.get("env", []) or []:
+            vf = e.get("valueFrom") or {}
+            for kind, ref in (("configmap", vf.get("configMapKeyRef")), ("secret", vf.get("secretKeyRef"))):
+                if ref and not ref.get("optional") and ref.get("key"):
+                    out.add((kind, ref.get("name", ""), ref["key"]))
+    for v in spec.get("volumes", []) or []:
+        for kind, src, name in (("configmap", v.get("configMap"), "name"), ("secret", v.get("secret"), "secretName")):
+            if src and not src.get("optional"):
+                out |= {(kind, src.get(name, ""), i["key"]) for i in src.get("items") or [] if i.get("key")}
+    return out
+
+
 def pods_of(obs: Observation) -> list[dict[str, Any]]:
     return [p for p in obs.pods if p.get("status", {}).get("reason") != "Evicted"]
 

@@ -182,6 +182,12 @@ def limit_too_low_snapshot(o: Observation) -> None:
     o.pods = o.pods + [pod("api-7", ready=False, restarts=4, last=oom(30 / 3600))]
 
 
+def jvm_heap_at_limit(o: Observation) -> None:
+    """The JVM's -Xmx equals the 512Mi memory limit: killed under load after any uptime, a new process too."""
+    for p in o.pods:
+        p["spec"]["containers"][0]["env"] = [{"name": "JAVA_TOOL_OPTIONS", "value": "-Xms512m -Xmx512m -XX:+UseG1GC"}]
+
+
 def probe_wrong(o: Observation) -> None:
     for p in o.pods:
         p["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = 9090
@@ -236,6 +242,19 @@ def missing_config_both(o: Observation) -> None:
     o.replicasets[1]["status"]["readyReplicas"] = 0
     o.secrets = {"api-keys": False}
     o.pods = o.pods + [pod("api-new-2", waiting="CreateContainerConfigError")]
+
+
+def missing_key_both(o: Observation) -> None:
+    """The Secret exists but lost the key both revisions read (a key rename): the previous revision's pods fail too."""
+    ref = [{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "api-keys", "key": "db-password"}}}]
+    for rs in o.replicasets:
+        rs["spec"]["template"]["spec"]["containers"][0]["env"] = ref
+    o.replicasets[1]["status"]["readyReplicas"] = 0
+    o.secrets = {"api-keys": True}
+    broken = pod("api-new-2", waiting="CreateContainerConfigError")
+    broken["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = \
+        "couldn't find key db-password in Secret shop/api-keys"
+    o.pods = o.pods + [broken]
 
 
 def undo_saturated(o: Observation) -> None:
@@ -311,7 +330,8 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("rollout-undo", "admission-refuses-pods", undo_refused),
     ("rollout-undo", "scheduling-fails", scheduling_same_template),
     ("rollout-undo", "config-error-not-from-revision", missing_config_both),
-    ("rollout-undo", "saturation", undo_saturated),
+    ("rollout-undo", "config-error-not-from-revision", missing_key_both),
+    ("rollout-undo", "saturation-not-from-revision", undo_saturated),
     ("rollout-undo", "node-not-ready", undo_node_lost),
     ("scale", "has-controller", scale_no_controller),
     ("scale", "capacity-missing", capacity_present),
@@ -323,11 +343,13 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("scale", "scheduling-fails", scheduling),
     ("delete-pod", "pod-stuck", not_stuck),
     ("delete-pod", "controller-recreates", bare),
-    ("delete-pod", "stateful-pod-on-lost-node", stateful_lost),
+    ("delete-pod", "at-most-one-writer", stateful_lost),
     ("delete-pod", "scheduling-fails", scheduling),
     ("delete-pod", "config-error", config),
     ("delete-pod", "limit-too-low", limit_too_low_snapshot),
     ("delete-pod", "probe-misconfigured", probe_wrong),
+    ("rollout-restart", "jvm-heap-fills-limit", jvm_heap_at_limit),
+    ("delete-pod", "jvm-heap-fills-limit", jvm_heap_at_limit),
 ]
 
 
@@ -402,3 +424,16 @@ def test_the_guard_on_a_models_change_uses_the_same_table(monkeypatch) -> None:
     assert action_guard.unsupported("delete-pod", None, scope, {"pods": ["api-1"]}) is None
     assert "not the stuck" in action_guard.unsupported("delete-pod", None, scope, {"pods": ["api-2"]})
     assert action_guard.unsupported("rollout-restart", None, scope).startswith("rollout-restart not proven")
+
+
+def test_saturation_that_began_with_the_newest_revision_does_not_forbid_its_undo() -> None:
+    """Every pod at its limit is the newest revision's (30 min old, new image; the previous one served two days):
+    the release is the suspect. The same saturation in the previous revision's pods still forbids the undo."""
+    o = undo_base()
+    o.pods = [pod("api-new-1", started=at(0.4)), pod("api-new-2", started=at(0.4))]
+    o.cpu_usage = {"api-new-1": 999, "api-new-2": 998}
+    v = ax.verdict("rollout-undo", o)
+    assert "saturation-not-from-revision" not in [n for n, _ in v.contra], v.summary()
+    o.pods = [pod("api-old-1", owner="api-old", started=at(40)), pod("api-old-2", owner="api-old", started=at(40))]
+    o.cpu_usage = {"api-old-1": 999, "api-old-2": 998}
+    assert "saturation-not-from-revision" in [n for n, _ in ax.verdict("rollout-undo", o).contra]

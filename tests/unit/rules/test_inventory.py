@@ -186,7 +186,8 @@ def test_a_process_whose_log_stopped_while_its_probes_time_out_is_restarted() ->
     o.events.append(event("api-1", "Unhealthy", "Liveness probe failed: Get \"http://10.0.0.1:8080/healthz\": context deadline exceeded"))
     o.logs = {"api-1/api": f"{at(3)} worker 3 picked job 812\n{at(2.9)} worker 3 waiting for job 812 result",
               "api-2/api": f"{at(0.01)} served 120 requests"}
-    assert [str(a) for a in inventory(o) if "silent" in a.text] == [f"pod/api-1: the log of api-1/api is silent since {at(2.9)}"]
+    assert [str(a) for a in inventory(o) if "silent" in a.text] == [
+        f"pod/api-1: the log of api-1/api is silent since {at(2.9)} (174 min), its last line: \"{at(2.9)} worker 3 waiting for job 812 result\""]
     d = diagnose(o)
     assert d.cls == "probe-failing" and d.action in ("rollout-restart", "delete-pod")
     assert "is silent since" in d.decision.verdicts["rollout-restart"].summary()

@@ -20,10 +20,12 @@ from .configuration import (
     detect_image_pull,
     detect_log_errors,
 )
+from .disruptions import detect_pdb_blocking
 from .jobs import detect_cronjob_not_scheduling, detect_job_failed, detect_job_running_long
 from .networking import detect_ingress, detect_network_policy, detect_service_no_endpoints, detect_service_port_mismatch
 from .nodes import detect_evicted, detect_node_not_ready, detect_node_pressure
 from .scheduling import detect_pending
+from .stalls import detect_resource_exhausted, detect_stalled_process
 from .storage import detect_claim_unbound
 from .workloads import (
     detect_cpu_saturated,
@@ -31,7 +33,6 @@ from .workloads import (
     detect_hpa_not_scaling,
     detect_memory_near_limit,
     detect_oom,
-    detect_pdb_blocking,
     detect_probe_failures,
     detect_rollout_stuck,
     detect_scaled_to_zero,
@@ -66,6 +67,8 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_job_running_long,
     detect_job_failed,
     detect_cronjob_not_scheduling,
+    detect_resource_exhausted,
+    detect_stalled_process,
     detect_log_errors,
 ]
 

@@ -8,6 +8,7 @@ import re
 
 from ..facts import ADMISSION, QUOTA, rollout_in_progress
 from ..objects import Observation, config_refs, events_for, pod_name, pod_ready, pods_of, quote_event, statuses
+from ..revisions import revisions
 from .common import Finding, note_revision
 
 _PULL_CAUSES = (
@@ -79,7 +80,8 @@ def detect_config_missing(obs: Observation) -> Finding | None:
     return note_revision(obs, [h[0] for h in hits], f)
 
 
-_FORBIDDEN = re.compile(r"forbidden: User \"([^\"]+)\" cannot (\w+) resource \"([^\"]*)\"", re.I)
+# klog's structured lines escape the quotes of an err="..." value: User \"system:serviceaccount:ns:sa\"
+_FORBIDDEN = re.compile(r"forbidden: User \\?\"([^\"\\]+)\\?\" cannot (\w+) resource \\?\"([^\"\\]*)\\?\"", re.I)
 _APP_ERROR = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback)\b")
 
 
@@ -93,13 +95,14 @@ def detect_log_errors(obs: Observation) -> Finding | None:
     if forbidden:
         k, ln, m = forbidden[-1]
         user, verb, res = m.groups()
-        return Finding(
+        f = Finding(
             cls="rbac-forbidden",
             summary=f"the API server refuses {user} to {verb} {res}: its Role/ClusterRole lacks the verb",
             evidence=[f"log of {k}: \"{ln[:240]}\"", f"{len(forbidden)} Forbidden line(s) in the last {len(lines)} log line(s) read"],
             action="none", confidence=0.9, affected=sorted({k.split('/')[0] for k, _, _ in forbidden}), min_severity="medium",
             advice=f"grant `{verb}` on `{res}` to {user} (Role + RoleBinding); a restart keeps the same permissions",
         )
+        return _identity_from_revision(obs, f, user)
     errors = [(k, ln) for k, ln in lines if _APP_ERROR.search(ln)]
     if not errors or len(errors) < 2:
         return None
@@ -169,3 +172,23 @@ def detect_container_start_error(obs: Observation) -> Finding | None:
                     advice="fix what the runtime reports (command, image entrypoint, mounts, securityContext) in the pod template",
                 ))
     return None
+
+
+def _identity_from_revision(obs: Observation, f: Finding, user: str) -> Finding:
+    """The refused ServiceAccount is the one the newest revision switched to: the release changed the pods'
+    identity, the previous revision's ServiceAccount is the one that had the permissions (an undo brings it back)."""
+    rev = revisions(obs)
+    if not rev or not rev.previous or "serviceAccountName" not in rev.changes():
+        return f
+    def sa(rs: dict) -> str:
+        spec = rs.get("spec", {}).get("template", {}).get("spec", {})
+        return spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    new, old = sa(rev.newest), sa(rev.previous)
+    if not user.endswith(f":{obs.namespace}:{new}"):
+        return f
+    f.summary += (f"; the newest revision changed the pods' serviceAccountName from {old} to {new} "
+                  f"({rev.quote()}): the release, not the role, took the permission away")
+    f.evidence.append(rev.quote())
+    f.action = "rollout-undo"
+    f.advice = f"undo the release (back to ServiceAccount {old}), or grant the refused verb to {new} and keep it"
+    return f

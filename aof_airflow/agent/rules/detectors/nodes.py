@@ -54,13 +54,26 @@ def detect_node_not_ready(obs: Observation) -> Finding | None:
            for p in on_bad[:3]]
     ev += [f"pod {pod_name(p)}: Pending, \"{(condition(p, 'PodScheduled') or {}).get('message', '')}\"" for p in tainted[:1]]
     names = ", ".join(sorted(bad))
-    return Finding(
+    f = Finding(
         cls="node-not-ready", summary=f"node {names} is not ready ({next(iter(bad.values())).get('reason')}); "
                                       f"{len(on_bad)} pod(s) on it, {len(tainted)} waiting to be scheduled elsewhere",
         evidence=ev, action="none", confidence=0.85, affected=[pod_name(p) for p in on_bad + tainted], min_severity="medium",
         advice=f"investigate node {names} (kubelet, network, the machine); the pods move once it is replaced or back "
                "-- restarting the workload does not bring a node back",
     )
+    # A StatefulSet recreates a pod (same name, same volume) only once the old object is gone, and the kubelet of a
+    # lost node never confirms the deletion: the pod stays Terminating and its identity stays down until removed.
+    held = [p for p in on_bad if p["metadata"].get("deletionTimestamp")
+            and any(o.get("kind") == "StatefulSet" for o in p["metadata"].get("ownerReferences") or [])]
+    if held:
+        pods = ", ".join(pod_name(p) for p in held)
+        f.summary += (f"; StatefulSet pod(s) {pods} stuck Terminating (marked for deletion since "
+                      f"{held[0]['metadata']['deletionTimestamp']}): the kubelet of the lost node cannot confirm the "
+                      "deletion, so the StatefulSet cannot recreate the pod elsewhere")
+        f.action = "delete-pod"
+        f.advice = (f"once node {names} is confirmed down (or fenced), force-delete {pods} so the StatefulSet recreates "
+                    "it on a Ready node; then investigate the node")
+    return f
 
 
 

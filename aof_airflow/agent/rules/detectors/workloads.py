@@ -8,7 +8,14 @@ import re
 from typing import Any
 
 from ..facts import LONG_RUN_SECONDS as LEAK_RUN_SECONDS
-from ..facts import cpu_saturated, hpa_for, rollout_in_progress, run_seconds, silent_logs
+from ..facts import (
+    cpu_saturated,
+    heap_fills_limit,
+    hpa_for,
+    rollout_in_progress,
+    run_seconds,
+    silent_logs,
+)
 from ..objects import (
     Observation,
     condition,
@@ -22,6 +29,7 @@ from ..objects import (
     statuses,
     tail,
 )
+from ..release import saturation_from_revision
 from ..revisions import revisions
 from .common import Finding, human, killed_by_liveness, log_signatures, note_revision
 
@@ -45,18 +53,23 @@ def detect_oom(obs: Observation) -> Finding | None:
     pods = sorted({pod_name(h[0]) for h in hits})
     runs = [r for r in (run_seconds(h[2]) for h in hits) if r is not None]
     longest = max(runs) if runs else None
-    leak = longest is not None and longest >= LEAK_RUN_SECONDS
-    if longest is not None:
+    heap = heap_fills_limit(obs)  # the configuration, not uptime, fills the limit: the run length proves no leak
+    leak = longest is not None and longest >= LEAK_RUN_SECONDS and not heap
+    if longest is not None and not heap:
         ev.append(f"longest run before an OOMKill: {human(longest)} ({'memory grows until the limit: a leak' if leak else 'killed soon after start: the working set needs more than the limit'})")
     f = Finding(
         cls="oom-killed",
         summary=f"container {cs['name']} is OOMKilled (memory limit {limit or 'unset'}) in {len(pods)} pod(s)"
-                + ("" if leak or longest is None else f", {human(longest)} or less after each start"),
+                + ("" if leak or heap or longest is None else f", {human(longest)} or less after each start"),
         evidence=ev, action="none", confidence=0.85, affected=pods, min_severity="medium",
         advice=(f"fix the leak (or raise resources.limits.memory above {limit}); a restart buys time" if leak else
                 f"raise resources.limits.memory of container {cs['name']} above {limit} (or lower what it loads at start): "
                 "a restart is killed the same way") if limit else "set a memory limit and fix the leak",
     )
+    if heap:
+        f.evidence.append(heap)
+        f.summary += f"; {heap}"
+        f.advice = "lower the JVM heap (-Xmx / MaxRAMPercentage) to leave room for off-heap memory, or raise the limit"
     # A restart removes a leak's accumulated memory; it does nothing for a working set bigger than the limit.
     f.action = "rollout-restart" if leak else "none"
     return note_revision(obs, [h[0] for h in hits], f)
@@ -119,7 +132,34 @@ def detect_crash_loop(obs: Observation) -> Finding | None:
     )
     # A restart helps only when the crash is a dependency that is back; a configuration/code crash repeats.
     f.action = "rollout-restart" if transient else "none"
+    outside = _unread_dependency(obs, logs_all) if transient else None
+    if outside:
+        # nothing read says whether it is back: the cause lies in what was not examined, and no change is proven
+        f.summary += f"; it cannot connect to {outside}, which is not a Service of {obs.namespace}: its state was not examined"
+        f.evidence.append(f"dependency {outside}: not examined (outside what builtin:k8s-rules reads)")
+        f.confidence, f.action = 0.45, "none"
+        f.advice = f"check {outside} (its status, network path, credentials); the pods recover once it answers"
     return note_revision(obs, [h[0] for h in hits], f)
+
+
+_DEP_HOST = re.compile(r"(?:host=|connect(?:ing)? to |dial tcp |lookup )`?([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])(?::\d+)?")
+
+
+def _unread_dependency(obs: Observation, text: str) -> str | None:
+    """The host a failed connection names (a DNS name, or an address when no name is given), when it is not a
+    Service of this namespace (short name or its cluster DNS name): a dependency this engine does not read."""
+    services = {s["metadata"]["name"] for s in obs.services or []}
+    lines = [ln for ln in text.splitlines() if _TRANSIENT.search(ln)]
+    for ln in reversed(lines):
+        hosts = _DEP_HOST.findall(ln)
+        names = [h for h in hosts if not re.fullmatch(r"[\d.]+", h)] or hosts
+        for h in names:
+            first = h.split(".")[0]
+            if first in services and (h == first or f".{obs.namespace}." in f"{h}." or h.endswith(".svc")):
+                return None
+        if names:
+            return names[0]
+    return None
 
 
 _TRANSIENT = re.compile(
@@ -308,6 +348,16 @@ def detect_cpu_saturated(obs: Observation) -> Finding | None:
     load = (f"; load {h.load}" if h is not None and h.examined and h.load != "unknown" else
             "; whether load rose is not known (no metrics history)")
     pods = [pod_name(p) for p in pods_of(obs) if p.get("status", {}).get("phase") == "Running"]
+    began = saturation_from_revision(obs)
+    if began:
+        return Finding(
+            cls="cpu-saturated-since-release", summary=f"the pods run at their CPU limit since the newest revision{load}: "
+            "the release, not the traffic, is the suspect (a busy loop or a costlier path)",
+            evidence=[began] + [f"log of {k}: \"{ln}\"" for k, t in sorted(obs.logs.items())[:1]
+                                if k.split("/")[0] in pods and not k.endswith("/previous") for ln in tail(t, 2)],
+            action="rollout-undo", confidence=0.6, affected=pods, min_severity="medium",
+            advice="undo the release and find what loops in it; more replicas would spin the same way",
+        )
     return Finding(
         cls="cpu-saturated", summary=f"the pods run at their CPU limit{load}", evidence=[sat], action="scale",
         confidence=0.7, affected=pods,
@@ -351,25 +401,4 @@ def detect_hpa_not_scaling(obs: Observation) -> Finding | None:
         confidence=0.85, affected=[f"horizontalpodautoscaler/{name}", obs.workload_ref or ""],
         advice="fix what the HPA reports (e.g. set resources.requests for the metric it scales on, or make the metrics "
                "API serve it); a manual scale is overwritten by the HPA",
-    )
-
-
-def detect_pdb_blocking(obs: Observation) -> Finding | None:
-    """The incident names a PodDisruptionBudget that allows no disruption (drains and evictions wait on it)."""
-    pdb = obs.target if obs.kind == "poddisruptionbudget" else None
-    st = (pdb or {}).get("status", {})
-    if not pdb or st.get("disruptionsAllowed", 1) != 0:
-        return None
-    name = pdb["metadata"]["name"]
-    unhealthy = (st.get("currentHealthy") or 0) < (st.get("desiredHealthy") or 0)
-    return Finding(
-        cls="pdb-blocks-disruptions",
-        summary=f"poddisruptionbudget/{name} allows 0 disruptions: {st.get('currentHealthy', 0)} healthy of "
-                f"{st.get('desiredHealthy', '?')} wanted, {st.get('expectedPods', '?')} expected",
-        evidence=[f"poddisruptionbudget/{name}: disruptionsAllowed 0, currentHealthy {st.get('currentHealthy', 0)}, "
-                  f"desiredHealthy {st.get('desiredHealthy', '?')}, expectedPods {st.get('expectedPods', '?')}, spec "
-                  f"{ {k: v for k, v in pdb.get('spec', {}).items() if k != 'selector'} }"],
-        confidence=0.8, affected=[f"poddisruptionbudget/{name}"],
-        advice=("make the unhealthy pods healthy first (the budget counts them)" if unhealthy else
-                "the budget leaves no room for a disruption at this replica count: lower minAvailable or add replicas"),
     )

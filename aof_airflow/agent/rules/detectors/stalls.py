@@ -1,0 +1,48 @@
+"""Processes that fail while Kubernetes sees nothing wrong (Ready, no restarts, no Warning event): a log that went
+silent while the other replicas of the same controller keep logging; a per-process resource (file descriptors,
+threads, local ports) exhausted after a long uptime."""
+
+from __future__ import annotations
+
+from ..facts import EXHAUSTED, exhausted_with_uptime, siblings_progress, silent_logs
+from ..objects import Observation, pod_name, pods_of
+from .common import Finding, log_signatures
+
+
+def detect_stalled_process(obs: Observation) -> Finding | None:
+    """A running pod whose log stopped long before its siblings' (a hung process, a leader that keeps its lease
+    but does no work): deleting that pod lets the controller, or another replica, take over."""
+    running = {pod_name(p) for p in pods_of(obs) if p.get("status", {}).get("phase") == "Running"}
+    hits = [(pod, why) for pod, why in silent_logs(obs, running) if siblings_progress(obs, pod)]
+    if not hits:
+        return None
+    pods = sorted({pod for pod, _ in hits})
+    stuck = [p for p in pods_of(obs) if pod_name(p) in pods]
+    ev = [f"pod {pod}: {why}" for pod, why in hits[:3]] + log_signatures(obs, stuck)
+    return Finding(
+        cls="process-stalled",
+        summary=f"pod(s) {', '.join(pods)} stopped making progress (hung): {hits[0][1]}, while the other replicas "
+                "keep logging; Kubernetes still sees the pod(s) Ready",
+        evidence=ev, action="delete-pod", command=f"kubectl delete pod {' '.join(pods)} -n {obs.namespace}",
+        confidence=0.65, affected=pods, min_severity="medium",
+        advice="find what the process waits on (its last log line; a thread dump) and fix it: it will hang again",
+    )
+
+
+def detect_resource_exhausted(obs: Observation) -> Finding | None:
+    """A long-running container whose log says a per-process resource is exhausted ('too many open files',
+    'unable to create native thread'): leaked with uptime; new processes start with none held."""
+    why = exhausted_with_uptime(obs)
+    if not why:
+        return None
+    hit = sorted({k.split("/")[0] for k, t in obs.logs.items() if not k.endswith("/previous") and EXHAUSTED.search(t or "")})
+    every = len(hit) >= len(pods_of(obs))
+    return Finding(
+        cls="resource-exhausted",
+        summary=f"{len(hit)} of {len(pods_of(obs))} pod(s) exhausted a per-process resource after a long uptime "
+                f"(a leak that grows with uptime): {why}",
+        evidence=[why], action="rollout-restart" if every or not obs.workload_ref else "delete-pod",
+        command=None if every else f"kubectl delete pod {' '.join(hit)} -n {obs.namespace}",
+        confidence=0.75, affected=hit, min_severity="medium",
+        advice="a restart buys time; find what is never closed (connections, files, threads) or raise the limit",
+    )

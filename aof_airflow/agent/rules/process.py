@@ -1,0 +1,117 @@
+"""Facts about the process inside a container that Kubernetes does not report: what its logs' timestamps say
+(a log that stopped while its siblings go on), a per-process resource exhausted after a long uptime, a JVM heap
+that fills its memory limit. Each returns the quoted evidence, or None when the data do not show it.
+
+WHY apart from `facts.py`: these read logs and container settings, not object states; `facts.py` re-exports them
+so the action table (`actions.py`) reads every fact from one place.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from .objects import Observation, mem_bytes, observed_at, parse_time, pod_name, pods_of, statuses
+
+
+def now(obs: Observation) -> datetime | None:
+    return observed_at(obs)
+
+
+HEAP_FLAG = re.compile(r"-Xmx(\d+)([kmgt]?)\b", re.I)
+RAM_PERCENT = re.compile(r"-XX:MaxRAMPercentage=(\d+(?:\.\d+)?)")
+HEAP_SHARE = 0.9  # a JVM heap this share of the memory limit leaves too little for stacks, metaspace and buffers
+
+
+def heap_fills_limit(obs: Observation) -> str | None:
+    """A JVM whose maximum heap (-Xmx, or MaxRAMPercentage) is at or above 90% of its container's memory limit:
+    the heap alone fills the limit, so the kernel kills the process under load whatever its uptime (a
+    configuration-derived OOM, not a leak)."""
+    for p in pods_of(obs)[:3]:
+        for c in p.get("spec", {}).get("containers", []) or []:
+            limit_s = (c.get("resources", {}).get("limits") or {}).get("memory")
+            limit = mem_bytes(limit_s) if limit_s else None
+            if not limit:
+                continue
+            texts = [str(e.get("value") or "") for e in c.get("env") or []] + [str(a) for a in (c.get("command") or []) + (c.get("args") or [])]
+            for t in texts:
+                m, pct = HEAP_FLAG.search(t), RAM_PERCENT.search(t)
+                heap = int(m.group(1)) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[m.group(2).lower()] if m else None
+                if heap is not None and heap >= HEAP_SHARE * limit:
+                    return (f"container {c.get('name')} runs a JVM with {m.group(0)} against a memory limit of {limit_s}: "  # type: ignore[union-attr]
+                            "the heap alone fills the limit, off-heap memory pushes the process over it")
+                if heap is None and pct and float(pct.group(1)) >= HEAP_SHARE * 100:
+                    return (f"container {c.get('name')} runs a JVM with {pct.group(0)} of a {limit_s} memory limit: "
+                            "the heap alone fills the limit, off-heap memory pushes the process over it")
+    return None
+
+
+STAMP = re.compile(r"^\s*\[?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
+SILENT_SECONDS = 900  # a running container whose last log line is this much older than the latest event or state
+
+
+def _last_stamp(text: str | None) -> tuple[datetime | None, str]:
+    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
+    m = STAMP.match(lines[-1]) if lines else None
+    return (parse_time(m.group(1)) if m else None), (lines[-1].strip() if lines else "")
+
+
+def silent_logs(obs: Observation, pods: set[str] | None = None) -> list[tuple[str, str]]:
+    """Running containers whose current log stopped: its last (timestamped) line is long before what the objects
+    show as now, or before the latest line of the other logs read (fetched at the same moment: a sibling still
+    logging shows the clock) -- a process that logged and then stopped making progress. (pod, sentence) each,
+    quoting the last line (what it was doing when it stopped)."""
+    current = {k: _last_stamp(t) for k, t in obs.logs.items() if not k.endswith("/previous")}
+    t = now(obs)
+    out = []
+    for key, (last, line) in sorted(current.items()):
+        if pods is not None and key.split("/")[0] not in pods:
+            continue
+        others = [s for k, (s, _) in current.items() if s and k.split("/")[0] != key.split("/")[0]]
+        clock = max([x for x in [t, *others] if x], default=None)
+        if clock and last and (clock - last).total_seconds() > SILENT_SECONDS:
+            out.append((key.split("/")[0], f"the log of {key} is silent since {last.strftime('%Y-%m-%dT%H:%M:%SZ')} "
+                                           f"({(clock - last).total_seconds() / 60:.0f} min), its last line: \"{line[:160]}\""))
+    return out
+
+
+def siblings_progress(obs: Observation, pod: str) -> bool:
+    """Other pods of the same controller log within the silence window: the workload runs, this pod stopped."""
+    silent = {p for p, _ in silent_logs(obs)}
+    owner = next((controller_of(p) for p in obs.pods if pod_name(p) == pod), None)
+    return any(controller_of(p) == owner and pod_name(p) != pod and pod_name(p) not in silent
+               and any(k.split("/")[0] == pod_name(p) for k in obs.logs) for p in obs.pods)
+
+
+# A per-process resource that accumulates with uptime (descriptors, threads, ephemeral ports): a new process
+# starts with none held. The server-side "too many connections" of a database is not one (it names another process).
+EXHAUSTED = re.compile(r"too many open files|EMFILE|unable to create (?:new )?native thread|cannot assign requested address"
+                       r"|EADDRNOTAVAIL|no buffer space available|ENOBUFS", re.I)
+COUNTER = re.compile(r"\bfds?_\w+=|file.?descriptors?|open.?files|nofile|threads?_\w+=|ulimit", re.I)
+EXHAUSTED_UPTIME = 6 * 3600  # a process this old that exhausts a per-process resource accumulated it
+
+
+def exhausted_with_uptime(obs: Observation) -> str | None:
+    """The current log of a container that has run without restart for hours says a per-process resource is
+    exhausted (file descriptors, threads, local ports): it leaked with uptime, a fresh process starts empty."""
+    t = now(obs)
+    clock = max([x for x in [t, *(_last_stamp(v)[0] for v in obs.logs.values())] if x], default=None)
+    for p in pods_of(obs):
+        for cs in statuses(p):
+            started = parse_time(((cs.get("state") or {}).get("running") or {}).get("startedAt"))
+            text = obs.logs.get(f"{pod_name(p)}/{cs['name']}") or ""
+            hits = [ln.strip() for ln in text.splitlines() if EXHAUSTED.search(ln)]
+            if not (started and clock and hits) or (clock - started).total_seconds() < EXHAUSTED_UPTIME:
+                continue
+            counters = [ln.strip() for ln in text.splitlines() if COUNTER.search(ln) and ln.strip() not in hits]
+            days = (clock - started).total_seconds() / 86400
+            return (f"pod {pod_name(p)} container {cs['name']}, up {days:.1f} days with {cs.get('restartCount', 0)} restart(s), "
+                    f"logs \"{hits[-1][:160]}\"" + (f" and \"{counters[-1][:160]}\"" if counters else "")
+                    + ": a per-process resource exhausted over uptime (a leak); a new process starts with none held")
+    return None
+
+
+def controller_of(pod: dict[str, Any]) -> str | None:
+    o = next((o for o in pod["metadata"].get("ownerReferences") or [] if o.get("controller", True)), None)
+    return f"{o.get('kind')}/{o.get('name')}" if o else None

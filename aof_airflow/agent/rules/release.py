@@ -1,0 +1,67 @@
+"""Facts about the newest revision of a Deployment, quoted: what it changed for the process, whether the failing
+pods are its own, whether a missing configuration is needed by the previous revision too, whether a saturation
+began with it. What the undo's checks (`actions.py`) and the release-aware detectors read.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .facts import cpu_saturated, failing_pods, now
+from .objects import Observation, config_key_refs, config_refs, parse_time, pod_name, pods_of, statuses
+from .revisions import RECENT_ROLLOUT, process_changes, revisions
+
+
+def revision_facts(obs: Observation) -> dict[str, Any]:
+    """What the undo's checks read: the revisions, what the newest changed for the process, whether the failing
+    pods are the newest revision's and when it was created."""
+    rev = revisions(obs)
+    if not rev or not rev.previous:
+        return {"rev": rev}
+    failing = failing_pods(obs)
+    created, t = parse_time(rev.newest["metadata"].get("creationTimestamp")), now(obs)
+    before = parse_time(rev.previous["metadata"].get("creationTimestamp"))
+    served = (created - before).total_seconds() / 3600 if created and before else 0.0
+    return {"rev": rev, "changes": process_changes(rev), "failing": failing, "served_hours": served,
+            "owned": bool(failing) and all(rev.owns(p) for p in failing),
+            "recent": bool(created and t and t - created < RECENT_ROLLOUT),
+            "prev_ready": rev.previous.get("status", {}).get("readyReplicas") or 0}
+
+
+def missing_config_in_both(obs: Observation) -> str | None:
+    """A ConfigMap/Secret the pods need is missing, and the previous revision references it too."""
+    rev = revisions(obs)
+    if not rev or not rev.previous:
+        return None
+    prev_cms, prev_secs = config_refs({"spec": rev.previous.get("spec", {}).get("template", {}).get("spec", {})})
+    missing = [f"configmap {n}" for n, ok in obs.configmaps.items() if ok is False and n in prev_cms]
+    missing += [f"secret {n}" for n, ok in obs.secrets.items() if ok is False and n in prev_secs]
+    prev_keys = config_key_refs({"spec": rev.previous.get("spec", {}).get("template", {}).get("spec", {})})
+    missing += [f"key {k} of {kind} {n}" for kind, n, k in sorted(missing_keys(obs) & prev_keys)]
+    return f"{', '.join(missing)} missing, and the previous revision needs it too" if missing else None
+
+
+MISSING_KEY = re.compile(r"couldn't find key (\S+) in (ConfigMap|Secret) (?:[^/\s\"']+/)?([^\s\"']+)", re.I)
+
+
+def missing_keys(obs: Observation) -> set[tuple[str, str, str]]:
+    """(kind, name, key) the kubelet reports it could not find (CreateContainerConfigError, FailedMount): the object
+    exists but lacks the key."""
+    texts = [((cs.get("state") or {}).get("waiting") or {}).get("message") or "" for p in pods_of(obs) for cs in statuses(p)]
+    texts += [e.get("message") or "" for e in obs.events if e.get("reason") in ("Failed", "FailedMount")]
+    return {(kind.lower(), name, key) for t in texts for key, kind, name in MISSING_KEY.findall(t)}
+
+
+def saturation_from_revision(obs: Observation) -> str | None:
+    """Every pod at its CPU limit belongs to the newest revision, created less than 6 h ago, which changed what the
+    process runs with, and the previous revision served for hours: the saturation began with the release (a busy
+    loop, a costlier code path), so more replicas would spin the same way."""
+    sat, rf = cpu_saturated(obs), revision_facts(obs)
+    if not sat or not rf.get("changes") or not rf.get("recent") or rf.get("served_hours", 0) < 1:
+        return None
+    rev = rf["rev"]
+    hot = [p for p in pods_of(obs) if (obs.cpu_usage.get(pod_name(p)) or 0) > 0]
+    if not hot or not all(rev.owns(p) for p in hot):
+        return None
+    return f"{sat}; every such pod is the newest revision's: {rev.quote()}, created less than 6 h ago"
