@@ -1,11 +1,17 @@
 """`provider:model` -> Engine, through a lazy import table: only the engine a model names is imported (measured:
-importing all three modules takes ~0.5 s, the rules engine ~0.27 s of it, which every Agent task would pay)."""
+importing all three modules takes ~0.5 s, the rules engine ~0.27 s of it, which every Agent task would pay).
+
+`preflight` checks a provider's key BEFORE its engine is imported: an LLM engine's module imports its SDK
+(anthropic: ~1-2 s in a task process), which an agent falling back to `builtin:k8s-rules` for want of a key
+would otherwise pay on every task."""
 
 from __future__ import annotations
 
 import importlib
 
+from aof_airflow.agent.llm import credentials
 from aof_airflow.agent.types import AgentError, Engine
+from aof_airflow.spec.models import Agent
 
 ENGINES: dict[str, str] = {
     "anthropic": "aof_airflow.agent.llm.anthropic_chat:AnthropicEngine",
@@ -28,3 +34,10 @@ def get_engine(model_ref: str) -> Engine:
     except (ImportError, AttributeError) as e:
         raise AgentError(f"engine for {model_ref!r} is not available ({module_name}:{cls_name}: {e})") from e
     return cls(model_ref)
+
+
+def preflight(model_ref: str, agent: Agent) -> None:
+    """ProviderError (naming the connection / env var) when the model's provider has no key; imports no SDK."""
+    provider, sep, model = model_ref.partition(":")
+    if sep and model and provider in credentials.SOURCES:  # a malformed ref is get_engine's to explain
+        credentials.resolve(provider, agent.spec.model_settings.base_url)

@@ -13,7 +13,7 @@ import time
 
 from aof_airflow.agent import action_guard, memory
 from aof_airflow.agent import contract as contracts
-from aof_airflow.agent.engines import get_engine
+from aof_airflow.agent.engines import get_engine, preflight
 from aof_airflow.agent.masking import redact
 from aof_airflow.agent.tools.toolbox import Toolbox
 from aof_airflow.agent.types import AgentError, AgentResult, AgentScope, Engine, ProviderError
@@ -71,15 +71,12 @@ def _usable_engines(agent: Agent) -> tuple[list[tuple[str, Engine]], list[str]]:
     """The agent's models in order, minus those whose provider is not configured (noted, or raised if none is)."""
     usable, notes = [], []
     for ref in model_chain(agent):
-        engine = get_engine(ref)
         try:
-            preflight = getattr(engine, "preflight", None)
-            if preflight:
-                preflight(agent)
+            preflight(ref, agent)  # before the import: a provider without a key never loads its SDK
         except ProviderError as e:
             notes.append(f"{ref} failed: {redact(str(e))}")
             continue
-        usable.append((ref, engine))
+        usable.append((ref, get_engine(ref)))
     if not usable:
         raise ProviderError(f"agent {agent.name!r}: no model can answer. " + " | ".join(notes))
     return usable, notes

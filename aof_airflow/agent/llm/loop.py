@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aof_airflow.agent import contract as contracts
-from aof_airflow.agent.llm import credentials, retry
+from aof_airflow.agent.llm import retry
 from aof_airflow.agent.masking import redact
 from aof_airflow.agent.tools.toolbox import Toolbox
 from aof_airflow.agent.tools.toolset import TOOL_RESULT_CHARS, ToolSpec, truncate
@@ -65,10 +65,6 @@ class ChatEngine:
 
     def adapter(self, agent: Agent) -> ChatAdapter:
         return self.chat(self.model, agent)
-
-    def preflight(self, agent: Agent) -> None:
-        """Fail at once (ProviderError naming the connection / env var) when no key is configured."""
-        credentials.resolve(self.provider, agent.spec.model_settings.base_url)
 
     def run(self, agent: Agent, prompt: str, *, toolbox: Toolbox, scope: AgentScope, deadline: float) -> AgentResult:
         settings = agent.spec.model_settings

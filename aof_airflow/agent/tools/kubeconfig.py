@@ -1,7 +1,7 @@
 """Where the Shell tool's kubectl and helm find their cluster: the `kubernetes_default` Airflow Connection.
 
 SRE teams keep cluster credentials in that Connection (the cncf-kubernetes provider's extras: `kube_config`,
-`kube_config_path`, `in_cluster`, `cluster_context`, `namespace`), read through the provider's KubernetesHook.
+`kube_config_path`, `in_cluster`, `cluster_context`, `namespace`), read by the provider's KubernetesHook rule.
 An inline `kube_config` is written to a private file (0600, in a 0700 directory) for the task and removed
 when the agent's toolbox closes. Without the Connection, the worker's own `KUBECONFIG` (or in-cluster
 variables) is passed on, as before. Nothing else of the worker's environment reaches the tools.
@@ -27,6 +27,7 @@ log = logging.getLogger("aof.agent")
 # what kubectl reads from the environment when no Connection says otherwise
 WORKER_KUBE_ENV = ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")
 CACHE_ENV = "KUBECACHEDIR"
+LEGACY_PREFIX = "extra__kubernetes__"  # extras saved by Airflow < 2.3's UI
 
 
 class KubeConnectionError(ValueError):
@@ -46,17 +47,18 @@ class KubeAccess:
 
 
 def _connection_extras(conn_id: str) -> dict[str, object] | None:
-    """The Connection's extras through KubernetesHook, or None when no such Connection exists."""
+    """The Connection's extras as the provider's KubernetesHook reads them, or None when no such Connection exists.
+
+    Read here with the hook's own rule (`KubernetesHook._get_field`: the plain name if present, else the legacy
+    `extra__kubernetes__` prefix) rather than through the hook: importing it pulls in the kubernetes client,
+    measured at ~1 s of every Agent task, and the hook would fetch the Connection a second time."""
     try:
-        BaseHook.get_connection(conn_id)
+        conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         return None
-    # imported only once a Connection exists: the provider pulls in the kubernetes client (~0.8 s)
-    from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
-
-    hook = KubernetesHook(conn_id=conn_id)
+    raw = conn.extra_dejson or {}
     names = ("kube_config", "kube_config_path", "in_cluster", "cluster_context", "namespace")
-    extras = {n: hook._get_field(n) for n in names}  # the hook's own reading (it accepts legacy prefixed extras)
+    extras = {n: (raw[n] or None) if n in raw else (raw.get(f"{LEGACY_PREFIX}{n}") or None) for n in names}
     extras["in_cluster"] = str(extras["in_cluster"]).lower() in ("true", "1", "yes") if extras["in_cluster"] else False
     return extras
 

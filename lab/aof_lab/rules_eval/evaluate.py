@@ -226,12 +226,12 @@ def _run_one_quiet(args: tuple[Scenario, str, str | None, float]) -> Outcome:
 def preflight(agent: Agent) -> None:
     """Fail once, before any sandbox starts, when the agent's model has no credentials."""
     from aof_airflow.agent.engines import get_engine
+    from aof_airflow.agent.engines import preflight as key_check
     from aof_airflow.agent.types import AgentError
 
     try:
-        check = getattr(get_engine(agent.spec.model), "preflight", None)
-        if check:
-            check(agent)
+        key_check(agent.spec.model, agent)
+        get_engine(agent.spec.model)
     except AgentError as e:
         raise EvalInputError(f"agent {agent.name!r}: {e}") from None
 

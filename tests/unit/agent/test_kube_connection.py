@@ -1,5 +1,5 @@
 """The Shell tool's kubectl gets its cluster from the `kubernetes_default` Airflow Connection (read through the
-cncf-kubernetes provider's KubernetesHook), here defined the way a deployment does it, by the env var
+cncf-kubernetes provider's KubernetesHook rule, legacy `extra__kubernetes__` names included), here defined the way a deployment does it, by the env var
 AIRFLOW_CONN_KUBERNETES_DEFAULT, and pointing at the lab's sandbox Kubernetes API; the real kubectl talks to it.
 Without the Connection the worker's KUBECONFIG still works."""
 
@@ -70,6 +70,23 @@ def test_a_connection_beats_the_workers_kubeconfig(api, tmp_path, monkeypatch):
     with Toolbox(make_agent(tools=[shell_tool("kubectl")]), SCOPE) as box:
         assert box.shell("kubectl get pods").ok
         assert box._kube.env["KUBECONFIG"] == str(tmp_path / "conn.kubeconfig")
+
+
+def test_legacy_prefixed_extras_are_read_as_the_provider_reads_them(api, tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", "/nonexistent/worker.kubeconfig")
+    connection(monkeypatch, extra__kubernetes__kube_config_path=str(api.kubeconfig(tmp_path / "old.kubeconfig")))
+    with Toolbox(make_agent(tools=[shell_tool("kubectl")]), SCOPE) as box:
+        assert box.shell("kubectl get pods").ok
+        assert box._kube.env["KUBECONFIG"] == str(tmp_path / "old.kubeconfig")
+
+
+def test_reading_the_connection_does_not_import_the_kubernetes_client(api, tmp_path, monkeypatch):
+    """The provider's hook imports the kubernetes client (~1 s of every Agent task); its extras rule is enough."""
+    import sys
+
+    connection(monkeypatch, kube_config_path=str(api.kubeconfig(tmp_path / "conn.kubeconfig")))
+    monkeypatch.setitem(sys.modules, "airflow.providers.cncf.kubernetes.hooks.kubernetes", None)  # import fails
+    assert kube_access().env["KUBECONFIG"] == str(tmp_path / "conn.kubeconfig")
 
 
 def test_cluster_context_and_namespace_of_the_connection_are_applied(api, tmp_path, monkeypatch):

@@ -152,6 +152,18 @@ def test_a_missing_key_falls_back_without_a_request(llm, monkeypatch):
     assert any("ANTHROPIC_API_KEY" in n for n in result.notes)
 
 
+def test_a_provider_without_a_key_is_never_imported(llm, monkeypatch):
+    """Its SDK costs seconds in every task process; an agent falling back for want of a key must not pay them."""
+    import sys
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    monkeypatch.setitem(sys.modules, "aof_airflow.agent.llm.anthropic_chat", None)  # importing it now fails
+    agent = make_agent(model="anthropic:primary", fallback_models=["openai:backup"])
+    llm.reply("hello", "free text answer")
+    result = run_agent(agent, "hello", scope=SCOPE)
+    assert result.model == "openai:backup" and any("ANTHROPIC_API_KEY" in n for n in result.notes)
+
+
 def test_agent_without_output_format_returns_free_text(llm):
     llm.reply("analyse", "# Post-mortem\n\nTimeline: ...")
     agent = seed_agent("post-incident")
