@@ -371,3 +371,21 @@ def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
         out += [(pod, f"pod {pod}: {why}; its siblings keep logging") for pod, why in silent_logs(obs, running)
                 if siblings_progress(obs, pod)]
     return out
+
+
+def recurring_evictions(obs: Observation) -> str | None:
+    """Evictions a recreated pod would meet again: a pod evicted for its own usage over its limit (the kubelet's
+    message says it "exceeds" it), or the workload's pods evicted twice or more for the same reason. Deleting the
+    leftovers is housekeeping then, not a fix."""
+    evicted = [p for p in obs.pods if p.get("status", {}).get("phase") == "Failed"
+               and p.get("status", {}).get("reason") == "Evicted"]
+    own = [p for p in evicted if "exceeds" in (p["status"].get("message") or "")]
+    if own:
+        return (f"pod {pod_name(own[0])} was evicted for its own usage: \"{own[0]['status']['message'].strip()}\" "
+                "(a new pod grows the same way)")
+    reasons: dict[str, int] = {}
+    for p in evicted:
+        msg = (p["status"].get("message") or "").strip()
+        reasons[msg] = reasons.get(msg, 0) + 1
+    msg, n = max(reasons.items(), key=lambda kv: kv[1], default=("", 0))
+    return f"{n} pods of this workload evicted for the same reason: \"{msg}\"" if n >= 2 else None

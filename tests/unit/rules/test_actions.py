@@ -298,6 +298,15 @@ def not_stuck(o: Observation) -> None:
     o.pods[0] = pod("api-1", deletionTimestamp=at(5 / 3600), deletionGracePeriodSeconds=30)
 
 
+def evictions_recur(o: Observation) -> None:
+    """Two earlier pods evicted for their own ephemeral storage over the limit: a new one fills it again."""
+    for n in ("api-old1", "api-old2"):
+        p = pod(n, ready=False)
+        p["status"].update(phase="Failed", reason="Evicted",
+                           message="Pod ephemeral local storage usage exceeds the total limit of containers 2Gi.")
+        o.pods.append(p)
+
+
 def bare(o: Observation) -> None:
     o.pods[0]["metadata"]["ownerReferences"] = []
 
@@ -348,6 +357,7 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("delete-pod", "config-error", config),
     ("delete-pod", "limit-too-low", limit_too_low_snapshot),
     ("delete-pod", "probe-misconfigured", probe_wrong),
+    ("delete-pod", "evictions-recur", evictions_recur),
     ("rollout-restart", "jvm-heap-fills-limit", jvm_heap_at_limit),
     ("delete-pod", "jvm-heap-fills-limit", jvm_heap_at_limit),
 ]
