@@ -288,8 +288,8 @@ TABLE: dict[str, ActionRule] = {
         Check("limit-too-low", "the recreated pod needs the same memory from its start", F.killed_soon_after_start),
         HEAP,
         Check("probe-misconfigured", "the recreated pod fails the same misconfigured probe", F.probe_misconfigured),
-        Check("evictions-recur", "a pod evicted for its own usage, or pods evicted again and again for one reason: "
-              "the recreated pod is evicted the same way", F.recurring_evictions),
+        Check("evictions-recur", "a pod evicted for its own usage over its own limit: the recreated pod is evicted "
+              "the same way", F.recurring_evictions),
     )),
 }
 SERVED_HOURS = 1.0  # a revision live this long before a rollout replaced it had served

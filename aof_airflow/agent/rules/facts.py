@@ -17,6 +17,8 @@ from .objects import (
     condition,
     container_limits,
     cpu_millis,
+    ingress_backends,
+    ingress_class,
     mem_bytes,
     observed_at,
     parse_time,
@@ -373,19 +375,34 @@ def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
     return out
 
 
+# The kubelet's words for an eviction over the pod's own limit (not a node's pressure, which a new node may not
+# have): "Pod ephemeral local storage usage exceeds the total limit of containers 2Gi.", "Usage of EmptyDir volume
+# "x" exceeds the limit "1Gi".", "Container x exceeded its local ephemeral storage limit "1Gi"."
+OWN_LIMIT_EVICTION = re.compile(r"exceed(?:s|ed) (?:the|its) (?:total )?(?:local ephemeral storage )?limit", re.I)
+
+
 def recurring_evictions(obs: Observation) -> str | None:
-    """Evictions a recreated pod would meet again: a pod evicted for its own usage over its limit (the kubelet's
-    message says it "exceeds" it), or the workload's pods evicted twice or more for the same reason. Deleting the
-    leftovers is housekeeping then, not a fix."""
-    evicted = [p for p in obs.pods if p.get("status", {}).get("phase") == "Failed"
-               and p.get("status", {}).get("reason") == "Evicted"]
-    own = [p for p in evicted if "exceeds" in (p["status"].get("message") or "")]
-    if own:
-        return (f"pod {pod_name(own[0])} was evicted for its own usage: \"{own[0]['status']['message'].strip()}\" "
-                "(a new pod grows the same way)")
-    reasons: dict[str, int] = {}
-    for p in evicted:
-        msg = (p["status"].get("message") or "").strip()
-        reasons[msg] = reasons.get(msg, 0) + 1
-    msg, n = max(reasons.items(), key=lambda kv: kv[1], default=("", 0))
-    return f"{n} pods of this workload evicted for the same reason: \"{msg}\"" if n >= 2 else None
+    """An eviction a recreated pod would meet again: a pod evicted for its own usage over its own limit. Deleting
+    the leftovers is housekeeping then, not a fix (a node's pressure is another matter: it may be gone)."""
+    for p in obs.pods:
+        st = p.get("status", {})
+        if st.get("phase") == "Failed" and st.get("reason") == "Evicted" and OWN_LIMIT_EVICTION.search(st.get("message") or ""):
+            return (f"pod {pod_name(p)} was evicted for its own usage over its limit: \"{st['message'].strip()}\" "
+                    "(a new pod grows the same way)")
+    return None
+
+
+def ingress_gaps(obs: Observation) -> list[str]:
+    """What keeps the named Ingress from routing: a class no IngressClass provides (no controller serves it), a
+    backend Service that does not exist. Only what was read: classes or Services not read are not judged."""
+    ing = obs.target if obs.kind == "ingress" else None
+    if not ing:
+        return []
+    out = []
+    cls = ingress_class(ing)
+    if cls and obs.ingressclasses is not None and cls not in {c["metadata"]["name"] for c in obs.ingressclasses}:
+        out.append(f"class {cls} matches no IngressClass: no controller routes its hosts")
+    if obs.services is not None:
+        have = {s["metadata"]["name"] for s in obs.services}
+        out += [f"backend service/{b} does not exist" for b in ingress_backends(ing) if b not in have]
+    return out

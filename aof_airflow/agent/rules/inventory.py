@@ -31,7 +31,7 @@ UNHEALTHY_TRUE = {"ReplicaFailure", "Failed", "MemoryPressure", "DiskPressure", 
 
 
 # Anomalies that mean users or work are affected now (not only a sign to look at): they raise the severity.
-IMPACT = re.compile(r"error line|^cpu |^memory |restarted|waiting |phase Pending|no ready endpoints|selector matches no pod"
+IMPACT = re.compile(r"error line|no controller routes|does not exist|^cpu |^memory |restarted|waiting |phase Pending|no ready endpoints|selector matches no pod"
                     r"|targets |active for|suspended|replicas ready|ScalingActive=False|AbleToScale=False|ScalingLimited=True"
                     r"|silent since|disruptions allowed|Progressing=False|ReplicaFailure=True|Available=False")
 
@@ -134,6 +134,7 @@ def inventory(obs: Observation) -> list[Anomaly]:
     if obs.kind == "namespace" and obs.target and obs.target.get("status", {}).get("phase") not in (None, "Active"):
         out.append(Anomaly(f"namespace/{obs.name}", f"phase {obs.target['status']['phase']}"
                            + (" (being deleted: no new pods are admitted)" if obs.target["status"]["phase"] == "Terminating" else "")))
+    out += [Anomaly(f"ingress/{obs.name}", g) for g in F.ingress_gaps(obs)]
     if obs.kind == "cronjob" and obs.target and obs.target.get("spec", {}).get("suspend"):
         out.append(Anomaly(f"cronjob/{obs.name}", "suspended"))
     out += _logs(obs)

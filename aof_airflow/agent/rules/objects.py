@@ -354,3 +354,14 @@ def requests_of(pod: dict[str, Any]) -> dict[str, str]:
                 out[k] = v
     return out
 
+
+def ingress_class(ing: dict[str, Any]) -> str | None:
+    return ing.get("spec", {}).get("ingressClassName") or \
+        (ing.get("metadata", {}).get("annotations") or {}).get("kubernetes.io/ingress.class")
+
+
+def ingress_backends(ing: dict[str, Any]) -> list[str]:
+    names = [((p.get("backend") or {}).get("service") or {}).get("name") for r in ing.get("spec", {}).get("rules") or []
+             for p in (r.get("http") or {}).get("paths") or []]
+    names.append(((ing.get("spec", {}).get("defaultBackend") or {}).get("service") or {}).get("name"))
+    return sorted({n for n in names if n})

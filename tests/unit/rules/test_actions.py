@@ -11,6 +11,7 @@ from typing import Any, Callable
 import pytest
 
 from aof_airflow.agent.rules import actions as ax
+from aof_airflow.agent.rules import facts as F
 from aof_airflow.agent.rules.objects import Observation
 from aof_airflow.services.metrics_history import WorkloadHistory
 
@@ -299,12 +300,21 @@ def not_stuck(o: Observation) -> None:
 
 
 def evictions_recur(o: Observation) -> None:
-    """Two earlier pods evicted for their own ephemeral storage over the limit: a new one fills it again."""
-    for n in ("api-old1", "api-old2"):
+    """Earlier pods evicted for their own ephemeral storage over their limit: a new one fills it again."""
+    for n in ("api-old1",):
         p = pod(n, ready=False)
         p["status"].update(phase="Failed", reason="Evicted",
                            message="Pod ephemeral local storage usage exceeds the total limit of containers 2Gi.")
         o.pods.append(p)
+
+
+def test_a_nodes_pressure_does_not_forbid_clearing_evicted_leftovers() -> None:
+    o = delete_base()
+    p = pod("api-old1", ready=False)
+    p["status"].update(phase="Failed", reason="Evicted", message="The node was low on resource: ephemeral-storage. "
+                       "Container api was using 14Gi, which exceeds its request of 0.")
+    o.pods.append(p)
+    assert F.recurring_evictions(o) is None
 
 
 def bare(o: Observation) -> None:

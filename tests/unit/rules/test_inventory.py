@@ -191,3 +191,16 @@ def test_a_process_whose_log_stopped_while_its_probes_time_out_is_restarted() ->
     d = diagnose(o)
     assert d.cls == "probe-failing" and d.action in ("rollout-restart", "delete-pod")
     assert "is silent since" in d.decision.verdicts["rollout-restart"].summary()
+
+
+def test_an_ingress_nothing_routes_is_an_anomaly_with_impact() -> None:
+    ing = {"metadata": {"name": "web"}, "spec": {"ingressClassName": "edge",
+                                                 "rules": [{"http": {"paths": [{"backend": {"service": {"name": "web"}}}]}}]}}
+    o = obs(kind="ingress", name="web", target=ing, ingressclasses=[{"metadata": {"name": "nginx"}}],
+            services=[{"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}}}])
+    assert [str(a) for a in inventory(o)] == ["ingress/web: class edge matches no IngressClass: no controller routes its hosts"]
+    d = diagnose(o)
+    assert d.cls == "ingress-class-missing" and d.severity != "low"
+    o.ingressclasses = None  # the classes were not read: nothing is judged about them
+    o.services = []
+    assert [str(a) for a in inventory(o)] == ["ingress/web: backend service/web does not exist"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..objects import Observation, pod_name, pod_ready, pods_of, selector_matches
+from ..objects import Observation, ingress_backends, ingress_class, pod_name, pod_ready, pods_of, selector_matches
 from .common import Finding
 
 
@@ -162,18 +162,6 @@ def detect_service_port_mismatch(obs: Observation) -> Finding | None:
                 advice=f"set service/{name}'s targetPort to the container port (or name) the pods listen on; restarting pods changes nothing",
             )
     return None
-
-
-def ingress_class(ing: dict[str, Any]) -> str | None:
-    return ing.get("spec", {}).get("ingressClassName") or \
-        (ing.get("metadata", {}).get("annotations") or {}).get("kubernetes.io/ingress.class")
-
-
-def ingress_backends(ing: dict[str, Any]) -> list[str]:
-    names = [((p.get("backend") or {}).get("service") or {}).get("name") for r in ing.get("spec", {}).get("rules") or []
-             for p in (r.get("http") or {}).get("paths") or []]
-    names.append(((ing.get("spec", {}).get("defaultBackend") or {}).get("service") or {}).get("name"))
-    return sorted({n for n in names if n})
 
 
 def detect_ingress(obs: Observation) -> Finding | None:
