@@ -126,6 +126,20 @@ def not_examined(obs: Observation) -> str:
     return f"examined {', '.join(read)}; not examined: {', '.join(obs.not_examined())}"
 
 
+# Kinds whose health shows in the pods that use them: with none of those read, "nothing wrong" would be a guess.
+USED_BY_PODS = {"persistentvolumeclaim", "service", "configmap", "secret", "ingress"}
+
+
+def _manual_endpoints(obs: Observation) -> list[str]:
+    """The addresses of a selectorless Service's Endpoints (written by hand, often pointing outside the cluster)."""
+    svc = obs.service or (obs.target if obs.kind == "service" else None)
+    if not svc or (svc.get("spec") or {}).get("selector"):
+        return []
+    eps = obs.endpoints or (obs.endpoints_of or {}).get(svc["metadata"]["name"]) or {}
+    return [f"{a.get('ip')}:{p.get('port')}" for s in eps.get("subsets") or [] for a in s.get("addresses") or []
+            for p in (s.get("ports") or [{}])][:4]
+
+
 def healthy_or_unknown(obs: Observation, anomalies: list[Anomaly]) -> Finding:
     """No detector named a cause: nothing is wrong in what was read (only when the inventory is empty), or
     something is wrong that no detector knows (the anomalies are listed, the cause is "unknown"), or the named
@@ -164,6 +178,12 @@ def healthy_or_unknown(obs: Observation, anomalies: list[Anomaly]) -> Finding:
             evidence=[str(a) for a in anomalies[:6]] + [not_examined(obs)], confidence=0.3, affected=subjects[:8],
             advice="investigate the anomalies listed: describe the objects and read their logs",
         )
+    if not pods_of(obs) and obs.kind in USED_BY_PODS:
+        what = [f"the pods that use {obs.kind}/{obs.name} (none was read: their state and logs are unknown)"]
+        what += [f"whether {a} answers (hand-written Endpoints: no selector picks these addresses)" for a in _manual_endpoints(obs)]
+        return Finding(cls="not-examined", summary=f"{obs.kind}/{obs.name} was read, but not what uses it: {'; '.join(what)}",
+                       evidence=[f"{obs.kind}/{obs.name}: found; not examined: {'; '.join(what)}", not_examined(obs)],
+                       confidence=0.2, advice=f"look at the pods that use {obs.kind}/{obs.name}: their events and logs")
     ev = [counts, f"{len(pods_of(obs))} pod(s) read: none waiting, restarting, unready or near a limit; no Warning event; "
           "no error line in the logs read", not_examined(obs)]
     return Finding(

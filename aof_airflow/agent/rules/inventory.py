@@ -23,7 +23,7 @@ from .objects import (
     statuses,
 )
 
-ERROR_LINE = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback|forbidden|refused|timed out|timeout)\b", re.I)
+ERROR_LINE = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback|forbidden|refused|rejected|denied|unauthorized|timed out|timeout)\b", re.I)
 HEALTHY_TRUE = {"Ready", "ContainersReady", "Initialized", "PodScheduled", "Available", "Progressing", "AbleToScale",
                 "ScalingActive", "PodReadyToStartContainers"}
 UNHEALTHY_TRUE = {"ReplicaFailure", "Failed", "MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable",

@@ -204,3 +204,17 @@ def test_an_ingress_nothing_routes_is_an_anomaly_with_impact() -> None:
     o.ingressclasses = None  # the classes were not read: nothing is judged about them
     o.services = []
     assert [str(a) for a in inventory(o)] == ["ingress/web: backend service/web does not exist"]
+
+
+def test_refusals_in_the_logs_are_anomalies_whatever_their_level() -> None:
+    o = healthy()  # a replica rejecting requests at WARN level: not "nothing wrong"
+    o.logs = {"api-1/api": "WARN auth - rejected bearer token: token used before issued\nINFO GET /v1 401 1ms\n"}
+    assert any("error line" in str(a) for a in inventory(o))
+    assert diagnose(o).cls != "no-fault-found"
+
+
+def test_a_claim_whose_pods_were_not_read_is_not_examined_never_fine() -> None:
+    pvc = {"metadata": {"name": "data"}, "status": {"phase": "Bound"}}
+    d = diagnose(obs(kind="persistentvolumeclaim", name="data", target=pvc))
+    assert d.cls == "not-examined" and "the pods that use persistentvolumeclaim/data" in d.output["root_cause"]
+    assert "nothing wrong" not in d.output["root_cause"]
