@@ -20,9 +20,9 @@ def _waiting(run_id: str, dag_id: str) -> list[tuple[Any, str | None, dict[str, 
 
 
 def _client(conn_id: str) -> Any:
-    from airflow.providers.slack.hooks.slack import SlackHook  # only when an approval is waiting
+    from aof_airflow.services import slack  # the provider's hook only when an approval is waiting
 
-    return SlackHook(slack_conn_id=conn_id).client
+    return slack.hook(conn_id, waits=False).client
 
 
 def tell_pending_approvals(dag_id: str, run_id: str, text: str, *,
