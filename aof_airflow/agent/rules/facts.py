@@ -104,9 +104,9 @@ def oom_runs(obs: Observation) -> list[float]:
 
 def grows_with_uptime(obs: Observation) -> str | None:
     """Memory that grows until the limit: OOMKills only after long runs, or the history's verdict."""
-    h = obs.history
-    if h is not None and h.examined and h.memory == "grows-with-uptime":
-        return "metrics history: memory grows with uptime (" + "; ".join(h.evidence[:2]) + ")"
+    said = history_says(obs, "memory", "grows-with-uptime", "memory grows with uptime")
+    if said:
+        return said
     runs = oom_runs(obs)
     if runs and max(runs) >= LONG_RUN_SECONDS:
         return f"OOMKilled after running up to {max(runs) / 60:.0f} min: memory grows with uptime until the limit"
@@ -114,9 +114,9 @@ def grows_with_uptime(obs: Observation) -> str | None:
 
 
 def killed_soon_after_start(obs: Observation) -> str | None:
-    h = obs.history
-    if h is not None and h.examined and h.memory == "flat-near-limit":
-        return "metrics history: memory flat near the limit from the start (" + "; ".join(h.evidence[:2]) + ")"
+    said = history_says(obs, "memory", "flat-near-limit", "memory flat near the limit from the start")
+    if said:
+        return said
     runs = oom_runs(obs)
     if runs and max(runs) < LONG_RUN_SECONDS:
         return f"every OOMKill came at most {max(runs):.0f}s after start: the working set needs more than the limit"
@@ -263,9 +263,9 @@ def probe_misconfigured(obs: Observation) -> str | None:
 
 def cpu_saturated(obs: Observation) -> str | None:
     """Most running pods at >= 90% of their CPU limit (kubectl top), or the history says saturated."""
-    h = obs.history
-    if h is not None and h.examined and h.cpu == "saturated":
-        return "metrics history: CPU saturated (" + "; ".join(h.evidence[:2]) + ")"
+    said = history_says(obs, "cpu", "saturated", "CPU saturated")
+    if said:
+        return said
     hot, seen = [], 0
     for p in pods_of(obs):
         used = obs.cpu_usage.get(pod_name(p))
@@ -279,18 +279,20 @@ def cpu_saturated(obs: Observation) -> str | None:
     return "; ".join(hot[:3]) if hot and len(hot) * 2 > seen else None
 
 
-def load_rising(obs: Observation) -> str | None:
+def history_says(obs: Observation, verdict: str, value: str, what: str) -> str | None:
+    """The metrics history's `verdict` (memory, cpu, load) when it was read and is `value`, quoted with its figures."""
     h = obs.history
-    if h is not None and h.examined and h.load == "rising":
-        return "metrics history: load rising (" + "; ".join(h.evidence[:2]) + ")"
+    if h is not None and h.examined and getattr(h, verdict) == value:
+        return f"metrics history: {what} (" + "; ".join(h.evidence[:2]) + ")"
     return None
+
+
+def load_rising(obs: Observation) -> str | None:
+    return history_says(obs, "load", "rising", "load rising")
 
 
 def load_steady(obs: Observation) -> str | None:
-    h = obs.history
-    if h is not None and h.examined and h.load == "steady":
-        return "metrics history: load steady (" + "; ".join(h.evidence[:2]) + ")"
-    return None
+    return history_says(obs, "load", "steady", "load steady")
 
 
 def rollout_in_progress(d: dict[str, Any]) -> bool:
