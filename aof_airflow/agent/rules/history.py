@@ -13,6 +13,7 @@ preconditions that need it stay unproven.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
@@ -37,6 +38,12 @@ def history_source() -> HistorySource | None:
         return _factory()
     if _source is not None:
         return _source
+    return _from_connection()
+
+
+@functools.cache
+def _from_connection() -> HistorySource | None:
+    """Looked up once per process: a remediation re-diagnoses every few seconds while it verifies."""
     from aof_airflow.services.prometheus import history_source_from_connection  # httpx only when diagnosing
 
     return history_source_from_connection()

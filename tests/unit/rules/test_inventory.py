@@ -218,3 +218,18 @@ def test_a_claim_whose_pods_were_not_read_is_not_examined_never_fine() -> None:
     d = diagnose(obs(kind="persistentvolumeclaim", name="data", target=pvc))
     assert d.cls == "not-examined" and "the pods that use persistentvolumeclaim/data" in d.output["root_cause"]
     assert "nothing wrong" not in d.output["root_cause"]
+
+
+def test_the_connections_history_source_is_looked_up_once_per_process(monkeypatch) -> None:
+    from aof_airflow.agent.rules import history
+    from aof_airflow.services import prometheus
+
+    calls = []
+    monkeypatch.setattr(prometheus, "history_source_from_connection", lambda: calls.append(1))
+    history._from_connection.cache_clear()
+    use_history_source(None)
+    try:
+        assert history_source() is None and history_source() is None
+        assert calls == [1]  # a verifying remediation re-diagnoses every few seconds: one Connection lookup
+    finally:
+        history._from_connection.cache_clear()
