@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy import MetaData, Table, create_engine, event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from aof_airflow.config import settings
 
@@ -69,6 +69,27 @@ def ensure_tables(url: str | None = None) -> Engine:
     eng = engine(url)
     key = (str(eng.url), frozenset(metadata.tables))
     if key not in _created:
-        metadata.create_all(eng, checkfirst=True)
+        create_tables(eng)
         _created.add(key)
     return eng
+
+
+def create_tables(bind: Engine | Connection, tables: list[Table] | None = None, attempts: int = 3) -> None:
+    """`create_all` that survives another process creating the same tables at the same moment.
+
+    `checkfirst` looks, then creates: the relay, a task and the scheduler's listener starting together all see
+    a table missing and one of them gets "already exists" (SQLite) or a unique violation (Postgres). Looking
+    again then finds it. On a connection each try is its own savepoint, so a failed CREATE leaves the caller's
+    transaction usable.
+    """
+    for attempt in range(attempts):
+        try:
+            if isinstance(bind, Connection):
+                with bind.begin_nested():
+                    metadata.create_all(bind, tables=tables, checkfirst=True)
+            else:
+                metadata.create_all(bind, tables=tables, checkfirst=True)
+            return
+        except DatabaseError:
+            if attempt == attempts - 1:
+                raise

@@ -26,8 +26,11 @@ from aof_airflow.config import settings
 from aof_airflow.incidents import run_note
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow.models.dagrun import DagRun
-    from sqlalchemy import MetaData
+    from sqlalchemy import Table
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
     from aof_airflow.incidents.records import IncidentRecord
@@ -52,7 +55,7 @@ def _is_flow(dag_run: DagRun) -> bool:
 def record_run(dag_run: DagRun, msg: str | None) -> None:
     from sqlalchemy.orm import object_session  # the plugin loads in every Airflow process: only when a run ends
 
-    from aof_airflow.db import metadata  # the plugin loads in every Airflow process: only when a run ends
+    from aof_airflow.db import create_tables  # the plugin loads in every Airflow process: only when a run ends
     from aof_airflow.incidents import collector, records  # as above (the collector reads Airflow's models)
 
     session = object_session(dag_run)
@@ -61,13 +64,13 @@ def record_run(dag_run: DagRun, msg: str | None) -> None:
         from airflow.utils.session import create_session
 
         with create_session() as s:
-            _write(s, dag_run, msg, collector, records, metadata)
+            _write(s, dag_run, msg, collector, records, create_tables)
         return
-    _write(session, dag_run, msg, collector, records, metadata)
+    _write(session, dag_run, msg, collector, records, create_tables)
 
 
 def _write(session: Session, dag_run: DagRun, msg: str | None, collector: ModuleType, records: ModuleType,
-           metadata: MetaData) -> None:
+           create_tables: Callable[[Connection, list[Table]], None]) -> None:
     # Flush so the run's new state and end_date are visible to our reads in this same transaction.
     # A SAVEPOINT on the session's connection, not `session.begin_nested()`: the scheduler runs this under
     # `prohibit_commit` (any Session commit, even of a nested transaction, raises "UNEXPECTED COMMIT - THIS
@@ -78,7 +81,7 @@ def _write(session: Session, dag_run: DagRun, msg: str | None, collector: Module
     with conn.begin_nested():
         key = str(conn.engine.url)
         if key not in _tables_ready:
-            metadata.create_all(conn, tables=[records.incidents], checkfirst=True)
+            create_tables(conn, [records.incidents])
             _tables_ready.add(key)
         rec = collector.collect(dag_run.dag_id, dag_run.run_id, session=session, msg=msg)
         # The object in hand is the truth (its end_date may not be flushed to the row we read yet).
