@@ -111,3 +111,12 @@ def test_airflows_plugin_loader_does_not_go_on_without_the_plugin(tmp_path, name
     assert out.returncode != 0 and "LOADED WITHOUT" not in out.stdout, out.stdout[-2000:]
     assert "aof-airflow: not starting" in out.stderr and f"setting {name} = {typo!r}" in out.stderr, out.stderr[-2000:]
     assert expects in out.stderr
+
+
+def test_a_task_process_does_not_run_without_the_plugin_either(tmp_path):
+    """The task runner loads listeners through the Task SDK's own plugin loader (also `except Exception`)."""
+    code = ("from airflow.sdk.listener import get_listener_manager; "
+            "print('LOADED WITHOUT', get_listener_manager().has_listeners)")
+    out = _start(code, {"AOF_REMEDIATION_BUDGET": "three"}, tmp_path)
+    assert out.returncode != 0 and "LOADED WITHOUT" not in out.stdout, out.stdout[-2000:]
+    assert "setting remediation_budget = 'three'" in out.stderr and "a whole number from 0 to 1000" in out.stderr
