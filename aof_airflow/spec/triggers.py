@@ -159,7 +159,11 @@ class AlertmanagerConfig(Strict):
     auth: Annotated[Union[BearerAuth, BasicAuth], Field(discriminator="type")]
     run_per: Literal["group", "alert"] = "group"
     suppress_seconds: SuppressSeconds = 3600
-    events: tuple[str, ...] = ("firing", "resolved")  # what the relay reads; not a setting
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        """What the receiver reads, always (not a key: `events: [firing]` would filter nothing, so it is refused)."""
+        return ("firing", "resolved")
 
     @property
     def secret(self) -> None:

@@ -244,8 +244,10 @@ def test_an_alertmanager_trigger_document_binds_its_flow(tmp_path):
      "unknown key `repeat_interval` in spec.config"),
     ("    auth: {type: Bearer, token: x}\n    suppress_seconds: -5\n", "suppress_seconds", "greater than or equal to 0"),
     ("    path: alerts\n    auth: {type: Bearer, token: x}\n", "path:", "write an absolute URL path"),
+    ("    auth: {type: Bearer, token: x}\n    events: [firing]\n", "events",
+     "unknown key `events` in spec.config; known: auth, methods, path, run_per, suppress_seconds"),
 ], ids=["no auth", "basic without password", "unknown auth", "pagerduty signature", "run_per", "unknown key",
-        "negative suppress", "relative path"])
+        "negative suppress", "relative path", "events filter nothing"])
 def test_a_bad_alertmanager_trigger_document_is_an_error_at_its_line(tmp_path, config, needle, message):
     text = am_doc(config)
     (tmp_path / "f.yaml").write_text(ALERT_FLOW + "---\n" + text)
