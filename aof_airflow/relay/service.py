@@ -9,6 +9,7 @@ incident the relay cannot run (no usable id): a failure the relay reports (readi
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -196,6 +197,17 @@ class Relay:
         log.info("relay: %s/%s: %s", row.dag_id, row.dag_run_id, d.detail)
         return f"{'attached' if d.kind == 'attach' else 'suppressed'}: {d.detail}"
 
+    def resolved_at_source(self, store: Store) -> None:
+        """PagerDuty says the incident resolved: the hold on its target lifts, as Alertmanager's `resolved` lifts its
+        signal's, whether or not the trigger's `events` name it (then the delivery is recorded as ignored). A v3
+        `incident.resolved` carries no details: the target is read from the incident's earlier deliveries."""
+        from aof_airflow.relay.signal_gate import RESOLVED, enabled, resolved
+
+        if store.row.get("event_type") != RESOLVED or not store.row.get("incident_id") or not enabled():
+            return
+        earlier = self.outbox.rows(dag_id=store.route.dag_id, incident_id=store.row["incident_id"])
+        resolved(store.row, store.route.flow, (json.loads(r["conf"]) for r in reversed(earlier)), self.signal_db())
+
     def stored(self, store: Store, row_id: int | None) -> Reply:
         """The answer once the row is committed (`row_id` None: it duplicated an earlier delivery)."""
         if store.row.get("state") in (IGNORED, FAILED):
@@ -216,5 +228,6 @@ class Relay:
         step = self.admit(route, body, headers)
         if isinstance(step, Reply):
             return step
+        self.resolved_at_source(step)
         held = None if step.row.get("state") in (IGNORED, FAILED) else self.held_by_open_run(step)
         return held or self.over_queue_limit(step) or self.stored(step, self.outbox.add(**step.row))

@@ -4,7 +4,8 @@ The target is where the flow's incident profile (spec/incident.py: its `aof.dev/
 annotations, else the tutorial's `custom_details.namespace` + `resource`) says the incident is, read from the
 trigger payload alone: the one mapping that also scopes the run's agents. An incident whose target has an open run
 attaches to that run instead of starting a second diagnosis; after a run on the target ended with no action or an
-escalation, the target's PagerDuty signal is held back for the trigger's `suppress_seconds`.
+escalation, the target's PagerDuty signal is held back for the trigger's `suppress_seconds`, or until PagerDuty
+says an incident on it resolved (`incident.resolved`, whatever the trigger's `events`).
 
 When the relay decides: a delivery that carries its details, at once (the answer says attached / suppressed). A v3
 webhook carries none -- its custom details come from PagerDuty's API -- so it is decided by the dispatcher once
@@ -18,8 +19,9 @@ a time).
 
 from __future__ import annotations
 
+import itertools
 import logging
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy.engine import Engine
 
@@ -31,7 +33,7 @@ from aof_airflow.spec.models import AgentFlow
 log = logging.getLogger(__name__)
 SOURCE = "pagerduty"
 OPEN_SECONDS = 2 * 3600.0  # a run with no flow timeout holds its target at most this long
-REOPENED = "incident.reopened"
+REOPENED, RESOLVED = "incident.reopened", "incident.resolved"
 
 
 def enabled() -> bool:
@@ -76,3 +78,15 @@ def gate(row: Mapping[str, Any], flow: AgentFlow, suppress_seconds: float, engin
     if d.run_id == row["dag_run_id"] and d.kind in ("start", "attach"):
         return None  # its own run (or a redelivery of it): the outbox answers accepted / duplicate
     return d
+
+
+def resolved(row: Mapping[str, Any], flow: AgentFlow, earlier: Iterable[Mapping[str, Any]], engine: Engine
+             ) -> signal_store.Decision | None:
+    """The incident resolved at PagerDuty: the hold on its target lifts (recorded on the run the signal belongs to).
+    Its target from this delivery's payload, else from the incident's `earlier` confs (newest first)."""
+    confs = itertools.chain([row["conf"]], earlier)
+    target = next((t for t in (target_of(c, flow) for c in confs) if t is not None), None)
+    if target is None:
+        return None
+    return signal_store.resolve(f"{target.key}#{SOURCE}", target.key, source=SOURCE,
+                                detail=f"PagerDuty incident {row.get('incident_id')} resolved", engine=engine)

@@ -176,3 +176,17 @@ def test_the_hold_ends_when_the_triggers_suppress_seconds_pass(client, monkeypat
     monkeypatch.setattr(signals.time, "time", lambda: real() + 901)  # the trigger's suppress_seconds: 900
     send_v3(client, "Q4CART")  # a later incident on the workload
     assert runs(client, "pd-flow") == ["pd-Q1CART", "pd-Q4CART"]
+
+
+def test_the_hold_ends_when_pagerduty_says_an_incident_on_the_target_resolved(client):
+    send_v3(client, "Q1CART")
+    runs(client, "pd-flow")
+    records.save(records.IncidentRecord(dag_id="pd-flow", run_id="pd-Q1CART", result="no_action"))
+    send_v3(client, "Q3CART")
+    assert runs(client, "pd-flow") == ["pd-Q1CART"]  # held back
+    # the trigger does not run on incident.resolved: answered "ignored", yet the hold lifts (the v3 event has no
+    # details: the target comes from the incident's earlier delivery)
+    assert send_v3(client, "Q1CART", "incident.resolved", "01RESOLVED")["status"] == "ignored"
+    assert [e.kind for e in signals.for_run("pd-flow", "pd-Q1CART")][-1] == "resolved"
+    send_v3(client, "Q4CART")
+    assert runs(client, "pd-flow") == ["pd-Q1CART", "pd-Q4CART"]
