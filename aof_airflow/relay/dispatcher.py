@@ -177,8 +177,13 @@ class Dispatcher:
                 note = f"started without custom_details: {exc}"
             if note:
                 log.warning("relay: %s: %s", row.dag_run_id, note)
-            instead = self.hold(row, conf) if self.hold is not None else None
-            if instead is not None:  # one remediation per target, decided now that the target is known
+            try:  # one remediation per target, decided now that the target is known
+                instead = self.hold(row, conf) if self.hold is not None else None
+            except Exception as exc:  # undecided is not "start": a second remediation of the target could run
+                log.exception("relay: %s: which run it belongs to is not settled; retrying", row.dag_run_id)
+                # conf not kept: the row still needs its details, so the next attempt decides again
+                return retry(row, f"one run per target: {exc}", self._backoff(row.attempts)), True
+            if instead is not None:
                 return held(row, "; ".join(n for n in (instead, note) if n), conf=new_conf), True
         try:
             res = self.client.trigger_run(row.dag_id, row.dag_run_id, conf)

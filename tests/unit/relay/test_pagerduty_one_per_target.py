@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from aof_airflow.incidents import records, signals
 from aof_airflow.relay import auth, secrets
@@ -190,3 +191,21 @@ def test_the_hold_ends_when_pagerduty_says_an_incident_on_the_target_resolved(cl
     assert [e.kind for e in signals.for_run("pd-flow", "pd-Q1CART")][-1] == "resolved"
     send_v3(client, "Q4CART")
     assert runs(client, "pd-flow") == ["pd-Q1CART", "pd-Q4CART"]
+
+
+
+def test_a_delivery_whose_target_cannot_be_settled_is_retried_not_started(client, monkeypatch):
+    real = signals.admit
+
+    def unavailable(*_a, **_k):
+        raise RuntimeError("signal store unavailable")
+
+    monkeypatch.setattr(signals, "admit", unavailable)
+    send_v3(client, "Q1CART")
+    assert runs(client, "pd-flow") == []
+    r = row(client, "pd-Q1CART")
+    assert r["state"] == "pending" and r["needs_details"] == 1 and "signal store unavailable" in r["last_error"]
+    monkeypatch.setattr(signals, "admit", real)
+    with client.relay.outbox.engine.begin() as c:  # due now, not after its backoff
+        c.execute(text("update aof_relay_outbox set next_attempt_at = 0"))
+    assert runs(client, "pd-flow") == ["pd-Q1CART"]
