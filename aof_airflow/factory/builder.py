@@ -26,9 +26,9 @@ from aof_airflow.factory.registry import build_task
 from aof_airflow.factory.schedule import dag_schedule
 from aof_airflow.operators.base import NodeWiring, operator_for
 from aof_airflow.operators.escalation import NodeFailureNotifier, RunTimeoutNotifier
-from aof_airflow.operators.incident import IncidentProfile
 from aof_airflow.spec.edges import decided_children, effective_conditions
 from aof_airflow.spec.graph import ancestor_table, topological_order
+from aof_airflow.spec.incident import IncidentProfile
 from aof_airflow.spec.models import Agent, AgentFlow, Node, NodeCondition
 from aof_airflow.spec.nodes.wait import duration_seconds
 from aof_airflow.spec.trigger_docs import bound_schedule

@@ -2,7 +2,7 @@
 
 The operator knows nothing about models or tools: it calls `aof_airflow.agent.runtime.run_agent` with an
 AgentScope naming what the incident lets it touch, as the flow's incident profile finds it
-(operators/incident.py). The contract object is the XCom return value (what templates see); the rest
+(spec/incident.py). The contract object is the XCom return value (what templates see); the rest
 (model, usage, tool calls, actions) goes beside it under the XCom key `aof_meta`.
 """
 
@@ -14,8 +14,8 @@ from airflow.sdk import BaseOperator, Context
 
 from aof_airflow.agent.types import AgentScope
 from aof_airflow.operators.base import NodeOperator, render_or_fail
-from aof_airflow.operators.incident import IncidentProfile
 from aof_airflow.spec.compat import inline_agent
+from aof_airflow.spec.incident import IncidentProfile
 from aof_airflow.spec.models import Agent, AgentFlow, AgentNode
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from airflow.sdk import BaseOperator, Context
 
 from aof_airflow.approvals.sensor import SlackApprovalSensor
 from aof_airflow.operators.base import Decided, NodeMixin, NodeWiring, render_or_fail
-from aof_airflow.operators.incident import IncidentProfile
 from aof_airflow.operators.slack import with_notice
+from aof_airflow.spec.incident import IncidentProfile
 from aof_airflow.spec.models import Agent, AgentFlow, ApprovalNode, Node, SlackNode
 
 if TYPE_CHECKING:

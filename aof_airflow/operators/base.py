@@ -18,7 +18,7 @@ from airflow.sdk.types import DagRunProtocol
 
 from aof_airflow.agent.masking import mask
 from aof_airflow.operators.context import build_roots, flow_info, pull_outputs
-from aof_airflow.operators.incident import IncidentProfile
+from aof_airflow.spec.incident import IncidentProfile, payload_context
 from aof_airflow.spec.models import Agent, AgentFlow, Node
 
 if TYPE_CHECKING:
@@ -45,9 +45,7 @@ def template_context(dag_run: DagRunProtocol, flow_name: str, outputs: dict[str,
 
 def conf_context(dag_run: DagRunProtocol | None) -> TemplateContext:
     """Only the trigger payload (no flow variables, environment or Variables): what a DAG-level callback sees."""
-    from aof_airflow.templating import TemplateContext  # templating stays off the DAG-parse path
-
-    return TemplateContext(dict(getattr(dag_run, "conf", None) or {}), environ={}, variables=None)
+    return payload_context(getattr(dag_run, "conf", None))
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from airflow.sdk import BaseNotifier, Context
 from aof_airflow.agent.masking import redact
 from aof_airflow.config import settings
 from aof_airflow.operators.base import NodeMixin, conf_context
-from aof_airflow.operators.incident import Incident, IncidentProfile
 from aof_airflow.services.slack import code, escape, post_message
 from aof_airflow.services.slack import conn_id as slack_conn_id
+from aof_airflow.spec.incident import Incident, IncidentProfile
 
 MAX_ERROR = 1500
 

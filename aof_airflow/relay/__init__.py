@@ -4,9 +4,10 @@
                body streamed under a cap, PagerDuty / Slack signature)
             -> webhooks.py / slack_events.py / slack_actions.py
             -> service.Relay.admit (parse + normalize, event type, service, run id per occurrence: run_ids.py,
-               values bounded: bounds.py) [-> queue_size check]
+               values bounded: bounds.py) [-> one run per target: signal_gate.py] [-> queue_size check]
             -> outbox insert, group-committed with the webhooks arriving alongside (group_commit.py)
-            -> 202 -> dispatcher.Dispatcher (thread) -> airflow_rest (POST dagRuns)
+            -> 202 -> dispatcher.Dispatcher (thread) [-> v3: custom details, then signal_gate.py]
+            -> airflow_rest (POST dagRuns)
             -> what did not become a run: reports.py (readiness, metrics.py, Slack)
 
 Run it: `aofctl relay --host 127.0.0.1 --port 8088 [--flows DIR]`, or in the Airflow api-server at

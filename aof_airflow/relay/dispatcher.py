@@ -11,12 +11,12 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from aof_airflow.airflow_rest import AirflowAPI, AirflowUnavailable
 from aof_airflow.relay.bounds import bound
 from aof_airflow.relay.normalize import merge_details, without_details
-from aof_airflow.relay.outbox import DELIVERED, Outbox, Outcome, Row, delivered, failed, retry
+from aof_airflow.relay.outbox import DELIVERED, Outbox, Outcome, Row, delivered, failed, held, retry
 from aof_airflow.relay.settings import RelaySettings
 from aof_airflow.services import pagerduty
 
@@ -31,8 +31,10 @@ REPORT_EVERY = 5.0  # seconds between looks for deliveries to report (reports.py
 
 class Dispatcher:
     def __init__(self, outbox: Outbox, client: AirflowAPI, settings: RelaySettings,
-                 reports: Reports | None = None) -> None:
-        self.outbox, self.client, self.settings, self.reports = outbox, client, settings, reports
+                 reports: Reports | None = None,
+                 hold: Callable[[Row, dict[str, Any]], str | None] | None = None) -> None:
+        """`hold`: for a row whose details were just fetched, what it became instead of a run (None: run it)."""
+        self.outbox, self.client, self.settings, self.reports, self.hold = outbox, client, settings, reports, hold
         self._next_report = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -175,6 +177,14 @@ class Dispatcher:
                 note = f"started without custom_details: {exc}"
             if note:
                 log.warning("relay: %s: %s", row.dag_run_id, note)
+            try:  # one remediation per target, decided now that the target is known
+                instead = self.hold(row, conf) if self.hold is not None else None
+            except Exception as exc:  # undecided is not "start": a second remediation of the target could run
+                log.exception("relay: %s: which run it belongs to is not settled; retrying", row.dag_run_id)
+                # conf not kept: the row still needs its details, so the next attempt decides again
+                return retry(row, f"one run per target: {exc}", self._backoff(row.attempts)), True
+            if instead is not None:
+                return held(row, "; ".join(n for n in (instead, note) if n), conf=new_conf), True
         try:
             res = self.client.trigger_run(row.dag_id, row.dag_run_id, conf)
         except AirflowUnavailable as exc:

@@ -1,4 +1,4 @@
-"""Which flow answers which webhook path (`Webhook` / `HTTP` / `PagerDuty` triggers, a flow's own or a bound
+"""Which flow answers which webhook path (`Webhook` / `HTTP` / `PagerDuty` / `Alertmanager` triggers, a flow's own or a bound
 `kind: Trigger` document's), and which flows Slack messages may start (relay.slack_routes).
 
 A flows folder is re-read when its files change (checked every few seconds), so deploying a flow

@@ -48,6 +48,7 @@ from aof_airflow import db
 from aof_airflow.relay.group_commit import GroupCommit
 
 PENDING, DELIVERED, IGNORED, FAILED = "pending", "delivered", "ignored", "failed"
+HELD = "held"  # no run of its own: its target's open run took it, or a hold (relay/signal_gate.py)
 
 outbox = Table(
     "aof_relay_outbox",
@@ -117,6 +118,7 @@ class Row:
     attempts: int
     claim: str = ""
     created_at: float = 0.0  # when the webhook was accepted (time.time())
+    event_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,11 @@ def delivered(row: Row, note: str | None = None, conf: dict[str, Any] | None = N
 def retry(row: Row, error: str, delay: float, conf: dict[str, Any] | None = None) -> Outcome:
     return Outcome(row, _with_conf(dict(attempts=row.attempts + 1, last_error=error[:2000],
                                         next_attempt_at=time.time() + delay, claimed_until=0.0), conf))
+
+
+def held(row: Row, note: str, conf: dict[str, Any] | None = None) -> Outcome:
+    return Outcome(row, _with_conf(dict(state=HELD, delivered_at=time.time(), claimed_until=0.0,
+                                        attempts=row.attempts + 1, last_error=note[:2000]), conf))
 
 
 def failed(row: Row, error: str) -> Outcome:
@@ -268,7 +275,7 @@ class Outbox:
             c.execute(_CLAIM, {"c_now": now, "c_limit": limit, "c_until": now + lease_seconds, "c_token": token})
             got = c.execute(_CLAIMED, {"c_token": token}).mappings().all()
         return [Row(r["id"], r["flow"], r["dag_id"], r["dag_run_id"], r["incident_id"], bool(r["needs_details"]),
-                    json.loads(r["conf"]), r["attempts"], token, r["created_at"]) for r in got]
+                    json.loads(r["conf"]), r["attempts"], token, r["created_at"], r["event_type"]) for r in got]
 
     def settle(self, outcomes: list[Outcome]) -> None:
         """Record what became of claimed rows, all in one transaction (one statement per kind of outcome).

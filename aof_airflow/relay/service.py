@@ -9,6 +9,7 @@ incident the relay cannot run (no usable id): a failure the relay reports (readi
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from aof_airflow.relay.bounds import bound
 from aof_airflow.relay.dispatcher import Dispatcher
 from aof_airflow.relay.flows import FlowSource, FlowTable, Route, service_id
 from aof_airflow.relay.normalize import META, BadEvent, Event, normalize, parse_json
-from aof_airflow.relay.outbox import FAILED, IGNORED, Outbox
+from aof_airflow.relay.outbox import FAILED, IGNORED, Outbox, Row
 from aof_airflow.relay.queued import QueuedCache
 from aof_airflow.relay.reports import Reports
 from aof_airflow.relay.run_ids import digest, failed_run_id, incident_run_id
@@ -54,7 +55,7 @@ class Relay:
                                  timeout=settings.request_timeout_seconds)
         self.queued = QueuedCache(self.client, settings.queued_cache_seconds)
         self.reports = Reports(self.outbox, self.flows, settings)
-        self.dispatcher = Dispatcher(self.outbox, self.client, settings, self.reports)
+        self.dispatcher = Dispatcher(self.outbox, self.client, settings, self.reports, hold=self.held_at_delivery)
         self.ignored: Counter[str] = Counter()  # deliveries answered 2xx that started nothing, by event type
 
     def close(self) -> None:
@@ -168,16 +169,44 @@ class Relay:
         return ensure_tables(self.settings.database_url)
 
     def held_by_open_run(self, store: Store) -> Reply | None:
-        """A 202 that starts nothing when the incident's target has an open run (attached) or is held back."""
+        """A 202 that starts nothing when the incident's target has an open run (attached) or is held back.
+        A v3 delivery is decided later, once its details are fetched (`held_at_delivery`)."""
         from aof_airflow.relay.signal_gate import enabled, gate
 
-        if not enabled():
+        if store.row.get("needs_details") or not enabled():
             return None
-        d = gate(store.row, store.route.flow.spec.rate_limit.timeout_seconds, self.signal_db())
+        d = gate(store.row, store.route.flow, store.route.config.suppress_seconds, self.signal_db())
         if d is None:
             return None
         status = "attached" if d.kind == "attach" else "suppressed"
         return Reply(202, {"status": status, "dag_id": d.dag_id, "dag_run_id": d.run_id, "detail": d.detail})
+
+    def held_at_delivery(self, row: Row, conf: dict[str, Any]) -> str | None:
+        """The same decision for a v3 delivery, now that its custom details are in `conf`: None to start its run,
+        else what it became (attached to / held back by another run), which the dispatcher records on the row."""
+        from aof_airflow.relay.signal_gate import enabled, gate
+
+        route = next((r for r in self.flows.routes().values() if r.flow.name == row.flow), None)
+        if route is None or not enabled():
+            return None
+        d = gate({"dag_id": row.dag_id, "dag_run_id": row.dag_run_id, "incident_id": row.incident_id,
+                  "event_type": row.event_type, "conf": conf}, route.flow, route.config.suppress_seconds,
+                 self.signal_db())
+        if d is None:
+            return None
+        log.info("relay: %s/%s: %s", row.dag_id, row.dag_run_id, d.detail)
+        return f"{'attached' if d.kind == 'attach' else 'suppressed'}: {d.detail}"
+
+    def resolved_at_source(self, store: Store) -> None:
+        """PagerDuty says the incident resolved: the hold on its target lifts, as Alertmanager's `resolved` lifts its
+        signal's, whether or not the trigger's `events` name it (then the delivery is recorded as ignored). A v3
+        `incident.resolved` carries no details: the target is read from the incident's earlier deliveries."""
+        from aof_airflow.relay.signal_gate import RESOLVED, enabled, resolved
+
+        if store.row.get("event_type") != RESOLVED or not store.row.get("incident_id") or not enabled():
+            return
+        earlier = self.outbox.rows(dag_id=store.route.dag_id, incident_id=store.row["incident_id"])
+        resolved(store.row, store.route.flow, (json.loads(r["conf"]) for r in reversed(earlier)), self.signal_db())
 
     def stored(self, store: Store, row_id: int | None) -> Reply:
         """The answer once the row is committed (`row_id` None: it duplicated an earlier delivery)."""
@@ -199,5 +228,6 @@ class Relay:
         step = self.admit(route, body, headers)
         if isinstance(step, Reply):
             return step
+        self.resolved_at_source(step)
         held = None if step.row.get("state") in (IGNORED, FAILED) else self.held_by_open_run(step)
         return held or self.over_queue_limit(step) or self.stored(step, self.outbox.add(**step.row))

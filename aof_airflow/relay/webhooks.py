@@ -35,6 +35,7 @@ async def webhook(request: Request, route: Route = Depends(webhook_headers), bod
     step = relay.admit(route, body, request.headers)
     if isinstance(step, Reply):
         return reply(step)
+    await run_in_threadpool(relay.resolved_at_source, step)  # PagerDuty's incident.resolved lifts a hold
     if step.row.get("state") not in (IGNORED, FAILED):  # one remediation per target (relay/signal_gate.py)
         held = await run_in_threadpool(relay.held_by_open_run, step)
         if held is not None:

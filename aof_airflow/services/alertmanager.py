@@ -29,6 +29,9 @@ NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 # Kubernetes' pod-template-hash alphabet (rand.SafeEncodeString) and a ReplicaSet pod's random suffix
 REPLICASET_POD = re.compile(r"^(?P<deployment>[a-z0-9][-a-z0-9.]*?)-[bcdfghjklmnpqrstvwxz2456789]{6,10}-[bcdfghjklmnpqrstvwxz2456789]{5}$")
 WORKLOAD_KINDS = ("deployment", "statefulset", "daemonset")
+# how a resource's kind is written in `kind/name` (kubectl's short names and plurals)
+KIND_ALIASES = {"deploy": "deployment", "deployments": "deployment", "sts": "statefulset", "statefulsets": "statefulset",
+                "ds": "daemonset", "daemonsets": "daemonset", "po": "pod", "pods": "pod"}
 URGENT = {"critical", "page", "high", "error"}
 
 
@@ -78,6 +81,18 @@ class Target:
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.kind}/{self.name}"
+
+    @classmethod
+    def of(cls, namespace: str | None, resource: str | None) -> Target | None:
+        """The target an incident's namespace and `kind/name` resource name (`deploy/api` as `deployment/api`),
+        or None when they name no workload or pod."""
+        if not namespace or not resource or "/" not in resource:
+            return None
+        kind, _, name = resource.partition("/")
+        kind = KIND_ALIASES.get(kind.lower(), kind.lower())
+        if kind not in (*WORKLOAD_KINDS, "pod") or not NAME.match(namespace) or not NAME.match(name):
+            return None
+        return cls(namespace, kind, name)
 
 
 def _labels(v: Any, where: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from aof_airflow.spec.models import AgentFlow, BaseDocument, Strict
 from aof_airflow.spec.problems import Problem
 from aof_airflow.spec.triggers import (
     PAGERDUTY_EVENTS,
+    AlertmanagerTrigger,
     HTTPTrigger,
     ManualTrigger,
     PagerDutyTrigger,
@@ -66,6 +67,12 @@ class PagerDutyTriggerSpec(PagerDutyTrigger, Bindings):
     pass
 
 
+class AlertmanagerTriggerSpec(AlertmanagerTrigger, Bindings):
+    """Alertmanager's receiver on a relay path, with its `http_config` auth (Bearer or Basic, each secret a
+    `${NAME}`: environment, Airflow Variable or Connection password, as in a flow's own trigger). Its
+    commands only bind the path to a flow: every signal the receiver reads goes to that flow."""
+
+
 class SlackTriggerSpec(SlackTrigger, Bindings):
     pass
 
@@ -79,12 +86,12 @@ class ManualTriggerSpec(ManualTrigger, Bindings):
 
 
 TriggerSpec = Annotated[
-    Union[WebhookTriggerSpec, HTTPTriggerSpec, PagerDutyTriggerSpec, SlackTriggerSpec, ScheduleTriggerSpec,
-          ManualTriggerSpec],
+    Union[WebhookTriggerSpec, HTTPTriggerSpec, PagerDutyTriggerSpec, AlertmanagerTriggerSpec, SlackTriggerSpec,
+          ScheduleTriggerSpec, ManualTriggerSpec],
     Field(discriminator="type"),
     BeforeValidator(check_trigger_type),
 ]
-RELAY_SPECS = (WebhookTriggerSpec, HTTPTriggerSpec, PagerDutyTriggerSpec)
+RELAY_SPECS = (WebhookTriggerSpec, HTTPTriggerSpec, PagerDutyTriggerSpec, AlertmanagerTriggerSpec)
 
 
 class TriggerDocument(BaseDocument[TriggerSpec]):
@@ -103,6 +110,8 @@ class Binding:
     @property
     def events(self) -> list[str] | None:
         """PagerDuty: a command named after an event type starts the flow for that event type only."""
+        if isinstance(self.spec, AlertmanagerTriggerSpec):
+            return None  # the receiver reads firing and resolved signals, whatever the command is called
         return [self.command] if self.command in PAGERDUTY_EVENTS else None
 
 

@@ -84,13 +84,21 @@ def check_pagerduty_event(name: str) -> str:
 PagerDutyEvent = Annotated[str, AfterValidator(check_pagerduty_event)]
 
 
+# after a run on a target ended with no action or an escalation, how long the same signal starts nothing
+# (unless it resolves first: Alertmanager's `resolved`, PagerDuty's `incident.reopened`)
+SuppressSeconds = Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
+
+
 class RelayConfig(Strict):
-    """A path on the relay: who may post (auth) and which PagerDuty event types start a run (`events`)."""
+    """A path on the relay: who may post (auth), which PagerDuty event types start a run (`events`), and how long
+    an incident on a target whose last run ended with no action or an escalation is held back (`suppress_seconds`;
+    one remediation per target, relay/signal_gate.py)."""
 
     path: str = Field(pattern=r"^/[A-Za-z0-9/_.-]*$")
     methods: list[Literal["POST", "PUT"]] = Field(default_factory=lambda: ["POST"], min_length=1)
     auth: Auth | None = None
     events: list[PagerDutyEvent] = Field(default_factory=lambda: ["incident.triggered"], min_length=1)
+    suppress_seconds: SuppressSeconds = 3600
 
     @property
     def secret(self) -> str | None:
@@ -150,8 +158,12 @@ class AlertmanagerConfig(Strict):
     methods: list[Literal["POST"]] = Field(default_factory=lambda: ["POST"], min_length=1)
     auth: Annotated[Union[BearerAuth, BasicAuth], Field(discriminator="type")]
     run_per: Literal["group", "alert"] = "group"
-    suppress_seconds: int = Field(default=3600, ge=0, le=7 * 24 * 3600)
-    events: tuple[str, ...] = ("firing", "resolved")  # what the relay reads; not a setting
+    suppress_seconds: SuppressSeconds = 3600
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        """What the receiver reads, always (not a key: `events: [firing]` would filter nothing, so it is refused)."""
+        return ("firing", "resolved")
 
     @property
     def secret(self) -> None:

@@ -96,3 +96,27 @@ def test_a_typo_stops_each_component_as_it_starts(tmp_path, component, code):
     out = _start(code, {"AOF_SHADOW_MODE": "ture"}, tmp_path)
     assert out.returncode != 0, f"{component} started with shadow_mode = ture"
     assert "setting shadow_mode = 'ture'" in out.stderr and "expected a boolean" in out.stderr, out.stderr[-2000:]
+
+
+LOAD_PLUGINS = ("from airflow import plugins_manager; plugins_manager.ensure_plugins_loaded(); "
+                "print('LOADED WITHOUT', sorted(plugins_manager.get_import_errors()))")
+
+
+@pytest.mark.parametrize(("name", "typo", "expects"), TYPOS, ids=[f"{n}={t}" for n, t, _ in TYPOS])
+def test_airflows_plugin_loader_does_not_go_on_without_the_plugin(tmp_path, name, typo, expects):
+    """Airflow's own loader (what every component runs at start) catches a plugin's `Exception` and goes on
+    without it; a bad setting ends the process instead, naming the setting (the integration test
+    tests/integration/harness/test_bad_settings_stop_airflow.py starts the real components)."""
+    out = _start(LOAD_PLUGINS, {f"AIRFLOW__AOF__{name.upper()}": typo}, tmp_path)
+    assert out.returncode != 0 and "LOADED WITHOUT" not in out.stdout, out.stdout[-2000:]
+    assert "aof-airflow: not starting" in out.stderr and f"setting {name} = {typo!r}" in out.stderr, out.stderr[-2000:]
+    assert expects in out.stderr
+
+
+def test_a_task_process_does_not_run_without_the_plugin_either(tmp_path):
+    """The task runner loads listeners through the Task SDK's own plugin loader (also `except Exception`)."""
+    code = ("from airflow.sdk.listener import get_listener_manager; "
+            "print('LOADED WITHOUT', get_listener_manager().has_listeners)")
+    out = _start(code, {"AOF_REMEDIATION_BUDGET": "three"}, tmp_path)
+    assert out.returncode != 0 and "LOADED WITHOUT" not in out.stdout, out.stdout[-2000:]
+    assert "setting remediation_budget = 'three'" in out.stderr and "a whole number from 0 to 1000" in out.stderr

@@ -169,6 +169,30 @@ def test_signed_v3_event_gets_custom_details_from_pagerduty(stack, relays, pager
     assert fetch[0].headers.get("Accept") == "application/vnd.pagerduty+json;version=2"
 
 
+def test_a_v3_incident_on_a_workload_with_an_open_run_attaches_instead_of_running(stack, relays, workdir, pagerduty):
+    """One remediation per target for PagerDuty v3: the target is known once the relay has fetched the incident's
+    custom details, and the second incident on the workload becomes no run of its own in Airflow."""
+    relay, other = relays
+    for iid in ("Q8GATEA", "Q8GATEB"):
+        pagerduty.add_incident(iid, "Checkout errors", service="Shop",
+                               details={"namespace": "it-gate", "resource": "deployment/checkout"})
+    for iid, via in (("Q8GATEA", relay), ("Q8GATEB", other)):
+        body = json.dumps(v3(iid)).encode()
+        r = httpx.post(f"{via.url}/pagerduty/v3", content=body, timeout=30, headers={
+            "Content-Type": "application/json", "X-PagerDuty-Signature": auth.sign(body, SIGNING_SECRET)})
+        assert r.status_code == 202 and r.json()["status"] == "accepted", r.text
+        if iid == "Q8GATEA":
+            wait_runs(stack, {"pd-v3-flow/pd-Q8GATEA"})
+    deadline = time.monotonic() + 60
+    while (row := next(r for r in outbox_rows(workdir) if r["incident_id"] == "Q8GATEB"))["state"] == "pending":
+        assert time.monotonic() < deadline, row
+        time.sleep(1)
+    assert row["state"] == "held" and "attached to the open run pd-Q8GATEA" in row["last_error"], row
+    time.sleep(3)
+    runs = all_runs(stack)
+    assert "pd-v3-flow/pd-Q8GATEA" in runs and not [k for k in runs if "Q8GATEB" in k]
+
+
 def test_relay_mounted_in_the_api_server(stack):
     r = httpx.post(f"{stack.base_url}/aof/relay/pagerduty/webhook", content=json.dumps(tutorial("MOUNT1")),
                    headers=headers_for(AUTH), timeout=30)

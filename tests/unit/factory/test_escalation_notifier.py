@@ -12,7 +12,7 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import BaseNotifier
 
 from aof_airflow.operators.escalation import NodeFailureNotifier, RunTimeoutNotifier
-from aof_airflow.operators.incident import IncidentProfile
+from aof_airflow.spec.incident import IncidentProfile
 
 slack = pytest.importorskip("aof_lab.sandbox.slack", reason="the lab package (Slack stand-in) is not installed")
 CONF = {"event": {"incident": {"id": "P42", "title": "disk full"}, "alert": {"ref": "OG-7"}}}

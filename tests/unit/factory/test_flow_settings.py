@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from aof_airflow.factory.builder import build_dag
 from aof_airflow.operators.escalation import NodeFailureNotifier, RunTimeoutNotifier, escalation_text
-from aof_airflow.operators.incident import Incident
+from aof_airflow.spec.incident import Incident
 from aof_airflow.spec.loader import load_text
 
 FLOW = """\

@@ -16,9 +16,9 @@ import yaml
 from pydantic import TypeAdapter
 
 from aof_airflow.operators.escalation import escalation_text
-from aof_airflow.operators.incident import Incident
 from aof_airflow.operators.slack import SlackMessageOperator, enrichment_notice
 from aof_airflow.services.slack import escape
+from aof_airflow.spec.incident import Incident
 from aof_airflow.spec.models import Node
 from tests.locations import SEED_FLOW
 

@@ -24,13 +24,13 @@ from pydantic import TypeAdapter
 
 from aof_airflow.operators.escalation import escalation_text
 from aof_airflow.operators.http import HttpNodeOperator
-from aof_airflow.operators.incident import IncidentProfile
 from aof_airflow.operators.mrkdwn import render_mrkdwn
 from aof_airflow.operators.slack import post_message
 from aof_airflow.operators.transform import TransformOperator
 from aof_airflow.relay import auth
 from aof_airflow.relay.settings import RelaySettings
 from aof_airflow.services.event_text import UNCARRIABLE
+from aof_airflow.spec.incident import IncidentProfile
 from aof_airflow.spec.models import Node
 from aof_airflow.templating import TemplateContext, placeholders
 from aof_lab.sandbox.pagerduty import PagerDutyAPI

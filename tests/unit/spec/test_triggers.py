@@ -206,3 +206,62 @@ def test_every_event_type_pagerduty_documents_validates_with_aofctl(tmp_path):
     for other in sorted(e for e in table if not e.startswith("incident.")):
         found = problems(flow(f"    type: PagerDuty\n    config: {{events: [{other}]}}\n"))
         assert len(found) == 1 and "about no incident" in found[0], (other, found)
+
+
+def am_doc(config: str, commands: str = "    firing: {flow: alert-flow}\n") -> str:
+    return ("apiVersion: aof.dev/v1\nkind: Trigger\nmetadata: {name: alerts}\nspec:\n  type: Alertmanager\n"
+            f"  config:\n{config}  commands:\n{commands}")
+
+
+ALERT_FLOW = flow("    type: Manual\n", name="alert-flow")
+
+
+def test_an_alertmanager_trigger_document_binds_its_flow(tmp_path):
+    """`kind: Trigger` with `type: Alertmanager`, as a flow's own trigger: its path, Basic or Bearer auth."""
+    from aof_airflow.spec.trigger_docs import AlertmanagerTriggerSpec, bindings
+    from aof_airflow.spec.triggers import AlertmanagerConfig, BasicAuth
+
+    doc = am_doc("    path: /alerts/shop\n    run_per: alert\n    suppress_seconds: 900\n"
+                 "    auth: {type: Basic, username: alertmanager, password: '${AM_RECEIVER}'}\n")
+    (tmp_path / "f.yaml").write_text(ALERT_FLOW + "---\n" + doc)
+    res = load_paths([tmp_path])
+    assert res.problems == [], res.problems
+    spec = res.triggers["alerts"].spec
+    assert isinstance(spec, AlertmanagerTriggerSpec) and isinstance(spec.config, AlertmanagerConfig)
+    assert isinstance(spec.config.auth, BasicAuth) and spec.config.auth.password == "${AM_RECEIVER}"
+    assert (spec.config.path, spec.config.run_per, spec.config.suppress_seconds) == ("/alerts/shop", "alert", 900)
+    [b] = bindings(res.triggers["alerts"])
+    assert b.flow == "alert-flow" and b.events is None  # every signal of the path, whatever the command's name
+
+
+@pytest.mark.parametrize("config,needle,message", [
+    ("    path: /alerts\n", "path:", "spec.config: missing required key `auth`"),
+    ("    auth: {type: Basic, username: am}\n", "auth:", "spec.config.auth: missing required key `password`"),
+    ("    auth: {type: Digest, token: x}\n", "auth:", "spec.config.auth: unknown type `Digest`; known: Basic, Bearer"),
+    ("    auth: {type: PagerDutySignature, secret: x}\n", "auth:", "unknown type `PagerDutySignature`"),
+    ("    auth: {type: Bearer, token: x}\n    run_per: pod\n", "run_per", "Input should be 'group' or 'alert'"),
+    ("    auth: {type: Bearer, token: x}\n    repeat_interval: 4h\n", "repeat_interval",
+     "unknown key `repeat_interval` in spec.config"),
+    ("    auth: {type: Bearer, token: x}\n    suppress_seconds: -5\n", "suppress_seconds", "greater than or equal to 0"),
+    ("    path: alerts\n    auth: {type: Bearer, token: x}\n", "path:", "write an absolute URL path"),
+    ("    auth: {type: Bearer, token: x}\n    events: [firing]\n", "events",
+     "unknown key `events` in spec.config; known: auth, methods, path, run_per, suppress_seconds"),
+], ids=["no auth", "basic without password", "unknown auth", "pagerduty signature", "run_per", "unknown key",
+        "negative suppress", "relative path", "events filter nothing"])
+def test_a_bad_alertmanager_trigger_document_is_an_error_at_its_line(tmp_path, config, needle, message):
+    text = am_doc(config)
+    (tmp_path / "f.yaml").write_text(ALERT_FLOW + "---\n" + text)
+    found = load_paths([tmp_path]).problems
+    assert len(found) == 1 and message in found[0].message, found
+    assert found[0].file.endswith("f.yaml") and found[0].line == ALERT_FLOW.count("\n") + 1 + line_of(text, needle)
+
+
+def test_an_alertmanager_trigger_document_routes_its_path_to_one_flow(tmp_path):
+    doc = am_doc("    auth: {type: Bearer, token: x}\n",
+                 "    firing: {flow: alert-flow}\n    other: {flow: deploy-flow}\n    triage: {agent: k8s}\n")
+    (tmp_path / "f.yaml").write_text(ALERT_FLOW + "---\n" + DEPLOY + "---\n" + doc)
+    res = load_paths([tmp_path])
+    assert [p.message for p in res.problems] == [
+        "Trigger `alerts` routes its path /alertmanager to several flows (alert-flow, deploy-flow); one relay path "
+        "starts one flow: write one Trigger document per flow"]
+    assert any("routes to agent `k8s`" in w.message for w in res.warnings)

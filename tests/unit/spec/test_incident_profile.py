@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aof_airflow.operators.incident import IncidentProfile, split_candidates
+from aof_airflow.spec.incident import IncidentProfile, split_candidates
 from aof_airflow.templating import TemplateContext
 
 EVENT = {"event": {"incident": {"id": "TEST001", "service": {"name": "API Service"},

@@ -11,12 +11,16 @@ defaults read the tutorial's flow variables (exported by `parse-alert`), then th
         aof.dev/incident-system: Opsgenie
 
 (several templates are separated by commas; a text without `${` is a constant).
+
+Part of the language (a flow's annotations), so that every part reads one mapping: the operators resolve it in a
+task (flow variables first), the relay on the trigger payload alone (`resolve_payload`), before any run exists, to
+tell which target a PagerDuty incident is about (one remediation per target, relay/signal_gate.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from aof_airflow.spec.models import AgentFlow
 
@@ -68,6 +72,18 @@ class IncidentProfile:
 
     def resolve(self, tctx: TemplateContext) -> Incident:
         return Incident(**{f.name: first_text(getattr(self, f.name), tctx) for f in fields(self)})
+
+    def resolve_payload(self, conf: Mapping[str, Any] | None) -> Incident:
+        """The incident as the trigger payload alone says it (before a run: no flow variables yet)."""
+        return self.resolve(payload_context(conf))
+
+
+def payload_context(conf: Mapping[str, Any] | None) -> TemplateContext:
+    """Only the trigger payload: no flow variables, and no environment or Airflow Variables either (a `${NAME}`
+    that is a flow variable in the run must not read a process's environment instead)."""
+    from aof_airflow.templating import TemplateContext  # run time only, off the DAG-parse path
+
+    return TemplateContext(dict(conf or {}), environ={}, variables=None)
 
 
 def split_candidates(value: str) -> tuple[str, ...]:
