@@ -61,8 +61,14 @@ class Reader:
 
     def settle(self, obs: Observation) -> None:
         """Count every prefetched call no round consumed (it ran, so it is reported) and stop the threads."""
-        for command in list(self._ahead):
-            self._round(obs, [command])
+        for command, future in list(self._ahead.items()):
+            del self._ahead[command]
+            try:
+                call = future.result()
+            except Exception:  # an answer nobody asked for: its failure must not hide the diagnosis's own
+                continue
+            self.calls.append(call)
+            obs.commands.append(command)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
