@@ -7,7 +7,8 @@ proven from the raw objects and nothing contraindicates it. Every answer names `
 
 Where things are:
   objects      the Observation and the small facts every module asks of Kubernetes objects (a leaf module)
-  reads        kubectl plumbing: concurrent rounds over the toolbox's shell(), JSON, "not read" reasons
+  reads        kubectl plumbing: concurrent rounds over the toolbox's shell(), reads started early (prefetch), JSON,
+               "not read" reasons
   gather       what to read for an incident (the named object, what it depends on, pods, logs, history)
   history      the one entry point for a metrics history source (`use_history_source`)
   revisions    a Deployment's ReplicaSet history and what the newest template changed

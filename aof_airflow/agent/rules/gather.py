@@ -13,22 +13,14 @@ from __future__ import annotations
 import re
 import shlex
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from .objects import (
-    KINDS,
-    Observation,
-    config_refs,
-    has_limits,
-    owned_by,
-    parse_resource,
-    pod_ready,
-    selector_matches,
-)
+from .objects import KINDS, Observation, config_refs, has_limits, owned_by, parse_resource, pod_ready, selector_matches
 from .reads import Reader, Shell, _existence, _json_list, _strip_marker, event_rows
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from aof_airflow.services.metrics_history import HistorySource, WorkloadHistory
 
 __all__ = ["Gatherer", "Observation", "KINDS", "Shell", "parse_resource", "selector_matches", "event_rows", "config_refs"]
@@ -46,8 +38,9 @@ class Gatherer(Reader):
     WHY in rounds: every kubectl call is a process start plus a TLS handshake (0.1-0.3 s). Commands that do
     not depend on each other's answers run at the same time (`Reader._round`), so a diagnosis waits for three
     rounds of calls (the target with what it depends on; its pods, ReplicaSets and usage; logs, claims,
-    config references) instead of the sum of twenty.
-    """
+    config references) instead of the sum of twenty. A read that needs one answer starts when that answer
+    is in, not when its whole round is (`Reader.prefetch`): a workload's pods after the target, their logs
+    after the pods; so a diagnosis waits for the longest chain of reads, not for the sum of the rounds."""
 
     def __init__(self, toolbox: Shell, namespace: str, *, log_tail: int = LOG_TAIL, logs: bool = True,
                  history: HistorySource | None = None, deadline: float | None = None) -> None:
@@ -61,25 +54,16 @@ class Gatherer(Reader):
         self.log_tail = log_tail
         self.read_logs = logs
 
-
-
-
-
-
-
-
-
-
     # -- the plan ----------------------------------------------------------------------------------------------
     def gather(self, kind: str, name: str | None) -> Observation:
         t0 = time.monotonic()
         obs = Observation(namespace=self.ns, kind=kind, name=name)
-        if kind not in KINDS or (not name and kind != "namespace"):
-            if kind not in KINDS:
-                return obs  # a kind this engine does not read: nothing gathered, reported as not examined
+        if kind not in KINDS:
+            return obs  # a kind this engine does not read: nothing gathered, reported as not examined
         try:
             self._plan(obs, kind, name)
         finally:
+            self.settle(obs)
             obs.seconds = time.monotonic() - t0
         return obs
 
@@ -106,6 +90,9 @@ class Gatherer(Reader):
         # (a kind the server does not serve, a refusal) or is cut by the output limit
         combined = f"kubectl get {','.join(res for _, res in self.CONTEXT)} {ns} -o jsonpath={{@}}"
         commands = first + [combined, self._events_command(), self._nodes_command()]
+        self.prefetch(commands)
+        if kind in self.WORKLOADS and first:
+            self._prefetch_workload(obs, kind, self.peek(first[0]))  # its pods need only the target's selector
         calls = self._round(obs, commands)
         answers = [self._answer(obs, c.split()[2] + (" " + q if i == 0 and q else ""), self._checked(obs, c, call), listing=i > 0)
                    for i, (c, call) in enumerate(zip(commands[:len(first)], calls[:len(first)]))]
@@ -199,9 +186,6 @@ class Gatherer(Reader):
         self._last_round(obs, early)
         self._network(obs)
 
-
-
-
     def _network(self, obs: Observation) -> None:
         """Logs that show a failing network path (DNS, timeouts): read what decides it in the namespace --
         its NetworkPolicies and Services -- in one round."""
@@ -213,15 +197,40 @@ class Gatherer(Reader):
         obs.networkpolicies = (policies or {}).get("items", []) if policies is not None else None
         obs.services = (services or {}).get("items", []) if services is not None else None
 
+    WORKLOADS = ("deployment", "statefulset", "daemonset")
 
-    def _workload_round(self, obs: Observation, workload: dict[str, Any], selector: dict[str, Any], early: dict[str, Any]) -> None:
-        """A workload's pods, a Deployment's ReplicaSets (revision history) and, when the pod template has
-        limits, the pods' usage: no answer depends on another, so one round (`early` gets the metrics call)."""
+    def _workload_commands(self, workload: dict[str, Any], selector: dict[str, Any], *, deployment: bool) -> tuple[list[str], list[str]]:
+        """(list arguments, commands) of a workload's round: its pods, a Deployment's ReplicaSets, usage."""
         ns = f"-n {shlex.quote(self.ns)}"
-        lists = [self._list_args("pods", selector)] + ([self._list_args("replicasets", selector)] if obs.deployment else [])
+        lists = [self._list_args("pods", selector)] + ([self._list_args("replicasets", selector)] if deployment else [])
         commands = [f"kubectl get {a} {ns} -o jsonpath={{@}}" for a in lists]
         if has_limits(workload.get("spec", {}).get("template", {}).get("spec", {})):
             commands.append(self._top_command())
+        return lists, commands
+
+    def _prefetch_workload(self, obs: Observation, kind: str, call: Any | None) -> None:
+        """The workload's round, started as soon as the target is read, and its pods' logs as soon as the pods
+        are: the commands `_workload_round` and `_last_round` will ask for when the rounds before have ended."""
+        target = self._parse(call) if getattr(call, "ok", False) and not getattr(call, "refused", None) else None
+        selector = (target or {}).get("spec", {}).get("selector")
+        if target is not None and selector is not None:
+            commands = self._workload_commands(target, selector, deployment=kind == "deployment")[1]
+            self.prefetch(commands)
+            self._prefetch_logs(obs, commands[0], selector)
+
+    def _prefetch_logs(self, obs: Observation, pods_command: str, selector: dict[str, Any]) -> None:
+        listed = self.peek(pods_command) if self.read_logs else None
+        pods = self._parse(listed) if getattr(listed, "ok", False) and not getattr(listed, "refused", None) else None
+        if pods is not None:
+            self.prefetch([c for _key, c in self._log_commands(obs, self._select(pods, selector))])
+
+    def _workload_round(self, obs: Observation, workload: dict[str, Any], selector: dict[str, Any], early: dict[str, Any]) -> None:
+        """A workload's pods, a Deployment's ReplicaSets (revision history) and, when the pod template has
+        limits, the pods' usage: no answer depends on another, so one round (`early` gets the metrics call).
+        The pods' logs are started as soon as the pods are read (they need nothing else)."""
+        lists, commands = self._workload_commands(workload, selector, deployment=obs.deployment is not None)
+        self.prefetch(commands)
+        self._prefetch_logs(obs, commands[0], selector)
         calls = self._round(obs, commands)
         answers = [self._answer(obs, a, self._checked(obs, c, call), listing=True) for a, c, call in zip(lists, commands, calls)]
         obs.pods = self._select(answers[0], selector)
@@ -279,22 +288,16 @@ class Gatherer(Reader):
             obs.history = history.result()
         self._scheduling(obs)
 
-
-    def _history_future(self, obs: Observation) -> Any | None:
+    def _history_future(self, obs: Observation) -> Future[WorkloadHistory] | None:
         """The metrics history of the workload's pods, asked while the last round of kubectl runs."""
-        from .history import history_source
+        from .history import ask, history_source
 
         source = self.history or history_source()
         pods = [p["metadata"]["name"] for p in obs.pods if p.get("status", {}).get("phase") == "Running"]
         if source is None or not pods:
             return None
         containers = sorted({c["name"] for p in obs.pods for c in p.get("spec", {}).get("containers", []) or []})
-        deadline = self.deadline if self.deadline is not None else time.monotonic() + 10.0
-        pool = ThreadPoolExecutor(max_workers=1)
-        future = pool.submit(_ask_history, source, self.ns, pods, containers, deadline)
-        pool.shutdown(wait=False)
-        return future
-
+        return ask(source, self.ns, pods, containers, self.deadline if self.deadline is not None else time.monotonic() + 10.0)
 
     def _keep_owned_replicasets(self, obs: Observation, replicasets: list[dict[str, Any]]) -> None:
         d = obs.deployment or {}
@@ -336,18 +339,16 @@ class Gatherer(Reader):
         """Usage (`kubectl top`, metrics-server) only matters for running pods with a memory or CPU limit."""
         return any(has_limits(p.get("spec", {})) for p in obs.pods if p.get("status", {}).get("phase") == "Running")
 
-
-
-
-    def _log_commands(self, obs: Observation) -> list[tuple[str, str]]:
+    def _log_commands(self, obs: Observation, pods: list[dict[str, Any]] | None = None) -> list[tuple[str, str]]:
         """(key, command): the previous instance's logs of restarted containers (the crash), the logs of
         running ones that restarted or are unready, and of terminated ones (a Job's failed pod). A few pods
         tell the story: no new container once six reads are planned. When nothing looks wrong, the logs of
         the first Ready, never-restarted containers are read too: a workload can be Ready and still fail
-        (Forbidden from the API server, timeouts to a dependency) -- silence there is not "no fault"."""
+        (Forbidden from the API server, timeouts to a dependency) -- silence there is not "no fault".
+        pods: whose logs (`obs.pods` when not given; the prefetch names them before they are set)."""
         out: list[tuple[str, str]] = []
         quiet: list[tuple[str, str]] = []
-        for pod in obs.pods:
+        for pod in obs.pods if pods is None else pods:
             pname = pod["metadata"]["name"]
             ready = pod_ready(pod)
             for cs in pod.get("status", {}).get("containerStatuses", []) or []:
@@ -396,26 +397,3 @@ class Gatherer(Reader):
             refs += [("configmap", n) for n in sorted(cms)] + [("secret", n) for n in sorted(secs)]
         return list(dict.fromkeys(refs))
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-def _ask_history(source: HistorySource, ns: str, pods: list[str], containers: list[str], deadline: float) -> WorkloadHistory:
-    """A history source that fails is "not examined", never a failed diagnosis."""
-    from aof_airflow.services.metrics_history import WorkloadHistory
-
-    try:
-        return source.workload_history(ns, pods, containers, deadline=deadline)
-    except Exception as e:  # any reader error: the diagnosis goes on without the history
-        return WorkloadHistory.unavailable(f"{type(e).__name__}: {e}")

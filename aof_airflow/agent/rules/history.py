@@ -14,10 +14,11 @@ preconditions that need it stay unproven.
 from __future__ import annotations
 
 import functools
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from aof_airflow.services.metrics_history import HistorySource
+    from aof_airflow.services.metrics_history import HistorySource, WorkloadHistory
 
 _source: HistorySource | None = None
 _factory: Callable[[], HistorySource | None] | None = None
@@ -47,3 +48,21 @@ def _from_connection() -> HistorySource | None:
     from aof_airflow.services.prometheus import history_source_from_connection  # httpx only when diagnosing
 
     return history_source_from_connection()
+
+
+def ask(source: HistorySource, ns: str, pods: list[str], containers: list[str], deadline: float) -> Future[WorkloadHistory]:
+    """The history of these pods, asked on a thread of its own (the diagnosis reads the cluster meanwhile)."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(_ask, source, ns, pods, containers, deadline)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _ask(source: HistorySource, ns: str, pods: list[str], containers: list[str], deadline: float) -> WorkloadHistory:
+    """A history source that fails is "not examined", never a failed diagnosis."""
+    from aof_airflow.services.metrics_history import WorkloadHistory
+
+    try:
+        return source.workload_history(ns, pods, containers, deadline=deadline)
+    except Exception as e:  # any reader error: the diagnosis goes on without the history
+        return WorkloadHistory.unavailable(f"{type(e).__name__}: {e}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, Sequence
 
 from .objects import Observation, cpu_millis, label_arg, mem_bytes, selector_matches
@@ -23,7 +23,7 @@ EVENT_COLUMNS = ("KIND:.involvedObject.kind,NAME:.involvedObject.name,REASON:.re
                  "LAST:.lastTimestamp,TIME:.eventTime,MESSAGE:.message")
 _STAMP = r"(\d{4}-\d\d-\d\dT\S+|<none>|<nil>)"
 _EVENT_ROW = re.compile(rf"^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d+|<none>|<nil>)\s+{_STAMP}\s+{_STAMP}(?:\s+(.*))?$")
-READERS = 8  # kubectl processes of one round running at once
+READERS = 8  # kubectl processes of one diagnosis running at once
 MAX_ITEMS = 8  # per-item reads when a list is too long for the Shell tool's output limit
 
 
@@ -42,6 +42,41 @@ class Reader:
         self.toolbox = toolbox
         self.ns = namespace
         self.calls: list[Any] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: dict[str, Future[Any]] = {}  # started early (`prefetch`), consumed by a later round
+
+    def prefetch(self, commands: Sequence[str]) -> None:
+        """Start commands a later round will run, now. WHY: a round waits for its slowest call, so a read that
+        depends on one answer (the pods on the target's selector) would otherwise also wait for every other
+        call of that round (the namespace's context, six requests in one process). The answer is counted
+        when its round consumes it, so a diagnosis's calls and their order are the same as without."""
+        for command in commands:
+            if command not in self._ahead:
+                self._ahead[command] = self._executor().submit(self.toolbox.shell, command)
+
+    def peek(self, command: str) -> Any | None:
+        """A prefetched command's answer (waits for it), left for its round to consume; None if not started."""
+        future = self._ahead.get(command)
+        return future.result() if future is not None else None
+
+    def settle(self, obs: Observation) -> None:
+        """Count every prefetched call no round consumed (it ran, so it is reported) and stop the threads."""
+        for command, future in list(self._ahead.items()):
+            del self._ahead[command]
+            try:
+                call = future.result()
+            except Exception:  # an answer nobody asked for: its failure must not hide the diagnosis's own
+                continue
+            self.calls.append(call)
+            obs.commands.append(command)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="kubectl")
+        return self._pool
 
     def run(self, obs: Observation, command: str) -> Any | None:
         return self.run_many(obs, [command])[0]
@@ -173,12 +208,12 @@ class Reader:
 
     def _round(self, obs: Observation, commands: Sequence[str]) -> list[Any]:
         """The commands run at the same time (threads over the toolbox's `shell`, which is safe for concurrent
-        reads: each call checks its argv, runs its own process and appends one record), answers in order."""
-        if len(commands) > 1:
-            with ThreadPoolExecutor(max_workers=min(READERS, len(commands))) as pool:
-                calls = list(pool.map(self.toolbox.shell, commands))
-        else:
-            calls = [self.toolbox.shell(c) for c in commands]
+        reads: each call checks its argv, runs its own process and appends one record), answers in order; a
+        command already started by `prefetch` is not run again."""
+        futures = [self._ahead.pop(c, None) for c in commands]
+        if sum(f is None for f in futures) > 1:
+            futures = [f or self._executor().submit(self.toolbox.shell, c) for c, f in zip(commands, futures)]
+        calls = [f.result() if f is not None else self.toolbox.shell(c) for c, f in zip(commands, futures)]
         for command, call in zip(commands, calls):
             self.calls.append(call)
             obs.commands.append(command)

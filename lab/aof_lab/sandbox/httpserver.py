@@ -87,6 +87,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
     timeout = 30  # idle keep-alive connections close; clients reconnect
+    # TCP_NODELAY, as Go's net/http (the real API server's) and every production HTTP server set: the headers
+    # and the body leave in two writes, and with Nagle's algorithm the body waits for the client's delayed ACK
+    # of the headers -- 40 ms added to every answer (a `kubectl get` of six kinds: 0.45 s instead of 0.2 s).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

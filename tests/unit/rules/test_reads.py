@@ -77,3 +77,20 @@ def test_a_kind_not_served_and_a_refused_read_are_not_examined() -> None:
     assert "poddisruptionbudgets" in gaps and "Nodes" in gaps and "metrics history" in gaps
     assert d.cls == "no-fault-found" and "not examined" in d.output["root_cause"]
     assert d.output["reads"]["kubectl_calls"] == len(tb.tool_calls) == len(obs.commands)
+
+
+def test_a_prefetched_read_runs_once_and_every_call_is_counted() -> None:
+    """A read started early is not run again by the round that asks for it; one no round asked for still ran,
+    so it is counted too: the calls a diagnosis reports are the calls it made."""
+    from aof_airflow.agent.rules.objects import Observation
+    from aof_airflow.agent.rules.reads import Reader
+
+    tb = Cluster()
+    reader, obs = Reader(tb, "shop"), Observation(namespace="shop", kind="deployment", name="api")  # type: ignore[arg-type]
+    early, unused = "kubectl get deployment api -n shop -o jsonpath={@}", "kubectl get services -n shop -o jsonpath={@}"
+    reader.prefetch([early, unused])
+    assert reader.peek(early).ok
+    (call, other) = reader._round(obs, [early, "kubectl get endpoints -n shop -o jsonpath={@}"])
+    assert json.loads(call.output)["kind"] == "Deployment" and other.ok
+    reader.settle(obs)
+    assert sorted(tb.tool_calls) == sorted(obs.commands) and len(tb.tool_calls) == 3 and tb.tool_calls.count(early) == 1

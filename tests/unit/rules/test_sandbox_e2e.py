@@ -195,46 +195,50 @@ def test_failed_restart_is_rolled_back(cluster, monkeypatch) -> None:
     assert rb.output["result"] in ("partial", "success")
 
 
-def test_a_diagnosis_reads_the_cluster_in_a_few_rounds(cluster) -> None:
+def test_a_diagnosis_reads_the_cluster_along_its_dependencies(cluster) -> None:
     """Reads that do not depend on each other run at the same time (threads over the toolbox's `shell`): the
-    Deployment with what it depends on (Services, Endpoints, HPAs, PDBs, quotas, NetworkPolicies in one call; events; nodes); then its pods,
-    ReplicaSets and usage; then the pods' logs. A round is a set of calls that overlap in time."""
+    Deployment with what it depends on (Services, Endpoints, HPAs, PDBs, quotas, NetworkPolicies in one call; events;
+    nodes); its pods, ReplicaSets and usage once the Deployment is read; the pods' logs once the pods are. A read
+    waits for the answer it needs, not for the rest of its round: here the namespace's context answers slowly, and
+    neither the pods nor their logs wait for it."""
     import threading
 
     from aof_airflow.agent.tools.toolbox import Toolbox
 
+    CONTEXT = "kubectl get services,endpoints,horizontalpodautoscalers,poddisruptionbudgets,resourcequotas,networkpolicies"
+
     class Timed(Toolbox):
-        """Records when each shell call ran, to find which ones ran together."""
+        """Records when each shell call ran; the context's answer comes a second late."""
 
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
-            self.spans: list[tuple[float, float, str]] = []
+            self.spans: dict[str, tuple[float, float]] = {}
             self.lock = threading.Lock()
 
         def shell(self, command):
             t0 = time.monotonic()
             call = super().shell(command)
+            if command.startswith(CONTEXT):
+                time.sleep(1.0)
             with self.lock:
-                self.spans.append((t0, time.monotonic(), command))
+                assert command not in self.spans, f"read twice: {command}"
+                self.spans[command] = (t0, time.monotonic())
             return call
 
     sc, api, scope = cluster("rules-oomkilled")
     agent = seed_agent("diagnostic-agent", model=MODEL, memory=None)
     with Timed(agent, scope, deadline=time.monotonic() + 120) as tb:
         r = RulesEngine().run(agent, "Diagnose this incident", toolbox=tb, scope=scope, deadline=time.monotonic() + 120)
-    rounds: list[list[str]] = []
-    end = -1.0
-    for t0, t1, command in sorted(tb.spans):
-        if t0 >= end:
-            rounds.append([])
-        rounds[-1].append(command)
-        end = max(end, t1)
     assert r.output["severity"] == "high" and "OOMKilled" in r.output["root_cause"]
-    assert len(rounds) == 3, rounds  # the events table fits one answer: no round per object
-    words = lambda rnd: sorted(" ".join(c.split()[1:3]) for c in rnd)
-    assert words(rounds[0]) == sorted(["get deployment", "get services,endpoints,horizontalpodautoscalers,poddisruptionbudgets,resourcequotas,networkpolicies",
-                                       "get events", "get nodes"])
-    assert words(rounds[1]) == ["get pods", "get replicasets", "top pods"]
-    assert rounds[2] and all(c.startswith("kubectl logs ") for c in rounds[2])
-    assert len(r.tool_calls) == sum(map(len, rounds))  # every command recorded, once
+    spans = tb.spans
+    of = lambda words: [v for c, v in spans.items() if " ".join(c.split()[:3]) == words]
+    (target,), (context,), (pods,) = of("kubectl get deployment"), [v for c, v in spans.items() if c.startswith(CONTEXT)], of("kubectl get pods")
+    first = [target, context, *of("kubectl get events"), *of("kubectl get nodes")]
+    assert len(first) == 4 and max(t0 for t0, _ in first) < min(t1 for _, t1 in first)  # the first four together
+    second = [pods, *of("kubectl get replicasets"), *of("kubectl top pods")]
+    assert len(second) == 3 and all(t0 >= target[1] for t0, _ in second)  # they need the Deployment's selector
+    logs = [v for c, v in spans.items() if c.startswith("kubectl logs ")]
+    assert logs and all(t0 >= pods[1] for t0, _ in logs)  # they need the pods
+    assert all(t0 < context[1] for t0, _ in second + logs)  # ...and nothing else: the slow context held none of them
+    assert len(r.tool_calls) == len(spans) == len(first) + len(second) + len(logs)  # every command recorded, once
     assert r.output["reads"]["kubectl_calls"] == len(r.tool_calls) and r.output["reads"]["seconds"] > 0
