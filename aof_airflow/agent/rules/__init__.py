@@ -8,7 +8,8 @@ proven from the raw objects and nothing contraindicates it. Every answer names `
 Where things are:
   objects      the Observation and the small facts every module asks of Kubernetes objects (a leaf module)
   reads        kubectl plumbing: concurrent rounds over the toolbox's shell(), JSON, "not read" reasons
-  gather       what to read for an incident (the named object, what it depends on, pods, logs, history)
+  gather       what to read for an incident (the named object, what it depends on, the controller of its pods)
+  pod_reads    the pods' rounds: ReplicaSets, usage, events, logs (which containers), claims, history
   history      the one entry point for a metrics history source (`use_history_source`)
   revisions    a Deployment's ReplicaSet history and what the newest template changed
   detectors/   causes by domain: workloads, scheduling, storage, networking, nodes, jobs, configuration,
