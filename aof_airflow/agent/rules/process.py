@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .objects import Observation, mem_bytes, observed_at, parse_time, pod_name, pods_of, statuses
+from .objects import LOG_STAMP, Observation, mem_bytes, observed_at, parse_time, pod_name, pods_of, statuses
 
 
 def now(obs: Observation) -> datetime | None:
@@ -47,13 +47,12 @@ def heap_fills_limit(obs: Observation) -> str | None:
     return None
 
 
-STAMP = re.compile(r"^\s*\[?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
 SILENT_SECONDS = 900  # a running container whose last log line is this much older than the latest event or state
 
 
 def _last_stamp(text: str | None) -> tuple[datetime | None, str]:
     lines = [ln for ln in (text or "").splitlines() if ln.strip()]
-    m = STAMP.match(lines[-1]) if lines else None
+    m = LOG_STAMP.match(lines[-1]) if lines else None
     return (parse_time(m.group(1)) if m else None), (lines[-1].strip() if lines else "")
 
 

@@ -139,7 +139,7 @@ class Reader:
         """Only the node fields a diagnosis reads, one line per node, so the output limit does not cut them."""
         path = ('{range .items[*]}{.metadata.name}{"\\t"}{.metadata.labels}{"\\t"}{.spec.unschedulable}{"\\t"}'
                 '{range .spec.taints[*]}{.key}={.value}:{.effect},{end}{"\\t"}'
-                '{range .status.conditions[*]}{.type}={.status}:{.reason}@{.lastTransitionTime},{end}{"\\t"}'
+                '{range .status.conditions[*]}{.type}={.status}:{.reason}@{.lastTransitionTime}~{.lastHeartbeatTime},{end}{"\\t"}'
                 '{.status.allocatable}{"\\n"}{end}')
         return f"kubectl get nodes -o {shlex.quote('jsonpath=' + path)}"
 
@@ -164,10 +164,12 @@ class Reader:
                 key, _, value = kv.partition("=")
                 node["spec"]["taints"].append({"key": key, "value": value, "effect": effect})
             for c in filter(None, conds.split(",")):
-                head, _, since = c.partition("@")
+                head, _, times = c.partition("@")
+                since, _, beat = times.partition("~")
                 ctype, _, rest = head.partition("=")
                 status, _, reason = rest.partition(":")
-                node["status"]["conditions"].append({"type": ctype, "status": status, "reason": reason, "lastTransitionTime": since})
+                node["status"]["conditions"].append({"type": ctype, "status": status, "reason": reason,
+                                                     "lastTransitionTime": since, "lastHeartbeatTime": beat or None})
             nodes.append(node)
         obs.nodes = nodes
 
