@@ -61,7 +61,8 @@ def _ran_healthily(obs: Observation) -> str | None:
 
 
 def _grows_or_stalled(obs: Observation) -> str | None:
-    return F.grows_with_uptime(obs) or F.exhausted_with_uptime(obs) or F.stalled_process(obs) or F.dependency_back(obs)
+    return (F.grows_with_uptime(obs) or F.exhausted_with_uptime(obs) or F.stalled_process(obs) or F.dependency_back(obs)
+            or F.stale_since_start(obs))
 
 
 def _lost_under_pods(obs: Observation) -> str | None:
@@ -233,7 +234,9 @@ TABLE: dict[str, ActionRule] = {
         Check("ran-healthily-before", "a restart returns to a state the workload had; it cannot create one it never had",
               _ran_healthily),
         Check("grows-with-uptime-or-stalled", "a restart helps only what a fresh process does not have: memory or "
-              "descriptors that grew with uptime, a process that stopped making progress, a dependency that is back", _grows_or_stalled),
+              "descriptors that grew with uptime, a process that stopped making progress, a dependency that is back, "
+              "state taken at start that changed since (environment from a ConfigMap or Secret written later: env is "
+              "resolved only at container start; the address of a Service recreated later: a new ClusterIP)", _grows_or_stalled),
         NO_STATE,
     ), (
         ADMISSION, QUOTA, SCHEDULING, CONFIG, SATURATION,

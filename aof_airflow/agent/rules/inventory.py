@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from . import facts as F
 from .objects import (
+    ERROR_LINE,
     Observation,
     condition,
     container_limits,
@@ -23,7 +24,6 @@ from .objects import (
     statuses,
 )
 
-ERROR_LINE = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback|forbidden|refused|rejected|denied|unauthorized|timed out|timeout)\b", re.I)
 HEALTHY_TRUE = {"Ready", "ContainersReady", "Initialized", "PodScheduled", "Available", "Progressing", "AbleToScale",
                 "ScalingActive", "PodReadyToStartContainers"}
 UNHEALTHY_TRUE = {"ReplicaFailure", "Failed", "MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable",

@@ -44,6 +44,7 @@ class Observation:
     storageclasses: list[dict[str, Any]] | None = None
     configmaps: dict[str, bool] = field(default_factory=dict)  # name -> exists
     secrets: dict[str, bool] = field(default_factory=dict)  # name -> exists (never the data)
+    config_written: dict[str, str] = field(default_factory=dict)  # "configmap/x", "secret/y" the env reads -> last write
     logs: dict[str, str] = field(default_factory=dict)  # "<pod>/<container>" and "<pod>/<container>/previous"
     memory_usage: dict[str, int] = field(default_factory=dict)  # pod -> bytes, from `kubectl top` when served
     namespace_labels: list[str] = field(default_factory=list)  # "pod: k=v,..." when a Service selects nothing
@@ -227,6 +228,21 @@ def config_refs(pod: dict[str, Any]) -> tuple[set[str], set[str]]:
     return cms, secs
 
 
+def env_sources(pod: dict[str, Any]) -> set[tuple[str, str]]:
+    """("configmap"|"secret", name) the containers' environment is read from (env valueFrom, envFrom): resolved
+    once, when the container starts (unlike a mounted volume, which the kubelet refreshes)."""
+    out: set[tuple[str, str]] = set()
+    for c in pod.get("spec", {}).get("containers") or []:
+        for ef in c.get("envFrom") or []:
+            out |= {("configmap", ef["configMapRef"]["name"])} if ef.get("configMapRef") else set()
+            out |= {("secret", ef["secretRef"]["name"])} if ef.get("secretRef") else set()
+        for e in c.get("env") or []:
+            vf = e.get("valueFrom") or {}
+            out |= {("configmap", vf["configMapKeyRef"]["name"])} if vf.get("configMapKeyRef") else set()
+            out |= {("secret", vf["secretKeyRef"]["name"])} if vf.get("secretKeyRef") else set()
+    return out
+
+
 def config_key_refs(pod: dict[str, Any]) -> set[tuple[str, str, str]]:
     """(kind, name, key) of every single key a pod reads from a ConfigMap or Secret (env valueFrom, volume items),
     optional ones excluded: a key that disappears fails every pod that reads it, whichever revision it belongs to."""
@@ -322,6 +338,9 @@ def parse_time(v: Any) -> datetime | None:
         return None
 
 
+# A log line that reports a failure or a refusal, whatever its level (a refusal is often logged at WARN)
+ERROR_LINE = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback|forbidden|refused|rejected|denied|unauthorized"
+                        r"|timed out|timeout)\b", re.I)
 # A log line's leading RFC 3339 timestamp (kubectl logs --timestamps, or the application's own)
 LOG_STAMP = re.compile(r"^\s*\[?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
 

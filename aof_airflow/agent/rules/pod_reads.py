@@ -14,8 +14,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from .objects import Observation, config_refs, has_limits, pod_ready
-from .reads import Reader, _existence, _json_list, _strip_marker
+from .objects import Observation, config_refs, env_sources, has_limits, pod_ready
+from .reads import Reader, _existence, _json_list, _json_map, _strip_marker
 
 if TYPE_CHECKING:
     from aof_airflow.services.metrics_history import HistorySource, WorkloadHistory
@@ -84,7 +84,11 @@ class PodReads(Reader):
         refs = self._config_refs(obs)
         exists = [f"kubectl get {k} {shlex.quote(n)} -n {shlex.quote(self.ns)} -o name" for k, n in refs]
         top = self._top_command() if "top" not in early and self._wants_metrics(obs) else None
-        commands = [*[c for _key, c in logs], *([pvcs] if pvcs else []), *exists, *([top] if top else []), *hooks, *node_conds]
+        sources = self._env_sources(obs, set(refs))
+        written = [f"kubectl get {k} {shlex.quote(n)} -n {shlex.quote(self.ns)} --show-managed-fields=true "
+                   "-o jsonpath={.metadata}" for k, n in sources]
+        commands = [*[c for _key, c in logs], *([pvcs] if pvcs else []), *exists, *([top] if top else []), *hooks, *node_conds,
+                    *written]
         calls_iter = iter(self._round(obs, commands) if commands else [])
         for key, command in logs:
             call = self._checked(obs, command, next(calls_iter))
@@ -110,9 +114,26 @@ class PodReads(Reader):
             conds = _json_list(call.output) if call is not None else None
             if conds:
                 next(x for x in obs.nodes or [] if x["metadata"]["name"] == n)["status"]["conditions"] = conds
+        for (kind, name), command in zip(sources, written):
+            call = self._checked(obs, command, next(calls_iter))
+            meta = _json_map(call.output) if call is not None else {}
+            # the last write of a manager that owns the data (a label or annotation edit changes no value)
+            stamps = [f.get("time") for f in meta.get("managedFields") or []
+                      if {"f:data", "f:binaryData", "f:stringData"} & set(f.get("fieldsV1") or {})]
+            stamps.append(meta.get("creationTimestamp"))
+            last = max((t for t in stamps if isinstance(t, str) and t), default=None)
+            if last:
+                obs.config_written[f"{kind}/{name}"] = last
         if history is not None:
             obs.history = history.result()
         self._scheduling(obs)
+
+    @staticmethod
+    def _env_sources(obs: Observation, skip: set[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The ConfigMaps and Secrets the running pods' environment is read from (at most three), whose last write
+        is read (metadata only, never a Secret's data): a write after the containers started is not in their env."""
+        running = [p for p in obs.pods if p.get("status", {}).get("phase") == "Running"]
+        return sorted({s for p in running for s in env_sources(p)} - skip)[:3]
 
     def _history_future(self, obs: Observation) -> Any | None:
         """The metrics history of the workload's pods, asked while the last round of kubectl runs."""
