@@ -201,6 +201,8 @@ def _recreated(obs: Observation) -> str | None:
     """Every pod that is not Ready has a controller that recreates it (a bare pod deleted is gone)."""
     candidates = [p for p in obs.pods if not pod_ready(p)] or obs.pods
     owners = [F.controller_of(p) for p in candidates]
+    if obs.job is not None and any((o or "").startswith("Job/") for o in owners) and not F.backoff_left(obs.job):
+        return Refuted(f"job/{obs.job['metadata']['name']} has used its backoffLimit: a deleted pod is not replaced")
     if owners and all(o and o.split("/")[0] in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job") for o in owners):
         return f"controlled by {', '.join(sorted(set(o for o in owners if o)))}: a deleted pod is recreated"
     return None

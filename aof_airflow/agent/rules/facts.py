@@ -32,6 +32,7 @@ from .process import (  # noqa: F401 (re-exported: the action table reads every 
     EXHAUSTED,
     controller_of,
     exhausted_with_uptime,
+    exhaustion_lines,
     heap_fills_limit,
     siblings_progress,
     silent_logs,
@@ -369,6 +370,13 @@ def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
             if len(unready) == 1 and len(group) >= 2 and all(pod_ready(p) for p in group if p is not unready[0]):
                 n = pod_name(unready[0])
                 out.append((n, f"pod {n} is the only unready one of {len(group)} pods of {rs} (same template; its siblings are Ready)"))
+    overdue = job_overdue(obs)
+    if not out and overdue:
+        # a Job's pod whose log stopped, in a Job running far past its history: the process hangs (a read that never
+        # returns); the Job controller replaces a deleted pod while its backoffLimit allows
+        job_pods = {pod_name(p) for p in obs.pods if (controller_of(p) or "").startswith("Job/")
+                    and p.get("status", {}).get("phase") == "Running"}
+        out += [(pod, f"pod {pod}: {why}; {overdue}") for pod, why in silent_logs(obs, job_pods)]
     if not out:
         # a running process that stopped making progress while its siblings (same controller) go on: a new pod
         # starts where the others are (a leader that holds its lease but does no work hands over when deleted)
@@ -376,6 +384,36 @@ def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
         out += [(pod, f"pod {pod}: {why}; its siblings keep logging") for pod, why in silent_logs(obs, running)
                 if siblings_progress(obs, pod)]
     return out
+
+
+LONG_JOB = 3.0  # a Job active this many times longer than its CronJob's longest successful run is far past its history
+
+
+def job_runtimes(obs: Observation) -> tuple[float, list[float]] | None:
+    """(seconds the active Job has run, seconds each earlier successful Job of the same CronJob took)."""
+    job = obs.job
+    if not job or not (job.get("status", {}).get("active") or 0):
+        return None
+    start, t = parse_time(job.get("status", {}).get("startTime")), now(obs)
+    if not start or not t:
+        return None
+    done = [(parse_time(j.get("status", {}).get("completionTime")), parse_time(j.get("status", {}).get("startTime")))
+            for j in obs.jobs if j is not job and j.get("status", {}).get("succeeded")]
+    return (t - start).total_seconds(), [(c - s).total_seconds() for c, s in done if c and s]
+
+
+def job_overdue(obs: Observation) -> str | None:
+    """The active Job has run far longer than any earlier run of its CronJob took."""
+    rt = job_runtimes(obs)
+    if not rt or not rt[1] or rt[0] <= LONG_JOB * max(rt[1]):
+        return None
+    return (f"job/{obs.job['metadata']['name']} active {rt[0] / 3600:.1f} h, earlier runs took at most "  # type: ignore[index]
+            f"{max(rt[1]) / 60:.0f} min")
+
+
+def backoff_left(job: dict[str, Any]) -> bool:
+    """The Job controller still replaces a failed (or deleted) pod: fewer failures than its backoffLimit."""
+    return (job.get("status", {}).get("failed") or 0) < job.get("spec", {}).get("backoffLimit", 6)
 
 
 # The kubelet's words for an eviction over the pod's own limit (not a node's pressure, which a new node may not

@@ -5,7 +5,7 @@ ConfigMap written later, a Service recreated with a new address)."""
 
 from __future__ import annotations
 
-from ..facts import EXHAUSTED, exhausted_with_uptime, siblings_progress, silent_logs, stale_since_start
+from ..facts import exhausted_with_uptime, exhaustion_lines, siblings_progress, silent_logs, stale_since_start
 from ..objects import Observation, pod_name, pods_of
 from .common import Finding, log_signatures
 
@@ -36,7 +36,7 @@ def detect_resource_exhausted(obs: Observation) -> Finding | None:
     why = exhausted_with_uptime(obs)
     if not why:
         return None
-    hit = sorted({k.split("/")[0] for k, t in obs.logs.items() if not k.endswith("/previous") and EXHAUSTED.search(t or "")})
+    hit = sorted({k.split("/")[0] for k, t in obs.logs.items() if not k.endswith("/previous") and exhaustion_lines(t)})
     every = len(hit) >= len(pods_of(obs))
     return Finding(
         cls="resource-exhausted",
