@@ -138,10 +138,16 @@ def _undo_refused(obs: Observation) -> str | None:
     return _first(F.admission_refusals(obs) + F.quota_full(obs))
 
 
+# Pod-spec fields the scheduler places a pod by (with the containers' resources): a revision that changed one of
+# them can be what no node satisfies, and its undo brings back a placement that fit.
+PLACEMENT = ("nodeSelector", "affinity", "tolerations", "topologySpreadConstraints", "priorityClassName", "schedulerName",
+             "runtimeClassName", "nodeName")
+
+
 def _scheduling_unchanged(obs: Observation) -> str | None:
     fails = F.scheduling_failures(obs)
     rf = R.revision_facts(obs)
-    sched = [c for c in rf.get("changes") or [] if c.endswith("resources") or c in ("nodeSelector", "affinity", "tolerations")]
+    sched = [c for c in rf.get("changes") or [] if c.endswith("resources") or c in PLACEMENT]
     return _first(fails) if fails and not sched else None
 
 
