@@ -160,10 +160,12 @@ class PodReads(Reader):
         running ones that restarted or are unready, and of terminated ones (a Job's failed pod). A few pods
         tell the story: no new container once six reads are planned. When nothing looks wrong, the logs of
         the first Ready, never-restarted containers are read too: a workload can be Ready and still fail
-        (Forbidden from the API server, timeouts to a dependency) -- silence there is not "no fault"."""
+        (Forbidden from the API server, timeouts to a dependency) -- silence there is not "no fault". A pod the
+        incident names comes first, whatever its state: it is what the alert saw failing."""
         out: list[tuple[str, str]] = []
         quiet: list[tuple[str, str]] = []
-        for pod in obs.pods:
+        named = obs.name if obs.kind == "pod" else None
+        for pod in sorted(obs.pods, key=lambda p: p["metadata"]["name"] != named):
             pname = pod["metadata"]["name"]
             ready = pod_ready(pod)
             for cs in pod.get("status", {}).get("containerStatuses", []) or []:
