@@ -23,7 +23,7 @@ from .configuration import (
 from .disruptions import detect_pdb_blocking
 from .jobs import detect_cronjob_not_scheduling, detect_job_failed, detect_job_running_long
 from .networking import detect_ingress, detect_network_policy, detect_service_no_endpoints, detect_service_port_mismatch
-from .nodes import detect_evicted, detect_node_not_ready, detect_node_pressure
+from .nodes import detect_clock_behind, detect_evicted, detect_node_not_ready, detect_node_pressure
 from .scheduling import detect_pending
 from .stalls import detect_resource_exhausted, detect_stale_since_start, detect_stalled_process
 from .storage import detect_claim_unbound
@@ -70,6 +70,7 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_resource_exhausted,
     detect_stale_since_start,
     detect_stalled_process,
+    detect_clock_behind,
     detect_log_errors,
 ]
 

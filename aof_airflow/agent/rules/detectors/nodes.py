@@ -1,4 +1,5 @@
-"""Node detectors: nodes NotReady with this workload's pods on them, and pods evicted by node pressure."""
+"""Node detectors: nodes NotReady with this workload's pods on them, pods evicted by node pressure, a node whose
+clock runs behind (credentials refused as not yet valid there only)."""
 
 from __future__ import annotations
 
@@ -97,4 +98,39 @@ def detect_node_pressure(obs: Observation) -> Finding | None:
         + ([f"{len(on)} pod(s) of this workload on it: {', '.join(on[:4])}"] if on else []),
         confidence=0.75, affected=[f"node/{n}" for n in names] + on,
         advice="free the node's resource (disk: images and logs; memory: pods without limits) or drain and replace it",
+    )
+
+
+# A credential refused because it is not valid yet: the verifier compares the issuer's time with its own clock.
+NOT_YET_VALID = re.compile(r"used before issued|not (?:yet )?valid yet|is not yet valid|issued in the future|iat\S* (?:is )?in the future"
+                           r"|before (?:its )?(?:nbf|not.?before)|clock skew", re.I)
+
+
+def detect_clock_behind(obs: Observation) -> Finding | None:
+    """Pods that refuse credentials as 'not yet valid' (JWT iat/nbf, a certificate's notBefore) while their
+    siblings on other nodes, whose logs were read, accept them: the refusing pods read time from their node's
+    clock, and it runs behind the issuer's. A pod of the same workload there (anti-affinity, a node selector) fails
+    the same way: the fix is the node's time sync, not a change to the workload."""
+    hits: dict[str, tuple[str, str]] = {}
+    clean: set[str] = set()
+    for p in pods_of(obs):
+        node = p.get("spec", {}).get("nodeName")
+        texts = [t for k, t in obs.logs.items() if k.split("/")[0] == pod_name(p) and not k.endswith("/previous")]
+        lines = [ln.strip() for t in texts for ln in (t or "").splitlines() if NOT_YET_VALID.search(ln)]
+        if node and lines:
+            hits.setdefault(node, (pod_name(p), lines[-1]))
+        elif node and texts:
+            clean.add(node)
+    if len(hits) != 1 or not (clean - set(hits)):
+        return None
+    node, (pod, line) = next(iter(hits.items()))
+    return Finding(
+        cls="node-clock-behind",
+        summary=f"pod {pod} on node {node} refuses credentials as not yet valid while the pods on "
+                f"{', '.join(sorted(clean - set(hits)))} accept them: the clock of node {node} runs behind the issuer's "
+                "(time sync on the node)",
+        evidence=[f"log of {pod}: \"{line[:200]}\"", f"pods on {', '.join(sorted(clean - set(hits)))}: no such refusal in the logs read"],
+        confidence=0.65, affected=[f"pod/{pod}", f"node/{node}"], min_severity="medium",
+        advice=f"check time sync on node {node} (chronyc tracking / timedatectl); cordon it and move its pods until the "
+               "clock is right: a replacement pod placed on the same node fails the same way",
     )
