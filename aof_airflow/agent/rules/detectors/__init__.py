@@ -17,6 +17,7 @@ from .configuration import (
     detect_admission_refused,
     detect_config_missing,
     detect_container_start_error,
+    detect_errors_since_release,
     detect_image_pull,
     detect_log_errors,
 )
@@ -71,6 +72,7 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_stale_since_start,
     detect_stalled_process,
     detect_clock_behind,
+    detect_errors_since_release,
     detect_log_errors,
 ]
 

@@ -8,6 +8,7 @@ import re
 
 from ..facts import ADMISSION, QUOTA, rollout_in_progress
 from ..objects import Observation, config_refs, events_for, pod_name, pod_ready, pods_of, quote_event, statuses
+from ..release import errors_began_with_revision
 from ..revisions import revisions
 from .common import Finding, note_revision
 
@@ -83,6 +84,25 @@ def detect_config_missing(obs: Observation) -> Finding | None:
 # klog's structured lines escape the quotes of an err="..." value: User \"system:serviceaccount:ns:sa\"
 _FORBIDDEN = re.compile(r"forbidden: User \\?\"([^\"\\]+)\\?\" cannot (\w+) resource \\?\"([^\"\\]*)\\?\"", re.I)
 _APP_ERROR = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback)\b")
+
+
+def detect_errors_since_release(obs: Observation) -> Finding | None:
+    """Ready pods logging errors, all of them the newest revision's, a recent release that changed what the process
+    runs with: the release is the suspect, its undo a candidate behind approval (the previous revision's own logs
+    are not in a snapshot, so `failures-began-with-new-pods` stays unproven)."""
+    why = errors_began_with_revision(obs)
+    if not why:
+        return None
+    erring = [k.split("/")[0] for k, t in sorted(obs.logs.items()) if not k.endswith("/previous") and _APP_ERROR.search(t or "")]
+    quotes = [f"log of {k}: \"{ln.strip()[:180]}\"" for k, t in sorted(obs.logs.items()) if not k.endswith("/previous")
+              for ln in (t or "").splitlines()[-40:] if _APP_ERROR.search(ln)][-2:]
+    return Finding(
+        cls="errors-since-release", summary=f"the pods log errors since the newest revision: {why}",
+        evidence=[why] + quotes, action="rollout-undo", confidence=0.6, min_severity="medium",
+        affected=[obs.workload_ref] if obs.workload_ref else sorted(set(erring)),
+        advice="compare what the newest revision changed (kubectl rollout history --revision) with the errors above; "
+               "undo it if the change is what the errors name",
+    )
 
 
 def detect_log_errors(obs: Observation) -> Finding | None:
