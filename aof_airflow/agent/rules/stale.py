@@ -3,6 +3,9 @@ else does. Each fact returns the quoted evidence, or None when the data do not s
 
 - Environment variables from a ConfigMap or Secret (env valueFrom, envFrom) are resolved once, when the container
   starts; a later write reaches only new containers (a mounted volume is refreshed by the kubelet, env never is).
+- A database that fails over turns the old writer into a replica; connections a pool opened before keep talking to
+  it, and every write is refused as read-only, while a new connection resolves the writer's name to the new one.
+  (Suspected, not proven: a process configured with a reader's address from the start is refused the same way.)
 - A Service's ClusterIP is allocated when the Service is created; a Service deleted and created again gets a new
   one, and a process that resolved the name once at start (an nginx upstream, a JVM caching DNS forever) keeps
   connecting to the old address, where nothing answers.
@@ -14,7 +17,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .objects import ERROR_LINE, Observation, env_sources, parse_time, pod_name, pods_of, statuses
+from .objects import ERROR_LINE, Observation, env_sources, observed_at, parse_time, pod_name, pods_of, statuses
 
 ADDRESS = re.compile(r"\b((?:\d{1,3}\.){3}\d{1,3}):(\d{2,5})\b")
 REFUSED = re.compile(r"connection refused|ECONNREFUSED|connect\(\) failed|no route to host|i/o timeout|timed out", re.I)
@@ -73,6 +76,27 @@ def service_recreated_since_start(obs: Observation) -> str | None:
                                 f"endpoint; service/{s['metadata']['name']} (port {port}, ClusterIP "
                                 f"{(s.get('spec') or {}).get('clusterIP')}) was created {s['metadata']['creationTimestamp']}, "
                                 "after the pods started: they still use the address they resolved at start")
+    return None
+
+
+# A replica's refusal of a write: PostgreSQL, MySQL/MariaDB (--read-only / super-read-only), Redis (READONLY)
+READ_ONLY = re.compile(r"cannot execute \w+ in a read-only transaction|running with the --(?:super-)?read-only option"
+                       r"|READONLY You can't write against a read only replica", re.I)
+LONG_UPTIME = 3600  # a process this old held its connections from before a failover that its errors follow
+
+
+def writes_refused_as_read_only(obs: Observation) -> str | None:
+    """Long-running pods (no restart, up for hours) whose current logs show their writes refused as read-only: the
+    connections they hold reach a replica (a failover demoted their server)."""
+    t = observed_at(obs)
+    for p in pods_of(obs):
+        started = _started(p)
+        lines = _error_lines(obs, pod_name(p), READ_ONLY)
+        if lines and started and t and (t - started).total_seconds() >= LONG_UPTIME and \
+                not any(cs.get("restartCount") for cs in statuses(p)):
+            return (f"pod {pod_name(p)}, up {(t - started).total_seconds() / 86400:.1f} days without restart, logs "
+                    f"\"{lines[-1][:160]}\": its pooled connections reach a server that refuses writes as read-only "
+                    "(a replica since a failover); new connections would resolve the current writer")
     return None
 
 

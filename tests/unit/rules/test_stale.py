@@ -78,3 +78,25 @@ def test_the_detector_names_the_cause_and_calls_for_a_restart() -> None:
     f = detect_stale_since_start(serving(config_written={"configmap/api-config": at(1)}))
     assert f is not None and f.cls == "stale-since-start" and f.action == "rollout-restart"
     assert detect_stale_since_start(serving(config_written={"configmap/api-config": at(200)})) is None
+
+
+READ_ONLY = f"{at(0.02)} ERROR SqlExceptionHelper - ERROR: cannot execute UPDATE in a read-only transaction"
+
+
+def test_writes_refused_as_read_only_after_days_of_uptime_suspect_stale_connections_behind_approval() -> None:
+    from aof_airflow.agent.rules.detectors import detect_writes_refused_read_only
+
+    o = serving(logs={"api-1/api": READ_ONLY, "api-2/api": READ_ONLY})
+    f = detect_writes_refused_read_only(o)
+    assert f is not None and f.cls == "stale-connections" and f.action == "rollout-restart"
+    d = ax.decide(o, f.action)
+    assert d.action == "rollout-restart" and not d.proven, d.why
+
+
+def test_a_young_process_refused_as_read_only_is_not_a_stale_pool() -> None:
+    from aof_airflow.agent.rules.stale import writes_refused_as_read_only
+
+    o = serving(logs={"api-1/api": READ_ONLY, "api-2/api": READ_ONLY})
+    for p in o.pods:
+        p["status"]["containerStatuses"][0]["state"]["running"]["startedAt"] = at(0.2)
+    assert writes_refused_as_read_only(o) is None

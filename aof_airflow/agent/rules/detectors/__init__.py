@@ -26,7 +26,12 @@ from .jobs import detect_cronjob_not_scheduling, detect_job_failed, detect_job_r
 from .networking import detect_ingress, detect_network_policy, detect_service_no_endpoints, detect_service_port_mismatch
 from .nodes import detect_clock_behind, detect_evicted, detect_node_not_ready, detect_node_pressure
 from .scheduling import detect_pending
-from .stalls import detect_resource_exhausted, detect_stale_since_start, detect_stalled_process
+from .stalls import (
+    detect_resource_exhausted,
+    detect_stale_since_start,
+    detect_stalled_process,
+    detect_writes_refused_read_only,
+)
 from .storage import detect_claim_unbound
 from .workloads import (
     detect_cpu_saturated,
@@ -70,6 +75,7 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_cronjob_not_scheduling,
     detect_resource_exhausted,
     detect_stale_since_start,
+    detect_writes_refused_read_only,
     detect_stalled_process,
     detect_clock_behind,
     detect_errors_since_release,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..facts import exhausted_with_uptime, exhaustion_lines, siblings_progress, silent_logs, stale_since_start
 from ..objects import Observation, pod_name, pods_of
+from ..stale import writes_refused_as_read_only
 from .common import Finding, log_signatures
 
 
@@ -62,4 +63,20 @@ def detect_stale_since_start(obs: Observation) -> Finding | None:
         affected=[obs.workload_ref] if obs.workload_ref else [],
         advice="a restart makes the processes read it again; to stop it recurring, roll pods on configuration "
                "changes (a checksum annotation) or re-resolve names (a resolver with a short TTL)",
+    )
+
+
+def detect_writes_refused_read_only(obs: Observation) -> Finding | None:
+    """Long-running pods whose writes are refused as read-only: their pooled connections reach a demoted server.
+    A restart reconnects to the current writer; it is proposed behind approval (a process given a reader's address
+    from the start is refused the same way, and nothing read tells which)."""
+    why = writes_refused_as_read_only(obs)
+    if not why:
+        return None
+    return Finding(
+        cls="stale-connections", summary=f"writes refused as read-only by the database the pods stay connected to: {why}",
+        evidence=[why], action="rollout-restart", confidence=0.55, min_severity="medium",
+        affected=[obs.workload_ref] if obs.workload_ref else [],
+        advice="check the database's current writer (a recent failover) and the address the pods use; a restart reopens "
+               "the pool; give the pool a max lifetime and a short DNS cache so it follows the next failover",
     )
