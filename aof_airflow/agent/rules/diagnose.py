@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import BANNER, MODEL
+from . import BANNER, MODEL, release
 from . import actions as ax
 from . import facts as F
 from .detectors import Finding, run_all
@@ -77,6 +77,8 @@ def severity_for(obs: Observation, anomalies: list[Anomaly]) -> tuple[str, int, 
     ready, desired = availability(obs)
     if desired > 0 and ready == 0:
         sev = "critical" if obs.statefulset is not None else "high"
+    elif desired > 1 and ready * 2 <= desired:
+        sev = "high"  # half the capacity or less: the ready replicas carry at least twice their load
     elif ready < desired:
         sev = "medium"
     else:
@@ -90,21 +92,49 @@ def severity_for(obs: Observation, anomalies: list[Anomaly]) -> tuple[str, int, 
     work = obs.job is not None or any(p.get("status", {}).get("phase") == "Pending" for p in pods)
     if not obs.examined or obs.unread_dependencies or (obs.target is None and obs.kind != "namespace"):
         sev = _max(sev, "medium")  # the impact is unknown: never reported as low
-    if any(a.impact for a in anomalies) or (work and anomalies):
+    if (any(a.impact for a in anomalies) or (work and anomalies)) and not _rollout_held_at_full_capacity(obs, ready, desired):
         sev = _max(sev, "medium")  # errors, saturation, waiting work: users or jobs are affected
-    serving = [p for p in pods if pod_ready(p) and any(selector_matches((s.get("spec") or {}).get("selector"), p["metadata"].get("labels"))
-                                                       for s in obs.services or [] if (s.get("spec") or {}).get("selector"))]
+    serving = _serving(obs, pods)
     if serving and (F.cpu_saturated(obs) or _errors_in_every(obs, serving)):
-        sev = _max(sev, "high")  # every replica behind a Service is pinned or answering with errors: users see it now
+        sev = _max(sev, "high")  # every replica doing the work is pinned or answering with errors: users see it now
+    if F.job_overdue(obs) and any(e.get("reason") == "JobAlreadyActive" for e in obs.events):
+        sev = _max(sev, "high")  # the schedule's runs are skipped behind a Job far past its history: work piles up
     return sev, ready, desired
 
 
+def _serving(obs: Observation, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Ready pods that do the workload's work: those a Service selects, or, when no Service selects any of the
+    workload's pods (a worker, a consumer), its Ready pods when there are several (work fails whichever replica
+    takes it; one replica's errors alone do not tell the work from the process)."""
+    ready = [p for p in pods if pod_ready(p)]
+    fronted = [p for p in ready if any(selector_matches((s.get("spec") or {}).get("selector"), p["metadata"].get("labels"))
+                                       for s in obs.services or [] if (s.get("spec") or {}).get("selector"))]
+    return fronted or (ready if obs.workload is not None and obs.services is not None and len(ready) >= 2 else [])
+
+
+def _rollout_held_at_full_capacity(obs: Observation, ready: int, desired: int) -> bool:
+    """A Deployment whose ready replicas still cover what it asks for, while the newest revision's pods cannot be
+    created, placed or made ready: the previous revision serves everything, users see nothing yet (the
+    anomalies are the stuck rollout's, a matter for its owner, not an outage)."""
+    d = obs.deployment
+    if d is None or desired <= 0 or ready < desired or not F.rollout_in_progress(d):
+        return False
+    rf = release.revision_facts(obs)
+    rev = rf.get("rev")
+    failing = F.failing_pods(obs)
+    return rev is not None and all(rev.owns(p) for p in failing) and not any(_errors_in_every(obs, [p]) for p in pods_of(obs)
+                                                                            if pod_ready(p))
+
+
 def _errors_in_every(obs: Observation, pods: list[dict[str, Any]]) -> bool:
-    """Each of these pods' current logs was read and has error lines: the errors are not one replica's."""
-    def errs(p: dict[str, Any]) -> bool:
-        texts = [t for k, t in obs.logs.items() if k.split("/")[0] == pod_name(p) and not k.endswith("/previous")]
-        return bool(texts) and any(ERROR_LINE.search(ln) for t in texts for ln in (t or "").splitlines())
-    return all(errs(p) for p in pods)
+    """Every pod of these whose current log was read has error lines, and logs of at least two (or all) were read:
+    the errors are not one replica's."""
+    def texts(p: dict[str, Any]) -> list[str]:
+        return [t for k, t in obs.logs.items() if k.split("/")[0] == pod_name(p) and not k.endswith("/previous")]
+    read = [p for p in pods if texts(p)]
+    if not read or len(read) < min(2, len(pods)):
+        return False
+    return all(any(ERROR_LINE.search(ln) for t in texts(p) for ln in (t or "").splitlines()) for p in read)
 
 
 def choose(findings: list[Finding]) -> Finding | None:
