@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import BANNER, MODEL, release
+from . import BANNER, MODEL
 from . import actions as ax
 from . import facts as F
 from .detectors import Finding, run_all
@@ -77,8 +77,6 @@ def severity_for(obs: Observation, anomalies: list[Anomaly]) -> tuple[str, int, 
     ready, desired = availability(obs)
     if desired > 0 and ready == 0:
         sev = "critical" if obs.statefulset is not None else "high"
-    elif desired > 1 and ready * 2 <= desired:
-        sev = "high"  # half the capacity or less: the ready replicas carry at least twice their load
     elif ready < desired:
         sev = "medium"
     else:
@@ -92,7 +90,7 @@ def severity_for(obs: Observation, anomalies: list[Anomaly]) -> tuple[str, int, 
     work = obs.job is not None or any(p.get("status", {}).get("phase") == "Pending" for p in pods)
     if not obs.examined or obs.unread_dependencies or (obs.target is None and obs.kind != "namespace"):
         sev = _max(sev, "medium")  # the impact is unknown: never reported as low
-    if (any(a.impact for a in anomalies) or (work and anomalies)) and not _rollout_held_at_full_capacity(obs, ready, desired):
+    if any(a.impact for a in anomalies) or (work and anomalies):
         sev = _max(sev, "medium")  # errors, saturation, waiting work: users or jobs are affected
     serving = _serving(obs, pods)
     if serving and (F.cpu_saturated(obs) or _errors_in_every(obs, serving)):
@@ -110,20 +108,6 @@ def _serving(obs: Observation, pods: list[dict[str, Any]]) -> list[dict[str, Any
     fronted = [p for p in ready if any(selector_matches((s.get("spec") or {}).get("selector"), p["metadata"].get("labels"))
                                        for s in obs.services or [] if (s.get("spec") or {}).get("selector"))]
     return fronted or (ready if obs.workload is not None and obs.services is not None and len(ready) >= 2 else [])
-
-
-def _rollout_held_at_full_capacity(obs: Observation, ready: int, desired: int) -> bool:
-    """A Deployment whose ready replicas still cover what it asks for, while the newest revision's pods cannot be
-    created, placed or made ready: the previous revision serves everything, users see nothing yet (the
-    anomalies are the stuck rollout's, a matter for its owner, not an outage)."""
-    d = obs.deployment
-    if d is None or desired <= 0 or ready < desired or not F.rollout_in_progress(d):
-        return False
-    rf = release.revision_facts(obs)
-    rev = rf.get("rev")
-    failing = F.failing_pods(obs)
-    return rev is not None and all(rev.owns(p) for p in failing) and not any(_errors_in_every(obs, [p]) for p in pods_of(obs)
-                                                                            if pod_ready(p))
 
 
 def _errors_in_every(obs: Observation, pods: list[dict[str, Any]]) -> bool:
