@@ -23,7 +23,13 @@ from .configuration import (
 )
 from .disruptions import detect_pdb_blocking
 from .jobs import detect_cronjob_not_scheduling, detect_job_failed, detect_job_running_long
-from .networking import detect_ingress, detect_network_policy, detect_service_no_endpoints, detect_service_port_mismatch
+from .networking import (
+    detect_ingress,
+    detect_network_policy,
+    detect_service_no_endpoints,
+    detect_service_port_mismatch,
+    detect_statefulset_service_missing,
+)
 from .nodes import detect_clock_behind, detect_evicted, detect_node_not_ready, detect_node_pressure
 from .scheduling import detect_pending
 from .stalls import (
@@ -48,6 +54,7 @@ from .workloads import (
 # Order = priority when several causes are found: the most specific, most certain first.
 DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_node_not_ready,
+    detect_statefulset_service_missing,
     detect_network_policy,
     detect_admission_refused,
     detect_config_missing,
