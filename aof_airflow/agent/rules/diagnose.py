@@ -192,7 +192,7 @@ def healthy_or_unknown(obs: Observation, anomalies: list[Anomaly]) -> Finding:
             evidence=[str(a) for a in anomalies[:6]] + [not_examined(obs)], confidence=0.3, affected=subjects[:8],
             advice="investigate the anomalies listed: describe the objects and read their logs",
         )
-    if not pods_of(obs) and obs.kind in USED_BY_PODS:
+    if not pods_of(obs) and obs.kind in USED_BY_PODS and not obs.users_read:
         what = [f"the pods that use {obs.kind}/{obs.name} (none was read: their state and logs are unknown)"]
         what += [f"whether {a} answers (hand-written Endpoints: no selector picks these addresses)" for a in _manual_endpoints(obs)]
         return Finding(cls="not-examined", summary=f"{obs.kind}/{obs.name} was read, but not what uses it: {'; '.join(what)}",

@@ -134,7 +134,10 @@ class Gatherer(PodReads):
         elif kind == "namespace" and name:
             obs.target = target = answers[-1]
         elif kind == "persistentvolumeclaim" and target:
-            obs.pvcs = [target]
+            # a claim's health shows in the pods that mount it (a full volume crashes them, a missing one holds them)
+            obs.pvcs, obs.users_read = [target], True
+            obs.pods = [p for p in self.list_items(obs, "pods") if any(
+                (v.get("persistentVolumeClaim") or {}).get("claimName") == name for v in p.get("spec", {}).get("volumes") or [])]
         elif kind == "poddisruptionbudget" and target:
             selector = target.get("spec", {}).get("selector")
         elif kind == "ingress" and target:

@@ -44,6 +44,7 @@ class Observation:
     storageclasses: list[dict[str, Any]] | None = None
     configmaps: dict[str, bool] = field(default_factory=dict)  # name -> exists
     secrets: dict[str, bool] = field(default_factory=dict)  # name -> exists (never the data)
+    users_read: bool = False  # the namespace's pods were listed for the named object's users (none may use it)
     config_written: dict[str, str] = field(default_factory=dict)  # "configmap/x", "secret/y" the env reads -> last write
     logs: dict[str, str] = field(default_factory=dict)  # "<pod>/<container>" and "<pod>/<container>/previous"
     memory_usage: dict[str, int] = field(default_factory=dict)  # pod -> bytes, from `kubectl top` when served
