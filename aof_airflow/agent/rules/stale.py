@@ -48,7 +48,7 @@ def env_written_since_start(obs: Observation) -> str | None:
             first = min(readers, key=lambda p: _started(p))  # type: ignore[arg-type,return-value]
             return (f"{src} was last written {written}, after the {len(readers)} running pod(s) reading it into their "
                     f"environment started (pod {pod_name(first)} at {_started(first):%Y-%m-%dT%H:%M:%SZ}): their "  # type: ignore[str-format]
-                    f"processes still hold the values from before; log of {erring[0][0]}: \"{erring[0][1][:160]}\"")
+                    f"processes still use the environment variable values from before that write; log of {erring[0][0]}: \"{erring[0][1][:160]}\"")
     return None
 
 

@@ -50,7 +50,34 @@ def note_revision(obs: Observation, failing: list[dict[str, Any]], f: Finding) -
     rev = revisions(obs)
     if rev and rev.previous and failing and all(rev.owns(p) for p in failing):
         f.evidence.append(rev.quote() if rev.changes() else rev.only_restarted())
+    notes = pod_setting_notes(obs, failing)
+    f.evidence += notes
+    f.summary += "".join(f"; {n}" for n in notes)
     return f
+
+
+# A write refused by the file system (the root file system mounted read-only refuses every write outside volumes)
+WRITE_REFUSED = re.compile(r"read-only file system|EROFS|no usable temporary directory|cannot create temp|Permission denied", re.I)
+LIMIT_RANGER = "kubernetes.io/limit-ranger"  # the API server's note on a pod whose resources a LimitRange filled in
+
+
+def pod_setting_notes(obs: Observation, failing: list[dict[str, Any]]) -> list[str]:
+    """Settings of the failing pods that the API server or the runtime imposed and that the failure points at:
+    resources a LimitRange default filled in (the pod spec never asked for them), a read-only root file system
+    when the logs show writes refused."""
+    out: list[str] = []
+    for p in failing[:1]:
+        ann = (p.get("metadata", {}).get("annotations") or {}).get(LIMIT_RANGER)
+        if ann:
+            out.append(f"pod {pod_name(p)}: its resources were filled in by the namespace's LimitRange defaults "
+                       f"(annotation {LIMIT_RANGER}: \"{ann[:160]}\")")
+        logs = " ".join(t or "" for k, t in obs.logs.items() if k.split("/")[0] == pod_name(p))
+        ro = [c["name"] for c in p.get("spec", {}).get("containers") or []
+              if ((c.get("securityContext") or {}).get("readOnlyRootFilesystem"))]
+        if ro and WRITE_REFUSED.search(logs):
+            out.append(f"container {ro[0]} runs with securityContext.readOnlyRootFilesystem true and its log shows a "
+                       f"write refused (\"{WRITE_REFUSED.search(logs).group(0)}\"): it can write only to mounted volumes")  # type: ignore[union-attr]
+    return out
 
 
 

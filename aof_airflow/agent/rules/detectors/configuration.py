@@ -175,6 +175,11 @@ def detect_admission_refused(obs: Observation) -> Finding | None:
 START_ERRORS = ("CreateContainerError", "RunContainerError", "ContainerCannotRun", "StartError")
 
 
+def _ends(message: str) -> str:
+    """A runtime's message with both ends kept: OCI errors wrap the cause (`no such file or directory`) last."""
+    return message if len(message) <= 240 else f"{message[:100]} ... {message[-130:]}"
+
+
 def detect_container_start_error(obs: Observation) -> Finding | None:
     """The runtime cannot start the container (an executable not found, a bad mount, a security context it
     refuses): the message says what; every new container fails the same way."""
@@ -187,7 +192,7 @@ def detect_container_start_error(obs: Observation) -> Finding | None:
             if reason:
                 return note_revision(obs, [p], Finding(
                     cls="container-start-error", summary=f"container {cs['name']} cannot be started: {reason}",
-                    evidence=[f"pod {pod_name(p)} container {cs['name']}: {reason} \"{(message or '')[:200]}\""],
+                    evidence=[f"pod {pod_name(p)} container {cs['name']}: {reason} \"{_ends(message or '')}\""],
                     confidence=0.85, affected=[pod_name(p)],
                     advice="fix what the runtime reports (command, image entrypoint, mounts, securityContext) in the pod template",
                 ))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..facts import LONG_JOB, job_runtimes
+from ..facts import LONG_JOB, job_runtimes, silent_logs
 from ..objects import Observation, condition, pod_name, pods_of, quote_event, statuses, tail
 from .common import Finding, log_signatures
 
@@ -51,10 +51,14 @@ def detect_job_running_long(obs: Observation) -> Finding | None:
     if took:
         ev.append(f"earlier runs took at most {max(took) / 60:.0f} min ({len(took)} successful Job(s) read)")
     ev += [quote_event(e) for e in blocked[-1:]]
+    running = {pod_name(p) for p in pods_of(obs) if p.get("status", {}).get("phase") == "Running"}
+    silent = silent_logs(obs, running)
+    ev += [f"pod {pod}: {why}" for pod, why in silent[:1]]
     return Finding(
         cls="job-running-long", summary=f"job/{name} has been running {ran / 3600:.1f} h" +
         (f", {ran / max(took):.0f}x its longest earlier run" if took else "") +
-        (f"; {blocked[-1].get('reason')} events: the next scheduled runs do not start" if blocked else ""),
+        (f"; {blocked[-1].get('reason')} events: the next scheduled runs do not start" if blocked else "") +
+        (f"; its pod {silent[0][0]} stopped logging (hung: no progress since its last line)" if silent else ""),
         evidence=ev, confidence=0.75, affected=[f"job/{name}"],
         advice="find what the Job waits for (its pod's logs), then end it (kubectl delete job) so the schedule resumes; "
                "set activeDeadlineSeconds",

@@ -1,0 +1,30 @@
+"""Settings imposed on the failing pods that the failure points at (detectors/common.pod_setting_notes): resources a
+LimitRange default filled in, a read-only root file system when the logs show writes refused; and a runtime's
+message quoted with its end (where OCI errors put the cause)."""
+
+from __future__ import annotations
+
+from aof_airflow.agent.rules.detectors.common import pod_setting_notes
+from aof_airflow.agent.rules.detectors.configuration import _ends
+
+from .test_actions import obs, pod
+
+
+def test_resources_filled_in_by_a_limitrange_are_named() -> None:
+    p = pod("api-1", **{"annotations": {"kubernetes.io/limit-ranger": "LimitRanger plugin set: memory limit for container api"}})
+    assert "LimitRange defaults" in " ".join(pod_setting_notes(obs(pods=[p]), [p]))
+    q = pod("api-2")
+    assert pod_setting_notes(obs(pods=[q]), [q]) == []
+
+
+def test_a_read_only_root_is_named_only_when_the_logs_show_a_write_refused() -> None:
+    p = pod("api-1")
+    p["spec"]["containers"][0]["securityContext"] = {"readOnlyRootFilesystem": True}
+    refused = obs(pods=[p], logs={"api-1/api/previous": "OSError: [Errno 30] Read-only file system: '/tmp/x'"})
+    assert "readOnlyRootFilesystem" in " ".join(pod_setting_notes(refused, [p]))
+    assert pod_setting_notes(obs(pods=[p], logs={"api-1/api": "INFO started"}), [p]) == []
+
+
+def test_a_long_runtime_message_keeps_its_end() -> None:
+    msg = "failed to create shim task: OCI runtime create failed: " + "x" * 300 + ": stat /usr/bin/app: no such file or directory"
+    assert _ends(msg).endswith("no such file or directory") and len(_ends(msg)) < 260
