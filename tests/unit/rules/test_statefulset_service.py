@@ -11,7 +11,7 @@ from .test_actions import obs, pod
 def sts(services):
     s = {"kind": "StatefulSet", "metadata": {"name": "zk"},
          "spec": {"serviceName": "zk-hs", "selector": {"matchLabels": {"app": "api"}}}}
-    return obs(kind="statefulset", statefulset=s, target=s, pods=[pod("zk-0")], services=services)
+    return obs(kind="statefulset", statefulset=s, target=s, pods=[pod("zk-0", ready=False)], services=services)
 
 
 def svc(name: str, headless: bool = True):
@@ -30,3 +30,9 @@ def test_an_existing_governing_service_is_not_a_fault() -> None:
 
 def test_services_not_read_are_not_judged() -> None:
     assert detect_statefulset_service_missing(sts(None)) is None
+
+
+def test_pods_that_never_started_are_not_blamed_on_names() -> None:
+    o = sts([svc("zk-headless")])
+    o.pods = [pod("zk-0", ready=False, phase="Pending")]
+    assert detect_statefulset_service_missing(o) is None

@@ -54,7 +54,6 @@ from .workloads import (
 # Order = priority when several causes are found: the most specific, most certain first.
 DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_node_not_ready,
-    detect_statefulset_service_missing,
     detect_network_policy,
     detect_admission_refused,
     detect_config_missing,
@@ -63,6 +62,7 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_oom,
     detect_crash_loop,
     detect_pending,
+    detect_statefulset_service_missing,
     detect_service_port_mismatch,
     detect_hpa_not_scaling,
     detect_cpu_saturated,

@@ -216,7 +216,9 @@ def detect_statefulset_service_missing(obs: Observation) -> Finding | None:
         return None
     want = (sts.get("spec") or {}).get("serviceName")
     have = {s["metadata"]["name"]: s for s in obs.services}
-    if not want or want in have:
+    # only running pods resolve their peers: pods that never started fail for another reason first
+    unready = [p for p in pods_of(obs) if p.get("status", {}).get("phase") == "Running" and not pod_ready(p)]
+    if not want or want in have or not unready:
         return None
     sel = (sts.get("spec") or {}).get("selector")
     headless = [n for n, s in have.items() if (s.get("spec") or {}).get("clusterIP") == "None"
