@@ -26,3 +26,16 @@ def test_refusals_on_every_node_are_not_one_nodes_clock() -> None:
 
 def test_without_a_sibling_read_on_another_node_nothing_is_claimed() -> None:
     assert detect_clock_behind(spread({"api-3/api": REFUSED})) is None
+
+
+def test_a_replacement_waiting_on_a_multi_attach_error_is_named_with_the_lost_node() -> None:
+    from aof_airflow.agent.rules.detectors import detect_node_not_ready
+
+    from .test_actions import event, node
+
+    stuck = pod("api-1", node="n2", ready=False, deletionTimestamp="2026-03-01T11:00:00Z")
+    waiting = pod("api-2", node="n1", ready=False, phase="Pending")
+    o = obs(pods=[stuck, waiting], nodes=[node("n1"), node("n2", ready=False)])
+    assert "Multi-Attach" not in detect_node_not_ready(o).summary
+    o.events = [event("api-2", "FailedAttachVolume", 'Multi-Attach error for volume "pvc-1" Volume is already used by pod(s) api-1')]
+    assert "Multi-Attach" in detect_node_not_ready(o).summary

@@ -62,6 +62,14 @@ def detect_node_not_ready(obs: Observation) -> Finding | None:
         advice=f"investigate node {names} (kubelet, network, the machine); the pods move once it is replaced or back "
                "-- restarting the workload does not bring a node back",
     )
+    # A ReadWriteOnce volume stays attached to the lost node until the pod there is gone (force-deleted, or the node
+    # marked out-of-service): the replacement waits on a Multi-Attach error, not on the scheduler.
+    attach = [e for p in pods_of(obs) for e in events_for(obs, pod_name(p), ("FailedAttachVolume",))
+              if "Multi-Attach" in (e.get("message") or "")]
+    if attach:
+        f.evidence.append(quote_event(attach[-1]))
+        f.summary += (f"; the replacement pod waits on a Multi-Attach error: its ReadWriteOnce volume is still attached "
+                      f"to node {names}, which cannot detach it")
     # A StatefulSet recreates a pod (same name, same volume) only once the old object is gone, and the kubelet of a
     # lost node never confirms the deletion: the pod stays Terminating and its identity stays down until removed.
     held = [p for p in on_bad if p["metadata"].get("deletionTimestamp")
