@@ -242,8 +242,15 @@ class Reader:
             # too many events in the namespace for one answer: ask per object (field selector), together
             for c in self.run_many(obs, [self._events_command(n) for n in sorted(names)[:MAX_ITEMS]]):
                 items += _rows(c)
-        obs.events = [e for e in items if e.get("involvedObject", {}).get("name") in names]
+        # pods of the same ReplicaSets that are gone now: why they went (preempted, evicted) explains their replacements
+        gone = tuple({f"{o.get('name')}-" for p in obs.pods for o in p["metadata"].get("ownerReferences") or []
+                      if o.get("kind") == "ReplicaSet"} | {f"{r['metadata']['name']}-" for r in obs.replicasets})
+        obs.events = [e for e in items if e.get("involvedObject", {}).get("name") in names
+                      or (gone and e.get("reason") in LOST_POD_REASONS and (e.get("involvedObject", {}).get("name") or "").startswith(gone))]
         obs.events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
+
+LOST_POD_REASONS = ("Preempted", "Evicted", "TaintManagerEviction")  # events that say why a pod is gone
 
 
 def event_rows(table: str) -> list[dict[str, Any]]:
