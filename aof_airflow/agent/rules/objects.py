@@ -339,9 +339,12 @@ def parse_time(v: Any) -> datetime | None:
         return None
 
 
-# A log line that reports a failure or a refusal, whatever its level (a refusal is often logged at WARN)
+# A log line that reports a failure or a refusal, whatever its level (a refusal is often logged at WARN),
+# and a server error answered or received (HTTP 5xx: a request line with a 5xx status, or its reason phrase)
 ERROR_LINE = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback|forbidden|refused|rejected|denied|unauthorized"
-                        r"|timed out|timeout)\b", re.I)
+                        r"|timed out|timeout|Service Unavailable|Bad Gateway|Gateway Time-?out|Internal Server Error)\b"
+                        r"|\b(?:GET|POST|PUT|PATCH|DELETE|HEAD)\s+\S+\s+5\d\d\b|(?:->|\bstatus[=:]\s?|\bcode[=:]\s?|HTTP/\d(?:\.\d)?\"?\s)5\d\d\b",
+                        re.I)
 # A log line's leading RFC 3339 timestamp (kubectl logs --timestamps, or the application's own)
 LOG_STAMP = re.compile(r"^\s*\[?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
 

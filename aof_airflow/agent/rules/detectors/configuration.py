@@ -7,10 +7,21 @@ from __future__ import annotations
 import re
 
 from ..facts import ADMISSION, QUOTA, rollout_in_progress
-from ..objects import Observation, config_refs, events_for, pod_name, pod_ready, pods_of, quote_event, statuses
+from ..objects import (
+    ERROR_LINE,
+    Observation,
+    config_refs,
+    events_for,
+    pod_name,
+    pod_ready,
+    pods_of,
+    quote_event,
+    statuses,
+)
 from ..release import errors_began_with_revision
 from ..revisions import revisions
 from .common import Finding, note_revision
+from .workloads import _unread_dependency
 
 _PULL_CAUSES = (
     (re.compile(r"unauthorized|authentication required|pull access denied|denied|403 forbidden|no basic auth", re.I), "registry authentication failed (imagePullSecrets)"),
@@ -123,9 +134,20 @@ def detect_log_errors(obs: Observation) -> Finding | None:
             advice=f"grant `{verb}` on `{res}` to {user} (Role + RoleBinding); a restart keeps the same permissions",
         )
         return _identity_from_revision(obs, f, user)
-    errors = [(k, ln) for k, ln in lines if _APP_ERROR.search(ln)]
+    errors = [(k, ln) for k, ln in lines if ERROR_LINE.search(ln)]
     if not errors or len(errors) < 2:
         return None
+    outside = _unread_dependency(obs, "\n".join(ln for _, ln in errors))
+    if outside:
+        calls = [(k, ln) for k, ln in errors if outside in ln]
+        return Finding(
+            cls="dependency-failing",
+            summary=f"the pods look healthy but their calls to {outside} fail ({len(calls)} line(s)): {outside} is not a "
+                    f"Service of {obs.namespace}, a dependency outside what builtin:k8s-rules reads: not examined",
+            evidence=[f"log of {k}: \"{ln[:200]}\"" for k, ln in calls[-2:]] + [f"dependency {outside}: not examined"],
+            action="none", confidence=0.4, affected=sorted({k.split('/')[0] for k, _ in calls}), min_severity="medium",
+            advice=f"check {outside} (its status page, network path, credentials, rate limits); no change to these pods helps",
+        )
     return Finding(
         cls="errors-in-logs",
         summary=f"the pods look healthy but log errors ({len(errors)} line(s)): the cause is in what they report",

@@ -142,7 +142,7 @@ def detect_crash_loop(obs: Observation) -> Finding | None:
     return note_revision(obs, [h[0] for h in hits], f)
 
 
-_DEP_HOST = re.compile(r"(?:host=|connect(?:ing)? to |dial tcp |lookup )`?([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])(?::\d+)?")
+_DEP_HOST = re.compile(r"(?:host=|connect(?:ing)? to |dial tcp |lookup |https?://)`?([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])(?::\d+)?")
 
 
 def _unread_dependency(obs: Observation, text: str) -> str | None:
