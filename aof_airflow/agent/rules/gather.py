@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .objects import KINDS, Observation, config_refs, owned_by, parse_resource, selector_matches
 from .pod_reads import LOG_TAIL, PodReads
-from .reads import Shell, event_rows
+from .reads import EVENT_COLUMNS, Shell, event_rows
 
 if TYPE_CHECKING:
     from aof_airflow.services.metrics_history import HistorySource
@@ -67,6 +67,18 @@ class Gatherer(PodReads):
                "cronjob": "cronjob", "pod": "pod", "service": "service", "ingress": "ingress",
                "horizontalpodautoscaler": "horizontalpodautoscaler", "poddisruptionbudget": "poddisruptionbudget",
                "persistentvolumeclaim": "persistentvolumeclaim"}
+
+    def _node_events(self, obs: Observation, name: str) -> list[dict[str, Any]]:
+        """A node's own events (the kubelet's and node-problem-detector's: ConntrackFull, KernelDeadlock,
+        FrequentContainerdRestart...) are recorded in the default namespace, not in the incident's: read them there
+        for the node the incident names; a refusal is "not examined"."""
+        command = (f"kubectl get events -n default --field-selector involvedObject.name={shlex.quote(name)} "
+                   f"--no-headers -o custom-columns={EVENT_COLUMNS}")
+        call = self.run(obs, command)
+        if call is None or getattr(call, "truncated", False):
+            obs.not_read[f"events of node {name}"] = "not read (they are recorded in namespace default)"
+            return []
+        return [e for e in event_rows(call.output) if e.get("involvedObject", {}).get("kind") == "Node"]
 
     def _plan(self, obs: Observation, kind: str, name: str | None) -> None:
         q = shlex.quote(name) if name else ""
@@ -152,6 +164,7 @@ class Gatherer(PodReads):
         elif kind == "node" and name:
             obs.target = next((n for n in obs.nodes or [] if n["metadata"]["name"] == name), None)
             obs.pods = [p for p in self.list_items(obs, "pods") if p.get("spec", {}).get("nodeName") == name]
+            node_events = self._node_events(obs, name)
         workload = obs.deployment or obs.statefulset or obs.daemonset
         if workload is not None:
             selector = workload.get("spec", {}).get("selector")
@@ -177,6 +190,8 @@ class Gatherer(PodReads):
             obs.pods = siblings + ([obs.target] if obs.target["metadata"]["name"] not in names else [])
         self._last_round(obs, early)
         self._network(obs)
+        if kind == "node" and name:
+            obs.events += node_events
 
     def _keep_owned_replicasets(self, obs: Observation, replicasets: list[dict[str, Any]]) -> None:
         d = obs.deployment or {}

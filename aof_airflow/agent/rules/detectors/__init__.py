@@ -30,7 +30,13 @@ from .networking import (
     detect_service_port_mismatch,
     detect_statefulset_service_missing,
 )
-from .nodes import detect_clock_behind, detect_evicted, detect_node_not_ready, detect_node_pressure
+from .nodes import (
+    detect_clock_behind,
+    detect_evicted,
+    detect_node_not_ready,
+    detect_node_pressure,
+    detect_node_reports_problem,
+)
 from .scheduling import detect_pending
 from .stalls import (
     detect_resource_exhausted,
@@ -54,6 +60,7 @@ from .workloads import (
 # Order = priority when several causes are found: the most specific, most certain first.
 DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_node_not_ready,
+    detect_node_reports_problem,
     detect_network_policy,
     detect_admission_refused,
     detect_config_missing,

@@ -142,3 +142,22 @@ def detect_clock_behind(obs: Observation) -> Finding | None:
         advice=f"check time sync on node {node} (chronyc tracking / timedatectl); cordon it and move its pods until the "
                "clock is right: a replacement pod placed on the same node fails the same way",
     )
+
+
+def detect_node_reports_problem(obs: Observation) -> Finding | None:
+    """The node the incident names reports a problem in its own Warning events (node-problem-detector: a full
+    conntrack table, a kernel deadlock, a runtime restarting; the kubelet: a failed image GC...): the pods there
+    fail because of the node, not their spec. No change to a workload fixes it."""
+    if obs.kind != "node" or not obs.name:
+        return None
+    warnings = [e for e in obs.events if e.get("type") == "Warning" and e.get("involvedObject", {}).get("kind") == "Node"
+                and e.get("involvedObject", {}).get("name") == obs.name]
+    if not warnings:
+        return None
+    e = warnings[-1]
+    return Finding(
+        cls="node-problem", summary=f"node {obs.name} reports {e.get('reason')}: \"{(e.get('message') or '')[:200]}\"",
+        evidence=[quote_event(x) for x in warnings[-3:]] + [f"{len(pods_of(obs))} pod(s) run on node {obs.name}"],
+        confidence=0.75, affected=[f"node/{obs.name}"], min_severity="high",
+        advice=f"fix what node {obs.name} reports (or cordon and drain it, and replace it); restarting workloads does not",
+    )
