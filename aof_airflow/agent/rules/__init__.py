@@ -16,7 +16,9 @@ Where things are:
                disruptions (PodDisruptionBudgets, blocked drains), stalls (hung or exhausted processes)
   inventory    every anomaly in what was read ("nothing wrong" only when it is empty)
   facts        facts proven from the objects, quoted (what preconditions are made of)
-  process      facts from logs and container settings (silent logs, exhausted descriptors, JVM heap vs limit)
+  process      facts from logs and container settings (silent logs, exhausted descriptors or pools, JVM heap vs limit)
+  stale        state a running process took at start that changed since (env from a ConfigMap written later, a
+               Service recreated with a new ClusterIP, pooled connections to a demoted database)
   release      facts about a Deployment's newest revision (what it changed, whether failures began with it)
   actions      the table: each change with its preconditions and contraindications, and the decision
   diagnose     cause + inventory + decision + severity from impact -> the diagnostic contract

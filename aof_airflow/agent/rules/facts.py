@@ -12,13 +12,18 @@ import re
 from datetime import datetime
 from typing import Any
 
+from .lifecycle import (  # noqa: F401 (re-exported, as above)
+    LONG_JOB,
+    backoff_left,
+    job_overdue,
+    job_runtimes,
+    recurring_evictions,
+)
 from .objects import (
     Observation,
     condition,
     container_limits,
     cpu_millis,
-    ingress_backends,
-    ingress_class,
     mem_bytes,
     observed_at,
     parse_time,
@@ -383,67 +388,4 @@ def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
         running = {pod_name(p) for p in pods if p.get("status", {}).get("phase") == "Running"}
         out += [(pod, f"pod {pod}: {why}; its siblings keep logging") for pod, why in silent_logs(obs, running)
                 if siblings_progress(obs, pod)]
-    return out
-
-
-LONG_JOB = 3.0  # a Job active this many times longer than its CronJob's longest successful run is far past its history
-
-
-def job_runtimes(obs: Observation) -> tuple[float, list[float]] | None:
-    """(seconds the active Job has run, seconds each earlier successful Job of the same CronJob took)."""
-    job = obs.job
-    if not job or not (job.get("status", {}).get("active") or 0):
-        return None
-    start, t = parse_time(job.get("status", {}).get("startTime")), now(obs)
-    if not start or not t:
-        return None
-    done = [(parse_time(j.get("status", {}).get("completionTime")), parse_time(j.get("status", {}).get("startTime")))
-            for j in obs.jobs if j is not job and j.get("status", {}).get("succeeded")]
-    return (t - start).total_seconds(), [(c - s).total_seconds() for c, s in done if c and s]
-
-
-def job_overdue(obs: Observation) -> str | None:
-    """The active Job has run far longer than any earlier run of its CronJob took."""
-    rt = job_runtimes(obs)
-    if not rt or not rt[1] or rt[0] <= LONG_JOB * max(rt[1]):
-        return None
-    return (f"job/{obs.job['metadata']['name']} active {rt[0] / 3600:.1f} h, earlier runs took at most "  # type: ignore[index]
-            f"{max(rt[1]) / 60:.0f} min")
-
-
-def backoff_left(job: dict[str, Any]) -> bool:
-    """The Job controller still replaces a failed (or deleted) pod: fewer failures than its backoffLimit."""
-    return (job.get("status", {}).get("failed") or 0) < job.get("spec", {}).get("backoffLimit", 6)
-
-
-# The kubelet's words for an eviction over the pod's own limit (not a node's pressure, which a new node may not
-# have): "Pod ephemeral local storage usage exceeds the total limit of containers 2Gi.", "Usage of EmptyDir volume
-# "x" exceeds the limit "1Gi".", "Container x exceeded its local ephemeral storage limit "1Gi"."
-OWN_LIMIT_EVICTION = re.compile(r"exceed(?:s|ed) (?:the|its) (?:total )?(?:local ephemeral storage )?limit", re.I)
-
-
-def recurring_evictions(obs: Observation) -> str | None:
-    """An eviction a recreated pod would meet again: a pod evicted for its own usage over its own limit. Deleting
-    the leftovers is housekeeping then, not a fix (a node's pressure is another matter: it may be gone)."""
-    for p in obs.pods:
-        st = p.get("status", {})
-        if st.get("phase") == "Failed" and st.get("reason") == "Evicted" and OWN_LIMIT_EVICTION.search(st.get("message") or ""):
-            return (f"pod {pod_name(p)} was evicted for its own usage over its limit: \"{st['message'].strip()}\" "
-                    "(a new pod grows the same way)")
-    return None
-
-
-def ingress_gaps(obs: Observation) -> list[str]:
-    """What keeps the named Ingress from routing: a class no IngressClass provides (no controller serves it), a
-    backend Service that does not exist. Only what was read: classes or Services not read are not judged."""
-    ing = obs.target if obs.kind == "ingress" else None
-    if not ing:
-        return []
-    out = []
-    cls = ingress_class(ing)
-    if cls and obs.ingressclasses is not None and cls not in {c["metadata"]["name"] for c in obs.ingressclasses}:
-        out.append(f"class {cls} matches no IngressClass: no controller routes its hosts")
-    if obs.services is not None:
-        have = {s["metadata"]["name"] for s in obs.services}
-        out += [f"backend service/{b} does not exist" for b in ingress_backends(ing) if b not in have]
     return out

@@ -229,21 +229,6 @@ def config_refs(pod: dict[str, Any]) -> tuple[set[str], set[str]]:
     return cms, secs
 
 
-def env_sources(pod: dict[str, Any]) -> set[tuple[str, str]]:
-    """("configmap"|"secret", name) the containers' environment is read from (env valueFrom, envFrom): resolved
-    once, when the container starts (unlike a mounted volume, which the kubelet refreshes)."""
-    out: set[tuple[str, str]] = set()
-    for c in pod.get("spec", {}).get("containers") or []:
-        for ef in c.get("envFrom") or []:
-            out |= {("configmap", ef["configMapRef"]["name"])} if ef.get("configMapRef") else set()
-            out |= {("secret", ef["secretRef"]["name"])} if ef.get("secretRef") else set()
-        for e in c.get("env") or []:
-            vf = e.get("valueFrom") or {}
-            out |= {("configmap", vf["configMapKeyRef"]["name"])} if vf.get("configMapKeyRef") else set()
-            out |= {("secret", vf["secretKeyRef"]["name"])} if vf.get("secretKeyRef") else set()
-    return out
-
-
 def config_key_refs(pod: dict[str, Any]) -> set[tuple[str, str, str]]:
     """(kind, name, key) of every single key a pod reads from a ConfigMap or Secret (env valueFrom, volume items),
     optional ones excluded: a key that disappears fails every pod that reads it, whichever revision it belongs to."""

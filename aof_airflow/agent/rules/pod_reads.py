@@ -14,8 +14,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from .objects import Observation, config_refs, env_sources, has_limits, pod_ready
+from .objects import Observation, config_refs, has_limits, pod_ready
 from .reads import Reader, _existence, _json_list, _json_map, _strip_marker
+from .stale import env_sources
 
 if TYPE_CHECKING:
     from aof_airflow.services.metrics_history import HistorySource, WorkloadHistory

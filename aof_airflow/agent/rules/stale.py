@@ -17,7 +17,23 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .objects import ERROR_LINE, Observation, env_sources, observed_at, parse_time, pod_name, pods_of, statuses
+from .objects import ERROR_LINE, Observation, observed_at, parse_time, pod_name, pods_of, statuses
+
+
+def env_sources(pod: dict[str, Any]) -> set[tuple[str, str]]:
+    """("configmap"|"secret", name) the containers' environment is read from (env valueFrom, envFrom): resolved
+    once, when the container starts (unlike a mounted volume, which the kubelet refreshes)."""
+    out: set[tuple[str, str]] = set()
+    for c in pod.get("spec", {}).get("containers") or []:
+        for ef in c.get("envFrom") or []:
+            out |= {("configmap", ef["configMapRef"]["name"])} if ef.get("configMapRef") else set()
+            out |= {("secret", ef["secretRef"]["name"])} if ef.get("secretRef") else set()
+        for e in c.get("env") or []:
+            vf = e.get("valueFrom") or {}
+            out |= {("configmap", vf["configMapKeyRef"]["name"])} if vf.get("configMapKeyRef") else set()
+            out |= {("secret", vf["secretKeyRef"]["name"])} if vf.get("secretKeyRef") else set()
+    return out
+
 
 ADDRESS = re.compile(r"\b((?:\d{1,3}\.){3}\d{1,3}):(\d{2,5})\b")
 REFUSED = re.compile(r"connection refused|ECONNREFUSED|connect\(\) failed|no route to host|i/o timeout|timed out", re.I)
