@@ -126,3 +126,26 @@ def human(seconds: float) -> str:
     return f"{seconds / 60:.0f}min" if seconds < 7200 else f"{seconds / 3600:.1f}h"
 
 
+_DEP_HOST = re.compile(r"(?:host=|connect(?:ing)? to |dial tcp |lookup |https?://)`?([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])(?::\d+)?")
+
+
+def unread_dependency(obs: Observation, text: str) -> str | None:
+    """The host a failed connection names (a DNS name, or an address when no name is given), when it is not a
+    Service of this namespace (short name or its cluster DNS name): a dependency this engine does not read."""
+    services = {s["metadata"]["name"] for s in obs.services or []}
+    lines = [ln for ln in text.splitlines() if TRANSIENT.search(ln)]
+    for ln in reversed(lines):
+        hosts = _DEP_HOST.findall(ln)
+        names = [h for h in hosts if not re.fullmatch(r"[\d.]+", h)] or hosts
+        for h in names:
+            first = h.split(".")[0]
+            if first in services and (h == first or f".{obs.namespace}." in f"{h}." or h.endswith(".svc")):
+                return None
+        if names:
+            return names[0]
+    return None
+
+
+TRANSIENT = re.compile(
+    r"ECONNREFUSED|connection refused|could not connect|couldn't connect|no such host|temporary failure in name resolution"
+    r"|dial tcp|connection reset|i/o timeout|timed out|ETIMEDOUT|EAI_AGAIN|service unavailable", re.I)

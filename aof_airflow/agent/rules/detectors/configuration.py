@@ -20,8 +20,7 @@ from ..objects import (
 )
 from ..release import errors_began_with_revision
 from ..revisions import revisions
-from .common import Finding, note_revision
-from .workloads import _unread_dependency
+from .common import Finding, note_revision, unread_dependency
 
 _PULL_CAUSES = (
     (re.compile(r"unauthorized|authentication required|pull access denied|denied|403 forbidden|no basic auth", re.I), "registry authentication failed (imagePullSecrets)"),
@@ -137,7 +136,7 @@ def detect_log_errors(obs: Observation) -> Finding | None:
     errors = [(k, ln) for k, ln in lines if ERROR_LINE.search(ln)]
     if not errors or len(errors) < 2:
         return None
-    outside = _unread_dependency(obs, "\n".join(ln for _, ln in errors))
+    outside = unread_dependency(obs, "\n".join(ln for _, ln in errors))
     if outside:
         calls = [(k, ln) for k, ln in errors if outside in ln]
         return Finding(

@@ -31,7 +31,7 @@ from ..objects import (
 )
 from ..release import saturation_from_revision
 from ..revisions import revisions
-from .common import Finding, human, killed_by_liveness, log_signatures, note_revision
+from .common import TRANSIENT, Finding, human, killed_by_liveness, log_signatures, note_revision, unread_dependency
 
 
 def detect_oom(obs: Observation) -> Finding | None:
@@ -122,7 +122,7 @@ def detect_crash_loop(obs: Observation) -> Finding | None:
     pods = sorted({pod_name(h[0]) for h in hits})
     hint = f"; last log line \"{log[-1]}\"" if log else ""
     logs_all = " ".join(obs.logs.get(f"{pod_name(h[0])}/{h[1]['name']}/previous", "") for h in hits)
-    transient = bool(_TRANSIENT.search(logs_all))
+    transient = bool(TRANSIENT.search(logs_all))
     f = Finding(
         cls="crash-loop",
         summary=f"container {cs['name']} is in CrashLoopBackOff in {len(pods)} pod(s), last exit code {last.get('exitCode', '?')}{hint}",
@@ -132,7 +132,7 @@ def detect_crash_loop(obs: Observation) -> Finding | None:
     )
     # A restart helps only when the crash is a dependency that is back; a configuration/code crash repeats.
     f.action = "rollout-restart" if transient else "none"
-    outside = _unread_dependency(obs, logs_all) if transient else None
+    outside = unread_dependency(obs, logs_all) if transient else None
     if outside:
         # nothing read says whether it is back: the cause lies in what was not examined, and no change is proven
         f.summary += f"; it cannot connect to {outside}, which is not a Service of {obs.namespace}: its state was not examined"
@@ -141,30 +141,6 @@ def detect_crash_loop(obs: Observation) -> Finding | None:
         f.advice = f"check {outside} (its status, network path, credentials); the pods recover once it answers"
     return note_revision(obs, [h[0] for h in hits], f)
 
-
-_DEP_HOST = re.compile(r"(?:host=|connect(?:ing)? to |dial tcp |lookup |https?://)`?([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])(?::\d+)?")
-
-
-def _unread_dependency(obs: Observation, text: str) -> str | None:
-    """The host a failed connection names (a DNS name, or an address when no name is given), when it is not a
-    Service of this namespace (short name or its cluster DNS name): a dependency this engine does not read."""
-    services = {s["metadata"]["name"] for s in obs.services or []}
-    lines = [ln for ln in text.splitlines() if _TRANSIENT.search(ln)]
-    for ln in reversed(lines):
-        hosts = _DEP_HOST.findall(ln)
-        names = [h for h in hosts if not re.fullmatch(r"[\d.]+", h)] or hosts
-        for h in names:
-            first = h.split(".")[0]
-            if first in services and (h == first or f".{obs.namespace}." in f"{h}." or h.endswith(".svc")):
-                return None
-        if names:
-            return names[0]
-    return None
-
-
-_TRANSIENT = re.compile(
-    r"ECONNREFUSED|connection refused|could not connect|couldn't connect|no such host|temporary failure in name resolution"
-    r"|dial tcp|connection reset|i/o timeout|timed out|ETIMEDOUT|EAI_AGAIN|service unavailable", re.I)
 
 def detect_probe_failures(obs: Observation) -> Finding | None:
     """Readiness / liveness probes failing (Unhealthy events) on running containers."""
