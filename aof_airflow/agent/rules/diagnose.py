@@ -225,6 +225,8 @@ def diagnose(obs: Observation, findings: list[Finding] | None = None, table: dic
     elif unexplained:
         primary.confidence = max(0.3, primary.confidence - 0.1 * min(3, len(unexplained)))
     sev, ready, desired = severity_for(obs, anomalies)
+    if primary.cls == "not-examined":
+        sev = _max(sev, "medium")  # what was not examined may be down: an unknown impact is never reported as low
     d = Diagnosis(primary=primary, others=others, severity=sev, ready=ready, desired=desired, anomalies=anomalies,
                   unexplained=unexplained)
     d.decision = ax.decide(obs, primary.action, primary.command, table)

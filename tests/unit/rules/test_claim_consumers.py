@@ -40,3 +40,10 @@ def test_a_consumer_waiting_on_it_is_a_fault() -> None:
 def test_users_not_listed_are_not_examined_rather_than_fine() -> None:
     f = detect_claim_unbound(claim(users_read=False))
     assert f is not None and f.cls == "pvc-unbound"
+
+
+def test_a_claim_whose_users_were_not_read_is_not_examined_and_not_low() -> None:
+    o = claim(users_read=False)
+    o.target = dict(PVC, status={"phase": "Bound"})
+    out = diagnose(o).output
+    assert out["root_cause"].split("] ")[1].startswith("not-examined") and out["severity"] == "medium"
