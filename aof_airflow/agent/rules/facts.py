@@ -42,7 +42,7 @@ from .process import (  # noqa: F401 (re-exported: the action table reads every 
     siblings_progress,
     silent_logs,
 )
-from .stale import stale_since_start  # noqa: F401 (re-exported, as above)
+from .stale import service_recreated_since_start, stale_since_start  # noqa: F401 (re-exported, as above)
 
 LONG_RUN_SECONDS = 600  # a container that ran this long before failing had been healthy (and grew over time)
 SATURATED = 0.9  # usage at or above this share of the limit

@@ -1,6 +1,7 @@
-"""State a running process took at start and that changed since (rules/stale.py), as part of rollout-restart's
-grows-with-uptime-or-stalled precondition: each fact proves the restart on a minimal object set, and one edit
-that removes what the fact rests on leaves the restart unproven."""
+"""State a running process took at start and that changed since (rules/stale.py): a Service recreated since the
+pods resolved it proves rollout-restart's grows-with-uptime-or-stalled, and one edit that removes what the fact
+rests on leaves the restart unproven; a ConfigMap written since the containers started names the cause and calls
+for a restart behind approval (it would roll out values no process has run)."""
 
 from __future__ import annotations
 
@@ -27,16 +28,20 @@ def restart_checks(o):
     return v, [n for n, _ in v.unproven + v.refuted + v.contra]
 
 
-def test_environment_written_after_the_containers_started_proves_a_restart() -> None:
+def test_environment_written_after_the_containers_started_calls_for_a_restart_behind_approval() -> None:
+    """The restart would roll out values no process has run yet: named and proposed, never proven."""
+    from aof_airflow.agent.rules.detectors import detect_stale_since_start
+
     o = serving(config_written={"configmap/api-config": at(1)})
-    v, failing = restart_checks(o)
-    assert failing == [] and v.proven, v.summary()
-    assert "configmap/api-config was last written" in dict(v.held)["grows-with-uptime-or-stalled"]
+    assert "configmap/api-config was last written" in (F.stale_since_start(o) or "")
+    assert restart_checks(o)[1] == ["grows-with-uptime-or-stalled"]
+    d = ax.decide(o, detect_stale_since_start(o).action)
+    assert d.action == "rollout-restart" and not d.proven
 
 
 def test_environment_written_before_they_started_proves_nothing() -> None:
     o = serving(config_written={"configmap/api-config": at(200)})
-    assert restart_checks(o)[1] == ["grows-with-uptime-or-stalled"]
+    assert F.stale_since_start(o) is None
 
 
 def test_a_write_to_a_configmap_the_environment_does_not_read_proves_nothing() -> None:
