@@ -28,3 +28,32 @@ def test_a_read_only_root_is_named_only_when_the_logs_show_a_write_refused() -> 
 def test_a_long_runtime_message_keeps_its_end() -> None:
     msg = "failed to create shim task: OCI runtime create failed: " + "x" * 300 + ": stat /usr/bin/app: no such file or directory"
     assert _ends(msg).endswith("no such file or directory") and len(_ends(msg)) < 260
+
+
+def test_probe_settings_the_newest_revision_changed_are_quoted_old_to_new() -> None:
+    from aof_airflow.agent.rules.detectors.common import probe_changes
+
+    from .test_actions import replicaset, template
+
+    old, new = template("shop/api:2"), template("shop/api:2")
+    old["spec"]["containers"][0]["readinessProbe"]["timeoutSeconds"] = 3
+    new["spec"]["containers"][0]["readinessProbe"]["timeoutSeconds"] = 1
+    out = probe_changes(replicaset("a", 1, old, created="x", ready=1), replicaset("b", 2, new, created="y", ready=0))
+    assert out == ["container api readinessProbe: timeoutSeconds 3 -> 1 in the newest revision"]
+    assert probe_changes(replicaset("a", 1, old, created="x", ready=1), replicaset("b", 2, old, created="y", ready=0)) == []
+
+
+def test_a_failing_pod_is_not_stuck_among_siblings_that_run_another_revision() -> None:
+    """The rollout's old pods are Ready, the one new pod fails its probe: that is the revision, not one stuck pod."""
+    from aof_airflow.agent.rules.detectors import detect_probe_failures
+
+    from .test_actions import deployment, event
+
+    d = deployment(replicas=3, ready=2, rolling=True)
+    pods = [pod("api-old-1", owner="api-old"), pod("api-old-2", owner="api-old"), pod("api-new-1", ready=False)]
+    o = obs(deployment=d, target=d, pods=pods,
+            events=[event("api-new-1", "Unhealthy", "Readiness probe failed: context deadline exceeded")])
+    f = detect_probe_failures(o)
+    assert f is not None and f.action != "delete-pod", f.summary
+    pods.append(pod("api-new-2"))
+    assert detect_probe_failures(o).action == "delete-pod"

@@ -50,10 +50,34 @@ def note_revision(obs: Observation, failing: list[dict[str, Any]], f: Finding) -
     rev = revisions(obs)
     if rev and rev.previous and failing and all(rev.owns(p) for p in failing):
         f.evidence.append(rev.quote() if rev.changes() else rev.only_restarted())
+        probes = probe_changes(rev.previous, rev.newest)
+        f.evidence += probes
+        f.summary += "".join(f"; {p}" for p in probes[:1])
     notes = pod_setting_notes(obs, failing)
     f.evidence += notes
     f.summary += "".join(f"; {n}" for n in notes)
     return f
+
+
+PROBE_FIELDS = ("timeoutSeconds", "periodSeconds", "failureThreshold", "initialDelaySeconds", "successThreshold")
+
+
+def probe_changes(old_rs: dict[str, Any], new_rs: dict[str, Any]) -> list[str]:
+    """The probe settings the newest revision changed, old -> new (a shorter timeout or delay than the process
+    needs fails every new pod the same way), per container."""
+    def probes(rs: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+        spec = rs.get("spec", {}).get("template", {}).get("spec", {})
+        return {(c.get("name"), k): c.get(k) or {} for c in spec.get("containers") or []
+                for k in ("livenessProbe", "readinessProbe", "startupProbe")}
+    before, after = probes(old_rs), probes(new_rs)
+    out = []
+    for (cname, kind), new in sorted(after.items(), key=str):
+        old = before.get((cname, kind)) or {}
+        moved = [f"{k} {old.get(k, 'default')} -> {new.get(k, 'default')}" for k in PROBE_FIELDS
+                 if old and new and old.get(k) != new.get(k)]
+        if moved:
+            out.append(f"container {cname} {kind}: {', '.join(moved)} in the newest revision")
+    return out
 
 
 # A write refused by the file system (the root file system mounted read-only refuses every write outside volumes)

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..facts import LONG_RUN_SECONDS as LEAK_RUN_SECONDS
 from ..facts import (
+    controller_of,
     cpu_saturated,
     heap_fills_limit,
     hpa_for,
@@ -164,7 +165,8 @@ def detect_probe_failures(obs: Observation) -> Finding | None:
         ev.append(f"pod {pod_name(p0)} container {cs['name']}: ready {cs.get('ready')}, restartCount {cs.get('restartCount', 0)}")
         ev += [f"log tail: \"{ln}\"" for ln in tail(obs.logs.get(f"{pod_name(p0)}/{cs['name']}"), 2)]
     failing = [h[0] for h in hits]
-    healthy = [p for p in pods_of(obs) if pod_ready(p) and p not in failing]
+    # siblings share the template only under the same controller revision (a rollout's old pods run another)
+    healthy = [p for p in pods_of(obs) if pod_ready(p) and p not in failing and controller_of(p) == controller_of(failing[0])]
     sigs = log_signatures(obs, failing)
     ev += sigs
     why = f"; logs show {', '.join(s.split('(')[1].split(')')[0] for s in sigs)}" if sigs else ""
@@ -186,7 +188,7 @@ def detect_probe_failures(obs: Observation) -> Finding | None:
         # one stuck pod among healthy siblings (same template, same probe): replacing it is the smallest safe action
         f.action, f.command = "delete-pod", f"kubectl delete pod {pod_name(failing[0])} -n {obs.namespace}"
         f.summary += f" ({len(healthy)} sibling(s) healthy: pod {pod_name(failing[0])} is stuck)"
-        return f
+        return note_revision(obs, failing, f)
     probes = " ".join(e.get("message") or "" for _, evs in hits for e in evs)
     wedged = bool(sigs and any(k in " ".join(sigs) for k in ("connection slots exhausted", "lock contention"))) \
         or bool(_WEDGED.search(probes)) or bool(silent_logs(obs, {pod_name(p) for p in failing}))
