@@ -95,6 +95,8 @@ def severity_for(obs: Observation, anomalies: list[Anomaly]) -> tuple[str, int, 
     serving = _serving(obs, pods)
     if serving and (F.cpu_saturated(obs) or _errors_in_every(obs, serving)):
         sev = _max(sev, "high")  # every replica doing the work is pinned or answering with errors: users see it now
+    if F.recurring_evictions(obs):
+        sev = _max(sev, "medium")  # a pod evicted for its own usage is evicted again: the work it holds is lost each time
     if F.job_overdue(obs) and any(e.get("reason") == "JobAlreadyActive" for e in obs.events):
         sev = _max(sev, "high")  # the schedule's runs are skipped behind a Job far past its history: work piles up
     return sev, ready, desired

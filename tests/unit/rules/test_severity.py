@@ -46,3 +46,18 @@ def test_a_schedule_blocked_by_a_job_far_past_its_history_is_high() -> None:
     o.events = [{"involvedObject": {"kind": "CronJob", "name": "import"}, "reason": "JobAlreadyActive", "type": "Normal",
                  "message": "Not starting job because prior execution is running and concurrency policy is Forbid"}]
     assert sev(o) == "high"
+
+
+def test_evictions_over_the_pods_own_limit_recur_and_are_not_low() -> None:
+    from aof_airflow.agent.rules.detectors import detect_evicted
+
+    o = serving()
+    gone = pod("api-old1", ready=False)
+    gone["status"].update(phase="Failed", reason="Evicted",
+                          message="Pod ephemeral local storage usage exceeds the total limit of containers 2Gi.")
+    o.pods.append(gone)
+    assert sev(o) == "medium"
+    f = detect_evicted(o)
+    assert f is not None and "own ephemeral storage" in f.summary and f.action == "none"
+    gone["status"]["message"] = "The node was low on resource: ephemeral-storage."
+    assert "node low on" in detect_evicted(o).summary

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..facts import recurring_evictions
 from ..objects import Observation, condition, events_for, pod_name, pods_of, quote_event
 from .common import Finding
 
@@ -21,6 +22,18 @@ def detect_evicted(obs: Observation) -> Finding | None:
     ev = [f"pod {pod_name(p)}: phase Failed reason Evicted \"{p.get('status', {}).get('message', '')}\" (node {p.get('spec', {}).get('nodeName', '?')})" for p in ev_pods[:3]]
     ev += [quote_event(e) for e in obs.events if e.get("reason") == "Evicted"][:1]
     names = [pod_name(p) for p in ev_pods]
+    own = recurring_evictions(obs)
+    if own:
+        # over the pod's own ephemeral-storage limit: the writable layer (files written outside volumes), container
+        # logs and emptyDir volumes count against it, and a new pod fills them the same way
+        return Finding(
+            cls="evicted", summary=f"{len(ev_pods)} pod(s) evicted for their own ephemeral storage over their limit: what "
+                                   "the containers write to their writable layer (files outside volumes), their logs and "
+                                   "emptyDir volumes count against it, and each new pod fills it again", evidence=ev + [own],
+            action="none", confidence=0.8, affected=names, min_severity="medium",
+            advice="bound what the container writes (retention, rotation, a sized volume for its data) or raise its "
+                   "ephemeral-storage limit; deleting the evicted pods only clears leftovers",
+        )
     return Finding(
         cls="evicted", summary=f"{len(ev_pods)} pod(s) evicted: node low on {res}", evidence=ev,
         action="delete-pod", command=f"kubectl delete pod {' '.join(names)} -n {obs.namespace}", confidence=0.8,
