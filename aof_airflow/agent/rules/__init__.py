@@ -9,14 +9,17 @@ Where things are:
   objects      the Observation and the small facts every module asks of Kubernetes objects (a leaf module)
   reads        kubectl plumbing: concurrent rounds over the toolbox's shell(), reads started early (prefetch), JSON,
                "not read" reasons
-  gather       what to read for an incident (the named object, what it depends on, pods, logs, history)
+  gather       what to read for an incident (the named object, what it depends on, the controller of its pods)
+  pod_reads    the pods' rounds: ReplicaSets, usage, events, logs (which containers), claims, history
   history      the one entry point for a metrics history source (`use_history_source`)
   revisions    a Deployment's ReplicaSet history and what the newest template changed
   detectors/   causes by domain: workloads, scheduling, storage, networking, nodes, jobs, configuration,
                disruptions (PodDisruptionBudgets, blocked drains), stalls (hung or exhausted processes)
   inventory    every anomaly in what was read ("nothing wrong" only when it is empty)
   facts        facts proven from the objects, quoted (what preconditions are made of)
-  process      facts from logs and container settings (silent logs, exhausted descriptors, JVM heap vs limit)
+  process      facts from logs and container settings (silent logs, exhausted descriptors or pools, JVM heap vs limit)
+  stale        state a running process took at start that changed since (env from a ConfigMap written later, a
+               Service recreated with a new ClusterIP, pooled connections to a demoted database)
   release      facts about a Deployment's newest revision (what it changed, whether failures began with it)
   actions      the table: each change with its preconditions and contraindications, and the decision
   diagnose     cause + inventory + decision + severity from impact -> the diagnostic contract

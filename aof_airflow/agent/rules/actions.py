@@ -61,7 +61,8 @@ def _ran_healthily(obs: Observation) -> str | None:
 
 
 def _grows_or_stalled(obs: Observation) -> str | None:
-    return F.grows_with_uptime(obs) or F.exhausted_with_uptime(obs) or F.stalled_process(obs) or F.dependency_back(obs)
+    return (F.grows_with_uptime(obs) or F.exhausted_with_uptime(obs) or F.stalled_process(obs) or F.dependency_back(obs)
+            or F.service_recreated_since_start(obs))
 
 
 def _lost_under_pods(obs: Observation) -> str | None:
@@ -137,10 +138,16 @@ def _undo_refused(obs: Observation) -> str | None:
     return _first(F.admission_refusals(obs) + F.quota_full(obs))
 
 
+# Pod-spec fields the scheduler places a pod by (with the containers' resources): a revision that changed one of
+# them can be what no node satisfies, and its undo brings back a placement that fit.
+PLACEMENT = ("nodeSelector", "affinity", "tolerations", "topologySpreadConstraints", "priorityClassName", "schedulerName",
+             "runtimeClassName", "nodeName")
+
+
 def _scheduling_unchanged(obs: Observation) -> str | None:
     fails = F.scheduling_failures(obs)
     rf = R.revision_facts(obs)
-    sched = [c for c in rf.get("changes") or [] if c.endswith("resources") or c in ("nodeSelector", "affinity", "tolerations")]
+    sched = [c for c in rf.get("changes") or [] if c.endswith("resources") or c in PLACEMENT]
     return _first(fails) if fails and not sched else None
 
 
@@ -200,6 +207,8 @@ def _recreated(obs: Observation) -> str | None:
     """Every pod that is not Ready has a controller that recreates it (a bare pod deleted is gone)."""
     candidates = [p for p in obs.pods if not pod_ready(p)] or obs.pods
     owners = [F.controller_of(p) for p in candidates]
+    if obs.job is not None and any((o or "").startswith("Job/") for o in owners) and not F.backoff_left(obs.job):
+        return Refuted(f"job/{obs.job['metadata']['name']} has used its backoffLimit: a deleted pod is not replaced")
     if owners and all(o and o.split("/")[0] in ("ReplicaSet", "StatefulSet", "DaemonSet", "Job") for o in owners):
         return f"controlled by {', '.join(sorted(set(o for o in owners if o)))}: a deleted pod is recreated"
     return None
@@ -233,7 +242,10 @@ TABLE: dict[str, ActionRule] = {
         Check("ran-healthily-before", "a restart returns to a state the workload had; it cannot create one it never had",
               _ran_healthily),
         Check("grows-with-uptime-or-stalled", "a restart helps only what a fresh process does not have: memory or "
-              "descriptors that grew with uptime, a process that stopped making progress, a dependency that is back", _grows_or_stalled),
+              "descriptors that grew with uptime, a process that stopped making progress, a dependency that is back, "
+              "an address resolved at start that changed since (a Service recreated later has a new ClusterIP); "
+              "environment from a ConfigMap or Secret written later is not proof: a restart would roll out values "
+              "nobody has run yet, so it waits for a human", _grows_or_stalled),
         NO_STATE,
     ), (
         ADMISSION, QUOTA, SCHEDULING, CONFIG, SATURATION,

@@ -92,19 +92,35 @@ def severity_for(obs: Observation, anomalies: list[Anomaly]) -> tuple[str, int, 
         sev = _max(sev, "medium")  # the impact is unknown: never reported as low
     if any(a.impact for a in anomalies) or (work and anomalies):
         sev = _max(sev, "medium")  # errors, saturation, waiting work: users or jobs are affected
-    serving = [p for p in pods if pod_ready(p) and any(selector_matches((s.get("spec") or {}).get("selector"), p["metadata"].get("labels"))
-                                                       for s in obs.services or [] if (s.get("spec") or {}).get("selector"))]
+    serving = _serving(obs, pods)
     if serving and (F.cpu_saturated(obs) or _errors_in_every(obs, serving)):
-        sev = _max(sev, "high")  # every replica behind a Service is pinned or answering with errors: users see it now
+        sev = _max(sev, "high")  # every replica doing the work is pinned or answering with errors: users see it now
+    if F.recurring_evictions(obs):
+        sev = _max(sev, "medium")  # a pod evicted for its own usage is evicted again: the work it holds is lost each time
+    if F.job_overdue(obs) and any(e.get("reason") == "JobAlreadyActive" for e in obs.events):
+        sev = _max(sev, "high")  # the schedule's runs are skipped behind a Job far past its history: work piles up
     return sev, ready, desired
 
 
+def _serving(obs: Observation, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Ready pods that do the workload's work: those a Service selects, or, when no Service selects any of the
+    workload's pods (a worker, a consumer), its Ready pods when there are several (work fails whichever replica
+    takes it; one replica's errors alone do not tell the work from the process)."""
+    ready = [p for p in pods if pod_ready(p)]
+    fronted = [p for p in ready if any(selector_matches((s.get("spec") or {}).get("selector"), p["metadata"].get("labels"))
+                                       for s in obs.services or [] if (s.get("spec") or {}).get("selector"))]
+    return fronted or (ready if obs.workload is not None and obs.services is not None and len(ready) >= 2 else [])
+
+
 def _errors_in_every(obs: Observation, pods: list[dict[str, Any]]) -> bool:
-    """Each of these pods' current logs was read and has error lines: the errors are not one replica's."""
-    def errs(p: dict[str, Any]) -> bool:
-        texts = [t for k, t in obs.logs.items() if k.split("/")[0] == pod_name(p) and not k.endswith("/previous")]
-        return bool(texts) and any(ERROR_LINE.search(ln) for t in texts for ln in (t or "").splitlines())
-    return all(errs(p) for p in pods)
+    """Every pod of these whose current log was read has error lines, and logs of at least two (or all) were read:
+    the errors are not one replica's."""
+    def texts(p: dict[str, Any]) -> list[str]:
+        return [t for k, t in obs.logs.items() if k.split("/")[0] == pod_name(p) and not k.endswith("/previous")]
+    read = [p for p in pods if texts(p)]
+    if not read or len(read) < min(2, len(pods)):
+        return False
+    return all(any(ERROR_LINE.search(ln) for t in texts(p) for ln in (t or "").splitlines()) for p in read)
 
 
 def choose(findings: list[Finding]) -> Finding | None:
@@ -178,7 +194,7 @@ def healthy_or_unknown(obs: Observation, anomalies: list[Anomaly]) -> Finding:
             evidence=[str(a) for a in anomalies[:6]] + [not_examined(obs)], confidence=0.3, affected=subjects[:8],
             advice="investigate the anomalies listed: describe the objects and read their logs",
         )
-    if not pods_of(obs) and obs.kind in USED_BY_PODS:
+    if not pods_of(obs) and obs.kind in USED_BY_PODS and not obs.users_read:
         what = [f"the pods that use {obs.kind}/{obs.name} (none was read: their state and logs are unknown)"]
         what += [f"whether {a} answers (hand-written Endpoints: no selector picks these addresses)" for a in _manual_endpoints(obs)]
         return Finding(cls="not-examined", summary=f"{obs.kind}/{obs.name} was read, but not what uses it: {'; '.join(what)}",
@@ -211,6 +227,8 @@ def diagnose(obs: Observation, findings: list[Finding] | None = None, table: dic
     elif unexplained:
         primary.confidence = max(0.3, primary.confidence - 0.1 * min(3, len(unexplained)))
     sev, ready, desired = severity_for(obs, anomalies)
+    if primary.cls == "not-examined":
+        sev = _max(sev, "medium")  # what was not examined may be down: an unknown impact is never reported as low
     d = Diagnosis(primary=primary, others=others, severity=sev, ready=ready, desired=desired, anomalies=anomalies,
                   unexplained=unexplained)
     d.decision = ax.decide(obs, primary.action, primary.command, table)

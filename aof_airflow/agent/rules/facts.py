@@ -12,13 +12,18 @@ import re
 from datetime import datetime
 from typing import Any
 
+from .lifecycle import (  # noqa: F401 (re-exported, as above)
+    LONG_JOB,
+    backoff_left,
+    job_overdue,
+    job_runtimes,
+    recurring_evictions,
+)
 from .objects import (
     Observation,
     condition,
     container_limits,
     cpu_millis,
-    ingress_backends,
-    ingress_class,
     mem_bytes,
     observed_at,
     parse_time,
@@ -32,10 +37,12 @@ from .process import (  # noqa: F401 (re-exported: the action table reads every 
     EXHAUSTED,
     controller_of,
     exhausted_with_uptime,
+    exhaustion_lines,
     heap_fills_limit,
     siblings_progress,
     silent_logs,
 )
+from .stale import service_recreated_since_start, stale_since_start  # noqa: F401 (re-exported, as above)
 
 LONG_RUN_SECONDS = 600  # a container that ran this long before failing had been healthy (and grew over time)
 SATURATED = 0.9  # usage at or above this share of the limit
@@ -368,43 +375,17 @@ def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
             if len(unready) == 1 and len(group) >= 2 and all(pod_ready(p) for p in group if p is not unready[0]):
                 n = pod_name(unready[0])
                 out.append((n, f"pod {n} is the only unready one of {len(group)} pods of {rs} (same template; its siblings are Ready)"))
+    overdue = job_overdue(obs)
+    if not out and overdue:
+        # a Job's pod whose log stopped, in a Job running far past its history: the process hangs (a read that never
+        # returns); the Job controller replaces a deleted pod while its backoffLimit allows
+        job_pods = {pod_name(p) for p in obs.pods if (controller_of(p) or "").startswith("Job/")
+                    and p.get("status", {}).get("phase") == "Running"}
+        out += [(pod, f"pod {pod}: {why}; {overdue}") for pod, why in silent_logs(obs, job_pods)]
     if not out:
         # a running process that stopped making progress while its siblings (same controller) go on: a new pod
         # starts where the others are (a leader that holds its lease but does no work hands over when deleted)
         running = {pod_name(p) for p in pods if p.get("status", {}).get("phase") == "Running"}
         out += [(pod, f"pod {pod}: {why}; its siblings keep logging") for pod, why in silent_logs(obs, running)
                 if siblings_progress(obs, pod)]
-    return out
-
-
-# The kubelet's words for an eviction over the pod's own limit (not a node's pressure, which a new node may not
-# have): "Pod ephemeral local storage usage exceeds the total limit of containers 2Gi.", "Usage of EmptyDir volume
-# "x" exceeds the limit "1Gi".", "Container x exceeded its local ephemeral storage limit "1Gi"."
-OWN_LIMIT_EVICTION = re.compile(r"exceed(?:s|ed) (?:the|its) (?:total )?(?:local ephemeral storage )?limit", re.I)
-
-
-def recurring_evictions(obs: Observation) -> str | None:
-    """An eviction a recreated pod would meet again: a pod evicted for its own usage over its own limit. Deleting
-    the leftovers is housekeeping then, not a fix (a node's pressure is another matter: it may be gone)."""
-    for p in obs.pods:
-        st = p.get("status", {})
-        if st.get("phase") == "Failed" and st.get("reason") == "Evicted" and OWN_LIMIT_EVICTION.search(st.get("message") or ""):
-            return (f"pod {pod_name(p)} was evicted for its own usage over its limit: \"{st['message'].strip()}\" "
-                    "(a new pod grows the same way)")
-    return None
-
-
-def ingress_gaps(obs: Observation) -> list[str]:
-    """What keeps the named Ingress from routing: a class no IngressClass provides (no controller serves it), a
-    backend Service that does not exist. Only what was read: classes or Services not read are not judged."""
-    ing = obs.target if obs.kind == "ingress" else None
-    if not ing:
-        return []
-    out = []
-    cls = ingress_class(ing)
-    if cls and obs.ingressclasses is not None and cls not in {c["metadata"]["name"] for c in obs.ingressclasses}:
-        out.append(f"class {cls} matches no IngressClass: no controller routes its hosts")
-    if obs.services is not None:
-        have = {s["metadata"]["name"] for s in obs.services}
-        out += [f"backend service/{b} does not exist" for b in ingress_backends(ing) if b not in have]
     return out

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 
 from . import facts as F
 from .objects import (
+    ERROR_LINE,
     Observation,
     condition,
     container_limits,
     cpu_millis,
+    ingress_backends,
+    ingress_class,
     mem_bytes,
     parse_time,
     pod_name,
@@ -23,7 +26,6 @@ from .objects import (
     statuses,
 )
 
-ERROR_LINE = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback|forbidden|refused|rejected|denied|unauthorized|timed out|timeout)\b", re.I)
 HEALTHY_TRUE = {"Ready", "ContainersReady", "Initialized", "PodScheduled", "Available", "Progressing", "AbleToScale",
                 "ScalingActive", "PodReadyToStartContainers"}
 UNHEALTHY_TRUE = {"ReplicaFailure", "Failed", "MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable",
@@ -134,7 +136,7 @@ def inventory(obs: Observation) -> list[Anomaly]:
     if obs.kind == "namespace" and obs.target and obs.target.get("status", {}).get("phase") not in (None, "Active"):
         out.append(Anomaly(f"namespace/{obs.name}", f"phase {obs.target['status']['phase']}"
                            + (" (being deleted: no new pods are admitted)" if obs.target["status"]["phase"] == "Terminating" else "")))
-    out += [Anomaly(f"ingress/{obs.name}", g) for g in F.ingress_gaps(obs)]
+    out += [Anomaly(f"ingress/{obs.name}", g) for g in ingress_gaps(obs)]
     if obs.kind == "cronjob" and obs.target and obs.target.get("spec", {}).get("suspend"):
         out.append(Anomaly(f"cronjob/{obs.name}", "suspended"))
     out += _logs(obs)
@@ -221,3 +223,19 @@ def explained(a: Anomaly, affected: set[str], workload_ref: str | None) -> bool:
             base = workload_ref.split("/")[1]
             return name == base or name.startswith(base + "-")
     return False
+
+
+def ingress_gaps(obs: Observation) -> list[str]:
+    """What keeps the named Ingress from routing: a class no IngressClass provides (no controller serves it), a
+    backend Service that does not exist. Only what was read: classes or Services not read are not judged."""
+    ing = obs.target if obs.kind == "ingress" else None
+    if not ing:
+        return []
+    out = []
+    cls = ingress_class(ing)
+    if cls and obs.ingressclasses is not None and cls not in {c["metadata"]["name"] for c in obs.ingressclasses}:
+        out.append(f"class {cls} matches no IngressClass: no controller routes its hosts")
+    if obs.services is not None:
+        have = {s["metadata"]["name"] for s in obs.services}
+        out += [f"backend service/{b} does not exist" for b in ingress_backends(ing) if b not in have]
+    return out

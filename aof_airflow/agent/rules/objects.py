@@ -44,6 +44,8 @@ class Observation:
     storageclasses: list[dict[str, Any]] | None = None
     configmaps: dict[str, bool] = field(default_factory=dict)  # name -> exists
     secrets: dict[str, bool] = field(default_factory=dict)  # name -> exists (never the data)
+    users_read: bool = False  # the namespace's pods were listed for the named object's users (none may use it)
+    config_written: dict[str, str] = field(default_factory=dict)  # "configmap/x", "secret/y" the env reads -> last write
     logs: dict[str, str] = field(default_factory=dict)  # "<pod>/<container>" and "<pod>/<container>/previous"
     memory_usage: dict[str, int] = field(default_factory=dict)  # pod -> bytes, from `kubectl top` when served
     namespace_labels: list[str] = field(default_factory=list)  # "pod: k=v,..." when a Service selects nothing
@@ -322,8 +324,21 @@ def parse_time(v: Any) -> datetime | None:
         return None
 
 
+# A log line that reports a failure or a refusal, whatever its level (a refusal is often logged at WARN),
+# and a server error answered or received (HTTP 5xx: a request line with a 5xx status, or its reason phrase)
+ERROR_LINE = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback|forbidden|refused|rejected|denied|unauthorized"
+                        r"|timed out|timeout|Service Unavailable|Bad Gateway|Gateway Time-?out|Internal Server Error)\b"
+                        r"|\b(?:GET|POST|PUT|PATCH|DELETE|HEAD)\s+\S+\s+5\d\d\b|(?:->|\bstatus[=:]\s?|\bcode[=:]\s?|HTTP/\d(?:\.\d)?\"?\s)5\d\d\b",
+                        re.I)
+# A log line's leading RFC 3339 timestamp (kubectl logs --timestamps, or the application's own)
+LOG_STAMP = re.compile(r"^\s*\[?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
+
+
 def observed_at(obs: Observation) -> datetime | None:
-    """'Now' as the objects tell it (latest event / container state / condition time): stable for recorded data."""
+    """'Now' as the data tell it, a lower bound that is stable for recorded data: the latest event, container
+    state or condition time, node heartbeat (the kubelet refreshes it every few minutes while it runs) or
+    timestamped log line (logs are read at the moment of the diagnosis). Without heartbeats and logs, a workload
+    with no recent transition would look as young as its last change."""
     stamps: list[Any] = [e.get("lastTimestamp") or e.get("eventTime") for e in obs.events]
     for p in obs.pods:
         stamps += [c.get("lastTransitionTime") for c in p.get("status", {}).get("conditions", []) or []]
@@ -332,7 +347,11 @@ def observed_at(obs: Observation) -> datetime | None:
                 for v in st:
                     if isinstance(v, dict):
                         stamps += [v.get("startedAt"), v.get("finishedAt")]
-    times = [t for t in map(parse_time, stamps) if t]
+    for n in obs.nodes or []:
+        stamps += [c.get("lastHeartbeatTime") for c in (n.get("status") or {}).get("conditions") or []]
+    for text in obs.logs.values():
+        stamps += [m.group(1) for ln in (text or "").splitlines()[-3:] for m in [LOG_STAMP.match(ln)] if m]
+    times = [t for t in map(parse_time, stamps) if t and t.tzinfo is not None]
     return max(times) if times else None
 
 

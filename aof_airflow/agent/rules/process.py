@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .objects import Observation, mem_bytes, observed_at, parse_time, pod_name, pods_of, statuses
+from .objects import LOG_STAMP, Observation, mem_bytes, observed_at, parse_time, pod_name, pods_of, statuses
 
 
 def now(obs: Observation) -> datetime | None:
@@ -47,13 +47,12 @@ def heap_fills_limit(obs: Observation) -> str | None:
     return None
 
 
-STAMP = re.compile(r"^\s*\[?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
 SILENT_SECONDS = 900  # a running container whose last log line is this much older than the latest event or state
 
 
 def _last_stamp(text: str | None) -> tuple[datetime | None, str]:
     lines = [ln for ln in (text or "").splitlines() if ln.strip()]
-    m = STAMP.match(lines[-1]) if lines else None
+    m = LOG_STAMP.match(lines[-1]) if lines else None
     return (parse_time(m.group(1)) if m else None), (lines[-1].strip() if lines else "")
 
 
@@ -88,20 +87,35 @@ def siblings_progress(obs: Observation, pod: str) -> bool:
 # starts with none held. The server-side "too many connections" of a database is not one (it names another process).
 EXHAUSTED = re.compile(r"too many open files|EMFILE|unable to create (?:new )?native thread|cannot assign requested address"
                        r"|EADDRNOTAVAIL|no buffer space available|ENOBUFS", re.I)
+# A client-side connection pool is a per-process resource too: when its own leak detection reports connections
+# checked out and never returned, a pool with none free has leaked them (a slow server would show no leak report).
+POOL_EMPTY = re.compile(r"connection is not available|pool (?:is )?exhausted|unable to acquire (?:jdbc )?connection"
+                        r"|timeout waiting for (?:an )?idle object|no (?:free|available) connections?", re.I)
+POOL_LEAK = re.compile(r"connection leak|leak detect", re.I)
 COUNTER = re.compile(r"\bfds?_\w+=|file.?descriptors?|open.?files|nofile|threads?_\w+=|ulimit", re.I)
 EXHAUSTED_UPTIME = 6 * 3600  # a process this old that exhausts a per-process resource accumulated it
 
 
+def exhaustion_lines(text: str | None) -> list[str]:
+    """Lines of one log that say a per-process resource is exhausted (a pool only when the log reports its leak)."""
+    lines = [ln.strip() for ln in (text or "").splitlines()]
+    hits = [ln for ln in lines if EXHAUSTED.search(ln)]
+    if not hits and any(POOL_LEAK.search(ln) for ln in lines):
+        hits = [ln for ln in lines if POOL_EMPTY.search(ln)]
+    return hits
+
+
 def exhausted_with_uptime(obs: Observation) -> str | None:
     """The current log of a container that has run without restart for hours says a per-process resource is
-    exhausted (file descriptors, threads, local ports): it leaked with uptime, a fresh process starts empty."""
+    exhausted (file descriptors, threads, local ports, a connection pool that reports its leak): it leaked with
+    uptime, a fresh process starts empty."""
     t = now(obs)
     clock = max([x for x in [t, *(_last_stamp(v)[0] for v in obs.logs.values())] if x], default=None)
     for p in pods_of(obs):
         for cs in statuses(p):
             started = parse_time(((cs.get("state") or {}).get("running") or {}).get("startedAt"))
             text = obs.logs.get(f"{pod_name(p)}/{cs['name']}") or ""
-            hits = [ln.strip() for ln in text.splitlines() if EXHAUSTED.search(ln)]
+            hits = exhaustion_lines(text)
             if not (started and clock and hits) or (clock - started).total_seconds() < EXHAUSTED_UPTIME:
                 continue
             counters = [ln.strip() for ln in text.splitlines() if COUNTER.search(ln) and ln.strip() not in hits]

@@ -174,7 +174,7 @@ class Reader:
         """Only the node fields a diagnosis reads, one line per node, so the output limit does not cut them."""
         path = ('{range .items[*]}{.metadata.name}{"\\t"}{.metadata.labels}{"\\t"}{.spec.unschedulable}{"\\t"}'
                 '{range .spec.taints[*]}{.key}={.value}:{.effect},{end}{"\\t"}'
-                '{range .status.conditions[*]}{.type}={.status}:{.reason}@{.lastTransitionTime},{end}{"\\t"}'
+                '{range .status.conditions[*]}{.type}={.status}:{.reason}@{.lastTransitionTime}~{.lastHeartbeatTime},{end}{"\\t"}'
                 '{.status.allocatable}{"\\n"}{end}')
         return f"kubectl get nodes -o {shlex.quote('jsonpath=' + path)}"
 
@@ -199,10 +199,12 @@ class Reader:
                 key, _, value = kv.partition("=")
                 node["spec"]["taints"].append({"key": key, "value": value, "effect": effect})
             for c in filter(None, conds.split(",")):
-                head, _, since = c.partition("@")
+                head, _, times = c.partition("@")
+                since, _, beat = times.partition("~")
                 ctype, _, rest = head.partition("=")
                 status, _, reason = rest.partition(":")
-                node["status"]["conditions"].append({"type": ctype, "status": status, "reason": reason, "lastTransitionTime": since})
+                node["status"]["conditions"].append({"type": ctype, "status": status, "reason": reason,
+                                                     "lastTransitionTime": since, "lastHeartbeatTime": beat or None})
             nodes.append(node)
         obs.nodes = nodes
 
@@ -275,8 +277,15 @@ class Reader:
             # too many events in the namespace for one answer: ask per object (field selector), together
             for c in self.run_many(obs, [self._events_command(n) for n in sorted(names)[:MAX_ITEMS]]):
                 items += _rows(c)
-        obs.events = [e for e in items if e.get("involvedObject", {}).get("name") in names]
+        # pods of the same ReplicaSets that are gone now: why they went (preempted, evicted) explains their replacements
+        gone = tuple({f"{o.get('name')}-" for p in obs.pods for o in p["metadata"].get("ownerReferences") or []
+                      if o.get("kind") == "ReplicaSet"} | {f"{r['metadata']['name']}-" for r in obs.replicasets})
+        obs.events = [e for e in items if e.get("involvedObject", {}).get("name") in names
+                      or (gone and e.get("reason") in LOST_POD_REASONS and (e.get("involvedObject", {}).get("name") or "").startswith(gone))]
         obs.events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
+
+LOST_POD_REASONS = ("Preempted", "Evicted", "TaintManagerEviction")  # events that say why a pod is gone
 
 
 def event_rows(table: str) -> list[dict[str, Any]]:

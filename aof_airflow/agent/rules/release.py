@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from .facts import cpu_saturated, failing_pods, now
-from .objects import Observation, config_key_refs, config_refs, parse_time, pod_name, pods_of, statuses
+from .objects import ERROR_LINE, Observation, config_key_refs, config_refs, parse_time, pod_name, pods_of, statuses
 from .revisions import RECENT_ROLLOUT, process_changes, revisions
 
 
@@ -65,3 +65,22 @@ def saturation_from_revision(obs: Observation) -> str | None:
     if not hot or not all(rev.owns(p) for p in hot):
         return None
     return f"{sat}; every such pod is the newest revision's: {rev.quote()}, created less than 6 h ago"
+
+
+def errors_began_with_revision(obs: Observation) -> str | None:
+    """No pod fails in Kubernetes' terms, but the pods whose current logs carry error lines are all the newest
+    revision's, which is recent and changed what the process runs with (image, env, args...), and the previous
+    revision served for hours before it: the errors point at the release. Whether the previous revision logged the
+    same errors is not in a snapshot (its pods are gone), so this names the release without proving its undo."""
+    rf = revision_facts(obs)
+    if failing_pods(obs) or not rf.get("changes") or not rf.get("recent") or rf.get("served_hours", 0) < 1:
+        return None
+    read = {k.split("/")[0] for k in obs.logs if not k.endswith("/previous")}
+    erring = [p for p in pods_of(obs) if pod_name(p) in read and any(
+        ERROR_LINE.search(ln) for k, t in obs.logs.items() if k.split("/")[0] == pod_name(p) and not k.endswith("/previous")
+        for ln in (t or "").splitlines())]
+    rev = rf["rev"]
+    if not erring or not all(rev.owns(p) for p in erring):
+        return None
+    return (f"the {len(erring)} pod(s) logging errors all run the newest revision: {rev.quote()}, created less than 6 h "
+            f"ago, changing {', '.join(rf['changes'])}; the previous revision was live for {rf['served_hours']:.0f} h")

@@ -457,3 +457,16 @@ def test_saturation_that_began_with_the_newest_revision_does_not_forbid_its_undo
     o.pods = [pod("api-old-1", owner="api-old", started=at(40)), pod("api-old-2", owner="api-old", started=at(40))]
     o.cpu_usage = {"api-old-1": 999, "api-old-2": 998}
     assert "saturation-not-from-revision" in [n for n, _ in ax.verdict("rollout-undo", o).contra]
+
+
+def test_a_placement_the_newest_revision_added_does_not_forbid_its_undo() -> None:
+    """Pending pods that no node fits, and the newest revision added a topology spread constraint: the undo brings
+    back the placement that fit (with the constraint in both revisions it stays forbidden)."""
+    o = undo_base()
+    scheduling_same_template(o)
+    spread = [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"}]
+    o.replicasets[0]["spec"]["template"]["spec"]["topologySpreadConstraints"] = spread
+    v = ax.verdict("rollout-undo", o)
+    assert "scheduling-fails" not in dict(v.contra), v.summary()
+    o.replicasets[1]["spec"]["template"]["spec"]["topologySpreadConstraints"] = spread
+    assert "scheduling-fails" in dict(ax.verdict("rollout-undo", o).contra)

@@ -46,7 +46,10 @@ POSITIVE = [
 HAND_BUILT = {det.detect_cpu_saturated, det.detect_job_running_long, det.detect_cronjob_not_scheduling,
               det.detect_ingress, det.detect_admission_refused, det.detect_service_port_mismatch, det.detect_claim_unbound,
               det.detect_pdb_blocking, det.detect_node_pressure, det.detect_container_start_error,
-              det.detect_stalled_process, det.detect_resource_exhausted}
+              det.detect_stalled_process, det.detect_resource_exhausted, det.detect_stale_since_start,
+              det.detect_clock_behind, det.detect_errors_since_release,
+              det.detect_writes_refused_read_only, det.detect_statefulset_service_missing,
+              det.detect_node_reports_problem}
 
 
 def test_every_detector_has_a_positive_case() -> None:

@@ -62,3 +62,19 @@ def test_without_logs_every_scenario_gets_the_same_verdict_on_the_same_objects()
         if not refined:
             assert (a.primary.affected, a.output["affected_components"]) == (b.primary.affected, b.output["affected_components"]), name
     assert with_logs >= 10  # the comparison is not vacuous: most scenarios have logs to leave out
+
+
+def test_a_pod_the_incident_names_has_its_logs_read_first() -> None:
+    """Siblings listed first and healthy, the named pod last: its log is read even when the quiet reads are few."""
+    from aof_airflow.agent.rules.pod_reads import PodReads
+
+    def ready_pod(name: str) -> dict:
+        return {"metadata": {"name": name}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                                                         "containerStatuses": [{"name": "api", "ready": True, "restartCount": 0,
+                                                                                "state": {"running": {}}}]}}
+
+    reader = PodReads.__new__(PodReads)
+    reader.ns, reader.log_tail = "shop", 20
+    o = Observation(namespace="shop", kind="pod", name="api-3", pods=[ready_pod("api-1"), ready_pod("api-2"), ready_pod("api-3")])
+    keys = [k for k, _ in reader._log_commands(o)]
+    assert keys[0] == "api-3/api"

@@ -17,15 +17,33 @@ from .configuration import (
     detect_admission_refused,
     detect_config_missing,
     detect_container_start_error,
+    detect_errors_since_release,
     detect_image_pull,
     detect_log_errors,
 )
 from .disruptions import detect_pdb_blocking
 from .jobs import detect_cronjob_not_scheduling, detect_job_failed, detect_job_running_long
-from .networking import detect_ingress, detect_network_policy, detect_service_no_endpoints, detect_service_port_mismatch
-from .nodes import detect_evicted, detect_node_not_ready, detect_node_pressure
+from .networking import (
+    detect_ingress,
+    detect_network_policy,
+    detect_service_no_endpoints,
+    detect_service_port_mismatch,
+    detect_statefulset_service_missing,
+)
+from .nodes import (
+    detect_clock_behind,
+    detect_evicted,
+    detect_node_not_ready,
+    detect_node_pressure,
+    detect_node_reports_problem,
+)
 from .scheduling import detect_pending
-from .stalls import detect_resource_exhausted, detect_stalled_process
+from .stalls import (
+    detect_resource_exhausted,
+    detect_stale_since_start,
+    detect_stalled_process,
+    detect_writes_refused_read_only,
+)
 from .storage import detect_claim_unbound
 from .workloads import (
     detect_cpu_saturated,
@@ -42,6 +60,7 @@ from .workloads import (
 # Order = priority when several causes are found: the most specific, most certain first.
 DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_node_not_ready,
+    detect_node_reports_problem,
     detect_network_policy,
     detect_admission_refused,
     detect_config_missing,
@@ -50,6 +69,7 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_oom,
     detect_crash_loop,
     detect_pending,
+    detect_statefulset_service_missing,
     detect_service_port_mismatch,
     detect_hpa_not_scaling,
     detect_cpu_saturated,
@@ -68,7 +88,11 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_job_failed,
     detect_cronjob_not_scheduling,
     detect_resource_exhausted,
+    detect_stale_since_start,
+    detect_writes_refused_read_only,
     detect_stalled_process,
+    detect_clock_behind,
+    detect_errors_since_release,
     detect_log_errors,
 ]
 

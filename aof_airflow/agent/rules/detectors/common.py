@@ -50,7 +50,58 @@ def note_revision(obs: Observation, failing: list[dict[str, Any]], f: Finding) -
     rev = revisions(obs)
     if rev and rev.previous and failing and all(rev.owns(p) for p in failing):
         f.evidence.append(rev.quote() if rev.changes() else rev.only_restarted())
+        probes = probe_changes(rev.previous, rev.newest)
+        f.evidence += probes
+        f.summary += "".join(f"; {p}" for p in probes[:1])
+    notes = pod_setting_notes(obs, failing)
+    f.evidence += notes
+    f.summary += "".join(f"; {n}" for n in notes)
     return f
+
+
+PROBE_FIELDS = ("timeoutSeconds", "periodSeconds", "failureThreshold", "initialDelaySeconds", "successThreshold")
+
+
+def probe_changes(old_rs: dict[str, Any], new_rs: dict[str, Any]) -> list[str]:
+    """The probe settings the newest revision changed, old -> new (a shorter timeout or delay than the process
+    needs fails every new pod the same way), per container."""
+    def probes(rs: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+        spec = rs.get("spec", {}).get("template", {}).get("spec", {})
+        return {(c.get("name"), k): c.get(k) or {} for c in spec.get("containers") or []
+                for k in ("livenessProbe", "readinessProbe", "startupProbe")}
+    before, after = probes(old_rs), probes(new_rs)
+    out = []
+    for (cname, kind), new in sorted(after.items(), key=str):
+        old = before.get((cname, kind)) or {}
+        moved = [f"{k} {old.get(k, 'default')} -> {new.get(k, 'default')}" for k in PROBE_FIELDS
+                 if old and new and old.get(k) != new.get(k)]
+        if moved:
+            out.append(f"container {cname} {kind}: {', '.join(moved)} in the newest revision")
+    return out
+
+
+# A write refused by the file system (the root file system mounted read-only refuses every write outside volumes)
+WRITE_REFUSED = re.compile(r"read-only file system|EROFS|no usable temporary directory|cannot create temp|Permission denied", re.I)
+LIMIT_RANGER = "kubernetes.io/limit-ranger"  # the API server's note on a pod whose resources a LimitRange filled in
+
+
+def pod_setting_notes(obs: Observation, failing: list[dict[str, Any]]) -> list[str]:
+    """Settings of the failing pods that the API server or the runtime imposed and that the failure points at:
+    resources a LimitRange default filled in (the pod spec never asked for them), a read-only root file system
+    when the logs show writes refused."""
+    out: list[str] = []
+    for p in failing[:1]:
+        ann = (p.get("metadata", {}).get("annotations") or {}).get(LIMIT_RANGER)
+        if ann:
+            out.append(f"pod {pod_name(p)}: its resources were filled in by the namespace's LimitRange defaults "
+                       f"(annotation {LIMIT_RANGER}: \"{ann[:160]}\")")
+        logs = " ".join(t or "" for k, t in obs.logs.items() if k.split("/")[0] == pod_name(p))
+        ro = [c["name"] for c in p.get("spec", {}).get("containers") or []
+              if ((c.get("securityContext") or {}).get("readOnlyRootFilesystem"))]
+        if ro and WRITE_REFUSED.search(logs):
+            out.append(f"container {ro[0]} runs with securityContext.readOnlyRootFilesystem true and its log shows a "
+                       f"write refused (\"{WRITE_REFUSED.search(logs).group(0)}\"): it can write only to mounted volumes")  # type: ignore[union-attr]
+    return out
 
 
 
@@ -99,3 +150,26 @@ def human(seconds: float) -> str:
     return f"{seconds / 60:.0f}min" if seconds < 7200 else f"{seconds / 3600:.1f}h"
 
 
+_DEP_HOST = re.compile(r"(?:host=|connect(?:ing)? to |dial tcp |lookup |https?://)`?([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])(?::\d+)?")
+
+
+def unread_dependency(obs: Observation, text: str) -> str | None:
+    """The host a failed connection names (a DNS name, or an address when no name is given), when it is not a
+    Service of this namespace (short name or its cluster DNS name): a dependency this engine does not read."""
+    services = {s["metadata"]["name"] for s in obs.services or []}
+    lines = [ln for ln in text.splitlines() if TRANSIENT.search(ln)]
+    for ln in reversed(lines):
+        hosts = _DEP_HOST.findall(ln)
+        names = [h for h in hosts if not re.fullmatch(r"[\d.]+", h)] or hosts
+        for h in names:
+            first = h.split(".")[0]
+            if first in services and (h == first or f".{obs.namespace}." in f"{h}." or h.endswith(".svc")):
+                return None
+        if names:
+            return names[0]
+    return None
+
+
+TRANSIENT = re.compile(
+    r"ECONNREFUSED|connection refused|could not connect|couldn't connect|no such host|temporary failure in name resolution"
+    r"|dial tcp|connection reset|i/o timeout|timed out|ETIMEDOUT|EAI_AGAIN|service unavailable", re.I)

@@ -7,9 +7,20 @@ from __future__ import annotations
 import re
 
 from ..facts import ADMISSION, QUOTA, rollout_in_progress
-from ..objects import Observation, config_refs, events_for, pod_name, pod_ready, pods_of, quote_event, statuses
+from ..objects import (
+    ERROR_LINE,
+    Observation,
+    config_refs,
+    events_for,
+    pod_name,
+    pod_ready,
+    pods_of,
+    quote_event,
+    statuses,
+)
+from ..release import errors_began_with_revision
 from ..revisions import revisions
-from .common import Finding, note_revision
+from .common import Finding, note_revision, unread_dependency
 
 _PULL_CAUSES = (
     (re.compile(r"unauthorized|authentication required|pull access denied|denied|403 forbidden|no basic auth", re.I), "registry authentication failed (imagePullSecrets)"),
@@ -85,6 +96,25 @@ _FORBIDDEN = re.compile(r"forbidden: User \\?\"([^\"\\]+)\\?\" cannot (\w+) reso
 _APP_ERROR = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback)\b")
 
 
+def detect_errors_since_release(obs: Observation) -> Finding | None:
+    """Ready pods logging errors, all of them the newest revision's, a recent release that changed what the process
+    runs with: the release is the suspect, its undo a candidate behind approval (the previous revision's own logs
+    are not in a snapshot, so `failures-began-with-new-pods` stays unproven)."""
+    why = errors_began_with_revision(obs)
+    if not why:
+        return None
+    erring = [k.split("/")[0] for k, t in sorted(obs.logs.items()) if not k.endswith("/previous") and _APP_ERROR.search(t or "")]
+    quotes = [f"log of {k}: \"{ln.strip()[:180]}\"" for k, t in sorted(obs.logs.items()) if not k.endswith("/previous")
+              for ln in (t or "").splitlines()[-40:] if _APP_ERROR.search(ln)][-2:]
+    return Finding(
+        cls="errors-since-release", summary=f"the pods log errors since the newest revision: {why}",
+        evidence=[why] + quotes, action="rollout-undo", confidence=0.6, min_severity="medium",
+        affected=[obs.workload_ref] if obs.workload_ref else sorted(set(erring)),
+        advice="compare what the newest revision changed (kubectl rollout history --revision) with the errors above; "
+               "undo it if the change is what the errors name",
+    )
+
+
 def detect_log_errors(obs: Observation) -> Finding | None:
     """Errors in the logs of pods whose status looks fine: RBAC refusals (the ServiceAccount lacks a verb) and, less
     precisely, repeated ERROR/FATAL lines. Never 'no fault' when the application says it is failing."""
@@ -103,9 +133,20 @@ def detect_log_errors(obs: Observation) -> Finding | None:
             advice=f"grant `{verb}` on `{res}` to {user} (Role + RoleBinding); a restart keeps the same permissions",
         )
         return _identity_from_revision(obs, f, user)
-    errors = [(k, ln) for k, ln in lines if _APP_ERROR.search(ln)]
+    errors = [(k, ln) for k, ln in lines if ERROR_LINE.search(ln)]
     if not errors or len(errors) < 2:
         return None
+    outside = unread_dependency(obs, "\n".join(ln for _, ln in errors))
+    if outside:
+        calls = [(k, ln) for k, ln in errors if outside in ln]
+        return Finding(
+            cls="dependency-failing",
+            summary=f"the pods look healthy but their calls to {outside} fail ({len(calls)} line(s)): {outside} is not a "
+                    f"Service of {obs.namespace}, a dependency outside what builtin:k8s-rules reads: not examined",
+            evidence=[f"log of {k}: \"{ln[:200]}\"" for k, ln in calls[-2:]] + [f"dependency {outside}: not examined"],
+            action="none", confidence=0.4, affected=sorted({k.split('/')[0] for k, _ in calls}), min_severity="medium",
+            advice=f"check {outside} (its status page, network path, credentials, rate limits); no change to these pods helps",
+        )
     return Finding(
         cls="errors-in-logs",
         summary=f"the pods look healthy but log errors ({len(errors)} line(s)): the cause is in what they report",
@@ -155,6 +196,11 @@ def detect_admission_refused(obs: Observation) -> Finding | None:
 START_ERRORS = ("CreateContainerError", "RunContainerError", "ContainerCannotRun", "StartError")
 
 
+def _ends(message: str) -> str:
+    """A runtime's message with both ends kept: OCI errors wrap the cause (`no such file or directory`) last."""
+    return message if len(message) <= 240 else f"{message[:100]} ... {message[-130:]}"
+
+
 def detect_container_start_error(obs: Observation) -> Finding | None:
     """The runtime cannot start the container (an executable not found, a bad mount, a security context it
     refuses): the message says what; every new container fails the same way."""
@@ -167,7 +213,7 @@ def detect_container_start_error(obs: Observation) -> Finding | None:
             if reason:
                 return note_revision(obs, [p], Finding(
                     cls="container-start-error", summary=f"container {cs['name']} cannot be started: {reason}",
-                    evidence=[f"pod {pod_name(p)} container {cs['name']}: {reason} \"{(message or '')[:200]}\""],
+                    evidence=[f"pod {pod_name(p)} container {cs['name']}: {reason} \"{_ends(message or '')}\""],
                     confidence=0.85, affected=[pod_name(p)],
                     advice="fix what the runtime reports (command, image entrypoint, mounts, securityContext) in the pod template",
                 ))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..objects import Observation, condition, observed_at, parse_time, pod_name, pods_of, quote_event, statuses, tail
+from ..facts import LONG_JOB, job_runtimes, silent_logs
+from ..objects import Observation, condition, pod_name, pods_of, quote_event, statuses, tail
 from .common import Finding, log_signatures
 
 
@@ -35,22 +36,13 @@ def detect_job_failed(obs: Observation) -> Finding | None:
 
 
 
-LONG_JOB = 3.0  # active this many times longer than its siblings' longest successful run: far past its history
-
-
 def detect_job_running_long(obs: Observation) -> Finding | None:
     """A Job still active far longer than the Jobs of the same CronJob took (or blocking its CronJob's next runs:
     JobAlreadyActive / missed schedules)."""
-    job = obs.job
-    if not job or not (job.get("status", {}).get("active") or 0):
+    job, rt = obs.job, job_runtimes(obs)
+    if not job or not rt:
         return None
-    start, t = parse_time(job.get("status", {}).get("startTime")), observed_at(obs)
-    if not start or not t:
-        return None
-    ran = (t - start).total_seconds()
-    done = [(parse_time(j.get("status", {}).get("completionTime")), parse_time(j.get("status", {}).get("startTime")))
-            for j in obs.jobs if j is not job and j.get("status", {}).get("succeeded")]
-    took = [(c - s).total_seconds() for c, s in done if c and s]
+    ran, took = rt
     blocked = [e for e in obs.events if e.get("reason") in ("JobAlreadyActive", "MissSchedule", "FailedNeedsStart")]
     if not ((took and ran > LONG_JOB * max(took)) or blocked):
         return None
@@ -59,10 +51,14 @@ def detect_job_running_long(obs: Observation) -> Finding | None:
     if took:
         ev.append(f"earlier runs took at most {max(took) / 60:.0f} min ({len(took)} successful Job(s) read)")
     ev += [quote_event(e) for e in blocked[-1:]]
+    running = {pod_name(p) for p in pods_of(obs) if p.get("status", {}).get("phase") == "Running"}
+    silent = silent_logs(obs, running)
+    ev += [f"pod {pod}: {why}" for pod, why in silent[:1]]
     return Finding(
         cls="job-running-long", summary=f"job/{name} has been running {ran / 3600:.1f} h" +
         (f", {ran / max(took):.0f}x its longest earlier run" if took else "") +
-        (f"; {blocked[-1].get('reason')} events: the next scheduled runs do not start" if blocked else ""),
+        (f"; {blocked[-1].get('reason')} events: the next scheduled runs do not start" if blocked else "") +
+        (f"; its pod {silent[0][0]} stopped logging (hung: no progress since its last line)" if silent else ""),
         evidence=ev, confidence=0.75, affected=[f"job/{name}"],
         advice="find what the Job waits for (its pod's logs), then end it (kubectl delete job) so the schedule resumes; "
                "set activeDeadlineSeconds",

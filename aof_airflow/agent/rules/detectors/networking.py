@@ -1,5 +1,5 @@
 """Networking detectors: Services without ready endpoints or selecting nothing, NetworkPolicies blocking the
-traffic the logs show failing."""
+traffic the logs show failing, a StatefulSet whose governing Service does not exist."""
 
 from __future__ import annotations
 
@@ -204,3 +204,35 @@ def detect_ingress(obs: Observation) -> Finding | None:
                            evidence=[f"service/{b}: endpoints have 0 ready addresses"], confidence=0.8,
                            affected=[f"ingress/{name}", f"service/{b}"], advice=f"find why service/{b} has no ready pods")
     return None
+
+
+def detect_statefulset_service_missing(obs: Observation) -> Finding | None:
+    """A StatefulSet's spec.serviceName names the governing Service that gives each pod its stable DNS name
+    (<pod>.<serviceName>.<namespace>.svc); when no Service of that name exists (the namespace's Services were read),
+    those names do not resolve and peers cannot find each other. serviceName cannot be changed in place: recreate
+    the Service under that name. A restart or an undo of the pods changes nothing."""
+    sts = obs.statefulset
+    if sts is None or obs.services is None:
+        return None
+    want = (sts.get("spec") or {}).get("serviceName")
+    have = {s["metadata"]["name"]: s for s in obs.services}
+    # only running pods resolve their peers: pods that never started fail for another reason first
+    unready = [p for p in pods_of(obs) if p.get("status", {}).get("phase") == "Running" and not pod_ready(p)]
+    if not want or want in have or not unready:
+        return None
+    sel = (sts.get("spec") or {}).get("selector")
+    headless = [n for n, s in have.items() if (s.get("spec") or {}).get("clusterIP") == "None"
+                and selector_matches((s.get("spec") or {}).get("selector"), (sel or {}).get("matchLabels"))]
+    name = sts["metadata"]["name"]
+    lines = [ln.strip() for k, t in sorted(obs.logs.items()) for ln in (t or "").splitlines() if f".{want}." in ln][-1:]
+    ev = [f"statefulset/{name}: spec.serviceName {want}; Services in {obs.namespace}: {', '.join(sorted(have)) or 'none'}"]
+    ev += [f"headless service/{n} selects these pods under another name" for n in headless[:2]]
+    ev += [f"log: \"{ln[:200]}\"" for ln in lines]
+    return Finding(
+        cls="statefulset-service-missing",
+        summary=f"statefulset/{name} names governing Service {want}, which does not exist: its pods' DNS names "
+                f"(<pod>.{want}.{obs.namespace}.svc) do not resolve, so peers cannot reach each other",
+        evidence=ev, confidence=0.8, affected=[f"statefulset/{name}", f"service/{want}"], min_severity="high",
+        advice=f"create a headless Service named {want} (clusterIP: None) selecting the StatefulSet's pods"
+               + (f" (like service/{headless[0]})" if headless else "") + "; spec.serviceName cannot be changed in place",
+    )

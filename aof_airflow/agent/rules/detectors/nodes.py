@@ -1,10 +1,12 @@
-"""Node detectors: nodes NotReady with this workload's pods on them, and pods evicted by node pressure."""
+"""Node detectors: nodes NotReady with this workload's pods on them, pods evicted by node pressure, a node whose
+clock runs behind (credentials refused as not yet valid there only)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from ..facts import recurring_evictions
 from ..objects import Observation, condition, events_for, pod_name, pods_of, quote_event
 from .common import Finding
 
@@ -20,6 +22,18 @@ def detect_evicted(obs: Observation) -> Finding | None:
     ev = [f"pod {pod_name(p)}: phase Failed reason Evicted \"{p.get('status', {}).get('message', '')}\" (node {p.get('spec', {}).get('nodeName', '?')})" for p in ev_pods[:3]]
     ev += [quote_event(e) for e in obs.events if e.get("reason") == "Evicted"][:1]
     names = [pod_name(p) for p in ev_pods]
+    own = recurring_evictions(obs)
+    if own:
+        # over the pod's own ephemeral-storage limit: the writable layer (files written outside volumes), container
+        # logs and emptyDir volumes count against it, and a new pod fills them the same way
+        return Finding(
+            cls="evicted", summary=f"{len(ev_pods)} pod(s) evicted for their own ephemeral storage over their limit: what "
+                                   "the containers write to their writable layer (files outside volumes), their logs and "
+                                   "emptyDir volumes count against it, and each new pod fills it again", evidence=ev + [own],
+            action="none", confidence=0.8, affected=names, min_severity="medium",
+            advice="bound what the container writes (retention, rotation, a sized volume for its data) or raise its "
+                   "ephemeral-storage limit; deleting the evicted pods only clears leftovers",
+        )
     return Finding(
         cls="evicted", summary=f"{len(ev_pods)} pod(s) evicted: node low on {res}", evidence=ev,
         action="delete-pod", command=f"kubectl delete pod {' '.join(names)} -n {obs.namespace}", confidence=0.8,
@@ -61,6 +75,14 @@ def detect_node_not_ready(obs: Observation) -> Finding | None:
         advice=f"investigate node {names} (kubelet, network, the machine); the pods move once it is replaced or back "
                "-- restarting the workload does not bring a node back",
     )
+    # A ReadWriteOnce volume stays attached to the lost node until the pod there is gone (force-deleted, or the node
+    # marked out-of-service): the replacement waits on a Multi-Attach error, not on the scheduler.
+    attach = [e for p in pods_of(obs) for e in events_for(obs, pod_name(p), ("FailedAttachVolume",))
+              if "Multi-Attach" in (e.get("message") or "")]
+    if attach:
+        f.evidence.append(quote_event(attach[-1]))
+        f.summary += (f"; the replacement pod waits on a Multi-Attach error: its ReadWriteOnce volume is still attached "
+                      f"to node {names}, which cannot detach it")
     # A StatefulSet recreates a pod (same name, same volume) only once the old object is gone, and the kubelet of a
     # lost node never confirms the deletion: the pod stays Terminating and its identity stays down until removed.
     held = [p for p in on_bad if p["metadata"].get("deletionTimestamp")
@@ -97,4 +119,58 @@ def detect_node_pressure(obs: Observation) -> Finding | None:
         + ([f"{len(on)} pod(s) of this workload on it: {', '.join(on[:4])}"] if on else []),
         confidence=0.75, affected=[f"node/{n}" for n in names] + on,
         advice="free the node's resource (disk: images and logs; memory: pods without limits) or drain and replace it",
+    )
+
+
+# A credential refused because it is not valid yet: the verifier compares the issuer's time with its own clock.
+NOT_YET_VALID = re.compile(r"used before issued|not (?:yet )?valid yet|is not yet valid|issued in the future|iat\S* (?:is )?in the future"
+                           r"|before (?:its )?(?:nbf|not.?before)|clock skew", re.I)
+
+
+def detect_clock_behind(obs: Observation) -> Finding | None:
+    """Pods that refuse credentials as 'not yet valid' (JWT iat/nbf, a certificate's notBefore) while their
+    siblings on other nodes, whose logs were read, accept them: the refusing pods read time from their node's
+    clock, and it runs behind the issuer's. A pod of the same workload there (anti-affinity, a node selector) fails
+    the same way: the fix is the node's time sync, not a change to the workload."""
+    hits: dict[str, tuple[str, str]] = {}
+    clean: set[str] = set()
+    for p in pods_of(obs):
+        node = p.get("spec", {}).get("nodeName")
+        texts = [t for k, t in obs.logs.items() if k.split("/")[0] == pod_name(p) and not k.endswith("/previous")]
+        lines = [ln.strip() for t in texts for ln in (t or "").splitlines() if NOT_YET_VALID.search(ln)]
+        if node and lines:
+            hits.setdefault(node, (pod_name(p), lines[-1]))
+        elif node and texts:
+            clean.add(node)
+    if len(hits) != 1 or not (clean - set(hits)):
+        return None
+    node, (pod, line) = next(iter(hits.items()))
+    return Finding(
+        cls="node-clock-behind",
+        summary=f"pod {pod} on node {node} refuses credentials as not yet valid while the pods on "
+                f"{', '.join(sorted(clean - set(hits)))} accept them: the clock of node {node} runs behind the issuer's "
+                "(time sync on the node)",
+        evidence=[f"log of {pod}: \"{line[:200]}\"", f"pods on {', '.join(sorted(clean - set(hits)))}: no such refusal in the logs read"],
+        confidence=0.65, affected=[f"pod/{pod}", f"node/{node}"], min_severity="medium",
+        advice=f"check time sync on node {node} (chronyc tracking / timedatectl); cordon it and move its pods until the "
+               "clock is right: a replacement pod placed on the same node fails the same way",
+    )
+
+
+def detect_node_reports_problem(obs: Observation) -> Finding | None:
+    """The node the incident names reports a problem in its own Warning events (node-problem-detector: a full
+    conntrack table, a kernel deadlock, a runtime restarting; the kubelet: a failed image GC...): the pods there
+    fail because of the node, not their spec. No change to a workload fixes it."""
+    if obs.kind != "node" or not obs.name:
+        return None
+    warnings = [e for e in obs.events if e.get("type") == "Warning" and e.get("involvedObject", {}).get("kind") == "Node"
+                and e.get("involvedObject", {}).get("name") == obs.name]
+    if not warnings:
+        return None
+    e = warnings[-1]
+    return Finding(
+        cls="node-problem", summary=f"node {obs.name} reports {e.get('reason')}: \"{(e.get('message') or '')[:200]}\"",
+        evidence=[quote_event(x) for x in warnings[-3:]] + [f"{len(pods_of(obs))} pod(s) run on node {obs.name}"],
+        confidence=0.75, affected=[f"node/{obs.name}"], min_severity="high",
+        advice=f"fix what node {obs.name} reports (or cordon and drain it, and replace it); restarting workloads does not",
     )

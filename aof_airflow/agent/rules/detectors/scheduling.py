@@ -92,6 +92,16 @@ def detect_pending(obs: Observation) -> Finding | None:
         advice = "add the toleration or remove the taint"
     quoted = sorted({f"node/{m}" for m in re.findall(r"node (\S+) ", " ".join(ev))}
                     | {f"persistentvolumeclaim/{m}" for m in re.findall(r"persistentvolumeclaim (\S+):", " ".join(ev))})
+    # The scheduler evicts lower-priority pods to place a higher-priority one ("Preempted by <ns>/<pod> on node
+    # <n>", on the victim): the capacity the workload lost went to those pods, and its replacements wait for room.
+    siblings = {pod_name(x).rsplit("-", 1)[0] + "-" for x in pending}
+    preempted = [e for e in obs.events if e.get("reason") == "Preempted"
+                 and any((e.get("involvedObject", {}).get("name") or "").startswith(s) for s in siblings)]
+    if preempted:
+        ev.append(quote_event(preempted[-1]))
+        summary += (f"; {len(preempted)} of its pods were preempted by higher-priority pods (their PriorityClass): "
+                    "the capacity went to those pods")
+        advice = "check the PriorityClasses of the preempting pods (and of this workload), or add capacity; " + advice
     f = Finding(cls=cls, summary=summary, evidence=ev, action="none", confidence=conf,
                 affected=[pod_name(x) for x in pending] + quoted, min_severity="medium", advice=advice)
     return note_revision(obs, pending, f)

@@ -1,11 +1,13 @@
 """Processes that fail while Kubernetes sees nothing wrong (Ready, no restarts, no Warning event): a log that went
 silent while the other replicas of the same controller keep logging; a per-process resource (file descriptors,
-threads, local ports) exhausted after a long uptime."""
+threads, local ports) exhausted after a long uptime; state taken at start that changed since (environment from a
+ConfigMap written later, a Service recreated with a new address)."""
 
 from __future__ import annotations
 
-from ..facts import EXHAUSTED, exhausted_with_uptime, siblings_progress, silent_logs
+from ..facts import exhausted_with_uptime, exhaustion_lines, siblings_progress, silent_logs, stale_since_start
 from ..objects import Observation, pod_name, pods_of
+from ..stale import writes_refused_as_read_only
 from .common import Finding, log_signatures
 
 
@@ -35,7 +37,7 @@ def detect_resource_exhausted(obs: Observation) -> Finding | None:
     why = exhausted_with_uptime(obs)
     if not why:
         return None
-    hit = sorted({k.split("/")[0] for k, t in obs.logs.items() if not k.endswith("/previous") and EXHAUSTED.search(t or "")})
+    hit = sorted({k.split("/")[0] for k, t in obs.logs.items() if not k.endswith("/previous") and exhaustion_lines(t)})
     every = len(hit) >= len(pods_of(obs))
     return Finding(
         cls="resource-exhausted",
@@ -45,4 +47,36 @@ def detect_resource_exhausted(obs: Observation) -> Finding | None:
         command=None if every else f"kubectl delete pod {' '.join(hit)} -n {obs.namespace}",
         confidence=0.75, affected=hit, min_severity="medium",
         advice="a restart buys time; find what is never closed (connections, files, threads) or raise the limit",
+    )
+
+
+def detect_stale_since_start(obs: Observation) -> Finding | None:
+    """Running pods that fail with state they took at start and that changed since: a restart gives them the
+    current values (a ConfigMap written later) or the current address (a Service recreated later)."""
+    why = stale_since_start(obs)
+    if not why:
+        return None
+    return Finding(
+        cls="stale-since-start",
+        summary=f"the running pods use state they took when they started, which has changed since: {why}",
+        evidence=[why], action="rollout-restart", confidence=0.7, min_severity="medium",
+        affected=[obs.workload_ref] if obs.workload_ref else [],
+        advice="a restart makes the processes read it again; to stop it recurring, roll pods on configuration "
+               "changes (a checksum annotation) or re-resolve names (a resolver with a short TTL)",
+    )
+
+
+def detect_writes_refused_read_only(obs: Observation) -> Finding | None:
+    """Long-running pods whose writes are refused as read-only: their pooled connections reach a demoted server.
+    A restart reconnects to the current writer; it is proposed behind approval (a process given a reader's address
+    from the start is refused the same way, and nothing read tells which)."""
+    why = writes_refused_as_read_only(obs)
+    if not why:
+        return None
+    return Finding(
+        cls="stale-connections", summary=f"writes refused as read-only by the database the pods stay connected to: {why}",
+        evidence=[why], action="rollout-restart", confidence=0.55, min_severity="medium",
+        affected=[obs.workload_ref] if obs.workload_ref else [],
+        advice="check the database's current writer (a recent failover) and the address the pods use; a restart reopens "
+               "the pool; give the pool a max lifetime and a short DNS cache so it follows the next failover",
     )

@@ -58,6 +58,20 @@ def detect_claim_unbound(obs: Observation) -> Finding | None:
         return None
 
     name = pvc["metadata"]["name"]
+    sc_name = pvc.get("spec", {}).get("storageClassName")
+    sc = next((c for c in obs.storageclasses or [] if c["metadata"]["name"] == sc_name), None)
+    if pvc.get("status", {}).get("phase") == "Pending" and sc and sc.get("volumeBindingMode") == "WaitForFirstConsumer" \
+            and obs.users_read and not obs.pods:
+        # WaitForFirstConsumer delays binding until a pod using the claim is scheduled: Pending is its normal state
+        return Finding(cls="no-fault-found",
+                       summary=f"nothing wrong: persistentvolumeclaim/{name} is Pending because storageclass/{sc_name} binds "
+                               "volumes WaitForFirstConsumer and no pod uses the claim yet; it binds when its first consumer "
+                               "is scheduled",
+                       evidence=[f"persistentvolumeclaim {name}: phase Pending, storageClassName {sc_name}",
+                                 f"storageclass {sc_name}: volumeBindingMode WaitForFirstConsumer",
+                                 f"no pod in {obs.namespace} mounts {name} (the namespace's pods were listed)"],
+                       confidence=0.75, affected=[f"persistentvolumeclaim/{name}"],
+                       advice="nothing to do unless a pod that should use it is missing")
     summary, ev, conf = unbound_claims_evidence(obs, {"spec": {"volumes": [{"persistentVolumeClaim": {"claimName": name}}]}}, 0)
     return Finding(cls="pvc-unbound", summary=f"persistentvolumeclaim/{name} is {pvc.get('status', {}).get('phase', 'not Bound')}",
                    evidence=ev, confidence=conf, affected=[f"persistentvolumeclaim/{name}"],

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..facts import LONG_RUN_SECONDS as LEAK_RUN_SECONDS
 from ..facts import (
+    controller_of,
     cpu_saturated,
     heap_fills_limit,
     hpa_for,
@@ -31,7 +32,7 @@ from ..objects import (
 )
 from ..release import saturation_from_revision
 from ..revisions import revisions
-from .common import Finding, human, killed_by_liveness, log_signatures, note_revision
+from .common import TRANSIENT, Finding, human, killed_by_liveness, log_signatures, note_revision, unread_dependency
 
 
 def detect_oom(obs: Observation) -> Finding | None:
@@ -122,7 +123,7 @@ def detect_crash_loop(obs: Observation) -> Finding | None:
     pods = sorted({pod_name(h[0]) for h in hits})
     hint = f"; last log line \"{log[-1]}\"" if log else ""
     logs_all = " ".join(obs.logs.get(f"{pod_name(h[0])}/{h[1]['name']}/previous", "") for h in hits)
-    transient = bool(_TRANSIENT.search(logs_all))
+    transient = bool(TRANSIENT.search(logs_all))
     f = Finding(
         cls="crash-loop",
         summary=f"container {cs['name']} is in CrashLoopBackOff in {len(pods)} pod(s), last exit code {last.get('exitCode', '?')}{hint}",
@@ -132,7 +133,7 @@ def detect_crash_loop(obs: Observation) -> Finding | None:
     )
     # A restart helps only when the crash is a dependency that is back; a configuration/code crash repeats.
     f.action = "rollout-restart" if transient else "none"
-    outside = _unread_dependency(obs, logs_all) if transient else None
+    outside = unread_dependency(obs, logs_all) if transient else None
     if outside:
         # nothing read says whether it is back: the cause lies in what was not examined, and no change is proven
         f.summary += f"; it cannot connect to {outside}, which is not a Service of {obs.namespace}: its state was not examined"
@@ -141,30 +142,6 @@ def detect_crash_loop(obs: Observation) -> Finding | None:
         f.advice = f"check {outside} (its status, network path, credentials); the pods recover once it answers"
     return note_revision(obs, [h[0] for h in hits], f)
 
-
-_DEP_HOST = re.compile(r"(?:host=|connect(?:ing)? to |dial tcp |lookup )`?([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9])(?::\d+)?")
-
-
-def _unread_dependency(obs: Observation, text: str) -> str | None:
-    """The host a failed connection names (a DNS name, or an address when no name is given), when it is not a
-    Service of this namespace (short name or its cluster DNS name): a dependency this engine does not read."""
-    services = {s["metadata"]["name"] for s in obs.services or []}
-    lines = [ln for ln in text.splitlines() if _TRANSIENT.search(ln)]
-    for ln in reversed(lines):
-        hosts = _DEP_HOST.findall(ln)
-        names = [h for h in hosts if not re.fullmatch(r"[\d.]+", h)] or hosts
-        for h in names:
-            first = h.split(".")[0]
-            if first in services and (h == first or f".{obs.namespace}." in f"{h}." or h.endswith(".svc")):
-                return None
-        if names:
-            return names[0]
-    return None
-
-
-_TRANSIENT = re.compile(
-    r"ECONNREFUSED|connection refused|could not connect|couldn't connect|no such host|temporary failure in name resolution"
-    r"|dial tcp|connection reset|i/o timeout|timed out|ETIMEDOUT|EAI_AGAIN|service unavailable", re.I)
 
 def detect_probe_failures(obs: Observation) -> Finding | None:
     """Readiness / liveness probes failing (Unhealthy events) on running containers."""
@@ -188,7 +165,8 @@ def detect_probe_failures(obs: Observation) -> Finding | None:
         ev.append(f"pod {pod_name(p0)} container {cs['name']}: ready {cs.get('ready')}, restartCount {cs.get('restartCount', 0)}")
         ev += [f"log tail: \"{ln}\"" for ln in tail(obs.logs.get(f"{pod_name(p0)}/{cs['name']}"), 2)]
     failing = [h[0] for h in hits]
-    healthy = [p for p in pods_of(obs) if pod_ready(p) and p not in failing]
+    # siblings share the template only under the same controller revision (a rollout's old pods run another)
+    healthy = [p for p in pods_of(obs) if pod_ready(p) and p not in failing and controller_of(p) == controller_of(failing[0])]
     sigs = log_signatures(obs, failing)
     ev += sigs
     why = f"; logs show {', '.join(s.split('(')[1].split(')')[0] for s in sigs)}" if sigs else ""
@@ -210,7 +188,7 @@ def detect_probe_failures(obs: Observation) -> Finding | None:
         # one stuck pod among healthy siblings (same template, same probe): replacing it is the smallest safe action
         f.action, f.command = "delete-pod", f"kubectl delete pod {pod_name(failing[0])} -n {obs.namespace}"
         f.summary += f" ({len(healthy)} sibling(s) healthy: pod {pod_name(failing[0])} is stuck)"
-        return f
+        return note_revision(obs, failing, f)
     probes = " ".join(e.get("message") or "" for _, evs in hits for e in evs)
     wedged = bool(sigs and any(k in " ".join(sigs) for k in ("connection slots exhausted", "lock contention"))) \
         or bool(_WEDGED.search(probes)) or bool(silent_logs(obs, {pod_name(p) for p in failing}))
