@@ -120,10 +120,12 @@ def slack_methods() -> dict:
 
 
 def slack_calls() -> set[str]:
-    """Web API methods the product calls: `"chat.postMessage"` literals and `client.chat_postMessage(...)`."""
+    """Web API methods the product calls: `"chat.postMessage"` literals and `client.chat_postMessage(...)` (a call:
+    an attribute such as `obs.users_read` is no method)."""
     calls = {s for s in code_literals() if METHOD.match(s)}
     for t in _trees():
-        for n in ast.walk(t):
+        for c in ast.walk(t):
+            n = c.func if isinstance(c, ast.Call) else None
             if isinstance(n, ast.Attribute) and re.match(r"^(chat|conversations|reactions|users|usergroups|auth)_[a-zA-Z_]+$", n.attr):
                 head, _, tail = n.attr.partition("_")
                 calls.add(f"{head}.{tail.replace('_', '.')}" if head == "usergroups" else f"{head}.{tail}")
