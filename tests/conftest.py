@@ -37,3 +37,17 @@ def llm(monkeypatch: pytest.MonkeyPatch):
         for k, v in fake.env().items():
             monkeypatch.setenv(k, v)
         yield fake
+
+
+# Tests that run the tutorial's flow on real Airflow with its own incident ids (TEST00x, DIST-*, am-*).
+_RUNS_THE_TUTORIAL_FLOW = ("e2e", "distributed")
+
+
+@pytest.fixture(autouse=True)
+def _tutorial_files_free(request: pytest.FixtureRequest) -> None:
+    if request.node.path.parent.name in _RUNS_THE_TUTORIAL_FLOW:
+        from tests.harness import machine
+
+        why = machine.incident_files_of_another_user()
+        if why:
+            pytest.skip(why)

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,23 @@ def skip_mark(name: str) -> pytest.MarkDecorator:
     why = missing(name)
     return pytest.mark.skipif(why is not None, reason=why or "")
 
+
+
+def incident_files_of_another_user(folder: Path = Path("/tmp")) -> str | None:
+    """Why this user's runs of the tutorial's flow would fail here, else None: its `log-incident` node writes
+    `/tmp/incident-<id>.json` (the tutorial is run as written), and such a file left by another user in the shared,
+    sticky /tmp cannot be replaced, so the incident escalates instead of resolving."""
+    uid = os.getuid()
+    foreign = sorted(str(p) for p in folder.glob("incident-*.json") if _owner(p) not in (uid, None))
+    if not foreign:
+        return None
+    return (f"{len(foreign)} file(s) the tutorial's log-incident node writes are owned by another user "
+            f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); this user cannot replace them, so its "
+            "runs of the flow would escalate: remove them (`sudo rm /tmp/incident-*.json`) to run these tests")
+
+
+def _owner(path: Path) -> int | None:
+    try:
+        return path.stat().st_uid
+    except OSError:
+        return None

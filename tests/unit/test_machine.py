@@ -108,3 +108,16 @@ def test_the_tutorials_files_are_read_from_the_repository():
     for p in (locations.SEED_FLOW, locations.SEED_PAYLOAD_NONCRITICAL, locations.SEED_PAYLOAD_CRITICAL,
               locations.SEED_AGENTS / "diagnostic-agent.yaml", locations.SEED_SNIPPETS / "snippet-rate-limit.yaml"):
         assert p.is_file() and p.is_relative_to(locations.REPO), p
+
+
+def test_another_users_incident_files_are_named_with_how_to_remove_them(tmp_path):
+    mine = tmp_path / "incident-TEST001.json"
+    mine.write_text("{}")
+    assert machine.incident_files_of_another_user(tmp_path) is None
+    if os.getuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    theirs = tmp_path / "incident-TEST002.json"
+    theirs.write_text("{}")
+    os.chown(theirs, 65534, 65534)
+    why = machine.incident_files_of_another_user(tmp_path)
+    assert why and str(theirs) in why and str(mine) not in why and "sudo rm /tmp/incident-*.json" in why
