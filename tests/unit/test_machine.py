@@ -115,9 +115,11 @@ def test_another_users_incident_files_are_named_with_how_to_remove_them(tmp_path
     mine.write_text("{}")
     assert machine.incident_files_of_another_user(tmp_path) is None
     if os.getuid() != 0:
-        pytest.skip("giving a file to another user needs root")
+        pytest.skip("giving files to other users needs root")
+    os.chown(mine, 4242, 4242)
     theirs = tmp_path / "incident-TEST002.json"
     theirs.write_text("{}")
     os.chown(theirs, 65534, 65534)
-    why = machine.incident_files_of_another_user(tmp_path)
+    why = machine.incident_files_of_another_user(tmp_path, uid=4242)
     assert why and str(theirs) in why and str(mine) not in why and "sudo rm /tmp/incident-*.json" in why
+    assert machine.incident_files_of_another_user(tmp_path, uid=0) is None  # root replaces any file
