@@ -17,6 +17,7 @@ from typing import Callable
 from . import facts as F
 from . import release as R
 from .objects import Observation, pod_name, pod_ready
+from .release_scope import failure_outside_revision
 
 
 class Refuted(str):
@@ -275,6 +276,10 @@ TABLE: dict[str, ActionRule] = {
               "newest revision: an undo's rolling replacement removes capacity under load and changes nothing about it",
               lambda o: None if R.saturation_from_revision(o) else _saturation(o)),
         Check("node-not-ready", "the pods' node is lost: the revision is not what failed", _lost_under_pods),
+        Check("failure-outside-revision", "a registry that refuses the pulls for a reason other than the reference "
+              "(certificate, credentials, rate limit) serves the previous revision's images too; pods waiting on state "
+              "other processes hold (a lock, connection slots) leave it held: the undo hides the failure, it does not "
+              "heal it", failure_outside_revision),
     )),
     "scale": ActionRule("scale", (
         Check("has-controller", "replicas are set on a Deployment or StatefulSet",

@@ -25,6 +25,7 @@ from .objects import (
     selector_matches,
     statuses,
 )
+from .placement import daemonset_left_out
 
 HEALTHY_TRUE = {"Ready", "ContainersReady", "Initialized", "PodScheduled", "Available", "Progressing", "AbleToScale",
                 "ScalingActive", "PodReadyToStartContainers"}
@@ -139,6 +140,7 @@ def inventory(obs: Observation) -> list[Anomaly]:
     out += [Anomaly(f"ingress/{obs.name}", g) for g in ingress_gaps(obs)]
     if obs.kind == "cronjob" and obs.target and obs.target.get("spec", {}).get("suspend"):
         out.append(Anomaly(f"cronjob/{obs.name}", "suspended"))
+    out += [Anomaly(f"node/{n}", f"no pod of {obs.workload_ref}: {'; '.join(why)}") for n, why in daemonset_left_out(obs)]
     out += _logs(obs)
     return list(dict.fromkeys(out))
 

@@ -185,7 +185,8 @@ class PodReads(Reader):
         tell the story: no new container once six reads are planned. When nothing looks wrong, the logs of
         the first Ready, never-restarted containers are read too: a workload can be Ready and still fail
         (Forbidden from the API server, timeouts to a dependency) -- silence there is not "no fault". A pod the
-        incident names comes first, whatever its state: it is what the alert saw failing.
+        incident names comes first, whatever its state: it is what the alert saw failing. An init container that
+        still runs or restarted holds its pod back (a migration waiting on a lock): its log says on what.
         pods: whose logs (`obs.pods` when not given; the prefetch names them before they are set)."""
         out: list[tuple[str, str]] = []
         quiet: list[tuple[str, str]] = []
@@ -193,13 +194,20 @@ class PodReads(Reader):
         for pod in sorted(obs.pods if pods is None else pods, key=lambda p: p["metadata"]["name"] != named):
             pname = pod["metadata"]["name"]
             ready = pod_ready(pod)
-            for cs in pod.get("status", {}).get("containerStatuses", []) or []:
+            st = pod.get("status", {})
+            inits = [cs for cs in st.get("initContainerStatuses") or [] if not _init_done(cs)]
+            for cs in inits + (st.get("containerStatuses") or []):
                 if len(out) >= LOG_CALLS:
                     return out
                 c = cs.get("name")
                 base = f"kubectl logs {shlex.quote(pname)} -c {shlex.quote(c)} -n {shlex.quote(self.ns)} --tail={self.log_tail}"
                 restarted = cs.get("restartCount", 0) > 0 or bool(cs.get("lastState", {}).get("terminated"))
                 state = cs.get("state") or {}
+                if cs in inits and not restarted and "waiting" in state:
+                    continue  # not started yet: no log
+                if cs in inits and "running" in state and not restarted:
+                    out.append((f"{pname}/{c}", base))
+                    continue
                 if restarted:
                     out.append((f"{pname}/{c}/previous", base + " --previous"))
                 if ("running" in state and (restarted or not ready)) or "terminated" in state:
@@ -239,3 +247,8 @@ class PodReads(Reader):
             refs += [("configmap", n) for n in sorted(cms)] + [("secret", n) for n in sorted(secs)]
         return list(dict.fromkeys(refs))
 
+
+def _init_done(cs: dict[str, Any]) -> bool:
+    """An init container that finished cleanly (or a sidecar that runs beside the main ones) holds nothing back."""
+    term = (cs.get("state") or {}).get("terminated") or {}
+    return (term.get("exitCode") == 0 and not cs.get("restartCount")) or bool(cs.get("started") and cs.get("ready"))

@@ -262,9 +262,9 @@ class Reader:
     def _absorb_events(self, obs: Observation, call: Any | None) -> None:
         """Namespace events about the target, its pods, ReplicaSets, PVCs (filtered client-side)."""
         names = {p["metadata"]["name"] for p in obs.pods} | {r["metadata"]["name"] for r in obs.replicasets}
-        for o in (obs.target, obs.deployment, obs.statefulset, obs.service):
+        for o in (obs.target, obs.deployment, obs.statefulset, obs.daemonset, obs.service, obs.job, *obs.jobs[-3:]):
             if o:
-                names.add(o["metadata"]["name"])
+                names.add(o["metadata"]["name"])  # a controller's own events: FailedCreate, DeadlineExceeded
         for o in (obs.job or {}).get("metadata", {}).get("ownerReferences") or []:
             names.add(o.get("name"))  # a Job's CronJob: JobAlreadyActive, missed schedules
         for p in obs.pods:

@@ -274,6 +274,35 @@ def undo_refused(o: Observation) -> None:
     o.nodes = [node(), node("n2")]
 
 
+def registry_refuses_both(o: Observation) -> None:
+    """The new image is refused by the registry the previous image comes from too (its new CA is not trusted)."""
+    for rs, tag in zip(o.replicasets, ("2", "1")):
+        rs["spec"]["template"]["spec"]["containers"][0]["image"] = f"registry.shop.example:5000/api:{tag}"
+    p = o.pods[0]["status"]["containerStatuses"][0]
+    p["image"] = "registry.shop.example:5000/api:2"
+    p["state"] = {"waiting": {"reason": "ErrImagePull", "message": 'failed to pull and unpack image '
+                  '"registry.shop.example:5000/api:2": failed to resolve reference: tls: failed to verify certificate: '
+                  'x509: certificate signed by unknown authority'}}
+    p["lastState"] = {}
+
+
+def waits_on_lock(o: Observation) -> None:
+    """The new pods' migration waits for a lock another process holds."""
+    o.logs = {"api-new-1/api/previous": "INFO migrating schema\nWaiting for changelog lock....\n"}
+
+
+def test_an_undo_still_heals_a_reference_the_registry_does_not_know_or_a_registry_only_the_new_revision_uses() -> None:
+    o = undo_base()
+    registry_refuses_both(o)
+    p = o.pods[0]["status"]["containerStatuses"][0]["state"]["waiting"]
+    p["message"] = 'failed to resolve reference "registry.shop.example:5000/api:2": registry.shop.example:5000/api:2: not found'
+    assert ax.verdict("rollout-undo", o).proven
+    o = undo_base()
+    registry_refuses_both(o)
+    o.replicasets[1]["spec"]["template"]["spec"]["containers"][0]["image"] = "shop/api:1"  # Docker Hub before
+    assert ax.verdict("rollout-undo", o).proven
+
+
 def scale_no_controller(o: Observation) -> None:
     o.daemonset, o.deployment = dict(o.deployment, kind="DaemonSet"), None
 
@@ -352,6 +381,8 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("rollout-undo", "config-error-not-from-revision", missing_key_both),
     ("rollout-undo", "saturation-not-from-revision", undo_saturated),
     ("rollout-undo", "node-not-ready", undo_node_lost),
+    ("rollout-undo", "failure-outside-revision", registry_refuses_both),
+    ("rollout-undo", "failure-outside-revision", waits_on_lock),
     ("scale", "has-controller", scale_no_controller),
     ("scale", "capacity-missing", capacity_present),
     ("scale", "no-autoscaler", hpa),

@@ -26,6 +26,19 @@ def test_healthy_containers_logs_are_not_read():
     assert keys == ["recovered/app/previous", "recovered/app", "unready/app", "crashing/app/previous"]
 
 
+def test_an_init_container_that_holds_its_pod_back_is_read_finished_ones_are_not():
+    """A pod stuck in Init (a migration waiting on a lock) says why only in its init container's log."""
+    waiting = pod("migrating", ready=False, restarts=0)
+    waiting["status"]["containerStatuses"][0]["state"] = {"waiting": {"reason": "PodInitializing"}}
+    waiting["status"]["initContainerStatuses"] = [
+        {"name": "certs", "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+        {"name": "migrate", "restartCount": 0, "state": {"running": {}}},
+    ]
+    obs = Observation(namespace="prod", kind="deployment", name="api", pods=[waiting])
+    keys = [key for key, _command in Gatherer(None, "prod")._log_commands(obs)]  # type: ignore[arg-type]
+    assert keys == ["migrating/migrate"]
+
+
 def test_at_most_six_log_reads_are_planned():
     obs = Observation(namespace="prod", kind="deployment", name="api",
                       pods=[pod(f"p{i}", ready=True, restarts=1) for i in range(5)])

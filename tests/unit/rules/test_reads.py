@@ -94,3 +94,24 @@ def test_a_prefetched_read_runs_once_and_every_call_is_counted() -> None:
     assert json.loads(call.output)["kind"] == "Deployment" and other.ok
     reader.settle(obs)
     assert sorted(tb.tool_calls) == sorted(obs.commands) and len(tb.tool_calls) == 3 and tb.tool_calls.count(early) == 1
+
+
+def test_a_cronjobs_jobs_and_a_daemonsets_own_events_are_kept(monkeypatch) -> None:
+    """FailedCreate on a Job (its pod refused) or on a DaemonSet is the only sign when no pod exists."""
+    from aof_airflow.agent.rules import reads
+    from aof_airflow.agent.rules.objects import Observation
+
+    def ev(kind: str, name: str, reason: str) -> dict[str, Any]:
+        return {"involvedObject": {"kind": kind, "name": name}, "reason": reason, "type": "Warning", "message": "m"}
+
+    rows = [ev("Job", "backup-1", "FailedCreate"), ev("Job", "backup-2", "DeadlineExceeded"),
+            ev("DaemonSet", "agent", "FailedCreate"), ev("Job", "other-9", "FailedCreate")]
+    monkeypatch.setattr(reads, "_rows", lambda call: list(rows))
+    job = lambda n: {"metadata": {"name": n, "ownerReferences": [{"kind": "CronJob", "name": "backup"}]}}
+    o = Observation(namespace="ops", kind="cronjob", name="backup", target={"metadata": {"name": "backup"}},
+                    jobs=[job("backup-1"), job("backup-2")], job=job("backup-2"))
+    Gatherer(None, "ops")._absorb_events(o, Call(True, ""))  # type: ignore[arg-type]
+    assert [e["involvedObject"]["name"] for e in o.events] == ["backup-1", "backup-2"]
+    o = Observation(namespace="ops", kind="daemonset", name="agent", daemonset={"metadata": {"name": "agent"}})
+    Gatherer(None, "ops")._absorb_events(o, Call(True, ""))  # type: ignore[arg-type]
+    assert [e["involvedObject"]["name"] for e in o.events] == ["agent"]

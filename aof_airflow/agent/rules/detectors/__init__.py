@@ -37,7 +37,7 @@ from .nodes import (
     detect_node_pressure,
     detect_node_reports_problem,
 )
-from .scheduling import detect_pending
+from .scheduling import detect_daemonset_left_out, detect_pending
 from .stalls import (
     detect_resource_exhausted,
     detect_stale_since_start,
@@ -92,6 +92,7 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_writes_refused_read_only,
     detect_stalled_process,
     detect_clock_behind,
+    detect_daemonset_left_out,
     detect_errors_since_release,
     detect_log_errors,
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..objects import Observation, condition, events_for, pod_name, pods_of, quote_event, requests_of, statuses
+from ..placement import daemonset_left_out
 from .common import Finding, note_revision
 from .storage import unbound_claims_evidence, volume_affinity_evidence
 
@@ -107,3 +108,20 @@ def detect_pending(obs: Observation) -> Finding | None:
     return note_revision(obs, pending, f)
 
 
+def detect_daemonset_left_out(obs: Observation) -> Finding | None:
+    """Ready nodes without a pod of the DaemonSet because its template may not run there (an untolerated taint, a
+    nodeSelector): the DaemonSet's desired count leaves them out, so it reports every pod ready."""
+    left = daemonset_left_out(obs)
+    if not left:
+        return None
+    reasons = sorted({w for _, why in left for w in why})
+    st = (obs.daemonset or {}).get("status", {})
+    ev = [f"node {n}: {'; '.join(why)}" for n, why in left[:4]]
+    ev.append(f"{obs.workload_ref}: desiredNumberScheduled {st.get('desiredNumberScheduled')}, numberReady "
+              f"{st.get('numberReady')}, {len(obs.nodes or [])} node(s) in the cluster")
+    return Finding(cls="daemonset-left-out",
+                   summary=f"{obs.workload_ref} has no pod on {len(left)} Ready node(s): {'; '.join(reasons[:2])} "
+                           "(the DaemonSet's desired count leaves those nodes out, so its pods all report ready)",
+                   evidence=ev, action="none", confidence=0.75, affected=[f"node/{n}" for n, _ in left],
+                   min_severity="low",
+                   advice="if it must run there, add the matching toleration (or nodeSelector) to the DaemonSet's pod template")
