@@ -16,6 +16,7 @@ from typing import Callable
 
 from . import facts as F
 from . import release as R
+from .budgets import budgets_allow_deleting
 from .objects import Observation, pod_name, pod_ready
 from .release_scope import failure_outside_revision
 
@@ -176,7 +177,7 @@ def _capacity_missing(obs: Observation) -> str | None:
             want = None
         if isinstance(want, int) and want > 0:
             return f"{obs.workload_ref} runs 0 replicas; its last applied configuration asks for {want}"
-    sat, rising = F.cpu_saturated(obs), F.load_rising(obs)
+    sat, rising = F.cpu_saturated(obs) or F.workers_busy(obs), F.load_rising(obs)
     return f"{sat}; {rising}" if sat and rising else None
 
 
@@ -284,8 +285,9 @@ TABLE: dict[str, ActionRule] = {
     "scale": ActionRule("scale", (
         Check("has-controller", "replicas are set on a Deployment or StatefulSet",
               lambda o: _controller(o) if (o.deployment or o.statefulset) else Refuted("no Deployment or StatefulSet to scale")),
-        Check("capacity-missing", "more replicas help only a workload short of capacity: saturated under rising load, "
-              "or running fewer replicas than its declared configuration", _capacity_missing),
+        Check("capacity-missing", "more replicas help only a workload short of capacity: saturated (CPU, or every "
+              "request worker taken) under rising load, or running fewer replicas than its declared configuration",
+              _capacity_missing),
         Check("no-autoscaler", "an HPA owns the replica count and would undo a manual scale", _no_hpa),
         Check("room-on-nodes", "new replicas need a node to run on", _room),
     ), (
@@ -295,6 +297,8 @@ TABLE: dict[str, ActionRule] = {
     "delete-pod": ActionRule("delete-pod", (
         Check("pod-stuck", "only a stuck pod is cleared by deleting it", _stuck),
         Check("controller-recreates", "a deleted pod must be recreated by its controller", _recreated),
+        Check("budgets-allow", "a delete bypasses the PodDisruptionBudgets: every budget selecting a Ready pod to delete "
+              "must allow a disruption", lambda o: budgets_allow_deleting(o, [n for n, _ in F.stuck_pods(o)])),
         Check("at-most-one-writer", "a StatefulSet promises at most one pod per identity: force-deleting a pod whose "
               "node is unreachable may start its twin while the old process still writes; a human confirms the node "
               "is down or fenced", _one_writer),

@@ -12,6 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from .budgets import unevictable_on_cordoned
 from .lifecycle import (  # noqa: F401 (re-exported, as above)
     LONG_JOB,
     backoff_left,
@@ -41,6 +42,7 @@ from .process import (  # noqa: F401 (re-exported: the action table reads every 
     heap_fills_limit,
     siblings_progress,
     silent_logs,
+    workers_busy,
 )
 from .stale import service_recreated_since_start, stale_since_start  # noqa: F401 (re-exported, as above)
 
@@ -345,7 +347,7 @@ def schedulable_nodes(obs: Observation) -> list[str]:
 
 def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
     """(pod, why) for pods stuck in a way a delete clears: Terminating past their grace period, on a node that is
-    not Ready, Evicted/Failed leftovers of a controller, or the one unready replica among Ready siblings of the
+    not Ready, Evicted/Failed leftovers of a controller, left on a cordoned node no drain can evict them from, or the one unready replica among Ready siblings of the
     same ReplicaSet (the template is fine, this pod is not)."""
     out: list[tuple[str, str]] = []
     t, lost = now(obs), lost_nodes(obs)
@@ -361,6 +363,8 @@ def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
             out.append((name, f"pod {name} is on {lost[p['spec']['nodeName']]}"))
         elif st.get("phase") == "Failed" and st.get("reason") == "Evicted":
             out.append((name, f"pod {name}: phase Failed reason Evicted (a leftover; its controller already replaced it)"))
+    if not out:
+        out += unevictable_on_cordoned(obs)
     if not out:
         by_rs: dict[str, list[dict[str, Any]]] = {}
         for p in pods:

@@ -12,7 +12,18 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .objects import LOG_STAMP, Observation, mem_bytes, observed_at, parse_time, pod_name, pods_of, statuses
+from .objects import (
+    LOG_STAMP,
+    Observation,
+    container_limits,
+    cpu_millis,
+    mem_bytes,
+    observed_at,
+    parse_time,
+    pod_name,
+    pods_of,
+    statuses,
+)
 
 
 def now(obs: Observation) -> datetime | None:
@@ -129,3 +140,37 @@ def exhausted_with_uptime(obs: Observation) -> str | None:
 def controller_of(pod: dict[str, Any]) -> str | None:
     o = next((o for o in pod["metadata"].get("ownerReferences") or [] if o.get("controller", True)), None)
     return f"{o.get('kind')}/{o.get('name')}" if o else None
+
+
+# A server that says every request worker (process, thread, connection slot) is taken: gunicorn, Tomcat, php-fpm,
+# uWSGI, nginx, Jetty and Java executors print these when concurrency, not CPU, runs out.
+WORKERS_BUSY = re.compile(r"WORKER TIMEOUT|All threads \(\d+\) are currently busy|reached (?:pm\.)?max_children setting"
+                          r"|listen queue of socket .* full|worker_connections are not enough|RejectedExecutionException"
+                          r"|thread pool (?:is )?(?:full|exhausted)|no (?:idle|available|free) workers?|all workers (?:are )?busy",
+                          re.I)
+# ...unless the workers are busy waiting on something else: a slow or refusing dependency fills any pool.
+WAITING_ON_OTHERS = re.compile(r"ECONNREFUSED|connection refused|could not connect|connection reset|i/o timeout|ETIMEDOUT"
+                               r"|upstream timed out|read timed? ?out|deadline exceeded|lock wait|too many clients"
+                               r"|remaining connection slots", re.I)
+
+
+def workers_busy(obs: Observation) -> str | None:
+    """Every pod whose current log was read says its request workers are all taken, none names a dependency it
+    waits on, and (where usage was read) each runs below its CPU limit: the pods are out of concurrency, not CPU."""
+    read = {k.split("/")[0]: t for k, t in obs.logs.items() if not k.endswith("/previous")}
+    pods = [p for p in pods_of(obs) if pod_name(p) in read]
+    if not pods:
+        return None
+    quotes = []
+    for p in pods:
+        lines = [ln.strip() for ln in (read[pod_name(p)] or "").splitlines()]
+        hits = [ln for ln in lines if WORKERS_BUSY.search(ln)]
+        if not hits or any(WAITING_ON_OTHERS.search(ln) for ln in lines):
+            return None
+        cpu, limits = obs.cpu_usage.get(pod_name(p)), [cpu_millis(x) for x in container_limits(p, "cpu")]
+        if cpu is not None and limits and all(limits) and cpu >= 0.9 * sum(limits):  # type: ignore[arg-type]
+            return None
+        quotes.append(f"pod {pod_name(p)}: {len(hits)} line(s) like \"{hits[-1][:120]}\""
+                      + (f", cpu {cpu}m of limit {sum(limits)}m" if cpu is not None and limits and all(limits) else ""))  # type: ignore[arg-type]
+    return (f"every pod read ({len(pods)}) reports its request workers all taken, naming no dependency it waits on: "
+            + "; ".join(quotes[:2]))

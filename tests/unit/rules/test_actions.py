@@ -346,6 +346,13 @@ def test_a_nodes_pressure_does_not_forbid_clearing_evicted_leftovers() -> None:
     assert F.recurring_evictions(o) is None
 
 
+def budget_forbids(o: Observation) -> None:
+    """The pod to delete is Ready (its kubelet still reports it) and a budget over it allows no disruption."""
+    o.pods[0]["status"]["conditions"][0]["status"] = "True"
+    o.pdbs = [{"metadata": {"name": "api"}, "spec": {"selector": {"matchLabels": {"app": "api"}}},
+               "status": {"disruptionsAllowed": 0}}]
+
+
 def bare(o: Observation) -> None:
     o.pods[0]["metadata"]["ownerReferences"] = []
 
@@ -393,6 +400,7 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("scale", "scheduling-fails", scheduling),
     ("delete-pod", "pod-stuck", not_stuck),
     ("delete-pod", "controller-recreates", bare),
+    ("delete-pod", "budgets-allow", budget_forbids),
     ("delete-pod", "at-most-one-writer", stateful_lost),
     ("delete-pod", "scheduling-fails", scheduling),
     ("delete-pod", "config-error", config),

@@ -21,7 +21,7 @@ from .configuration import (
     detect_image_pull,
     detect_log_errors,
 )
-from .disruptions import detect_pdb_blocking
+from .disruptions import detect_pdb_blocking, detect_pdb_overlap
 from .jobs import detect_cronjob_not_scheduling, detect_job_failed, detect_job_running_long
 from .networking import (
     detect_ingress,
@@ -42,6 +42,7 @@ from .stalls import (
     detect_resource_exhausted,
     detect_stale_since_start,
     detect_stalled_process,
+    detect_workers_saturated,
     detect_writes_refused_read_only,
 )
 from .storage import detect_claim_unbound
@@ -77,6 +78,7 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_scaled_to_zero,
     detect_rollout_stuck,
     detect_memory_near_limit,
+    detect_pdb_overlap,
     detect_pdb_blocking,
     detect_service_no_endpoints,
     detect_ingress,
@@ -94,6 +96,7 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_clock_behind,
     detect_daemonset_left_out,
     detect_errors_since_release,
+    detect_workers_saturated,
     detect_log_errors,
 ]
 

@@ -3,8 +3,28 @@ drain of a cordoned node the incident names."""
 
 from __future__ import annotations
 
+from ..budgets import unevictable_on_cordoned
 from ..objects import Observation, pod_name, pods_of, selector_matches
 from .common import Finding
+
+
+def detect_pdb_overlap(obs: Observation) -> Finding | None:
+    """A pod left on a cordoned node that more than one PodDisruptionBudget selects: the eviction API refuses it
+    whatever the budgets allow, so the drain never finishes. Deleting the pod lets this drain finish; only disjoint
+    selectors keep the next one from blocking."""
+    stuck = unevictable_on_cordoned(obs)
+    if not stuck:
+        return None
+    pods = [n for n, _ in stuck]
+    return Finding(
+        cls="pdb-overlap-blocks-eviction",
+        summary=stuck[0][1],
+        evidence=[why for _, why in stuck[:3]],
+        action="delete-pod", command=f"kubectl delete pod {' '.join(pods)} -n {obs.namespace}",
+        confidence=0.85, min_severity="medium",
+        affected=pods + sorted({f"node/{p.get('spec', {}).get('nodeName')}" for p in obs.pods if pod_name(p) in pods}),
+        advice="make the budgets' selectors disjoint (one budget per pod), or the next drain blocks the same way",
+    )
 
 
 def detect_pdb_blocking(obs: Observation) -> Finding | None:

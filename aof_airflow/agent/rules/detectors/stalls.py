@@ -5,7 +5,14 @@ ConfigMap written later, a Service recreated with a new address)."""
 
 from __future__ import annotations
 
-from ..facts import exhausted_with_uptime, exhaustion_lines, siblings_progress, silent_logs, stale_since_start
+from ..facts import (
+    exhausted_with_uptime,
+    exhaustion_lines,
+    siblings_progress,
+    silent_logs,
+    stale_since_start,
+    workers_busy,
+)
 from ..objects import Observation, pod_name, pods_of
 from ..stale import writes_refused_as_read_only
 from .common import Finding, log_signatures
@@ -79,4 +86,20 @@ def detect_writes_refused_read_only(obs: Observation) -> Finding | None:
         affected=[obs.workload_ref] if obs.workload_ref else [],
         advice="check the database's current writer (a recent failover) and the address the pods use; a restart reopens "
                "the pool; give the pool a max lifetime and a short DNS cache so it follows the next failover",
+    )
+
+
+def detect_workers_saturated(obs: Observation) -> Finding | None:
+    """Every pod says all its request workers are taken while CPU is to spare and no dependency is named: the
+    workload is short of concurrency for the load it gets; more replicas add workers (scale; whether the load
+    rose, and whether an autoscaler owns the count, is for the scale's preconditions)."""
+    why = workers_busy(obs)
+    if not why:
+        return None
+    return Finding(
+        cls="workers-saturated",
+        summary=f"the pods are out of request workers, not CPU: {why}",
+        evidence=[why], action="scale", confidence=0.65, min_severity="high",
+        affected=[obs.workload_ref] if obs.workload_ref else [],
+        advice="scale out now; then size the workers per pod to the CPU, or add an autoscaler on concurrency",
     )
