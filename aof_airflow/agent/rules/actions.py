@@ -236,6 +236,8 @@ CONFIG = Check("config-error", "the containers cannot start with this configurat
                lambda o: _first(F.config_errors(o)) or F.crashes_soon_after_start(o))
 HEAP = Check("jvm-heap-fills-limit", "a JVM heap at or above the memory limit is killed under load whatever its uptime: "
              "a new process has the same arithmetic (lower -Xmx/MaxRAMPercentage or raise the limit)", F.heap_fills_limit)
+SLOTS = Check("dependency-slots-full", "a server the pods depend on has no free connection slot: new pods open "
+              "new pools and ask for more; whoever holds the slots must give them back", F.dependency_slots_full)
 SATURATION = Check("saturation", "every pod is at its CPU limit: removing pods removes serving capacity under load", _saturation)
 
 TABLE: dict[str, ActionRule] = {
@@ -250,7 +252,7 @@ TABLE: dict[str, ActionRule] = {
               "nobody has run yet, so it waits for a human", _grows_or_stalled),
         NO_STATE,
     ), (
-        ADMISSION, QUOTA, SCHEDULING, CONFIG, SATURATION,
+        ADMISSION, QUOTA, SCHEDULING, CONFIG, SATURATION, SLOTS,
         Check("limit-too-low", "killed soon after each start: a new process needs the same memory", F.killed_soon_after_start),
         HEAP,
         Check("probe-misconfigured", "the probe asks where nothing listens: new pods fail it the same way", F.probe_misconfigured),
@@ -292,7 +294,7 @@ TABLE: dict[str, ActionRule] = {
         Check("room-on-nodes", "new replicas need a node to run on", _room),
     ), (
         Check("hot-loop", "CPU saturated while load is steady: more replicas spin the same way", _hot_loop),
-        ADMISSION, QUOTA, SCHEDULING,
+        ADMISSION, QUOTA, SCHEDULING, SLOTS,
     )),
     "delete-pod": ActionRule("delete-pod", (
         Check("pod-stuck", "only a stuck pod is cleared by deleting it", _stuck),
@@ -309,6 +311,7 @@ TABLE: dict[str, ActionRule] = {
         Check("limit-too-low", "the recreated pod needs the same memory from its start", F.killed_soon_after_start),
         HEAP,
         Check("probe-misconfigured", "the recreated pod fails the same misconfigured probe", F.probe_misconfigured),
+        SLOTS,
         Check("evictions-recur", "a pod evicted for its own usage over its own limit: the recreated pod is evicted "
               "the same way", F.recurring_evictions),
     )),

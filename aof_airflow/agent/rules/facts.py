@@ -37,6 +37,7 @@ from .objects import (
 from .process import (  # noqa: F401 (re-exported: the action table reads every fact from here)
     EXHAUSTED,
     controller_of,
+    dependency_slots_full,
     exhausted_with_uptime,
     exhaustion_lines,
     heap_fills_limit,

@@ -174,3 +174,19 @@ def workers_busy(obs: Observation) -> str | None:
                       + (f", cpu {cpu}m of limit {sum(limits)}m" if cpu is not None and limits and all(limits) else ""))  # type: ignore[arg-type]
     return (f"every pod read ({len(pods)}) reports its request workers all taken, naming no dependency it waits on: "
             + "; ".join(quotes[:2]))
+
+
+# A server that refuses a new connection because every slot it has is taken (PostgreSQL, MySQL, Redis, MongoDB):
+# the slots are held by all its clients together, so more or fresh clients only ask for more.
+SLOTS_FULL = re.compile(r"too many clients already|remaining connection slots are reserved|Too many connections"
+                        r"|max number of clients reached|too many open connections|connection limit exceeded", re.I)
+
+
+def dependency_slots_full(obs: Observation) -> str | None:
+    """Pods whose logs say a server they depend on refuses new connections because its slots are all taken."""
+    hits = [(k, ln.strip()) for k, t in sorted(obs.logs.items()) for ln in (t or "").splitlines() if SLOTS_FULL.search(ln)]
+    if not hits:
+        return None
+    pods = sorted({k.split("/")[0] for k, _ in hits})
+    return (f"{len(pods)} pod(s) log that a server they connect to has no free connection slot: "
+            f"log of {hits[-1][0]}: \"{hits[-1][1][:160]}\"")

@@ -353,6 +353,11 @@ def budget_forbids(o: Observation) -> None:
                "status": {"disruptionsAllowed": 0}}]
 
 
+def slots_full(o: Observation) -> None:
+    """The database the pods use refuses new connections: every slot is taken."""
+    o.logs = {"api-1/api": "ERROR pool: failed to open connection: pq: sorry, too many clients already"}
+
+
 def bare(o: Observation) -> None:
     o.pods[0]["metadata"]["ownerReferences"] = []
 
@@ -378,6 +383,7 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("rollout-restart", "node-not-ready", node_lost),
     ("rollout-restart", "permission-refused", forbidden),
     ("rollout-restart", "dependency-down", dependency_still_down),
+    ("rollout-restart", "dependency-slots-full", slots_full),
     ("rollout-undo", "pod-spec-changed", same_pods),
     ("rollout-undo", "failures-began-with-new-pods", old_release),
     ("rollout-undo", "previous-revision-healthy", previous_short_lived),
@@ -398,9 +404,11 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("scale", "admission-refuses-pods", admission),
     ("scale", "quota-full", quota),
     ("scale", "scheduling-fails", scheduling),
+    ("scale", "dependency-slots-full", slots_full),
     ("delete-pod", "pod-stuck", not_stuck),
     ("delete-pod", "controller-recreates", bare),
     ("delete-pod", "budgets-allow", budget_forbids),
+    ("delete-pod", "dependency-slots-full", slots_full),
     ("delete-pod", "at-most-one-writer", stateful_lost),
     ("delete-pod", "scheduling-fails", scheduling),
     ("delete-pod", "config-error", config),

@@ -74,3 +74,13 @@ def test_workers_waiting_on_a_dependency_or_a_cpu_at_its_limit_are_not_short_of_
     o = busy_obs()
     o.logs["api-2/api"] = "[2026-03-01 11:50:00 +0000] [1] [INFO] GET /health 200\n"
     assert F.workers_busy(o) is None  # one pod has workers to spare: not the workload's capacity
+
+
+def test_a_dependency_out_of_connection_slots_is_the_cause_and_no_change_adds_connections() -> None:
+    d = deployment(ready=1)
+    o = obs(deployment=d, target=d, pods=[pod("api-1", ready=False), pod("api-2")])
+    o.logs = {"api-1/api": "2026-03-01T11:59:00Z ERROR readiness: database ping failed: pq: sorry, too many clients already"}
+    dg = dx.diagnose(o)
+    assert dg.cls == "dependency-connections-exhausted" and dg.action == "none", dg.output["root_cause"]
+    o.logs = {"api-1/api": "2026-03-01T11:59:00Z ERROR readiness: database ping failed: context deadline exceeded"}
+    assert F.dependency_slots_full(o) is None

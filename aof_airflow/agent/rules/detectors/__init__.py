@@ -39,6 +39,7 @@ from .nodes import (
 )
 from .scheduling import detect_daemonset_left_out, detect_pending
 from .stalls import (
+    detect_dependency_slots_full,
     detect_resource_exhausted,
     detect_stale_since_start,
     detect_stalled_process,
@@ -75,6 +76,7 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_hpa_not_scaling,
     detect_cpu_saturated,
     detect_probe_failures,
+    detect_dependency_slots_full,
     detect_scaled_to_zero,
     detect_rollout_stuck,
     detect_memory_near_limit,

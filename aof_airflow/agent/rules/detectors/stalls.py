@@ -6,6 +6,7 @@ ConfigMap written later, a Service recreated with a new address)."""
 from __future__ import annotations
 
 from ..facts import (
+    dependency_slots_full,
     exhausted_with_uptime,
     exhaustion_lines,
     siblings_progress,
@@ -102,4 +103,22 @@ def detect_workers_saturated(obs: Observation) -> Finding | None:
         evidence=[why], action="scale", confidence=0.65, min_severity="high",
         affected=[obs.workload_ref] if obs.workload_ref else [],
         advice="scale out now; then size the workers per pod to the CPU, or add an autoscaler on concurrency",
+    )
+
+
+def detect_dependency_slots_full(obs: Observation) -> Finding | None:
+    """A server the pods depend on refuses new connections because all its slots are taken: the pods wait or fail
+    readiness through no fault of their own. Restarting or scaling them opens more connections; the fix is with
+    whoever holds the slots (a new or larger client: a batch Job, a leaking pool) or the server's limit."""
+    why = dependency_slots_full(obs)
+    if not why:
+        return None
+    return Finding(
+        cls="dependency-connections-exhausted",
+        summary=f"a dependency is out of connection slots (too many clients): {why}; restarting or scaling these "
+                "pods would ask for more connections",
+        evidence=[why], action="none", confidence=0.7, min_severity="high",
+        affected=[obs.workload_ref] if obs.workload_ref else [],
+        advice="find which clients hold the server's connections (e.g. pg_stat_activity by application or client "
+               "address: a new batch Job, a leaking pool) and throttle them; put clients behind a connection pooler",
     )
