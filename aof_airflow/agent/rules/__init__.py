@@ -18,8 +18,11 @@ Where things are:
   inventory    every anomaly in what was read ("nothing wrong" only when it is empty)
   facts        facts proven from the objects, quoted (what preconditions are made of)
   process      facts from logs and container settings (silent logs, exhausted descriptors or pools, JVM heap vs limit)
-  stale        state a running process took at start that changed since (env from a ConfigMap written later, a
-               Service recreated with a new ClusterIP, pooled connections to a demoted database)
+  stale        state a running process took at start that changed since (env or a subPath file from a ConfigMap or
+               Secret written later, a Service recreated with a new ClusterIP, a ServiceAccount token past its lifetime,
+               pooled connections to a demoted database)
+  podlocal     faults of one pod a new pod does not have (a claim's file system resize waiting for a pod restart, one
+               pod failing among healthy siblings of the same template)
   release      facts about a Deployment's newest revision (what it changed, whether failures began with it)
   actions      the table: each change with its preconditions and contraindications, and the decision
   diagnose     cause + inventory + decision + severity from impact -> the diagnostic contract

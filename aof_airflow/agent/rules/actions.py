@@ -64,7 +64,7 @@ def _ran_healthily(obs: Observation) -> str | None:
 
 def _grows_or_stalled(obs: Observation) -> str | None:
     return (F.grows_with_uptime(obs) or F.exhausted_with_uptime(obs) or F.stalled_process(obs) or F.dependency_back(obs)
-            or F.service_recreated_since_start(obs))
+            or F.service_recreated_since_start(obs) or F.token_outlived(obs))
 
 
 def _lost_under_pods(obs: Observation) -> str | None:
@@ -247,9 +247,9 @@ TABLE: dict[str, ActionRule] = {
               _ran_healthily),
         Check("grows-with-uptime-or-stalled", "a restart helps only what a fresh process does not have: memory or "
               "descriptors that grew with uptime, a process that stopped making progress, a dependency that is back, "
-              "an address resolved at start that changed since (a Service recreated later has a new ClusterIP); "
-              "environment from a ConfigMap or Secret written later is not proof: a restart would roll out values "
-              "nobody has run yet, so it waits for a human", _grows_or_stalled),
+              "an address or a ServiceAccount token taken at start that changed or expired since (a Service recreated "
+              "later has a new ClusterIP); environment or subPath files from a ConfigMap or Secret written later are not "
+              "proof: a restart would roll out values nobody has run yet, so it waits for a human", _grows_or_stalled),
         NO_STATE,
     ), (
         ADMISSION, QUOTA, SCHEDULING, CONFIG, SATURATION, SLOTS,

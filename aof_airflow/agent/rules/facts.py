@@ -34,6 +34,7 @@ from .objects import (
     quote_event,
     statuses,
 )
+from .podlocal import resize_stuck
 from .process import (  # noqa: F401 (re-exported: the action table reads every fact from here)
     EXHAUSTED,
     controller_of,
@@ -45,7 +46,7 @@ from .process import (  # noqa: F401 (re-exported: the action table reads every 
     silent_logs,
     workers_busy,
 )
-from .stale import service_recreated_since_start, stale_since_start  # noqa: F401 (re-exported, as above)
+from .stale import service_recreated_since_start, stale_since_start, token_outlived  # noqa: F401 (re-exported, as above)
 
 LONG_RUN_SECONDS = 600  # a container that ran this long before failing had been healthy (and grew over time)
 SATURATED = 0.9  # usage at or above this share of the limit
@@ -387,6 +388,7 @@ def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
         job_pods = {pod_name(p) for p in obs.pods if (controller_of(p) or "").startswith("Job/")
                     and p.get("status", {}).get("phase") == "Running"}
         out += [(pod, f"pod {pod}: {why}; {overdue}") for pod, why in silent_logs(obs, job_pods)]
+    out = out or resize_stuck(obs)  # a claim's file system grows when a new pod mounts it
     if not out:
         # a running process that stopped making progress while its siblings (same controller) go on: a new pod
         # starts where the others are (a leader that holds its lease but does no work hands over when deleted)

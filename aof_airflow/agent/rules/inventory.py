@@ -30,7 +30,7 @@ from .placement import daemonset_left_out
 HEALTHY_TRUE = {"Ready", "ContainersReady", "Initialized", "PodScheduled", "Available", "Progressing", "AbleToScale",
                 "ScalingActive", "PodReadyToStartContainers"}
 UNHEALTHY_TRUE = {"ReplicaFailure", "Failed", "MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable",
-                  "ScalingLimited", "Suspended", "DisruptionTarget"}
+                  "ScalingLimited", "Suspended", "DisruptionTarget", "FileSystemResizePending"}
 
 
 # Anomalies that mean users or work are affected now (not only a sign to look at): they raise the severity.
@@ -104,6 +104,7 @@ def inventory(obs: Observation) -> list[Anomaly]:
                 out.append(Anomaly(subject, f"container {cs['name']} restarted {cs['restartCount']} time(s)"
                                    + (f", last {last.get('reason')} exit {last.get('exitCode')}" if last else "")))
         out += _usage(obs, p, subject)
+    out += [a for c in obs.pvcs for a in _conditions(f"persistentvolumeclaim/{c['metadata']['name']}", c)]
     out += _services(obs)
     hosts = {p.get("spec", {}).get("nodeName") for p in obs.pods}
     every = obs.kind == "node" or any(p.get("status", {}).get("phase") == "Pending" for p in pods_of(obs))

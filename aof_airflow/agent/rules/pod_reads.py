@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .objects import Observation, config_refs, has_limits, pod_ready
 from .reads import Reader, _existence, _json_list, _json_map, _strip_marker
-from .stale import env_sources
+from .stale import start_sources
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -158,10 +158,10 @@ class PodReads(Reader):
 
     @staticmethod
     def _env_sources(obs: Observation, skip: set[tuple[str, str]]) -> list[tuple[str, str]]:
-        """The ConfigMaps and Secrets the running pods' environment is read from (at most three), whose last write
-        is read (metadata only, never a Secret's data): a write after the containers started is not in their env."""
+        """The ConfigMaps and Secrets the running pods take once, at start (environment, subPath mounts: at most
+        three), whose last write is read (metadata only, never a Secret's data): a later write never reaches them."""
         running = [p for p in obs.pods if p.get("status", {}).get("phase") == "Running"]
-        return sorted({s for p in running for s in env_sources(p)} - skip)[:3]
+        return sorted({s for p in running for s in start_sources(p)} - skip)[:3]
 
     def _history_future(self, obs: Observation) -> Future[WorkloadHistory] | None:
         """The metrics history of the workload's pods, asked while the last round of kubectl runs."""
@@ -183,7 +183,8 @@ class PodReads(Reader):
         """(key, command): the previous instance's logs of restarted containers (the crash), the logs of
         running ones that restarted or are unready, and of terminated ones (a Job's failed pod). A few pods
         tell the story: no new container once six reads are planned. When nothing looks wrong, the logs of
-        the first Ready, never-restarted containers are read too: a workload can be Ready and still fail
+        the first Ready, never-restarted containers are read too (and beside the restarted ones when every pod is
+        Ready): a workload can be Ready and still fail
         (Forbidden from the API server, timeouts to a dependency) -- silence there is not "no fault". A pod the
         incident names comes first, whatever its state: it is what the alert saw failing. An init container that
         still runs or restarted holds its pod back (a migration waiting on a lock): its log says on what.
@@ -214,6 +215,9 @@ class PodReads(Reader):
                     out.append((f"{pname}/{c}", base))
                 elif "running" in state and len(quiet) < QUIET_LOGS:
                     quiet.append((f"{pname}/{c}", base))
+        if out and all(pod_ready(p) for p in (obs.pods if pods is None else pods)):
+            # every pod is Ready, only past restarts stand out: what fails now is in the running containers' logs
+            return out + quiet[: max(0, LOG_CALLS - len(out))]
         return out or quiet
 
     def _claims(self, obs: Observation) -> set[str]:

@@ -9,7 +9,7 @@ so the action table (`actions.py`) reads every fact from one place.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .objects import (
@@ -59,6 +59,23 @@ def heap_fills_limit(obs: Observation) -> str | None:
 
 
 SILENT_SECONDS = 900  # a running container whose last log line is this much older than the latest event or state
+
+
+# The time at the head of a log line in the formats applications commonly print: RFC 3339 (kubectl --timestamps, most
+# structured loggers), a logfmt/JSON `ts`/`time` field, and `2026-12-07 02:10:00,000` / `2026/12/07 02:10:00` (Python
+# logging, Go's log package). A time without a zone is read as UTC (a container's default clock zone).
+FIELD_STAMP = re.compile(r"\b(?:ts|time|timestamp)\"?[=:]\s*\"?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
+PLAIN_STAMP = re.compile(r"^\s*\[?(\d{4})[-/](\d\d)[-/](\d\d)[ T](\d\d):(\d\d):(\d\d)")
+
+
+def line_time(line: str) -> datetime | None:
+    """When a log line says it was written (None when it carries no time in a known format)."""
+    m = LOG_STAMP.match(line) or FIELD_STAMP.search(line)
+    t = parse_time(m.group(1)) if m else None
+    if t is None:
+        p = PLAIN_STAMP.match(line)
+        t = datetime(*map(int, p.groups())) if p else None  # type: ignore[arg-type]
+    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
 
 
 def _last_stamp(text: str | None) -> tuple[datetime | None, str]:
@@ -183,7 +200,11 @@ SLOTS_FULL = re.compile(r"too many clients already|remaining connection slots ar
 
 
 def dependency_slots_full(obs: Observation) -> str | None:
-    """Pods whose logs say a server they depend on refuses new connections because its slots are all taken."""
+    """Pods whose logs say a server they depend on refuses new connections because its slots are all taken. A
+    StatefulSet is taken for the data store itself (as the action table's no-state check does): its own refusals
+    are its symptom, not a dependency's."""
+    if obs.statefulset is not None:
+        return None
     hits = [(k, ln.strip()) for k, t in sorted(obs.logs.items()) for ln in (t or "").splitlines() if SLOTS_FULL.search(ln)]
     if not hits:
         return None

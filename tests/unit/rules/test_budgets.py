@@ -84,3 +84,10 @@ def test_a_dependency_out_of_connection_slots_is_the_cause_and_no_change_adds_co
     assert dg.cls == "dependency-connections-exhausted" and dg.action == "none", dg.output["root_cause"]
     o.logs = {"api-1/api": "2026-03-01T11:59:00Z ERROR readiness: database ping failed: context deadline exceeded"}
     assert F.dependency_slots_full(o) is None
+
+
+def test_a_data_stores_own_refusals_are_not_a_dependencys() -> None:
+    d = deployment(ready=1)
+    o = obs(statefulset=dict(d, kind="StatefulSet"), target=d, pods=[pod("db-0", ready=False)])
+    o.logs = {"db-0/db": "2026-03-01 11:59:00 UTC [88] FATAL:  sorry, too many clients already"}
+    assert F.dependency_slots_full(o) is None

@@ -91,3 +91,15 @@ def test_a_pod_the_incident_names_has_its_logs_read_first() -> None:
     o = Observation(namespace="shop", kind="pod", name="api-3", pods=[ready_pod("api-1"), ready_pod("api-2"), ready_pod("api-3")])
     keys = [k for k, _ in reader._log_commands(o)]
     assert keys[0] == "api-3/api"
+
+
+def test_when_every_pod_is_ready_the_running_containers_are_read_beside_the_restarted_ones():
+    """A sidecar that restarted in a Ready pod tells little by itself: the container that serves, and a sibling's,
+    show whether the pod fails now (one pod among healthy ones)."""
+    obs = Observation(namespace="prod", kind="deployment", name="api", pods=[
+        pod("recovered", ready=True, restarts=1), pod("healthy", ready=True, restarts=0)])
+    keys = [key for key, _command in Gatherer(None, "prod")._log_commands(obs)]  # type: ignore[arg-type]
+    assert keys == ["recovered/app/previous", "recovered/app", "healthy/app"]
+    obs.pods.append(pod("unready", ready=False, restarts=0))
+    keys = [key for key, _command in Gatherer(None, "prod")._log_commands(obs)]  # type: ignore[arg-type]
+    assert "healthy/app" not in keys

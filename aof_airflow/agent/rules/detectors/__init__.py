@@ -40,13 +40,14 @@ from .nodes import (
 from .scheduling import detect_daemonset_left_out, detect_pending
 from .stalls import (
     detect_dependency_slots_full,
+    detect_lone_failing_pod,
     detect_resource_exhausted,
     detect_stale_since_start,
     detect_stalled_process,
     detect_workers_saturated,
     detect_writes_refused_read_only,
 )
-from .storage import detect_claim_unbound
+from .storage import detect_claim_unbound, detect_resize_pending
 from .workloads import (
     detect_cpu_saturated,
     detect_crash_loop,
@@ -69,6 +70,7 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_image_pull,
     detect_container_start_error,
     detect_oom,
+    detect_resize_pending,
     detect_crash_loop,
     detect_pending,
     detect_statefulset_service_missing,
@@ -94,8 +96,9 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_resource_exhausted,
     detect_stale_since_start,
     detect_writes_refused_read_only,
+    detect_clock_behind,  # one pod's refusals explained by its node's clock: before any pod-local reading
+    detect_lone_failing_pod,
     detect_stalled_process,
-    detect_clock_behind,
     detect_daemonset_left_out,
     detect_errors_since_release,
     detect_workers_saturated,

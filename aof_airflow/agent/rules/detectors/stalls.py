@@ -1,7 +1,8 @@
 """Processes that fail while Kubernetes sees nothing wrong (Ready, no restarts, no Warning event): a log that went
 silent while the other replicas of the same controller keep logging; a per-process resource (file descriptors,
-threads, local ports) exhausted after a long uptime; state taken at start that changed since (environment from a
-ConfigMap written later, a Service recreated with a new address)."""
+threads, local ports) exhausted after a long uptime; state taken at start that changed since (environment or a
+subPath file from a ConfigMap written later, a Service recreated with a new address, a token past its lifetime); one
+pod failing among healthy siblings of the same template."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..facts import (
     workers_busy,
 )
 from ..objects import Observation, pod_name, pods_of
+from ..podlocal import lone_failing_pod
 from ..stale import writes_refused_as_read_only
 from .common import Finding, log_signatures
 
@@ -70,7 +72,8 @@ def detect_stale_since_start(obs: Observation) -> Finding | None:
         evidence=[why], action="rollout-restart", confidence=0.7, min_severity="medium",
         affected=[obs.workload_ref] if obs.workload_ref else [],
         advice="a restart makes the processes read it again; to stop it recurring, roll pods on configuration "
-               "changes (a checksum annotation) or re-resolve names (a resolver with a short TTL)",
+               "changes (a checksum annotation), mount ConfigMaps and Secrets without subPath, re-resolve names (a "
+               "resolver with a short TTL), use a Kubernetes client that reloads its token",
     )
 
 
@@ -121,4 +124,21 @@ def detect_dependency_slots_full(obs: Observation) -> Finding | None:
         affected=[obs.workload_ref] if obs.workload_ref else [],
         advice="find which clients hold the server's connections (e.g. pg_stat_activity by application or client "
                "address: a new batch Job, a leaking pool) and throttle them; put clients behind a connection pooler",
+    )
+
+
+def detect_lone_failing_pod(obs: Observation) -> Finding | None:
+    """One pod of a template revision keeps failing while its siblings of the same revision are healthy: what fails
+    is local to that pod (a mount whose daemon died, its node, its process state); a new pod starts without it. The
+    delete is proven only by delete-pod's own preconditions (a Ready pod is not stuck: behind approval)."""
+    hit = lone_failing_pod(obs)
+    if not hit:
+        return None
+    pod, why = hit
+    return Finding(
+        cls="pod-local-fault", summary=f"one pod fails while its siblings are healthy: {why}", evidence=[why],
+        action="delete-pod", command=f"kubectl delete pod {pod} -n {obs.namespace}", confidence=0.6,
+        affected=[f"pod/{pod}"], min_severity="medium",
+        advice="delete the pod (its controller recreates it); if it recurs, look at what this pod has that its siblings "
+               "do not (its node, a sidecar that restarted, a mount)",
     )

@@ -1,10 +1,12 @@
-"""Storage evidence: the claims a pending pod waits for, their StorageClasses and the zones of their volumes."""
+"""Storage evidence: the claims a pending pod waits for, their StorageClasses and the zones of their volumes; a claim
+whose file system resize waits for its pod to be started again."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..objects import Observation, events_for, quote_event
+from ..podlocal import resize_pending
 from .common import Finding
 
 
@@ -76,3 +78,24 @@ def detect_claim_unbound(obs: Observation) -> Finding | None:
     return Finding(cls="pvc-unbound", summary=f"persistentvolumeclaim/{name} is {pvc.get('status', {}).get('phase', 'not Bound')}",
                    evidence=ev, confidence=conf, affected=[f"persistentvolumeclaim/{name}"],
                    advice="create the StorageClass / a matching PersistentVolume, or fix storageClassName")
+
+
+def detect_resize_pending(obs: Observation) -> Finding | None:
+    """A pod whose disk is full on a claim that was expanded but whose file system the kubelet grows only when a pod
+    mounts it again: deleting the pod lets its controller recreate it on the grown file system."""
+    hits = resize_pending(obs)
+    if not hits:
+        return None
+    pods = sorted({pod for pod, _, _ in hits})
+    claims = sorted({why.split(":")[0] for _, why, _ in hits})
+    ev = [why for _, why, _ in hits[:2]] + [quote_event(e) for c in claims for e in events_for(
+        obs, c.split("/", 1)[1], ("FileSystemResizeRequired", "FileSystemResizeFailed", "VolumeResizeFailed"))[-1:]]
+    return Finding(
+        cls="filesystem-resize-pending",
+        summary=f"the disk of pod(s) {', '.join(pods)} is full and the file system resize of {', '.join(claims)} waits "
+                f"for a restart of the pod that mounts it (FileSystemResizePending): {hits[0][1]}",
+        evidence=ev, action="delete-pod", command=f"kubectl delete pod {' '.join(pods)} -n {obs.namespace}",
+        confidence=0.8, affected=[f"pod/{p}" for p in pods] + claims, min_severity="high",
+        advice="delete the pod: its controller recreates it and the kubelet grows the file system when it mounts the "
+               "volume; then check the claim's status capacity",
+    )
