@@ -262,7 +262,7 @@ class Reader:
     def _absorb_events(self, obs: Observation, call: Any | None) -> None:
         """Namespace events about the target, its pods, ReplicaSets, PVCs (filtered client-side)."""
         names = {p["metadata"]["name"] for p in obs.pods} | {r["metadata"]["name"] for r in obs.replicasets}
-        for o in (obs.target, obs.deployment, obs.statefulset, obs.service):
+        for o in (obs.target, obs.deployment, obs.statefulset, obs.daemonset, obs.service):
             if o:
                 names.add(o["metadata"]["name"])
         for o in (obs.job or {}).get("metadata", {}).get("ownerReferences") or []:

@@ -49,7 +49,8 @@ HAND_BUILT = {det.detect_cpu_saturated, det.detect_job_running_long, det.detect_
               det.detect_stalled_process, det.detect_resource_exhausted, det.detect_stale_since_start,
               det.detect_clock_behind, det.detect_errors_since_release,
               det.detect_writes_refused_read_only, det.detect_statefulset_service_missing,
-              det.detect_node_reports_problem}
+              det.detect_node_reports_problem,
+              det.detect_outdated_revision}  # tests/unit/rules/test_controller_revisions.py
 
 
 def test_every_detector_has_a_positive_case() -> None:
