@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import timedelta
 from typing import Any, Callable
 
-from .objects import Observation, pod_name, pod_ready, pods_of
+from .objects import Observation, condition, observed_at, parse_time, pod_name, pod_ready, pods_of
 from .revisions import HASH_LABEL, images, on_revision, revision_view, rs_revision, update_revision
 
 ORDINAL = re.compile(r"-(\d+)$")
@@ -81,10 +82,25 @@ def update_revision_serves(obs: Observation) -> str | None:
     return f"{ready} pod(s) of revision {rs_revision(target or {})} are Ready" if ready else None
 
 
+UNREADY_FOR = timedelta(minutes=10)  # a pod not Ready this long is not merely starting or restarting once
+
+
+def _unready_since(obs: Observation, name: str) -> str | None:
+    """The Ready condition's last transition, when the pod has been not Ready for at least UNREADY_FOR."""
+    pod = next((p for p in obs.pods if pod_name(p) == name), {})
+    since, t = (condition(pod, "Ready") or {}).get("lastTransitionTime"), observed_at(obs)
+    at = parse_time(since)
+    return since if at and t and t - at >= UNREADY_FOR else None
+
+
 def stuck_outdated(obs: Observation) -> list[str]:
-    """The outdated pods' sentences when deleting them is proven to help: the update revision already serves."""
+    """The outdated pods' sentences when deleting them is proven to help: the update revision already serves, and each
+    pod has been not Ready for a while (when that is not known, the delete waits for a human)."""
     pods, serves = outdated_pods(obs), update_revision_serves(obs)
-    return [f"{why}; {serves}" for _, why in pods] if pods and serves else []
+    since = {n: _unready_since(obs, n) for n, _ in pods}
+    if not pods or not serves or not all(since.values()):
+        return []
+    return [f"{why}; not Ready since {since[n]}; {serves}" for n, why in pods]
 
 
 def on_update_revision(test: Callable[[Observation], str | None]) -> Callable[[Observation], str | None]:

@@ -66,6 +66,7 @@ def sts_stuck(**kw: Any) -> Observation:
     pods = [on(pod("api-0", owner=None), "api-good", "StatefulSet"), on(pod("api-1", owner=None), "api-good", "StatefulSet"),
             on(pod("api-2", owner=None, waiting="ImagePullBackOff", spec=template("shop/api:9")["spec"]), "api-bad", "StatefulSet")]
     pods[2]["status"]["containerStatuses"][0]["image"] = "shop/api:9"
+    pods[2]["status"]["conditions"][0]["lastTransitionTime"] = at(3)
     return obs(kind="statefulset", statefulset=s, target=s, controllerrevisions=crs, pods=pods,
                events=[event("api-2", "Failed", 'Failed to pull image "shop/api:9": rpc error: code = NotFound desc = '
                                                 'failed to resolve reference "shop/api:9": shop/api:9: not found')])
@@ -184,6 +185,14 @@ def test_deleting_an_outdated_pod_is_proven_only_when_the_update_revision_serves
     assert "pod-stuck" in [n for n, _ in v.unproven], v.summary()
 
 
+def test_deleting_an_outdated_pod_is_proven_only_once_it_has_been_unready_for_a_while() -> None:
+    o = sts_stuck()
+    o.pods[2]["status"]["conditions"][0]["lastTransitionTime"] = at(2 / 60)  # two minutes: it may still come up
+    assert "pod-stuck" in [n for n, _ in ax.verdict("delete-pod", o).unproven]
+    del o.pods[2]["status"]["conditions"][0]["lastTransitionTime"]  # not known: unproven too
+    assert "pod-stuck" in [n for n, _ in ax.verdict("delete-pod", o).unproven]
+
+
 def test_an_outdated_pods_own_image_error_does_not_contraindicate_its_delete() -> None:
     """The recreated pod runs the update revision: the old pod's ImagePullBackOff does not carry over. Shown to
     matter: judged on every pod (the plain check), the delete is contraindicated."""
@@ -227,3 +236,47 @@ def test_a_crash_on_an_unknown_argument_is_quoted_not_the_usage_text_after_it() 
     plain.logs = {"api-a/api/previous": "api: starting\nUsage: api [OPTION]\n  -h  --help\tprint this help\n"}
     f = detect_crash_loop(plain)
     assert f and "print this help" in f.summary  # no argument error: the last line, as before
+
+
+# ---------------------------------------------------------------------------------------------- reads
+class DaemonSetCluster:
+    """A toolbox serving one DaemonSet, its pods, and ControllerRevisions of it and of another DaemonSet."""
+
+    def __init__(self, refuse_revisions: bool = False) -> None:
+        self.calls: list[str] = []
+        self.refuse = refuse_revisions
+
+    def shell(self, command: str) -> Any:
+        import json
+
+        from .test_reads import Call
+
+        self.calls.append(command)
+        what = command.split()[2]
+        o = ds_release()
+        if what == "daemonset":
+            return Call(True, json.dumps(o.daemonset))
+        if what.startswith("pods"):
+            return Call(True, json.dumps({"items": o.pods}))
+        if what.startswith("controllerrevisions"):
+            if self.refuse:
+                return Call(False, "", refused="controllerrevisions are not allowed for this agent")
+            other = controller_revision("other-1", 9, template("x:1"), created=at(1), owner="other", kind="DaemonSet")
+            return Call(True, json.dumps({"items": [*o.controllerrevisions, other]}))
+        if command.split()[1] == "logs":
+            return Call(True, "api: starting")
+        return Call(True, json.dumps({"items": []}) if "jsonpath" in command else "")
+
+
+def test_a_daemonsets_revisions_are_read_with_its_pods_and_only_its_own_are_kept() -> None:
+    from aof_airflow.agent.rules.gather import Gatherer
+
+    ds = ds_release().daemonset
+    commands = Gatherer(None, "shop")._workload_commands(ds, ds["spec"]["selector"], deployment=False)[1]  # type: ignore[arg-type]
+    assert any(c.startswith("kubectl get controllerrevisions -l app=api") for c in commands)  # same round as the pods
+    assert not any("controllerrevisions" in c for c in
+                   Gatherer(None, "shop")._workload_commands(ds, ds["spec"]["selector"], deployment=True)[1])  # type: ignore[arg-type]
+    o = Gatherer(DaemonSetCluster(), "shop").gather("daemonset", "api")  # type: ignore[arg-type]
+    assert sorted(c["metadata"]["name"] for c in o.controllerrevisions or []) == ["api-5b6d", "api-7f9c"]
+    refused = Gatherer(DaemonSetCluster(refuse_revisions=True), "shop").gather("daemonset", "api")  # type: ignore[arg-type]
+    assert refused.controllerrevisions is None  # not read: no revision fact is proven from it
