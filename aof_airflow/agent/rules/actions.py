@@ -168,8 +168,9 @@ TABLE: dict[str, ActionRule] = {
               F.dependency_down),
     )),
     "rollout-undo": ActionRule("rollout-undo", (
-        Check("pod-spec-changed", "an undo returns a workload to its previous revision (ReplicaSet or ControllerRevision); it helps only when the newest "
-              "revision changed what the process runs with (image, command, args, env, resources, probes)", U.spec_changed),
+        Check("pod-spec-changed", "an undo returns a workload to its previous revision (ReplicaSet or ControllerRevision); "
+              "it helps only when the newest revision changed what the process runs with (image, command, args, env, "
+              "resources, probes)", U.spec_changed),
         Check("failures-began-with-new-pods", "the failing pods are the newest revision's, and it is recent or still rolling out",
               U.began_with_new_pods),
         Check("previous-revision-healthy", "the revision returned to must have served", U.previous_healthy),
