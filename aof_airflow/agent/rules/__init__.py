@@ -10,11 +10,16 @@ Where things are:
   reads        kubectl plumbing: concurrent rounds over the toolbox's shell(), reads started early (prefetch), JSON,
                "not read" reasons
   gather       what to read for an incident (the named object, what it depends on, the controller of its pods)
-  pod_reads    the pods' rounds: ReplicaSets, usage, events, logs (which containers), claims, history
+  pod_reads    the pods' rounds: ReplicaSets or ControllerRevisions, usage, events, logs (which containers), claims,
+               history
   history      the one entry point for a metrics history source (`use_history_source`)
-  revisions    a Deployment's ReplicaSet history and what the newest template changed
+  revisions    a workload's revision history (a Deployment's ReplicaSets, a DaemonSet's or StatefulSet's
+               ControllerRevisions) and what the newest template changed
+  outdated     pods a DaemonSet or StatefulSet left on an outdated revision and will not replace itself (OnDelete,
+               an OrderedReady rolling update blocked by the pod): deleting them is the change
   detectors/   causes by domain: workloads, scheduling, storage, networking, nodes, jobs, configuration,
-               disruptions (PodDisruptionBudgets, blocked drains), stalls (hung or exhausted processes)
+               disruptions (PodDisruptionBudgets, blocked drains), stalls (hung or exhausted processes), releases
+               (pods left on an outdated ControllerRevision)
   inventory    every anomaly in what was read ("nothing wrong" only when it is empty)
   facts        facts proven from the objects, quoted (what preconditions are made of)
   process      facts from logs and container settings (silent logs, exhausted descriptors or pools, JVM heap vs limit)
@@ -23,7 +28,8 @@ Where things are:
                pooled connections to a demoted database)
   podlocal     faults of one pod a new pod does not have (a claim's file system resize waiting for a pod restart, one
                pod failing among healthy siblings of the same template)
-  release      facts about a Deployment's newest revision (what it changed, whether failures began with it)
+  release      facts about a workload's newest revision (what it changed, whether failures began with it)
+  undo         the rollout undo's checks (any workload with revisions)
   actions      the table: each change with its preconditions and contraindications, and the decision
   diagnose     cause + inventory + decision + severity from impact -> the diagnostic contract
   remediate    the approved action -> one guarded change, then verification

@@ -16,14 +16,11 @@ from typing import Callable
 
 from . import facts as F
 from . import release as R
+from . import undo as U
 from .budgets import budgets_allow_deleting
-from .objects import Observation, pod_name, pod_ready
+from .objects import Observation, Refuted, pod_name, pod_ready
+from .outdated import on_update_revision, outdated_pods, stuck_outdated
 from .release_scope import failure_outside_revision
-
-
-class Refuted(str):
-    """A precondition the data show to be false (not merely unproven): the change cannot help, it is not proposed."""
-
 
 Test = Callable[[Observation], "str | None"]
 
@@ -81,88 +78,6 @@ def _forbidden_in_logs(obs: Observation) -> str | None:
     return None
 
 
-def _spec_changed(obs: Observation) -> str | None:
-    rf = R.revision_facts(obs)
-    if not obs.deployment:
-        return Refuted("only a Deployment has revisions to undo here")
-    if "changes" not in rf:
-        return Refuted("the Deployment has no previous revision to return to")
-    if not rf["changes"]:
-        r = rf["rev"]
-        return Refuted(f"revision {r.newest['metadata']['name']} differs from the previous one by nothing the process "
-                       f"runs with ({', '.join(r.changes()) or 'only the restart annotation'}): an undo runs the same pods")
-    return f"{rf['rev'].quote()}: the newest revision changes {', '.join(rf['changes'])}"
-
-
-def _began_with_new_pods(obs: Observation) -> str | None:
-    rf = R.revision_facts(obs)
-    rolling = bool(obs.deployment and F.rollout_in_progress(obs.deployment))
-    refused = F.refused_creations(obs, rf["rev"].newest["metadata"]["name"]) if rf.get("rev") and "changes" in rf else []
-    if rolling and refused:
-        return f"the rollout is in progress and the newest revision's pods cannot be created: {refused[0]}"
-    if not rf.get("owned"):
-        return None
-    if rolling:
-        return f"the {len(rf['failing'])} failing pod(s) all belong to the newest revision, whose rollout is in progress"
-    if rf["recent"]:
-        return f"the {len(rf['failing'])} failing pod(s) all belong to the newest revision, created less than 6 h ago"
-    return None
-
-
-def _previous_healthy(obs: Observation) -> str | None:
-    rf = R.revision_facts(obs)
-    if rf.get("prev_ready"):
-        return f"the previous revision still has {rf['prev_ready']} ready pod(s)"
-    if rf.get("served_hours", 0) >= SERVED_HOURS:
-        return f"the previous revision was the live one for {rf['served_hours']:.0f} h until the newest replaced it"
-    return None  # a scaled-down, short-lived revision's health is not in a snapshot: unproven
-
-
-def _covered_by_previous(obs: Observation) -> bool:
-    """The previous revision's ready pods already cover the desired replicas: an undo creates no pod."""
-    rf = R.revision_facts(obs)
-    desired = (obs.deployment or {}).get("spec", {}).get("replicas", 1)
-    return "changes" in rf and desired > 0 and rf["prev_ready"] >= desired
-
-
-def _undo_admissible(obs: Observation) -> str | None:
-    rf = R.revision_facts(obs)
-    if "changes" not in rf:
-        return None
-    if _covered_by_previous(obs):
-        return f"the previous revision's {rf['prev_ready']} ready pod(s) need no new admission or placement"
-    return _room(obs)
-
-
-def _undo_refused(obs: Observation) -> str | None:
-    if _covered_by_previous(obs):
-        return None  # nothing new has to be admitted
-    return _first(F.admission_refusals(obs) + F.quota_full(obs))
-
-
-# Pod-spec fields the scheduler places a pod by (with the containers' resources): a revision that changed one of
-# them can be what no node satisfies, and its undo brings back a placement that fit.
-PLACEMENT = ("nodeSelector", "affinity", "tolerations", "topologySpreadConstraints", "priorityClassName", "schedulerName",
-             "runtimeClassName", "nodeName")
-
-
-def _scheduling_unchanged(obs: Observation) -> str | None:
-    fails = F.scheduling_failures(obs)
-    rf = R.revision_facts(obs)
-    sched = [c for c in rf.get("changes") or [] if c.endswith("resources") or c in PLACEMENT]
-    return _first(fails) if fails and not sched else None
-
-
-def _config_not_from_revision(obs: Observation) -> str | None:
-    if _covered_by_previous(obs):
-        return None  # the previous revision's running pods already have their configuration
-    both = R.missing_config_in_both(obs)
-    if both:
-        return both
-    errs = F.config_errors(obs)
-    return _first(errs) if errs and not R.revision_facts(obs).get("changes") else None
-
-
 def _saturation(obs: Observation) -> str | None:
     return F.cpu_saturated(obs)
 
@@ -190,19 +105,13 @@ def _no_hpa(obs: Observation) -> str | None:
     return f"no HorizontalPodAutoscaler in {obs.namespace} targets {obs.workload_ref}"
 
 
-def _room(obs: Observation) -> str | None:
-    """A Ready, schedulable, untainted node to place new pods on (refusals and full quotas are contraindications)."""
-    ok = F.schedulable_nodes(obs)
-    return f"{len(ok)} Ready untainted node(s): {', '.join(ok[:3])}" if ok else None
-
-
 def _hot_loop(obs: Observation) -> str | None:
     sat, steady = F.cpu_saturated(obs), F.load_steady(obs)
     return f"{sat}; {steady}: the CPU burns without more work coming in" if sat and steady else None
 
 
 def _stuck(obs: Observation) -> str | None:
-    return _first([why for _, why in F.stuck_pods(obs)])
+    return _first([why for _, why in F.stuck_pods(obs)] or stuck_outdated(obs))
 
 
 def _recreated(obs: Observation) -> str | None:
@@ -263,18 +172,20 @@ TABLE: dict[str, ActionRule] = {
               F.dependency_down),
     )),
     "rollout-undo": ActionRule("rollout-undo", (
-        Check("pod-spec-changed", "an undo returns a Deployment to its previous ReplicaSet; it helps only when the newest "
-              "revision changed what the process runs with (image, command, args, env, resources, probes)", _spec_changed),
+        Check("pod-spec-changed", "an undo returns a workload to its previous revision (ReplicaSet or ControllerRevision); "
+              "it helps only when the newest revision changed what the process runs with (image, command, args, env, "
+              "resources, probes)", U.spec_changed),
         Check("failures-began-with-new-pods", "the failing pods are the newest revision's, and it is recent or still rolling out",
-              _began_with_new_pods),
-        Check("previous-revision-healthy", "the revision returned to must have served", _previous_healthy),
-        Check("pods-admitted-and-scheduled", "the undo's pods must be accepted and placed", _undo_admissible),
+              U.began_with_new_pods),
+        Check("previous-revision-healthy", "the revision returned to must have served", U.previous_healthy),
+        Check("pods-admitted-and-scheduled", "the undo's pods must be accepted and placed", U.undo_admissible),
+        NO_STATE,
     ), (
-        Check("admission-refuses-pods", "the previous revision's new pods would be refused the same way", _undo_refused),
+        Check("admission-refuses-pods", "the previous revision's new pods would be refused the same way", U.undo_refused),
         Check("scheduling-fails", "pods cannot be placed and the newest revision changed nothing about placement",
-              _scheduling_unchanged),
+              U.scheduling_unchanged),
         Check("config-error-not-from-revision", "the missing configuration is needed by the previous revision too",
-              _config_not_from_revision),
+              U.config_not_from_revision),
         Check("saturation-not-from-revision", "every pod is at its CPU limit and the saturation did not begin with the "
               "newest revision: an undo's rolling replacement removes capacity under load and changes nothing about it",
               lambda o: None if R.saturation_from_revision(o) else _saturation(o)),
@@ -291,7 +202,7 @@ TABLE: dict[str, ActionRule] = {
               "request worker taken) under rising load, or running fewer replicas than its declared configuration",
               _capacity_missing),
         Check("no-autoscaler", "an HPA owns the replica count and would undo a manual scale", _no_hpa),
-        Check("room-on-nodes", "new replicas need a node to run on", _room),
+        Check("room-on-nodes", "new replicas need a node to run on", U.room),
     ), (
         Check("hot-loop", "CPU saturated while load is steady: more replicas spin the same way", _hot_loop),
         ADMISSION, QUOTA, SCHEDULING, SLOTS,
@@ -307,16 +218,18 @@ TABLE: dict[str, ActionRule] = {
     ), (
         Check("scheduling-fails", "the recreated pod could not be placed either (its replacement already waits)",
               lambda o: _first(F.scheduling_failures(o))),
-        CONFIG,
-        Check("limit-too-low", "the recreated pod needs the same memory from its start", F.killed_soon_after_start),
-        HEAP,
-        Check("probe-misconfigured", "the recreated pod fails the same misconfigured probe", F.probe_misconfigured),
+        # judged on the pods whose template the recreated pod runs: a pod left on an outdated revision comes back
+        # at the update revision (`outdated.py`), its own failures do not carry over
+        *(Check(c.name, c.reason, on_update_revision(c.test)) for c in (
+            CONFIG,
+            Check("limit-too-low", "the recreated pod needs the same memory from its start", F.killed_soon_after_start),
+            HEAP,
+            Check("probe-misconfigured", "the recreated pod fails the same misconfigured probe", F.probe_misconfigured))),
         SLOTS,
         Check("evictions-recur", "a pod evicted for its own usage over its own limit: the recreated pod is evicted "
               "the same way", F.recurring_evictions),
     )),
 }
-SERVED_HOURS = 1.0  # a revision live this long before a rollout replaced it had served
 ORDER = ("delete-pod", "rollout-undo", "scale", "rollout-restart")  # among proven changes: the smallest first
 
 
@@ -393,7 +306,7 @@ def command_for(obs: Observation, action: str, given: str | None = None) -> str 
     if action == "delete-pod":
         if given:
             return given
-        stuck = F.stuck_pods(obs)
+        stuck = F.stuck_pods(obs) or outdated_pods(obs)
         pods = [n for n, _ in stuck]
         # Terminating past its grace period or on a lost node: the kubelet will never confirm, only a forced
         # delete removes the object (the ReplicaSet has already replaced it)

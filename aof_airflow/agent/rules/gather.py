@@ -178,7 +178,7 @@ class Gatherer(PodReads):
         rs_read = False
         if selector is not None and workload is not None:
             self._workload_round(obs, workload, selector, early)
-            rs_read = obs.deployment is not None
+            rs_read = True
         elif selector is not None:
             obs.pods = self.list_items(obs, "pods", selector)
         elif kind == "namespace":
@@ -203,8 +203,8 @@ class Gatherer(PodReads):
         obs.replicasets = [r for r in replicasets if owned_by(r, "Deployment", meta.get("name"), meta.get("uid"))]
 
     def _owners(self, obs: Observation, *, replicasets_read: bool) -> None:
-        """For a pod or service: the controller its pods belong to; then that Deployment's ReplicaSets
-        (revision history), unless they were read together with the pods."""
+        """For a pod or service: the controller its pods belong to; then its revision history (a Deployment's
+        ReplicaSets, a DaemonSet's or StatefulSet's ControllerRevisions), unless read together with the pods."""
         if replicasets_read:
             return
         if not obs.deployment:
@@ -217,8 +217,14 @@ class Gatherer(PodReads):
                         obs.deployment = self.get_json(obs, f"deployment {shlex.quote(dep['name'])}")
                 elif okind == "StatefulSet" and not obs.statefulset:
                     obs.statefulset = self.get_json(obs, f"statefulset {shlex.quote(oname)}")
+                elif okind == "DaemonSet" and not obs.daemonset:
+                    obs.daemonset = self.get_json(obs, f"daemonset {shlex.quote(oname)}")
         if obs.deployment:
             self._keep_owned_replicasets(obs, self.list_items(obs, "replicasets", obs.deployment.get("spec", {}).get("selector")))
+        elif obs.statefulset or obs.daemonset:
+            sel = (obs.statefulset or obs.daemonset or {}).get("spec", {}).get("selector")
+            data = self.get_json(obs, self._list_args("controllerrevisions", sel), listing=True)
+            self._keep_owned_revisions(obs, None if data is None else self._select(data, sel))
 
     def _service_backends(self, obs: Observation, selector: dict[str, Any]) -> None:
         """A Service selecting no pod: a workload scaled to zero behind it, or a selector matching nothing."""

@@ -38,6 +38,7 @@ class Observation:
     endpoints: dict[str, Any] | None = None
     pods: list[dict[str, Any]] = field(default_factory=list)
     replicasets: list[dict[str, Any]] = field(default_factory=list)
+    controllerrevisions: list[dict[str, Any]] | None = None  # a DaemonSet's/StatefulSet's history (None = not read)
     events: list[dict[str, Any]] = field(default_factory=list)
     nodes: list[dict[str, Any]] | None = None  # None = not gathered / not allowed (cluster scope)
     pvcs: list[dict[str, Any]] = field(default_factory=list)
@@ -110,6 +111,10 @@ class Observation:
         """False when the pod list was longer than what was read (counts then come from the controller's status)."""
         return not any(k.startswith("pods") for k in self.capped)
 
+
+
+class Refuted(str):
+    """A precondition the data show to be false (not merely unproven): the change cannot help, it is not proposed."""
 
 
 def parse_resource(resource: str | None, service: str | None = None) -> tuple[str, str | None]:

@@ -13,7 +13,7 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Any
 
-from .objects import Observation, config_refs, has_limits, pod_ready
+from .objects import Observation, config_refs, has_limits, owned_by, pod_ready
 from .reads import Reader, _existence, _json_list, _json_map, _strip_marker
 from .stale import start_sources
 
@@ -54,9 +54,10 @@ class PodReads(Reader):
     WORKLOADS = ("deployment", "statefulset", "daemonset")
 
     def _workload_commands(self, workload: dict[str, Any], selector: dict[str, Any], *, deployment: bool) -> tuple[list[str], list[str]]:
-        """(list arguments, commands) of a workload's round: its pods, a Deployment's ReplicaSets, usage."""
+        """(list arguments, commands) of a workload's round: its pods, its revision history (a Deployment's
+        ReplicaSets, a DaemonSet's or StatefulSet's ControllerRevisions), usage."""
         ns = f"-n {shlex.quote(self.ns)}"
-        lists = [self._list_args("pods", selector)] + ([self._list_args("replicasets", selector)] if deployment else [])
+        lists = [self._list_args("pods", selector), self._list_args("replicasets" if deployment else "controllerrevisions", selector)]
         commands = [f"kubectl get {a} {ns} -o jsonpath={{@}}" for a in lists]
         if has_limits(workload.get("spec", {}).get("template", {}).get("spec", {})):
             commands.append(self._top_command())
@@ -79,8 +80,8 @@ class PodReads(Reader):
             self.prefetch([c for _key, c in self._log_commands(obs, self._select(pods, selector))])
 
     def _workload_round(self, obs: Observation, workload: dict[str, Any], selector: dict[str, Any], early: dict[str, Any]) -> None:
-        """A workload's pods, a Deployment's ReplicaSets (revision history) and, when the pod template has
-        limits, the pods' usage: no answer depends on another, so one round (`early` gets the metrics call).
+        """A workload's pods, its revision history (ReplicaSets or ControllerRevisions) and, when the pod template
+        has limits, the pods' usage: no answer depends on another, so one round (`early` gets the metrics call).
         The pods' logs are started as soon as the pods are read (they need nothing else)."""
         lists, commands = self._workload_commands(workload, selector, deployment=obs.deployment is not None)
         self.prefetch(commands)
@@ -90,8 +91,19 @@ class PodReads(Reader):
         obs.pods = self._select(answers[0], selector)
         if obs.deployment:
             self._keep_owned_replicasets(obs, self._select(answers[1], selector))
+        else:
+            self._keep_owned_revisions(obs, None if answers[1] is None else self._select(answers[1], selector))
         if len(calls) > len(lists):
             early["top"] = calls[-1]
+
+    @staticmethod
+    def _keep_owned_revisions(obs: Observation, revisions: list[dict[str, Any]] | None) -> None:
+        """The ControllerRevisions the DaemonSet or StatefulSet owns (None: not read, so no revision fact is proven)."""
+        w = obs.statefulset or obs.daemonset
+        if w is None or revisions is None:
+            return
+        kind, meta = ("StatefulSet" if obs.statefulset else "DaemonSet"), w.get("metadata", {})
+        obs.controllerrevisions = [r for r in revisions if owned_by(r, kind, meta.get("name"), meta.get("uid"))]
 
     def _top_command(self) -> str:
         return f"kubectl top pods -n {shlex.quote(self.ns)} --no-headers"

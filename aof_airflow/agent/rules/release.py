@@ -1,4 +1,5 @@
-"""Facts about the newest revision of a Deployment, quoted: what it changed for the process, whether the failing
+"""Facts about the newest revision of a workload (a Deployment's ReplicaSet, a DaemonSet's or StatefulSet's
+ControllerRevision), quoted: what it changed for the process, whether the failing
 pods are its own, whether a missing configuration is needed by the previous revision too, whether a saturation
 began with it. What the undo's checks (`actions.py`) and the release-aware detectors read.
 """
@@ -8,9 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .facts import cpu_saturated, failing_pods, now
+from .facts import cpu_saturated, failing_pods, now, rollout_in_progress
 from .objects import ERROR_LINE, Observation, config_key_refs, config_refs, parse_time, pod_name, pods_of, statuses
-from .revisions import RECENT_ROLLOUT, process_changes, revisions
+from .revisions import RECENT_ROLLOUT, on_revision, process_changes, revisions, rs_revision, update_revision
 
 
 def revision_facts(obs: Observation) -> dict[str, Any]:
@@ -27,6 +28,43 @@ def revision_facts(obs: Observation) -> dict[str, Any]:
             "owned": bool(failing) and all(rev.owns(p) for p in failing),
             "recent": bool(created and t and t - created < RECENT_ROLLOUT),
             "prev_ready": rev.previous.get("status", {}).get("readyReplicas") or 0}
+
+
+def rolling(obs: Observation) -> bool:
+    """A rollout is under way: a Deployment's (`rollout_in_progress`), a DaemonSet with fewer pods updated than
+    scheduled, a StatefulSet whose current revision is not yet its update revision or not every replica updated."""
+    if obs.deployment:
+        return rollout_in_progress(obs.deployment)
+    st = (obs.statefulset or obs.daemonset or {}).get("status", {})
+    if obs.daemonset:
+        return (st.get("updatedNumberScheduled") or 0) < (st.get("desiredNumberScheduled") or 0)
+    if obs.statefulset:
+        want = obs.statefulset.get("spec", {}).get("replicas", 1)
+        return st.get("currentRevision") != st.get("updateRevision") or (st.get("updatedReplicas") or 0) < want
+    return False
+
+
+def desired(obs: Observation) -> int:
+    """The pods the workload wants: a DaemonSet's desiredNumberScheduled, else spec.replicas."""
+    if obs.daemonset and not obs.deployment:
+        return obs.daemonset.get("status", {}).get("desiredNumberScheduled") or 0
+    return (obs.deployment or obs.statefulset or {}).get("spec", {}).get("replicas", 1)
+
+
+def failing_on_previous(obs: Observation) -> str | None:
+    """Every failing pod runs the revision before the newest, and the newest is what the controller rolls out (the
+    template was already put back): an undo returns to the very revision they fail on."""
+    rev, failing = revisions(obs), failing_pods(obs)
+    if not rev or not rev.previous or not failing or rev.kind != "ControllerRevision":
+        return None
+    target = update_revision(obs)
+    if target is None or target["metadata"]["name"] != rev.newest["metadata"]["name"]:
+        return None
+    if not all(on_revision(p, rev.previous) for p in failing):
+        return None
+    return (f"the {len(failing)} failing pod(s) run revision {rs_revision(rev.previous)} ({rev.kind.lower()} "
+            f"{rev.previous['metadata']['name']}); the newest revision {rs_revision(rev.newest)} is already the one rolled out: "
+            "an undo would bring back the revision they fail on")
 
 
 def missing_config_in_both(obs: Observation) -> str | None:

@@ -22,6 +22,7 @@ ADVICE = {
     "config-missing": "Missing ConfigMap/Secret: ship config with the release (same chart/kustomization) and validate references.",
     "probe-failing": "Probe failures: make readiness depend only on the pod itself; use startupProbe for slow starts.",
     "rollout-stuck": "Stuck rollouts: enable automatic rollback on progressDeadlineSeconds in the deploy tool.",
+    "outdated-revision": "Pods left on an old revision: alert when a StatefulSet's or DaemonSet's pods stay off its update revision.",
     "scaled-to-zero": "Scaled to zero: restrict scale permissions and use an HPA/minReplicas guard.",
     "service-selector-mismatch": "Service selector mismatch: test Service-to-pod label matching in CI (e.g. policy check).",
     "service-no-endpoints": "No endpoints: alert on Service endpoint count, not only on pod state.",

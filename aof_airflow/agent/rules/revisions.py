@@ -1,4 +1,6 @@
-"""A Deployment's revision history: the newest ReplicaSet, the one before it, and what the pod template changed.
+"""A workload's revision history: the newest revision, the one before it, and what the pod template changed. A
+Deployment keeps it in ReplicaSets; a DaemonSet or StatefulSet in ControllerRevisions (apps/v1: `.revision`, `.data`
+holding the pod template, pods labelled `controller-revision-hash`), read here through the same `Revisions`.
 
 WHY apart: whether a rollout undo can help is decided from these facts (the undo's preconditions in
 `actions.py`), and detectors quote them; neither should have to import the other.
@@ -11,7 +13,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from .objects import RESTARTED_AT, REVISION, Observation
+from .objects import RESTARTED_AT, REVISION, Observation, pod_ready
+
+HASH_LABEL = "controller-revision-hash"  # a DaemonSet's/StatefulSet's pods: the ControllerRevision they run
 
 # Pod-spec fields an undo really brings back; labels and annotations alone change nothing the process sees.
 PROCESS_FIELDS = ("image", "command", "args", "env", "envFrom", "resources", "livenessProbe", "readinessProbe",
@@ -19,6 +23,12 @@ PROCESS_FIELDS = ("image", "command", "args", "env", "envFrom", "resources", "li
 
 
 def rs_revision(rs: dict[str, Any]) -> int:
+    """A ReplicaSet's revision annotation, or a ControllerRevision's own `.revision` field."""
+    if "revision" in rs:
+        try:
+            return int(rs["revision"])
+        except (TypeError, ValueError):
+            return 0
     try:
         return int(rs["metadata"].get("annotations", {}).get(REVISION, "0"))
     except ValueError:
@@ -32,18 +42,22 @@ def images(template_owner: dict[str, Any]) -> str:
 
 @dataclass
 class Revisions:
-    """The newest ReplicaSet of a Deployment and the one before it: the basis of 'a bad new revision'."""
+    """The newest revision of a workload and the one before it: the basis of 'a bad new revision'. `kind` says
+    where they came from: ReplicaSets (a Deployment) or ControllerRevisions seen through `revision_view`."""
 
     newest: dict[str, Any]
     previous: dict[str, Any] | None
+    kind: str = "ReplicaSet"
 
     def owns(self, pod: dict[str, Any]) -> bool:
+        if self.kind == "ControllerRevision":
+            return on_revision(pod, self.newest)
         return any(o.get("kind") == "ReplicaSet" and o.get("name") == self.newest["metadata"]["name"]
                    for o in pod["metadata"].get("ownerReferences", []) or [])
 
     def quote(self) -> str:
         n, p = self.newest, self.previous
-        s = f"new revision {rs_revision(n)} (replicaset {n['metadata']['name']}, image {images(n)})"
+        s = f"new revision {rs_revision(n)} ({self.kind.lower()} {n['metadata']['name']}, image {images(n)})"
         if p:
             s += f" replaced revision {rs_revision(p)} (image {images(p)})"
             changed = self.changes()
@@ -66,6 +80,8 @@ class Revisions:
 
 
 def revisions(obs: Observation) -> Revisions | None:
+    if (obs.statefulset or obs.daemonset) and not obs.deployment:
+        return controller_revisions(obs)
     if not obs.deployment or not obs.replicasets:
         return None
     rss = sorted(obs.replicasets, key=rs_revision)
@@ -75,6 +91,51 @@ def revisions(obs: Observation) -> Revisions | None:
 
 RECENT_ROLLOUT = timedelta(hours=6)  # "failures began with the new pods": within this of its creation
 
+
+def on_revision(pod: dict[str, Any], cr: dict[str, Any]) -> bool:
+    """The pod runs this ControllerRevision: its `controller-revision-hash` label is the revision's name (a
+    StatefulSet's pods) or its hash (a DaemonSet's pods, the revision named <owner>-<hash>)."""
+    h = (pod.get("metadata", {}).get("labels") or {}).get(HASH_LABEL)
+    name = cr.get("metadata", {}).get("name") or ""
+    return bool(h) and (h == name or h == (cr.get("metadata", {}).get("labels") or {}).get(HASH_LABEL)
+                        or name.endswith(f"-{h}"))
+
+
+def revision_view(cr: dict[str, Any], pods: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ControllerRevision with the fields the revision checks read of a ReplicaSet: `spec.template` (the
+    controller stores the whole pod template in `.data` as a patch with `$patch: replace`) and
+    `status.readyReplicas` (its Ready pods among those read)."""
+    data = cr.get("data") or {}
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            data = {}
+    template = dict(((data.get("spec") or {}) if isinstance(data, dict) else {}).get("template") or {})
+    template.pop("$patch", None)
+    ready = sum(1 for p in pods if on_revision(p, cr) and pod_ready(p))
+    return {**cr, "spec": {"template": template}, "status": {"readyReplicas": ready}}
+
+
+def controller_revisions(obs: Observation) -> Revisions | None:
+    """A DaemonSet's or StatefulSet's newest ControllerRevision (by `.revision`: a rollback renumbers the revision it
+    returns to as the newest) and the one before it."""
+    if not obs.controllerrevisions:
+        return None
+    crs = sorted((revision_view(c, obs.pods) for c in obs.controllerrevisions), key=rs_revision)
+    return Revisions(crs[-1], crs[-2] if len(crs) > 1 else None, "ControllerRevision")
+
+
+def update_revision(obs: Observation) -> dict[str, Any] | None:
+    """The revision the controller brings pods to: a StatefulSet's `status.updateRevision`, else the newest
+    ControllerRevision (a DaemonSet compares its pods' hash to it)."""
+    rev = controller_revisions(obs)
+    if rev is None:
+        return None
+    want = (obs.statefulset or {}).get("status", {}).get("updateRevision")
+    named = [revision_view(c, obs.pods) for c in obs.controllerrevisions or [] if c["metadata"].get("name") == want]
+    return named[0] if named else rev.newest
+
 def template_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Names of what differs between two pod templates (per container: image, env, resources, probes, ...;
     pod level: volumes, serviceAccountName, ...), without the restartedAt annotation and controller labels."""
@@ -82,6 +143,8 @@ def template_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         t = json.loads(json.dumps(t or {}))
         meta = t.setdefault("metadata", {})
         (meta.get("labels") or {}).pop("pod-template-hash", None)
+        (meta.get("labels") or {}).pop(HASH_LABEL, None)
+        t.pop("$patch", None)
         (meta.get("annotations") or {}).pop(RESTARTED_AT, None)
         return t
 

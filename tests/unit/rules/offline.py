@@ -79,8 +79,13 @@ def observation(objects: list[dict[str, Any]], ns: str, resource: str | None, *,
     if obs.deployment:
         dn = obs.deployment["metadata"]["name"]
         obs.replicasets = [r for r in inns if r["kind"] == "ReplicaSet" and any(o.get("name") == dn for o in r["metadata"].get("ownerReferences", []))]
+    elif obs.statefulset or obs.daemonset:  # as the gatherer: a DaemonSet's or StatefulSet's own ControllerRevisions
+        w = obs.statefulset or obs.daemonset
+        wk = "StatefulSet" if obs.statefulset else "DaemonSet"
+        obs.controllerrevisions = [r for r in inns if r["kind"] == "ControllerRevision" and any(
+            o.get("kind") == wk and o.get("name") == w["metadata"]["name"] for o in r["metadata"].get("ownerReferences", []))]
     names = {p["metadata"]["name"] for p in obs.pods} | {r["metadata"]["name"] for r in obs.replicasets}
-    for o in (obs.target, obs.deployment, obs.statefulset, obs.service):
+    for o in (obs.target, obs.deployment, obs.statefulset, obs.daemonset, obs.service):
         if o:
             names.add(o["metadata"]["name"])
     obs.pvcs = [o for o in inns if o["kind"] == "PersistentVolumeClaim"]

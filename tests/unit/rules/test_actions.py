@@ -55,6 +55,16 @@ def replicaset(name: str, revision: int, tmpl: dict[str, Any], *, created: str, 
             "spec": {"template": tmpl}, "status": {"readyReplicas": ready}}
 
 
+def controller_revision(name: str, revision: int, tmpl: dict[str, Any], *, created: str, owner: str = "api",
+                        kind: str = "StatefulSet") -> dict[str, Any]:
+    """A ControllerRevision as the API serves it: the template as a `$patch: replace` patch in `.data`."""
+    return {"kind": "ControllerRevision",
+            "metadata": {"name": name, "namespace": NS, "creationTimestamp": created,
+                         "labels": {"app": "api", "controller-revision-hash": name},
+                         "ownerReferences": [{"kind": kind, "name": owner, "controller": True}]},
+            "revision": revision, "data": {"spec": {"template": {**tmpl, "$patch": "replace"}}}}
+
+
 def pod(name: str, owner: str | None = "api-new", *, ready: bool = True, restarts: int = 0, last: dict | None = None,
         waiting: str | None = None, node: str = "n1", phase: str = "Running", started: str | None = None,
         spec: dict | None = None, **meta: Any) -> dict[str, Any]:
@@ -362,6 +372,18 @@ def bare(o: Observation) -> None:
     o.pods[0]["metadata"]["ownerReferences"] = []
 
 
+def stateful_release(o: Observation) -> None:
+    """undo_base as a StatefulSet: the same two revisions as ControllerRevisions, the pods labelled with theirs."""
+    stateful(o)
+    o.replicasets = []
+    o.controllerrevisions = [controller_revision("api-new", 2, template("shop/api:2"), created=at(0.5)),
+                             controller_revision("api-old", 1, template("shop/api:1"), created=at(48.5))]
+    for p in o.pods:
+        rev = p["metadata"]["ownerReferences"][0]["name"]
+        p["metadata"]["labels"]["controller-revision-hash"] = rev
+        p["metadata"]["ownerReferences"] = [{"kind": "StatefulSet", "name": "api", "controller": True}]
+
+
 def stateful_lost(o: Observation) -> None:
     stateful(o)
     o.pods[0]["spec"]["nodeName"] = "n2"
@@ -396,6 +418,7 @@ CASES: list[tuple[str, str, Callable[[Observation], None]]] = [
     ("rollout-undo", "node-not-ready", undo_node_lost),
     ("rollout-undo", "failure-outside-revision", registry_refuses_both),
     ("rollout-undo", "failure-outside-revision", waits_on_lock),
+    ("rollout-undo", "no-state-at-stake", stateful_release),
     ("scale", "has-controller", scale_no_controller),
     ("scale", "capacity-missing", capacity_present),
     ("scale", "no-autoscaler", hpa),

@@ -3,7 +3,7 @@
 Where to look: `workloads` (crashes, OOMKills, probes, rollouts, replicas, CPU), `scheduling` (pods that cannot
 be placed), `storage` (claims and volumes, used by scheduling), `networking` (Services, NetworkPolicies),
 `nodes` (lost nodes, evictions), `jobs` (Jobs and CronJobs), `configuration` (images, ConfigMaps/Secrets,
-admission, permissions, application errors). A Finding names a cause and the change it calls for; whether
+admission, permissions, application errors), `releases` (pods left on an outdated ControllerRevision). A Finding names a cause and the change it calls for; whether
 that change is proposed is decided by the preconditions in `..actions`, never here.
 """
 
@@ -37,6 +37,7 @@ from .nodes import (
     detect_node_pressure,
     detect_node_reports_problem,
 )
+from .releases import detect_outdated_revision
 from .scheduling import detect_daemonset_left_out, detect_pending
 from .stalls import (
     detect_dependency_slots_full,
@@ -66,6 +67,7 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_node_reports_problem,
     detect_network_policy,
     detect_admission_refused,
+    detect_outdated_revision,
     detect_config_missing,
     detect_image_pull,
     detect_container_start_error,

@@ -10,6 +10,16 @@ from ..objects import Observation, events_for, pod_name
 from ..revisions import revisions
 
 ACTIONS = ("rollout-restart", "rollout-undo", "scale", "delete-pod", "none")
+# The line a command-line parser prints when the process is started with an argument it does not know (glibc getopt,
+# BSD getopt, Go's flag, pflag/cobra, argparse, click); the usage text printed after it says nothing of the cause.
+ARG_ERROR = re.compile(r"unrecognized option|invalid option|illegal option|unknown (?:shorthand )?flag|flag provided but "
+                       r"not defined|unrecognized arguments|no such option", re.I)
+
+
+def argument_error(text: str | None) -> str | None:
+    """The last line of a log that says the process refused one of its arguments."""
+    hits = [ln.strip() for ln in (text or "").splitlines() if ARG_ERROR.search(ln)]
+    return hits[-1][:200] if hits else None
 
 
 @dataclass

@@ -27,6 +27,13 @@ _PULL_CAUSES = (
     (re.compile(r"manifest unknown|manifest for .* not found|tag .* not found|not found: manifest|failed to resolve reference \"[^\"]+:[^\"/]+\": .*not found", re.I), "the image tag does not exist"),
     (re.compile(r"repository .* not found|repository does not exist|name unknown|no such host", re.I), "the image repository does not exist or is unreachable"),
 )
+# What to do for each reason: advice names only what the registry's answer points at (a missing tag is not a
+# credentials problem); when the reason was not read, it says so.
+_PULL_ADVICE = {
+    "registry authentication failed (imagePullSecrets)": "give the pods a valid imagePullSecret for this registry",
+    "the image tag does not exist": "push the image or point the pod template at a tag that exists",
+    "the image repository does not exist or is unreachable": "fix the image's repository name, or the node's path to its registry",
+}
 
 
 def detect_image_pull(obs: Observation) -> Finding | None:
@@ -49,7 +56,8 @@ def detect_image_pull(obs: Observation) -> Finding | None:
     f = Finding(
         cls="image-pull", summary=f"image {cs.get('image')} cannot be pulled: {why}", evidence=ev,
         action="none", confidence=0.9 if evs or w.get("message") else 0.75, affected=pods, min_severity="medium",
-        advice="push the image / fix the tag, or add the registry credentials to imagePullSecrets",
+        advice=_PULL_ADVICE.get(why, "the registry's reason was not read: check that the image and tag exist and that "
+                                     "the pods may pull them (imagePullSecrets)"),
     )
     return note_revision(obs, [h[0] for h in hits], f)
 

@@ -32,7 +32,16 @@ from ..objects import (
 )
 from ..release import saturation_from_revision
 from ..revisions import revisions
-from .common import TRANSIENT, Finding, human, killed_by_liveness, log_signatures, note_revision, unread_dependency
+from .common import (
+    TRANSIENT,
+    Finding,
+    argument_error,
+    human,
+    killed_by_liveness,
+    log_signatures,
+    note_revision,
+    unread_dependency,
+)
 
 
 def detect_oom(obs: Observation) -> Finding | None:
@@ -116,12 +125,14 @@ def detect_crash_loop(obs: Observation) -> Finding | None:
     pn = pod_name(p)
     ev = [f"pod {pn} container {cs['name']}: state waiting {waiting.get('reason', '-')} \"{waiting.get('message', '')}\", "
           f"restartCount {cs.get('restartCount', 0)}, last exit code {last.get('exitCode', '?')} ({last.get('reason', '?')})"]
-    log = tail(obs.logs.get(f"{pn}/{cs['name']}/previous") or obs.logs.get(f"{pn}/{cs['name']}"), 3)
+    text = obs.logs.get(f"{pn}/{cs['name']}/previous") or obs.logs.get(f"{pn}/{cs['name']}")
+    log, refused = tail(text, 3), argument_error(text)
+    ev += [f"log: \"{refused}\" (the process refuses an argument)"] if refused and refused not in log else []
     ev += [f"log tail: \"{ln}\"" for ln in log]
     ev += [quote_event(e) for e in events_for(obs, pn, ("BackOff",))[:1]]
     ev += log_signatures(obs, [h[0] for h in hits])
     pods = sorted({pod_name(h[0]) for h in hits})
-    hint = f"; last log line \"{log[-1]}\"" if log else ""
+    hint = f"; it refuses an argument: \"{refused}\"" if refused else f"; last log line \"{log[-1]}\"" if log else ""
     logs_all = " ".join(obs.logs.get(f"{pod_name(h[0])}/{h[1]['name']}/previous", "") for h in hits)
     transient = bool(TRANSIENT.search(logs_all))
     f = Finding(
