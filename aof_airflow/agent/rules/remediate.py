@@ -18,7 +18,8 @@ from .diagnose import Diagnosis
 
 _CMD = re.compile(
     r"kubectl\s+(?P<verb>rollout\s+restart|rollout\s+undo|scale|delete\s+pods?)\s+(?P<rest>[^()\n;|&]*)", re.I)
-_TARGET = re.compile(r"\b(?:deployment|deploy|deployments|statefulset|sts|statefulsets)(?:\.apps)?/[a-z0-9][a-z0-9.-]*", re.I)
+_TARGET = re.compile(r"\b(?:deployment|deploy|deployments|statefulset|sts|statefulsets|daemonset|ds|daemonsets)(?:\.apps)?"
+                     r"/[a-z0-9][a-z0-9.-]*", re.I)
 
 
 @dataclass
@@ -106,9 +107,10 @@ def plan(prompt_action: str, fresh: Diagnosis, workload_ref: str | None, namespa
                     "(the patch `kubectl rollout restart` sends, written out because `rollout restart` has no --dry-run "
                     "and every change goes through a server dry run first)")
     if action == "rollout-undo":
-        if not target.startswith("deployment/"):
-            return Plan("none", None, f"rollout undo is only done for Deployments here, not {target}")
-        return Plan(action, f"kubectl rollout undo {target} -n {ns}", "return to the previous ReplicaSet revision")
+        if not target.startswith(("deployment/", "daemonset/", "statefulset/")):
+            return Plan("none", None, f"rollout undo needs a Deployment, DaemonSet or StatefulSet, not {target}")
+        return Plan(action, f"kubectl rollout undo {target} -n {ns}",
+                    "return to the previous revision (a ReplicaSet's, or a ControllerRevision's)")
     replicas = d.get("replicas")
     if replicas is None:
         return Plan("none", None, "scale requested without a replica count")

@@ -24,8 +24,9 @@ Obj = dict[str, Any]
 HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 REVISION = "deployment.kubernetes.io/revision"
-POD, RS, DEPLOY, STS, CR, EP, EVENT, SVC, JOB = (BY_KIND[k] for k in (
-    "Pod", "ReplicaSet", "Deployment", "StatefulSet", "ControllerRevision", "Endpoints", "Event", "Service", "Job"))
+POD, RS, DEPLOY, STS, DS, CR, EP, EVENT, SVC, JOB = (BY_KIND[k] for k in (
+    "Pod", "ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "ControllerRevision", "Endpoints", "Event", "Service",
+    "Job"))
 
 
 @dataclass
@@ -131,8 +132,8 @@ class ClusterSim:
         ns = pod["metadata"].get("namespace", "")
         if not ref:
             return None
-        if ref["kind"] == "StatefulSet":
-            return self.store.get(STS, ns, ref["name"])
+        if ref["kind"] in ("StatefulSet", "DaemonSet"):
+            return self.store.get(STS if ref["kind"] == "StatefulSet" else DS, ns, ref["name"])
         if ref["kind"] == "Job":  # a deleted Job pod is replaced by the Job controller (a hung run restarts)
             return self.store.get(JOB, ns, ref["name"])
         if ref["kind"] == "ReplicaSet":
@@ -155,7 +156,7 @@ class ClusterSim:
     # ----- entry points ---------------------------------------------------------------------------
     def after_update(self, old: Obj, new: Obj, raw_patch: bytes, json_patch: bool) -> None:
         kind = new["kind"]
-        if kind not in ("Deployment", "StatefulSet"):
+        if kind not in ("Deployment", "StatefulSet", "DaemonSet"):
             return
         ot, nt = (old.get("spec") or {}).get("template"), (new.get("spec") or {}).get("template")
         if ot != nt:
@@ -177,6 +178,8 @@ class ClusterSim:
         self.actions.append(ActionRecord(action, new["metadata"]["namespace"], f"{kind.lower()}/{new['metadata']['name']}", outcome, scenario))
         if kind == "Deployment":
             self._deployment(new, action, outcome)
+        elif kind == "DaemonSet":
+            self._daemonset(new, outcome)
         else:
             self._statefulset(new, action, outcome)
         self._endpoints(new["metadata"]["namespace"])
@@ -192,6 +195,11 @@ class ClusterSim:
         if outcome != "no-change":
             if wl["kind"] == "StatefulSet":
                 self._new_pod(wl, pod["metadata"]["name"], outcome, {"controller-revision-hash": wl.get("status", {}).get("updateRevision", "")})
+            elif wl["kind"] == "DaemonSet":  # the node's pod, recreated at the DaemonSet's current revision
+                new = self._new_pod(wl, f"{wl['metadata']['name']}-{_rand(5)}", outcome,
+                                    {"controller-revision-hash": self._revision(wl).rsplit("-", 1)[-1]})
+                new["spec"]["nodeName"] = (pod.get("spec") or {}).get("nodeName") or new["spec"].get("nodeName")
+                self.store.put(new, self.store.scenario_of(wl))
             elif wl["kind"] == "Job":
                 self._new_pod(wl, f"{wl['metadata']['name']}-{_rand(5)}", outcome, {})
             else:
@@ -261,24 +269,41 @@ class ClusterSim:
         rs["spec"]["replicas"] = replicas
         self._rs_status(self.store.put(rs, self.store.scenario_of(rs)))
 
+    def _revision(self, wl: Obj) -> str:
+        """The ControllerRevision holding the workload's current template (created when none does)."""
+        ns, name = wl["metadata"]["namespace"], wl["metadata"]["name"]
+        revs = self.owned(CR, ns, wl)
+        tmpl = _strip_hash(wl["spec"]["template"])
+        cr = next((r for r in revs if _strip_hash(((r.get("data") or {}).get("spec") or {}).get("template")) == tmpl), None)
+        if cr is None:
+            cr = self.store.put({
+                "apiVersion": "apps/v1", "kind": "ControllerRevision",
+                "metadata": {"name": f"{name}-{template_hash(tmpl)}", "namespace": ns,
+                             "labels": dict((wl["spec"].get("selector") or {}).get("matchLabels") or {}),
+                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": wl["kind"], "name": name,
+                                                  "uid": wl["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]},
+                "data": {"spec": {"template": {**tmpl, "$patch": "replace"}}},
+                "revision": 1 + max((int(r.get("revision") or 0) for r in revs), default=0),
+            }, self.store.scenario_of(wl))
+        return cr["metadata"]["name"]
+
+    def _daemonset(self, ds: Obj, outcome: str) -> None:
+        """A DaemonSet's rollout: each node's pod replaced by one of the current template (its revision's hash label)."""
+        ns, name = ds["metadata"]["namespace"], ds["metadata"]["name"]
+        if outcome != "no-change":
+            rev_hash = self._revision(ds).rsplit("-", 1)[-1]
+            for old in self.owned(POD, ns, ds):
+                self.store.delete(POD, ns, old["metadata"]["name"])
+                pod = self._new_pod(ds, f"{name}-{_rand(5)}", outcome, {"controller-revision-hash": rev_hash})
+                pod["spec"]["nodeName"] = (old.get("spec") or {}).get("nodeName") or pod["spec"].get("nodeName")
+                self.store.put(pod, self.store.scenario_of(ds))
+        self._reconcile(self.store.get(DS, ns, name) or ds)
+
     def _statefulset(self, sts: Obj, action: str, outcome: str) -> None:
         ns, name = sts["metadata"]["namespace"], sts["metadata"]["name"]
         replicas = int((sts.get("spec") or {}).get("replicas", 1))
         if outcome != "no-change":
-            revs = self.owned(CR, ns, sts)
-            tmpl = _strip_hash(sts["spec"]["template"])
-            cr = next((r for r in revs if _strip_hash(((r.get("data") or {}).get("spec") or {}).get("template")) == tmpl), None)
-            if cr is None:
-                cr = self.store.put({
-                    "apiVersion": "apps/v1", "kind": "ControllerRevision",
-                    "metadata": {"name": f"{name}-{template_hash(tmpl)}", "namespace": ns,
-                                 "labels": dict((sts["spec"].get("selector") or {}).get("matchLabels") or {}),
-                                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": name,
-                                                      "uid": sts["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]},
-                    "data": {"spec": {"template": {**tmpl, "$patch": "replace"}}},
-                    "revision": 1 + max((int(r.get("revision") or 0) for r in revs), default=0),
-                }, self.store.scenario_of(sts))
-            rev_name = cr["metadata"]["name"]
+            rev_name = self._revision(sts)
             existing = {p["metadata"]["name"]: p for p in self.owned(POD, ns, sts)}
             for i in range(max(replicas, len(existing))):
                 pod_name = f"{name}-{i}"
@@ -415,6 +440,20 @@ class ClusterSim:
                          {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability."})
             st["conditions"] = [{**c, "lastUpdateTime": now, "lastTransitionTime": now} for c in (available, progressing)]
             wl["status"] = st
+        elif wl["kind"] == "DaemonSet":
+            pods = self.owned(POD, ns, wl)
+            ready = sum(is_ready(p) for p in pods)
+            wl["status"] = {**(wl.get("status") or {}), "observedGeneration": wl["metadata"].get("generation", 1),
+                            "currentNumberScheduled": len(pods), "desiredNumberScheduled": len(pods),
+                            "updatedNumberScheduled": len(pods), "numberReady": ready, "numberAvailable": ready,
+                            "numberUnavailable": len(pods) - ready}
+        elif wl["kind"] == "DaemonSet":
+            pods = self.owned(POD, ns, wl)
+            ready = sum(is_ready(p) for p in pods)
+            wl["status"] = {**(wl.get("status") or {}), "observedGeneration": wl["metadata"].get("generation", 1),
+                            "currentNumberScheduled": len(pods), "desiredNumberScheduled": len(pods),
+                            "updatedNumberScheduled": len(pods), "numberReady": ready, "numberAvailable": ready,
+                            "numberUnavailable": len(pods) - ready}
         elif wl["kind"] == "Job":
             pods = [p for p in self.owned(POD, ns, wl) if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
             wl["status"] = {**(wl.get("status") or {}), "active": len(pods), "ready": sum(is_ready(p) for p in pods)}

@@ -271,3 +271,20 @@ def test_the_demo_incidents_keep_their_outcomes(sandbox, monkeypatch) -> None:
     assert rb["action_taken"].startswith("none:") and "nothing to roll back" in rb["action_taken"]
     assert [(a.action, a.resource) for a in api.actions] == [("rollout-restart", "deployment/api"),
                                                             ("rollout-restart", "statefulset/postgres")]
+
+
+def test_a_daemonsets_bad_release_is_undone_end_to_end_through_real_kubectl(sandbox, monkeypatch) -> None:
+    """A DaemonSet's newest ControllerRevision crash-loops on one node: the diagnosis proves the undo, the remediation
+    runs `kubectl rollout undo daemonset/...` (kubectl reads the ControllerRevisions and patches the template
+    back) and the sandbox's DaemonSet controller replaces the pods with the previous template's."""
+    from aof_lab import rules_eval
+
+    monkeypatch.setenv("AOF_RULES_VERIFY_WINDOW", "0")
+    path = rules_eval.__file__.rsplit("/", 2)[0] + "/eval_sets/fresh-2026-12/fr-logship-ds-bad-release.yaml"
+    sc = load_scenario(path)
+    api = sandbox(sc)
+    d = diagnose(sc, "pd-ds-undo")
+    assert d["recommended_action"].startswith("kubectl rollout undo daemonset/log-forwarder") and not d["requires_approval"]
+    out, actions = remediate(sc, "pd-ds-undo", d["recommended_action"])
+    assert [(a.action, a.resource, a.outcome) for a in api.actions] == [("rollout-undo", "daemonset/log-forwarder", "heal")]
+    assert out["result"] == "success", out

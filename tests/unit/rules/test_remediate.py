@@ -52,8 +52,12 @@ def test_plan_delete_pod_uses_named_pods_else_affected() -> None:
     assert rx.plan("delete the stuck pod", diag(affected=["a-9"]), "deployment/a", "ns").command == "kubectl delete pod a-9 -n ns"
 
 
-def test_plan_undo_only_for_deployments() -> None:
-    assert rx.plan("kubectl rollout undo statefulset/pg", diag(), "statefulset/pg", "db").action == "none"
+def test_plan_undo_for_workloads_with_revisions_only() -> None:
+    assert rx.plan("kubectl rollout undo statefulset/pg", diag(), "statefulset/pg", "db").command == \
+        "kubectl rollout undo statefulset/pg -n db"
+    assert rx.plan("kubectl rollout undo daemonset/agent", diag(), "daemonset/agent", "ops").command == \
+        "kubectl rollout undo daemonset/agent -n ops"
+    assert rx.plan("roll back to the previous revision", diag(), "job/export", "ops").action == "none"
 
 
 @pytest.mark.parametrize("failed,action", [
