@@ -22,13 +22,17 @@ Where things are:
                (pods left on an outdated ControllerRevision)
   inventory    every anomaly in what was read ("nothing wrong" only when it is empty)
   facts        facts proven from the objects, quoted (what preconditions are made of)
-  process      facts from logs and container settings (silent logs, exhausted descriptors or pools, JVM heap vs limit)
+  process      facts from logs and container settings (silent logs, exhausted descriptors or pools, JVM heap vs limit,
+               every request worker taken, a dependency out of connection slots)
+  placement    where a pod template may not run (taints against tolerations, nodeSelector): nodes a DaemonSet leaves out
+  budgets      PodDisruptionBudgets over pods (a pod two budgets select cannot be evicted; deletes within the budgets)
   stale        state a running process took at start that changed since (env or a subPath file from a ConfigMap or
                Secret written later, a Service recreated with a new ClusterIP, a ServiceAccount token past its lifetime,
                pooled connections to a demoted database)
   podlocal     faults of one pod a new pod does not have (a claim's file system resize waiting for a pod restart, one
                pod failing among healthy siblings of the same template)
   release      facts about a workload's newest revision (what it changed, whether failures began with it)
+  release_scope  whether a failure lies in what the release changed (not a registry or shared state the old pods meet)
   undo         the rollout undo's checks (any workload with revisions)
   actions      the table: each change with its preconditions and contraindications, and the decision
   diagnose     cause + inventory + decision + severity from impact -> the diagnostic contract
