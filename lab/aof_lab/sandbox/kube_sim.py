@@ -447,13 +447,6 @@ class ClusterSim:
                             "currentNumberScheduled": len(pods), "desiredNumberScheduled": len(pods),
                             "updatedNumberScheduled": len(pods), "numberReady": ready, "numberAvailable": ready,
                             "numberUnavailable": len(pods) - ready}
-        elif wl["kind"] == "DaemonSet":
-            pods = self.owned(POD, ns, wl)
-            ready = sum(is_ready(p) for p in pods)
-            wl["status"] = {**(wl.get("status") or {}), "observedGeneration": wl["metadata"].get("generation", 1),
-                            "currentNumberScheduled": len(pods), "desiredNumberScheduled": len(pods),
-                            "updatedNumberScheduled": len(pods), "numberReady": ready, "numberAvailable": ready,
-                            "numberUnavailable": len(pods) - ready}
         elif wl["kind"] == "Job":
             pods = [p for p in self.owned(POD, ns, wl) if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
             wl["status"] = {**(wl.get("status") or {}), "active": len(pods), "ready": sum(is_ready(p) for p in pods)}
