@@ -104,11 +104,19 @@ def silent_logs(obs: Observation, pods: set[str] | None = None) -> list[tuple[st
 
 
 def siblings_progress(obs: Observation, pod: str) -> bool:
-    """Other pods of the same controller log within the silence window: the workload runs, this pod stopped."""
-    silent = {p for p, _ in silent_logs(obs)}
+    """The same container in another pod of the same controller logs within the silence window: the workload runs,
+    this pod's process stopped. (A container that is quiet by nature, a sidecar that logs only at start, is quiet in
+    every pod: its silence is no stall.)"""
+    current = {k for k in obs.logs if not k.endswith("/previous") and k.count("/") == 1}
+    silent = {k for k in current if _is_silent(obs, k)}
     owner = next((controller_of(p) for p in obs.pods if pod_name(p) == pod), None)
-    return any(controller_of(p) == owner and pod_name(p) != pod and pod_name(p) not in silent
-               and any(k.split("/")[0] == pod_name(p) for k in obs.logs) for p in obs.pods)
+    siblings = {pod_name(p) for p in obs.pods if controller_of(p) == owner and pod_name(p) != pod}
+    mine = {k.split("/")[1] for k in silent if k.split("/")[0] == pod}
+    return any(k.split("/")[0] in siblings and k.split("/")[1] in mine and k not in silent for k in current)
+
+
+def _is_silent(obs: Observation, key: str) -> bool:
+    return any(why.startswith(f"the log of {key} is silent") for _, why in silent_logs(obs, {key.split("/")[0]}))
 
 
 # A per-process resource that accumulates with uptime (descriptors, threads, ephemeral ports): a new process

@@ -92,3 +92,14 @@ def test_a_crash_on_a_dependency_outside_what_was_read_is_said_not_examined() ->
     assert "orders.abc.eu-west-1.rds.amazonaws.com" in f.summary and "not examined" in f.summary
     inside = detect_crash_loop(crashing("Error: connect ECONNREFUSED db:5432 (dial tcp db:5432: connection refused)", ["db"]))
     assert inside is not None and "not examined" not in inside.summary and inside.action == "rollout-restart"
+
+
+def test_a_sidecar_that_logs_only_at_start_is_not_a_stall() -> None:
+    """A mount sidecar logs once when it starts and is quiet since, in every pod; the main containers keep logging.
+    Another pod's main container logging is no clock for this pod's sidecar: only the same container in a sibling is."""
+    o = stalled()
+    o.logs = {"api-1/api": log(0.5, 0.25, 0.08), "api-1/mounter": log(150, text="INFO mounted bucket at /data"),
+              "api-2/api": log(0.5, 0.25, 0.08)}
+    assert F.silent_logs(o) and F.stuck_pods(o) == [] and detect_stalled_process(o) is None
+    o.logs["api-2/mounter"] = log(0.5, 0.1, text="INFO synced")  # the sibling's sidecar does log: this one stopped
+    assert [p for p, _ in F.stuck_pods(o)] == ["api-1"]
