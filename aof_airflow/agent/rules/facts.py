@@ -36,7 +36,9 @@ from .objects import (
 )
 from .podlocal import resize_stuck
 from .process import (  # noqa: F401 (re-exported: the action table reads every fact from here)
+    DEPENDENCY_DOWN,
     EXHAUSTED,
+    SATURATED,
     controller_of,
     dependency_slots_full,
     exhausted_with_uptime,
@@ -49,15 +51,11 @@ from .process import (  # noqa: F401 (re-exported: the action table reads every 
 from .stale import service_recreated_since_start, stale_since_start, token_outlived  # noqa: F401 (re-exported, as above)
 
 LONG_RUN_SECONDS = 600  # a container that ran this long before failing had been healthy (and grew over time)
-SATURATED = 0.9  # usage at or above this share of the limit
 ADMISSION = re.compile(r"admission webhook \S+ denied|failed calling webhook|exceeded quota|violates PodSecurity"
                        r"|is forbidden: |forbidden: unable to validate against any", re.I)
 QUOTA = re.compile(r"exceeded quota", re.I)
 CONFIG_WAITING = ("CreateContainerConfigError", "CreateContainerError", "InvalidImageName", "ErrImagePull",
                   "ImagePullBackOff", "RunContainerError", "ContainerCannotRun", "StartError")
-# A crash log line that names a dependency which refused or did not answer (it may be back now).
-DEPENDENCY_DOWN = re.compile(r"(?:ECONNREFUSED|connection refused|could not connect|couldn't connect|connection reset"
-                             r"|i/o timeout|ETIMEDOUT|EAI_AGAIN|no such host)", re.I)
 HOST = re.compile(r"\b(?:dial tcp |connect(?:ing)? to |host[= ]|ECONNREFUSED |to )?([a-z][a-z0-9-]*)(?:\.[a-z0-9.-]+)?:(\d{2,5})\b")
 STALLED = re.compile(r"too many clients|remaining connection slots are reserved|pool exhausted|AccessExclusiveLock"
                      r"|lock wait timeout|deadlock detected|waiting for .*lock|goroutine .* blocked|thread starvation"

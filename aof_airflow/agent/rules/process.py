@@ -30,6 +30,10 @@ def now(obs: Observation) -> datetime | None:
     return observed_at(obs)
 
 
+SATURATED = 0.9  # usage at or above this share of the limit
+# A log line that names a dependency which refused or did not answer (it may be back now).
+DEPENDENCY_DOWN = re.compile(r"(?:ECONNREFUSED|connection refused|could not connect|couldn't connect|connection reset"
+                             r"|i/o timeout|ETIMEDOUT|EAI_AGAIN|no such host)", re.I)
 HEAP_FLAG = re.compile(r"-Xmx(\d+)([kmgt]?)\b", re.I)
 RAM_PERCENT = re.compile(r"-XX:MaxRAMPercentage=(\d+(?:\.\d+)?)")
 HEAP_SHARE = 0.9  # a JVM heap this share of the memory limit leaves too little for stacks, metaspace and buffers
@@ -84,11 +88,8 @@ def _last_stamp(text: str | None) -> tuple[datetime | None, str]:
     return (parse_time(m.group(1)) if m else None), (lines[-1].strip() if lines else "")
 
 
-def silent_logs(obs: Observation, pods: set[str] | None = None) -> list[tuple[str, str]]:
-    """Running containers whose current log stopped: its last (timestamped) line is long before what the objects
-    show as now, or before the latest line of the other logs read (fetched at the same moment: a sibling still
-    logging shows the clock) -- a process that logged and then stopped making progress. (pod, sentence) each,
-    quoting the last line (what it was doing when it stopped)."""
+def _silent(obs: Observation, pods: set[str] | None = None) -> list[tuple[str, str]]:
+    """(log key, sentence) for each running container whose current log stopped (see `silent_logs`)."""
     current = {k: _last_stamp(t) for k, t in obs.logs.items() if not k.endswith("/previous")}
     t = now(obs)
     out = []
@@ -98,25 +99,29 @@ def silent_logs(obs: Observation, pods: set[str] | None = None) -> list[tuple[st
         others = [s for k, (s, _) in current.items() if s and k.split("/")[0] != key.split("/")[0]]
         clock = max([x for x in [t, *others] if x], default=None)
         if clock and last and (clock - last).total_seconds() > SILENT_SECONDS:
-            out.append((key.split("/")[0], f"the log of {key} is silent since {last.strftime('%Y-%m-%dT%H:%M:%SZ')} "
-                                           f"({(clock - last).total_seconds() / 60:.0f} min), its last line: \"{line[:160]}\""))
+            out.append((key, f"the log of {key} is silent since {last.strftime('%Y-%m-%dT%H:%M:%SZ')} "
+                             f"({(clock - last).total_seconds() / 60:.0f} min), its last line: \"{line[:160]}\""))
     return out
+
+
+def silent_logs(obs: Observation, pods: set[str] | None = None) -> list[tuple[str, str]]:
+    """Running containers whose current log stopped: its last (timestamped) line is long before what the objects
+    show as now, or before the latest line of the other logs read (fetched at the same moment: a sibling still
+    logging shows the clock) -- a process that logged and then stopped making progress. (pod, sentence) each,
+    quoting the last line (what it was doing when it stopped)."""
+    return [(key.split("/")[0], why) for key, why in _silent(obs, pods)]
 
 
 def siblings_progress(obs: Observation, pod: str) -> bool:
     """The same container in another pod of the same controller logs within the silence window: the workload runs,
     this pod's process stopped. (A container that is quiet by nature, a sidecar that logs only at start, is quiet in
     every pod: its silence is no stall.)"""
-    current = {k for k in obs.logs if not k.endswith("/previous") and k.count("/") == 1}
-    silent = {k for k in current if _is_silent(obs, k)}
+    silent = {key for key, _ in _silent(obs)}
     owner = next((controller_of(p) for p in obs.pods if pod_name(p) == pod), None)
     siblings = {pod_name(p) for p in obs.pods if controller_of(p) == owner and pod_name(p) != pod}
     mine = {k.split("/")[1] for k in silent if k.split("/")[0] == pod}
-    return any(k.split("/")[0] in siblings and k.split("/")[1] in mine and k not in silent for k in current)
-
-
-def _is_silent(obs: Observation, key: str) -> bool:
-    return any(why.startswith(f"the log of {key} is silent") for _, why in silent_logs(obs, {key.split("/")[0]}))
+    return any(k.split("/")[0] in siblings and k.split("/")[1] in mine and k not in silent
+               for k in obs.logs if not k.endswith("/previous"))
 
 
 # A per-process resource that accumulates with uptime (descriptors, threads, ephemeral ports): a new process
@@ -174,9 +179,8 @@ WORKERS_BUSY = re.compile(r"WORKER TIMEOUT|All threads \(\d+\) are currently bus
                           r"|thread pool (?:is )?(?:full|exhausted)|no (?:idle|available|free) workers?|all workers (?:are )?busy",
                           re.I)
 # ...unless the workers are busy waiting on something else: a slow or refusing dependency fills any pool.
-WAITING_ON_OTHERS = re.compile(r"ECONNREFUSED|connection refused|could not connect|connection reset|i/o timeout|ETIMEDOUT"
-                               r"|upstream timed out|read timed? ?out|deadline exceeded|lock wait|too many clients"
-                               r"|remaining connection slots", re.I)
+WAITING_ON_OTHERS = re.compile(DEPENDENCY_DOWN.pattern + r"|upstream timed out|read timed? ?out|deadline exceeded|lock wait"
+                               r"|too many clients|remaining connection slots", re.I)
 
 
 def workers_busy(obs: Observation) -> str | None:
@@ -193,7 +197,7 @@ def workers_busy(obs: Observation) -> str | None:
         if not hits or any(WAITING_ON_OTHERS.search(ln) for ln in lines):
             return None
         cpu, limits = obs.cpu_usage.get(pod_name(p)), [cpu_millis(x) for x in container_limits(p, "cpu")]
-        if cpu is not None and limits and all(limits) and cpu >= 0.9 * sum(limits):  # type: ignore[arg-type]
+        if cpu is not None and limits and all(limits) and cpu >= SATURATED * sum(limits):  # type: ignore[arg-type]
             return None
         quotes.append(f"pod {pod_name(p)}: {len(hits)} line(s) like \"{hits[-1][:120]}\""
                       + (f", cpu {cpu}m of limit {sum(limits)}m" if cpu is not None and limits and all(limits) else ""))  # type: ignore[arg-type]
