@@ -15,14 +15,9 @@ from typing import Any
 
 from .facts import STALLED, failing_pods
 from .objects import Observation, pod_name, quote_event, statuses
+from .pulls import registry_refused
 from .release import revision_facts
 
-# The registry answered, or could not be reached, and refused the pull for a reason that is not the reference.
-PULL_REFUSED = re.compile(r"x509|certificate|tls: |unauthorized|authentication required|no basic auth credentials"
-                          r"|toomanyrequests|too many requests|rate limit|i/o timeout|connection refused|no such host"
-                          r"|503 Service Unavailable", re.I)
-# The reference itself is wrong: the previous revision's reference is not.
-NOT_FOUND = re.compile(r"not found|manifest unknown|name unknown|does not exist", re.I)
 IMAGE_IN_MESSAGE = re.compile(r"(?:image|reference) \\?\"([^\"\\]+)\\?\"")
 
 
@@ -58,7 +53,7 @@ def registry_refuses_previous(obs: Observation) -> str | None:
     prev_spec = rf["rev"].previous.get("spec", {}).get("template", {}).get("spec", {})
     prev_hosts = {registry_of(c.get("image", "")) for c in (prev_spec.get("containers") or []) + (prev_spec.get("initContainers") or [])}
     for quote, text in _pull_texts(obs, failing_pods(obs)):
-        if NOT_FOUND.search(text) or not PULL_REFUSED.search(text):
+        if not registry_refused(text):
             continue
         hosts = {registry_of(i) for i in IMAGE_IN_MESSAGE.findall(text)}
         if hosts & prev_hosts:

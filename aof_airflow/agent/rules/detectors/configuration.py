@@ -18,22 +18,10 @@ from ..objects import (
     quote_event,
     statuses,
 )
+from ..pulls import pull_cause
 from ..release import errors_began_with_revision
 from ..revisions import revisions
 from .common import Finding, note_revision, unread_dependency
-
-_PULL_CAUSES = (
-    (re.compile(r"unauthorized|authentication required|pull access denied|denied|403 forbidden|no basic auth", re.I), "registry authentication failed (imagePullSecrets)"),
-    (re.compile(r"manifest unknown|manifest for .* not found|tag .* not found|not found: manifest|failed to resolve reference \"[^\"]+:[^\"/]+\": .*not found", re.I), "the image tag does not exist"),
-    (re.compile(r"repository .* not found|repository does not exist|name unknown|no such host", re.I), "the image repository does not exist or is unreachable"),
-)
-# What to do for each reason: advice names only what the registry's answer points at (a missing tag is not a
-# credentials problem); when the reason was not read, it says so.
-_PULL_ADVICE = {
-    "registry authentication failed (imagePullSecrets)": "give the pods a valid imagePullSecret for this registry",
-    "the image tag does not exist": "push the image or point the pod template at a tag that exists",
-    "the image repository does not exist or is unreachable": "fix the image's repository name, or the node's path to its registry",
-}
 
 
 def detect_image_pull(obs: Observation) -> Finding | None:
@@ -49,15 +37,15 @@ def detect_image_pull(obs: Observation) -> Finding | None:
     p, cs, w = hits[0]
     evs = [e for e in events_for(obs, pod_name(p), ("Failed",)) if "pull" in (e.get("message") or "").lower()]
     text = " ".join([w.get("message", "")] + [e.get("message", "") for e in evs])
-    why = next((label for rx, label in _PULL_CAUSES if rx.search(text)), "the image could not be pulled")
+    why, advice, _ = pull_cause(text) or ("the image could not be pulled", "the registry's reason was not read: check "
+                                          "that the image and tag exist and that the pods may pull them (imagePullSecrets)", False)
     ev = [f"pod {pod_name(p)} container {cs['name']}: waiting {w.get('reason')} \"{w.get('message', '')}\", image {cs.get('image')}"]
     ev += [quote_event(e) for e in evs[:2]]
     pods = sorted({pod_name(h[0]) for h in hits})
     f = Finding(
         cls="image-pull", summary=f"image {cs.get('image')} cannot be pulled: {why}", evidence=ev,
         action="none", confidence=0.9 if evs or w.get("message") else 0.75, affected=pods, min_severity="medium",
-        advice=_PULL_ADVICE.get(why, "the registry's reason was not read: check that the image and tag exist and that "
-                                     "the pods may pull them (imagePullSecrets)"),
+        advice=advice,
     )
     return note_revision(obs, [h[0] for h in hits], f)
 
