@@ -24,11 +24,11 @@ def cordoned(obs: Observation) -> set[str]:
 
 def unevictable_on_cordoned(obs: Observation) -> list[tuple[str, str]]:
     """(pod, why) for pods left on a cordoned node that more than one budget selects: no drain can evict them."""
-    out = []
+    out, closed = [], cordoned(obs)
     for p in obs.pods:
         node = p.get("spec", {}).get("nodeName")
         pdbs = budgets_of(obs, p)
-        if node in cordoned(obs) and len(pdbs) > 1 and p.get("status", {}).get("phase") == "Running":
+        if node in closed and len(pdbs) > 1 and p.get("status", {}).get("phase") == "Running":
             names = ", ".join(f"poddisruptionbudget/{b['metadata']['name']}" for b in pdbs)
             out.append((pod_name(p), f"pod {pod_name(p)} is still on cordoned node {node} and is selected by {len(pdbs)} "
                                      f"PodDisruptionBudgets ({names}): the eviction API refuses a pod that has more than "
