@@ -24,6 +24,7 @@ from .objects import (
     pods_of,
     selector_matches,
     statuses,
+    workload_of,
 )
 from .placement import daemonset_left_out
 
@@ -198,7 +199,30 @@ def _services(obs: Observation) -> list[Anomaly]:
         if svc is obs.service and not mine and not obs.workload:
             out.append(Anomaly(f"service/{name}", "selector matches no pod"))
         out += [Anomaly(f"service/{name}", g) for g in service_port_gaps(svc, mine)]
+        out += [Anomaly(f"service/{name}", g) for g in _mixed_backends(obs, sel, eps)]
     return out
+
+
+def _mixed_backends(obs: Observation, selector: dict, eps: dict | None) -> list[str]:
+    """A Service whose selector takes in the pods of more than one workload (during a rollout two ReplicaSets
+    of one Deployment are one workload): its requests are shared between releases or applications."""
+    owners: dict[str, list[str]] = {}
+    for p in obs.pods:
+        if selector_matches(selector, p["metadata"].get("labels")) and p.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+            owners.setdefault(workload_of(p, obs.replicasets) or f"pod/{pod_name(p)}", []).append(pod_name(p))
+    targets = [(a.get("targetRef") or {}).get("name") for s in (eps or {}).get("subsets") or [] for a in s.get("addresses") or []]
+    read = {n for names in owners.values() for n in names}
+    if obs.workload_ref and len(owners) <= 1:
+        base = obs.workload_ref.split("/", 1)[1] + "-"
+        foreign = sorted(t for t in targets if t and t not in read and not t.startswith(base))
+        if foreign:
+            owners.setdefault("pods outside " + obs.workload_ref, []).extend(foreign)
+    if len(owners) < 2:
+        return []
+    served = set(targets)
+    parts = [f"{o} ({len(names)} pod(s){', ' + str(sum(n in served for n in names)) + ' in its endpoints' if eps else ''})"
+             for o, names in sorted(owners.items())]
+    return [f"selector takes in the pods of {len(owners)} workloads: {'; '.join(parts)}"]
 
 
 def _logs(obs: Observation) -> list[Anomaly]:

@@ -233,3 +233,34 @@ def test_the_connections_history_source_is_looked_up_once_per_process(monkeypatc
         assert calls == [1]  # a verifying remediation re-diagnoses every few seconds: one Connection lookup
     finally:
         history._from_connection.cache_clear()
+
+
+def test_a_service_whose_selector_takes_in_another_workloads_pods_is_not_nothing_wrong() -> None:
+    """Two ReplicaSets of one Deployment behind a Service are a rollout; pods of another Deployment are a fault."""
+    from .test_actions import replicaset, template
+
+    svc = {"metadata": {"name": "api"}, "spec": {"selector": {"app": "api"}, "ports": [{"port": 80, "targetPort": 8080}]}}
+    rollout = healthy()
+    rollout.services = [svc]
+    rollout.replicasets = [replicaset("api-new", 2, template(), created=at(5), ready=2),
+                           replicaset("api-old", 1, template(), created=at(50), ready=0)]
+    rollout.pods.append(pod("api-3", owner="api-old", started=at(5)))
+    assert not [a for a in inventory(rollout) if a.subject == "service/api"]
+    o = healthy()
+    o.services = [svc]
+    o.replicasets = rollout.replicasets
+    legacy = pod("legacy-api-7c9d-x1", owner="legacy-api-7c9d", started=at(300))
+    legacy["metadata"]["labels"] = {"app": "api", "pod-template-hash": "7c9d"}
+    o.pods.append(legacy)
+    found = [str(a) for a in inventory(o) if a.subject == "service/api"]
+    assert found == ["service/api: selector takes in the pods of 2 workloads: deployment/api (2 pod(s)); "
+                     "deployment/legacy-api (1 pod(s))"]
+    d = diagnose(o)
+    assert d.cls == "unclassified" and d.action == "none" and "legacy-api" in " ".join(d.output["anomalies"])
+    o = healthy()  # the workload's own pods read, but its Service's endpoints list a pod of something else
+    o.services = [svc]
+    o.replicasets = rollout.replicasets
+    o.endpoints_of = {"api": {"subsets": [{"addresses": [{"targetRef": {"name": n}} for n in ("api-1", "api-2", "legacy-api-7c9d-x1")]}]}}
+    assert [a.text for a in inventory(o) if a.subject == "service/api"] == [
+        "selector takes in the pods of 2 workloads: deployment/api (2 pod(s), 2 in its endpoints); "
+        "pods outside deployment/api (1 pod(s), 1 in its endpoints)"]
