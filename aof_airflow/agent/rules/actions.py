@@ -60,7 +60,8 @@ def _ran_healthily(obs: Observation) -> str | None:
 
 
 def _grows_or_stalled(obs: Observation) -> str | None:
-    return (F.grows_with_uptime(obs) or F.exhausted_with_uptime(obs) or F.stalled_process(obs) or F.dependency_back(obs)
+    return (F.grows_with_uptime(obs) or F.exhausted_with_uptime(obs) or F.stalled_process(obs) or F.deadlock_in_every_pod(obs)
+            or F.dependency_back(obs)
             or F.service_recreated_since_start(obs) or F.token_outlived(obs))
 
 
@@ -134,6 +135,7 @@ def _one_writer(obs: Observation) -> str | None:
     return "no StatefulSet pod on a lost node: a replacement cannot run beside a live twin"
 
 
+HUMAN_DECISIONS = {"no-state-at-stake"}
 NO_STATE = Check("no-state-at-stake", "restarting or deleting a data store's replicas is a human's decision", _not_stateful)
 ADMISSION = Check("admission-refuses-pods", "the API server refuses pods (webhook, quota, policy): new pods are refused too",
                   lambda o: _first(F.admission_refusals(o)))
@@ -248,6 +250,11 @@ class Verdict:
         return not self.unproven and not self.contra and not self.refuted
 
     @property
+    def only_a_human_missing(self) -> bool:
+        """Everything proven but a precondition that asks for a human's decision (a data store's replicas)."""
+        return bool(self.unproven) and not self.forbidden and all(n in HUMAN_DECISIONS for n, _ in self.unproven)
+
+    @property
     def forbidden(self) -> bool:
         """Not to be proposed at all, not even behind approval: it cannot help or something forbids it."""
         return bool(self.contra or self.refuted)
@@ -297,6 +304,10 @@ def decide(obs: Observation, wanted: str, command: str | None = None, table: dic
     cmd = command_for(obs, wanted, command) if wanted in verdicts else None
     if cmd and not verdicts[wanted].forbidden:
         return Decision(wanted, cmd, False, verdicts, verdicts[wanted].summary())
+    for a in ORDER:  # proven in all but a human's decision: proposed, behind approval
+        cmd = command_for(obs, a)
+        if verdicts[a].only_a_human_missing and cmd:
+            return Decision(a, cmd, False, verdicts, verdicts[a].summary())
     why = verdicts[wanted].summary() if wanted in verdicts else "no change is proven to help"
     return Decision("none", None, False, verdicts, why)
 

@@ -40,6 +40,8 @@ from .process import (  # noqa: F401 (re-exported: the action table reads every 
     EXHAUSTED,
     SATURATED,
     controller_of,
+    deadlock_in_every_pod,
+    deadlocked,
     dependency_slots_full,
     exhausted_with_uptime,
     exhaustion_lines,
@@ -393,4 +395,7 @@ def stuck_pods(obs: Observation) -> list[tuple[str, str]]:
         running = {pod_name(p) for p in pods if p.get("status", {}).get("phase") == "Running"}
         out += [(pod, f"pod {pod}: {why}; its siblings keep logging") for pod, why in silent_logs(obs, running)
                 if siblings_progress(obs, pod)]
+    if not out and not deadlock_in_every_pod(obs):
+        # some replicas deadlocked, the others not: the deadlocked pods are replaced with fresh processes
+        out += [(pod, f"pod {pod} reports a deadlock of its own threads: \"{line[:160]}\"") for pod, line in deadlocked(obs)]
     return out

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from . import facts as F
 from .objects import (
     ERROR_LINE,
+    WARN_LINE,
     Observation,
     condition,
     container_limits,
@@ -37,7 +38,7 @@ UNHEALTHY_TRUE = {"ReplicaFailure", "Failed", "MemoryPressure", "DiskPressure", 
 # Anomalies that mean users or work are affected now (not only a sign to look at): they raise the severity.
 IMPACT = re.compile(r"error line|no controller routes|does not exist|^cpu |^memory |restarted|waiting |phase Pending|no ready endpoints|selector matches no pod"
                     r"|targets |active for|suspended|replicas ready|ScalingActive=False|AbleToScale=False|ScalingLimited=True"
-                    r"|silent since|disruptions allowed|Progressing=False|ReplicaFailure=True|Available=False")
+                    r"|silent since|active at once|disruptions allowed|Progressing=False|ReplicaFailure=True|Available=False")
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,11 @@ def inventory(obs: Observation) -> list[Anomaly]:
     out += [Anomaly(f"ingress/{obs.name}", g) for g in ingress_gaps(obs)]
     if obs.kind == "cronjob" and obs.target and obs.target.get("spec", {}).get("suspend"):
         out.append(Anomaly(f"cronjob/{obs.name}", "suspended"))
+    active = [j["metadata"]["name"] for j in obs.jobs if (j.get("status", {}).get("active") or 0)]
+    if obs.kind == "cronjob" and len(active) >= 2:
+        policy = (obs.target or {}).get("spec", {}).get("concurrencyPolicy") or "Allow"
+        out.append(Anomaly(f"cronjob/{obs.name}", f"{len(active)} runs active at once ({', '.join(active[-3:])}; "
+                           f"concurrencyPolicy {policy}): a run lasts longer than the schedule's interval"))
     out += [Anomaly(f"node/{n}", f"no pod of {obs.workload_ref}: {'; '.join(why)}") for n, why in daemonset_left_out(obs)]
     out += _logs(obs)
     return list(dict.fromkeys(out))
@@ -230,10 +236,12 @@ def _logs(obs: Observation) -> list[Anomaly]:
     for key, text in sorted(obs.logs.items()):
         lines = [ln for ln in (text or "").splitlines() if ln.strip()]
         errors = [ln for ln in lines if ERROR_LINE.search(ln)]
-        if errors:
-            out.append(Anomaly(f"pod/{key.split('/')[0]}", f"{len(errors)} error line(s) of {len(lines)} read in "
-                               f"{'the previous' if key.endswith('/previous') else 'the'} log of {key.split('/')[1]}, "
-                               f"last: \"{errors[-1].strip()[:140]}\""))
+        warnings = [] if errors else [ln for ln in lines if WARN_LINE.search(ln)]
+        for what, hits in (("error", errors), ("warning", warnings)):
+            if hits:
+                out.append(Anomaly(f"pod/{key.split('/')[0]}", f"{len(hits)} {what} line(s) of {len(lines)} read in "
+                                   f"{'the previous' if key.endswith('/previous') else 'the'} log of {key.split('/')[1]}, "
+                                   f"last: \"{hits[-1].strip()[:140]}\""))
     return out
 
 

@@ -351,10 +351,16 @@ def parse_time(v: Any) -> datetime | None:
 
 # A log line that reports a failure or a refusal, whatever its level (a refusal is often logged at WARN),
 # and a server error answered or received (HTTP 5xx: a request line with a 5xx status, or its reason phrase)
+# 429 is a refusal too: the server (or a proxy's rate limit) turned the request away.
 ERROR_LINE = re.compile(r"\b(?:ERROR|FATAL|CRITICAL|panic|Exception|Traceback|forbidden|refused|rejected|denied|unauthorized"
-                        r"|timed out|timeout|Service Unavailable|Bad Gateway|Gateway Time-?out|Internal Server Error)\b"
-                        r"|\b(?:GET|POST|PUT|PATCH|DELETE|HEAD)\s+\S+\s+5\d\d\b|(?:->|\bstatus[=:]\s?|\bcode[=:]\s?|HTTP/\d(?:\.\d)?\"?\s)5\d\d\b",
+                        r"|timed out|timeout|deadlock|Service Unavailable|Bad Gateway|Gateway Time-?out|Internal Server Error"
+                        r"|Too Many Requests)\b"
+                        r"|\b(?:GET|POST|PUT|PATCH|DELETE|HEAD)\s+\S+\s+(?:5\d\d|429)\b"
+                        r"|(?:->|\bstatus[=:]\s?|\bcode[=:]\s?|HTTP/\d(?:\.\d)?\"?\s)(?:5\d\d|429)\b",
                         re.I)
+# A line the application itself marks as a warning: its level field or prefix (log4j/logback/Spring, logfmt, JSON,
+# fluent-bit's "[ warn]", klog's "W1207"). Not an error, but not nothing: listed when a log has no error line.
+WARN_LINE = re.compile(r"\b(?:WARN|WARNING)\b|(?i:\"?level\"?\s*[=:]\s*\"?warn(?:ing)?\b|\[\s*warn\s*\])|^\s*W\d{4} \d\d:\d\d")
 # A log line's leading RFC 3339 timestamp (kubectl logs --timestamps, or the application's own)
 LOG_STAMP = re.compile(r"^\s*\[?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 LOG_TAIL = 20
 LOG_CALLS = 6  # log reads per diagnosis
-QUIET_LOGS = 2  # current logs of Ready, never-restarted containers read when nothing else looks wrong
+QUIET_LOGS = LOG_CALLS  # current logs of Ready, never-restarted containers read when nothing else looks wrong
 # Log lines of a failing network path: the NetworkPolicies and Services of the namespace are then read.
 NETWORK_ERRORS = re.compile(
     r"no such host|EAI_AGAIN|ENOTFOUND|temporary failure in name resolution|dial (?:tcp|udp) [^ ]+: i/o timeout"
@@ -225,8 +225,11 @@ class PodReads(Reader):
                     out.append((f"{pname}/{c}/previous", base + " --previous"))
                 if ("running" in state and (restarted or not ready)) or "terminated" in state:
                     out.append((f"{pname}/{c}", base))
-                elif "running" in state and len(quiet) < QUIET_LOGS:
+                elif "running" in state:
                     quiet.append((f"{pname}/{c}", base))
+        # one container of each pod before a second of any: a replica that went wrong alone (started without its
+        # configuration, wedged) is found only if its own log is read
+        quiet = _one_per_pod_first(quiet)[:QUIET_LOGS]
         if out and all(pod_ready(p) for p in (obs.pods if pods is None else pods)):
             # every pod is Ready, only past restarts stand out: what fails now is in the running containers' logs
             return out + quiet[: max(0, LOG_CALLS - len(out))]
@@ -262,6 +265,17 @@ class PodReads(Reader):
             cms, secs = config_refs(pod)
             refs += [("configmap", n) for n in sorted(cms)] + [("secret", n) for n in sorted(secs)]
         return list(dict.fromkeys(refs))
+
+
+def _one_per_pod_first(reads: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The reads ("pod/container", command) reordered so that every pod's first container comes before any second."""
+    nth: dict[str, int] = {}
+    ranked = []
+    for key, cmd in reads:
+        pod = key.split("/")[0]
+        nth[pod] = nth.get(pod, -1) + 1
+        ranked.append((nth[pod], key, cmd))
+    return [(key, cmd) for _, key, cmd in sorted(ranked, key=lambda r: r[0])]
 
 
 def _init_done(cs: dict[str, Any]) -> bool:

@@ -146,6 +146,37 @@ def exhaustion_lines(text: str | None) -> list[str]:
     return hits
 
 
+# A runtime's own report that threads of the process wait on each other forever: the JVM's deadlock detection
+# (jstack, ThreadMXBean.findDeadlockedThreads watchdogs). Nothing inside the process undoes it; a new process starts
+# without it. A database's "deadlock detected" is not one: the server aborts a transaction and both sides go on.
+DEADLOCK = re.compile(r"Java-level deadlock|\bdeadlocked threads?\b|\bthreads? (?:are |were )?deadlocked\b", re.I)
+
+
+def deadlocked(obs: Observation) -> list[tuple[str, str]]:
+    """(pod, log line) for each running container whose current log, since it started, reports a deadlock of its
+    own threads: the process is alive (probes may pass on another port) and does no work."""
+    out = []
+    for p in pods_of(obs):
+        for cs in statuses(p):
+            if "running" not in (cs.get("state") or {}):
+                continue
+            hits = [ln.strip() for ln in (obs.logs.get(f"{pod_name(p)}/{cs['name']}") or "").splitlines() if DEADLOCK.search(ln)]
+            if hits:
+                out.append((pod_name(p), hits[0]))
+                break
+    return out
+
+
+def deadlock_in_every_pod(obs: Observation) -> str | None:
+    """Every pod whose log was read reports the deadlock: the proof a restart needs (a fresh process has no locks held)."""
+    hits = deadlocked(obs)
+    read = {k.split("/")[0] for k in obs.logs if not k.endswith("/previous")}
+    if hits and {pod for pod, _ in hits} >= read:
+        return (f"{len(hits)} of {len(read)} pod(s) whose logs were read report a deadlock of their own threads, "
+                f"e.g. {hits[0][0]}: \"{hits[0][1][:160]}\": the process runs and does no work; a new one holds no lock")
+    return None
+
+
 def exhausted_with_uptime(obs: Observation) -> str | None:
     """The current log of a container that has run without restart for hours says a per-process resource is
     exhausted (file descriptors, threads, local ports, a connection pool that reports its leak): it leaked with

@@ -96,7 +96,9 @@ def undo_refused(obs: Observation) -> str | None:
 def scheduling_unchanged(obs: Observation) -> str | None:
     fails = F.scheduling_failures(obs)
     rf = R.revision_facts(obs)
-    sched = [c for c in rf.get("changes") or [] if c.endswith("resources") or c in PLACEMENT]
+    ports = any("free ports" in f for f in fails)  # the scheduler's NodePorts filter: a hostPort already taken
+    sched = [c for c in rf.get("changes") or [] if c.endswith("resources") or c in PLACEMENT
+             or (ports and (c.endswith(" ports") or c == "hostNetwork"))]
     return first(fails) if fails and not sched else None
 
 

@@ -52,8 +52,9 @@ HAND_BUILT = {det.detect_cpu_saturated, det.detect_job_running_long, det.detect_
               det.detect_node_reports_problem, det.detect_daemonset_left_out,
               det.detect_pdb_overlap, det.detect_workers_saturated,
               det.detect_dependency_slots_full, det.detect_resize_pending,
-              det.detect_lone_failing_pod, det.detect_outdated_revision}  # hand-built: test_placement.py, test_budgets.py, test_podlocal.py,
-              # test_controller_revisions.py
+              det.detect_lone_failing_pod, det.detect_outdated_revision,
+              det.detect_deadlocked}  # hand-built: test_placement.py, test_budgets.py, test_podlocal.py,
+              # test_controller_revisions.py, test_unseen_mechanisms.py
 
 
 def test_every_detector_has_a_positive_case() -> None:

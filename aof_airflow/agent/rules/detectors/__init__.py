@@ -40,6 +40,7 @@ from .nodes import (
 from .releases import detect_outdated_revision
 from .scheduling import detect_daemonset_left_out, detect_pending
 from .stalls import (
+    detect_deadlocked,
     detect_dependency_slots_full,
     detect_lone_failing_pod,
     detect_resource_exhausted,
@@ -95,6 +96,7 @@ DETECTORS: list[Callable[[Observation], Finding | None]] = [
     detect_job_running_long,
     detect_job_failed,
     detect_cronjob_not_scheduling,
+    detect_deadlocked,
     detect_resource_exhausted,
     detect_stale_since_start,
     detect_writes_refused_read_only,

@@ -15,6 +15,8 @@ _SCHED = (
     ("pending-volume-node-affinity", re.compile(r"volume node affinity conflict", re.I)),
     ("pending-insufficient-resources", _INSUFFICIENT),
     ("pending-unbound-pvc", re.compile(r"unbound immediate PersistentVolumeClaims|persistentvolumeclaim \"[^\"]+\" not found", re.I)),
+    # before node selectors: a DaemonSet's pod "didn't match" every node but its own by design
+    ("pending-host-port", re.compile(r"didn't have free ports for the requested pod ports", re.I)),
     ("pending-node-selector", re.compile(r"didn't match (?:Pod's )?node (?:affinity|selector)|node\(s\) didn't match Pod's node", re.I)),
     ("pending-taint", re.compile(r"untolerated taint|had taint|taint\(s\) that the pod didn't tolerate", re.I)),
 )
@@ -83,6 +85,16 @@ def detect_pending(obs: Observation) -> Finding | None:
             conf = 0.9
         summary = f"{len(pending)} pod(s) Pending: no node matches the pod's node selector/affinity"
         advice = "fix the nodeSelector/affinity or label a node accordingly"
+    elif cls == "pending-host-port":
+        ports = sorted({f"{pt.get('hostPort')}/{pt.get('protocol') or 'TCP'}" for c in p.get("spec", {}).get("containers") or []
+                        for pt in c.get("ports") or [] if pt.get("hostPort")})
+        host_net = p.get("spec", {}).get("hostNetwork")
+        ev.append(f"pod asks for host port(s) {', '.join(ports) or 'of its container ports'}"
+                  + (" (hostNetwork: every container port is a host port)" if host_net else ""))
+        summary = (f"{len(pending)} pod(s) Pending: the host port(s) they ask for ({', '.join(ports) or 'hostNetwork'}) "
+                   "are already taken on the node(s) they may run on")
+        advice = "free the port on the node (another pod or process holds it) or change the pod's hostPort/hostNetwork"
+        conf = 0.85
     elif cls == "pending-taint":
         if obs.nodes is not None:
             for n in obs.nodes[:4]:

@@ -7,6 +7,8 @@ pod failing among healthy siblings of the same template."""
 from __future__ import annotations
 
 from ..facts import (
+    deadlock_in_every_pod,
+    deadlocked,
     dependency_slots_full,
     exhausted_with_uptime,
     exhaustion_lines,
@@ -141,4 +143,24 @@ def detect_lone_failing_pod(obs: Observation) -> Finding | None:
         affected=[f"pod/{pod}"], min_severity="medium",
         advice="delete the pod (its controller recreates it); if it recurs, look at what this pod has that its siblings "
                "do not (its node, a sidecar that restarted, a mount)",
+    )
+
+
+def detect_deadlocked(obs: Observation) -> Finding | None:
+    """A running process whose runtime reports that its own threads wait on each other (a lock-ordering deadlock):
+    alive, often Ready (probes on another thread or port), doing no work until it is replaced."""
+    hits = deadlocked(obs)
+    if not hits:
+        return None
+    pods = sorted({pod for pod, _ in hits})
+    every = deadlock_in_every_pod(obs) is not None
+    return Finding(
+        cls="process-deadlocked",
+        summary=f"{len(pods)} of {len(pods_of(obs))} pod(s) deadlocked: their own threads wait on each other's locks "
+                f"(\"{hits[0][1][:160]}\"); the process runs and does no work, whatever its probes say",
+        evidence=[f"pod {pod}: \"{line[:200]}\"" for pod, line in hits[:3]],
+        action="rollout-restart" if every and obs.workload_ref else "delete-pod",
+        command=None if every else f"kubectl delete pod {' '.join(pods)} -n {obs.namespace}",
+        confidence=0.75, affected=pods if not every else ([obs.workload_ref] if obs.workload_ref else pods), min_severity="high",
+        advice="a restart clears it; take a thread dump first if you can, and fix the lock order: the same timing deadlocks again",
     )
