@@ -38,7 +38,7 @@ UNHEALTHY_TRUE = {"ReplicaFailure", "Failed", "MemoryPressure", "DiskPressure", 
 # Anomalies that mean users or work are affected now (not only a sign to look at): they raise the severity.
 IMPACT = re.compile(r"error line|no controller routes|does not exist|^cpu |^memory |restarted|waiting |phase Pending|no ready endpoints|selector matches no pod"
                     r"|targets |active for|suspended|replicas ready|ScalingActive=False|AbleToScale=False|ScalingLimited=True"
-                    r"|silent since|active at once|disruptions allowed|Progressing=False|ReplicaFailure=True|Available=False")
+                    r"|silent since|active at once|get no endpoint|disruptions allowed|Progressing=False|ReplicaFailure=True|Available=False")
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,23 @@ def _services(obs: Observation) -> list[Anomaly]:
             out.append(Anomaly(f"service/{name}", "selector matches no pod"))
         out += [Anomaly(f"service/{name}", g) for g in service_port_gaps(svc, mine)]
         out += [Anomaly(f"service/{name}", g) for g in _mixed_backends(obs, sel, eps)]
+        out += [Anomaly(f"service/{name}", g) for g in _local_only(obs, svc, eps)]
     return out
+
+
+def _local_only(obs: Observation, svc: dict, eps: dict | None) -> list[str]:
+    """internalTrafficPolicy Local: kube-proxy sends in-cluster traffic only to endpoints on the client's own node
+    and drops it where there is none (no fallback, by design). Ready nodes without an endpoint are listed."""
+    if (svc.get("spec") or {}).get("internalTrafficPolicy") != "Local" or eps is None or obs.nodes is None:
+        return []
+    on = {a.get("nodeName") for s in eps.get("subsets") or [] for a in s.get("addresses") or []}
+    ready = [n["metadata"]["name"] for n in obs.nodes if F.node_ready(n) and not (n.get("spec") or {}).get("unschedulable")]
+    without = [n for n in ready if n not in on]
+    if not without:
+        return []
+    return [f"internalTrafficPolicy Local with ready endpoints on {len(ready) - len(without)} of {len(ready)} Ready node(s): "
+            f"clients on {', '.join(without[:4])}{' ...' if len(without) > 4 else ''} get no endpoint (kube-proxy drops "
+            "their traffic, there is no fallback to other nodes)"]
 
 
 def _mixed_backends(obs: Observation, selector: dict, eps: dict | None) -> list[str]:

@@ -106,3 +106,20 @@ def test_when_nothing_stands_out_every_pods_log_is_read_one_container_per_pod_fi
     keys = [k for k, _ in Gatherer(None, "shop")._log_commands(obs(pods=pods))]  # type: ignore[arg-type]
     assert len(keys) == LOG_CALLS
     assert keys[:4] == ["api-0/api", "api-1/api", "api-2/api", "api-3/api"]  # the odd replica is never left unread
+
+
+def test_a_local_traffic_policy_with_nodes_left_without_an_endpoint_is_an_anomaly() -> None:
+    from .test_actions import node
+
+    o = _serving()
+    o.nodes = [node("n1"), node("n2"), node("n3", ready=False)]
+    svc = {"metadata": {"name": "api"}, "spec": {"selector": {"app": "api"}, "ports": [{"port": 80, "targetPort": 8080}],
+                                                 "internalTrafficPolicy": "Local"}}
+    o.services = [svc]
+    o.endpoints_of = {"api": {"subsets": [{"addresses": [{"nodeName": "n1", "targetRef": {"name": "api-0"}},
+                                                         {"nodeName": "n1", "targetRef": {"name": "api-1"}}]}]}}
+    found = [a for a in inventory(o) if a.subject == "service/api"]
+    assert [a.text.split(":")[0] for a in found] == ["internalTrafficPolicy Local with ready endpoints on 1 of 2 Ready node(s)"]
+    assert "clients on n2 get no endpoint" in found[0].text and found[0].impact  # n3 is not Ready: not listed
+    svc["spec"]["internalTrafficPolicy"] = "Cluster"
+    assert not [a for a in inventory(o) if a.subject == "service/api"]
