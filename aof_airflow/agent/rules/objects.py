@@ -8,6 +8,7 @@ each piece is testable on hand-built dicts.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -209,7 +210,7 @@ def owned_by(obj: dict[str, Any], kind: str, name: str, uid: str | None) -> bool
     return False
 
 
-def workload_of(pod: dict[str, Any], replicasets: list[dict[str, Any]] = ()) -> str | None:
+def workload_of(pod: dict[str, Any], replicasets: Sequence[dict[str, Any]] = ()) -> str | None:
     """The workload a pod belongs to: a ReplicaSet's pods name their Deployment through the ReplicaSet read, or
     else by its name less the pod-template-hash suffix (the Deployment controller's naming); others their owner."""
     meta = pod.get("metadata", {})

@@ -153,8 +153,8 @@ DEADLOCK = re.compile(r"Java-level deadlock|\bdeadlocked threads?\b|\bthreads? (
 
 
 def deadlocked(obs: Observation) -> list[tuple[str, str]]:
-    """(pod, log line) for each running container whose current log, since it started, reports a deadlock of its
-    own threads: the process is alive (probes may pass on another port) and does no work."""
+    """(pod, log line) for each running container whose current log (this process's, not a previous one's)
+    reports a deadlock of its own threads: the process is alive (probes may pass on another port), doing no work."""
     out = []
     for p in pods_of(obs):
         for cs in statuses(p):
