@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml lab/pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Two pytest workers (one on a one-core machine): each file that starts Airflow stays on one worker
+# (tests/conftest.py groups them), so two stacks run at once at most.
+WORKERS ?= $(shell $(PY) -c "import os; print(min(2, os.cpu_count() or 1))")
+
 test: lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

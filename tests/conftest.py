@@ -5,8 +5,23 @@ every one)."""
 from __future__ import annotations
 
 import collections
+from pathlib import Path
 
 import pytest
+
+TESTS = Path(__file__).parent
+# Run alone, one after another, on one worker: the tutorial's runs share its incident ids (and their
+# /tmp/incident-<id>.json records), the distributed ones this machine's PostgreSQL and Redis.
+EXCLUSIVE = ("e2e", "distributed")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs two workers): a file's tests stay together on one worker, in order (a
+    module's Airflow stack is started once; a module may sum up what its tests saw), and the end-to-end and
+    distributed files share one worker, one after another."""
+    for item in items:
+        rel = Path(item.fspath).relative_to(TESTS)
+        item.add_marker(pytest.mark.xdist_group("exclusive" if rel.parts[0] in EXCLUSIVE else str(rel)))
 
 
 @pytest.hookimpl(wrapper=True)
