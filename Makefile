@@ -19,7 +19,7 @@ install: $(STAMP)
 WORKERS ?= $(shell $(PY) -c "import os; print(min(2, os.cpu_count() or 1))")
 
 test: lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

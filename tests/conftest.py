@@ -5,23 +5,28 @@ every one)."""
 from __future__ import annotations
 
 import collections
-from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).parent
 # Run alone, one after another, on one worker: the tutorial's runs share its incident ids (and their
 # /tmp/incident-<id>.json records), the distributed ones this machine's PostgreSQL and Redis.
-EXCLUSIVE = ("e2e", "distributed")
+EXCLUSIVE = ("tests/e2e/", "tests/distributed/")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """Under pytest-xdist (`make test` runs two workers): a file's tests stay together on one worker, in order (a
     module's Airflow stack is started once; a module may sum up what its tests saw), and the end-to-end and
-    distributed files share one worker, one after another."""
-    for item in items:
-        rel = Path(item.fspath).relative_to(TESTS)
-        item.add_marker(pytest.mark.xdist_group("exclusive" if rel.parts[0] in EXCLUSIVE else str(rel)))
+    distributed files share one worker, one after another. (A scheduler, not `xdist_group` marks: xdist 3.8's
+    loadgroup renames test ids through an attribute pytest 9 no longer has, and silently spreads every test.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "exclusive" if path.startswith(EXCLUSIVE) else path
+
+    return ByFile(config, log)
 
 
 @pytest.hookimpl(wrapper=True)
