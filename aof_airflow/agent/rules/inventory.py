@@ -25,9 +25,9 @@ from .objects import (
     pods_of,
     selector_matches,
     statuses,
-    workload_of,
 )
 from .placement import daemonset_left_out
+from .process import workload_of
 
 HEALTHY_TRUE = {"Ready", "ContainersReady", "Initialized", "PodScheduled", "Available", "Progressing", "AbleToScale",
                 "ScalingActive", "PodReadyToStartContainers"}
@@ -216,7 +216,7 @@ def _local_only(obs: Observation, svc: dict, eps: dict | None) -> list[str]:
     if (svc.get("spec") or {}).get("internalTrafficPolicy") != "Local" or eps is None or obs.nodes is None:
         return []
     on = {a.get("nodeName") for s in eps.get("subsets") or [] for a in s.get("addresses") or []}
-    ready = [n["metadata"]["name"] for n in obs.nodes if F.node_ready(n) and not (n.get("spec") or {}).get("unschedulable")]
+    ready = [n["metadata"]["name"] for n in obs.nodes if F.node_ready(n)]  # a cordoned node's pods are clients too
     without = [n for n in ready if n not in on]
     if not without:
         return []

@@ -8,7 +8,6 @@ each piece is testable on hand-built dicts.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -208,26 +207,6 @@ def owned_by(obj: dict[str, Any], kind: str, name: str, uid: str | None) -> bool
         if o.get("kind") == kind and o.get("name") == name and (not uid or not o.get("uid") or o.get("uid") == uid):
             return True
     return False
-
-
-def workload_of(pod: dict[str, Any], replicasets: Sequence[dict[str, Any]] = ()) -> str | None:
-    """The workload a pod belongs to: a ReplicaSet's pods name their Deployment through the ReplicaSet read, or
-    else by its name less the pod-template-hash suffix (the Deployment controller's naming); others their owner."""
-    meta = pod.get("metadata", {})
-    refs = meta.get("ownerReferences") or []
-    owner = next((o for o in refs if o.get("controller")), refs[0] if refs else None)
-    if owner is None:
-        return None
-    kind, name = owner.get("kind") or "", owner.get("name") or ""
-    if kind == "ReplicaSet":
-        rs = next((r for r in replicasets if r["metadata"]["name"] == name), None)
-        dep = next((o for o in (rs or {}).get("metadata", {}).get("ownerReferences") or [] if o.get("kind") == "Deployment"), None)
-        h = (meta.get("labels") or {}).get("pod-template-hash")
-        if dep:
-            return f"deployment/{dep['name']}"
-        if h and name.endswith("-" + h):
-            return f"deployment/{name[: -len(h) - 1]}"
-    return f"{kind.lower()}/{name}"
 
 
 def config_refs(pod: dict[str, Any]) -> tuple[set[str], set[str]]:

@@ -9,6 +9,7 @@ so the action table (`actions.py`) reads every fact from one place.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -201,6 +202,24 @@ def exhausted_with_uptime(obs: Observation) -> str | None:
 def controller_of(pod: dict[str, Any]) -> str | None:
     o = next((o for o in pod["metadata"].get("ownerReferences") or [] if o.get("controller", True)), None)
     return f"{o.get('kind')}/{o.get('name')}" if o else None
+
+
+def workload_of(pod: dict[str, Any], replicasets: Sequence[dict[str, Any]] = ()) -> str | None:
+    """The workload a pod belongs to ("deployment/x"): a ReplicaSet's pods name their Deployment through the
+    ReplicaSet read, or else by its name less the pod-template-hash suffix (the Deployment controller's naming)."""
+    owner = controller_of(pod)
+    if owner is None:
+        return None
+    kind, name = owner.split("/", 1)
+    if kind == "ReplicaSet":
+        rs = next((r for r in replicasets if r["metadata"]["name"] == name), None)
+        dep = next((o for o in (rs or {}).get("metadata", {}).get("ownerReferences") or [] if o.get("kind") == "Deployment"), None)
+        h = (pod["metadata"].get("labels") or {}).get("pod-template-hash")
+        if dep:
+            return f"deployment/{dep['name']}"
+        if h and name.endswith("-" + h):
+            return f"deployment/{name[: -len(h) - 1]}"
+    return f"{kind.lower()}/{name}"
 
 
 # A server that says every request worker (process, thread, connection slot) is taken: gunicorn, Tomcat, php-fpm,
